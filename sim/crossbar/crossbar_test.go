@@ -1,0 +1,408 @@
+package crossbar
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/clipformer/clipformer/sim/keyrand"
+)
+
+func mustCodec(t testing.TB, p Profile) *Codec {
+	t.Helper()
+	c, err := NewCodec(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// With r = Gmax/Gmin, Stage I is soft-thresholding of |x| by alpha s/(r-1)
+// and Stage II caps |x| at (beta r - 1)/(r - 1) s (crossbar-model.md section 5).
+func TestClipFormerValueDomainEquivalence(t *testing.T) {
+	p := Default()
+	r := p.Gmax / p.Gmin
+	const s = 3.0
+	for _, clip := range []ClipFormer{{true, 1, 1}, {true, 2, 0.25}, {true, 3, 0.5}, {true, 1.5, 0.125}} {
+		thr := clip.Alpha * s / (r - 1)
+		cap := (clip.Beta*r - 1) / (r - 1) * s
+		for _, x := range []float64{0, 0.001, thr * 0.999, thr * 1.001, 0.1, 0.5, 1, 2.9, 3, 7} {
+			span := p.Gmax - p.Gmin
+			g := clip.Transform(p.Gmin+span*min(x/s, 1), &p)
+			got := (g - p.Gmin) / span * s
+			want := min(max(min(x, s)-thr, 0), cap)
+			// Both sides are a few float64 operations on values of order s.
+			if math.Abs(got-want) > 1e-12 {
+				t.Errorf("%v x=%v: conductance-domain transform gives %v, value-domain %v", clip, x, got, want)
+			}
+		}
+	}
+	// The spec's worked numbers for alpha = 2 and beta = 0.25.
+	if thr := 2 / (r - 1); math.Abs(thr-0.0202) > 5e-5 {
+		t.Errorf("alpha=2 threshold = %.5f s, want 0.0202 s", thr)
+	}
+	if cap := (0.25*r - 1) / (r - 1); math.Abs(cap-0.2424) > 5e-5 {
+		t.Errorf("beta=0.25 cap = %.5f s, want 0.2424 s", cap)
+	}
+}
+
+func TestClipFormerBeta025EmptiesMostSignificantSlice(t *testing.T) {
+	p := Default()
+	clip := ClipFormer{On: true, Alpha: 2, Beta: 0.25}
+	if got := p.MaxCodeUnder(clip); got != 62 {
+		t.Fatalf("largest code at beta=0.25: got %d, want 62", got)
+	}
+	if got := p.SlicesFor(p.MaxCodeUnder(clip)); got != 3 {
+		t.Fatalf("slices needed at beta=0.25: got %d, want 3", got)
+	}
+	if got := p.SlicesFor(p.MaxCodeUnder(ClipFormer{})); got != 4 {
+		t.Fatalf("slices needed without ClipFormer: got %d, want 4", got)
+	}
+	c := mustCodec(t, p)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 10000; i++ {
+		x := r.NormFloat64() * 3
+		if code := p.Code(x, 1, clip); code>>6 != 0 {
+			t.Fatalf("x=%v: code %d has a nonzero digit in slice 3", x, code)
+		}
+	}
+	_ = c
+}
+
+// The write noise of one stored value, in code units, has variance
+// (gamma sigma_w)^2 (L-1) sum_s L^(2s) d_s (3 sum_s 16^s d_s for 2-bit cells);
+// per value, (gamma sigma_w)^2 (2^B-1) c.
+func TestWriteNoiseVarianceMatchesTxSimFormula(t *testing.T) {
+	for _, gran := range []Granularity{PerSlice, PerValue} {
+		for _, perCell := range []bool{false, true} {
+			p := Default()
+			p.Granularity = gran
+			c := mustCodec(t, p)
+			const gs = 0.05
+			const n = 20000
+			for _, code := range []int{1, 2, 3, 4, 17, 62, 128, 200, 255} {
+				want := gs * gs * analyticWriteVar(p, code)
+				src := make([]float32, n)
+				for i := range src {
+					src[i] = float32(code) / 255 // scale 1: exactly this code
+				}
+				eff := make([]float32, n)
+				var q []float32
+				if perCell {
+					q = make([]float32, n)
+				}
+				c.Write(eff, q, src, 1, ClipFormer{}, gs, keyrand.New(keyrand.Key{Seed: uint64(code), Kind: keyrand.WriteK}))
+				var m, v float64
+				for _, e := range eff {
+					m += float64(e) * 255
+				}
+				m /= n
+				for _, e := range eff {
+					d := float64(e)*255 - m
+					v += d * d
+				}
+				v /= n - 1
+				// Sample mean and variance of n Gaussians: 5 standard errors.
+				if math.Abs(m-float64(code)) > 5*math.Sqrt(want/n) {
+					t.Errorf("%s perCell=%v code %d: mean %v, want %d", gran, perCell, code, m, code)
+				}
+				if math.Abs(v-want) > 5*want*math.Sqrt(2.0/n) {
+					t.Errorf("%s perCell=%v code %d: variance %v, want %v", gran, perCell, code, v, want)
+				}
+			}
+		}
+	}
+}
+
+func analyticWriteVar(p Profile, code int) float64 {
+	if p.Granularity == PerValue {
+		return float64(p.MaxCode() * code)
+	}
+	var v float64
+	for s := 0; s < p.Slices(); s++ {
+		d := float64(code >> (2 * s) & 3)
+		v += 3 * math.Pow(16, float64(s)) * d
+	}
+	return v
+}
+
+func TestDigitZeroCellsAreNoiseFree(t *testing.T) {
+	p := Default()
+	c := mustCodec(t, p)
+	// Codes whose digits include zeros: every zero-digit cell must sit at Gmin exactly.
+	m := []float32{0, 4.0 / 255, 16.0 / 255, 64.0 / 255, 65.0 / 255, -192.0 / 255, 0}
+	a := c.WriteArray(m, 1, len(m), []float32{1}, ClipFormer{}, 0.5, keyrand.New(keyrand.Key{Kind: keyrand.WriteV}))
+	for pol := range a.g {
+		for s := 0; s < c.slices; s++ {
+			for col, x := range m {
+				code := p.Code(float64(x), 1, ClipFormer{})
+				d := code >> (2 * s) & 3
+				active := (pol == 0) == (x > 0)
+				g := a.g[pol][s*len(m)+col]
+				if (!active || d == 0) && g != p.Gmin {
+					t.Errorf("polarity %d slice %d value %v (code %d, digit %d): G = %v, want exactly Gmin", pol, s, x, code, d, g)
+				}
+				if active && d != 0 && g == p.Gmin+float64(d)*p.Delta() {
+					t.Errorf("polarity %d slice %d value %v: digit %d cell got no noise", pol, s, x, d)
+				}
+			}
+		}
+	}
+	// And the fast path never draws for a zero code.
+	eff := make([]float32, 3)
+	c.Write(eff, nil, []float32{0, 0, 0}, 1, ClipFormer{}, 10, nil)
+	for i, e := range eff {
+		if e != 0 {
+			t.Errorf("zero code %d: effective value %v, want 0", i, e)
+		}
+	}
+}
+
+// fastMVM is the fast path for one input vector: y = x_q M_eff (+ read noise).
+func fastMVM(c *Codec, m []float32, R, C int, scale []float32, clip ClipFormer, gs float64, x []float32, sigmaR float64, wr, rd *keyrand.Stream) []float64 {
+	eff := make([]float32, R*C)
+	var q []float32
+	if sigmaR > 0 {
+		q = make([]float32, R*C)
+	}
+	// Column scales: write column by column, as a per-column weight scale does.
+	col := make([]float32, R)
+	ecol := make([]float32, R)
+	qcol := make([]float32, R)
+	for j := 0; j < C; j++ {
+		for i := 0; i < R; i++ {
+			col[i] = m[i*C+j]
+		}
+		s := scale[0]
+		if len(scale) > 1 {
+			s = scale[j]
+		}
+		var qc []float32
+		if q != nil {
+			qc = qcol
+		}
+		c.Write(ecol, qc, col, s, clip, gs, wr)
+		for i := 0; i < R; i++ {
+			eff[i*C+j] = ecol[i]
+			if q != nil {
+				q[i*C+j] = qcol[i]
+			}
+		}
+	}
+	xq := make([]float32, R)
+	c.QuantizeRows(xq, x, 1, R)
+	y := make([]float64, C)
+	for j := 0; j < C; j++ {
+		var s, v float64
+		for i := 0; i < R; i++ {
+			s += float64(xq[i]) * float64(eff[i*C+j])
+			if q != nil {
+				v += float64(xq[i]) * float64(xq[i]) * float64(q[i*C+j])
+			}
+		}
+		if q != nil {
+			s += sigmaR * math.Sqrt(v) * rd.Norm()
+		}
+		y[j] = s
+	}
+	return y
+}
+
+func testMatrix(R, C int) ([]float32, []float32) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m := make([]float32, R*C)
+	for i := range m {
+		m[i] = float32(r.NormFloat64())
+	}
+	x := make([]float32, R)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return m, x
+}
+
+func TestFastPathEqualsReferencePathWithoutNoise(t *testing.T) {
+	const R, C = 70, 6 // two row tiles
+	m, x := testMatrix(R, C)
+	for _, gran := range []Granularity{PerSlice, PerValue} {
+		for _, clip := range []ClipFormer{{}, {true, 2, 0.25}} {
+			p := Default()
+			p.Granularity = gran
+			c := mustCodec(t, p)
+			scale := []float32{MaxAbs(m) * 0.8} // some values saturate
+			a := c.WriteArray(m, R, C, scale, clip, 0, nil)
+			ref := make([]float64, C)
+			a.MVM(ref, x, 0, nil)
+			got := fastMVM(c, m, R, C, scale, clip, 0, x, 0, nil, nil)
+			for j := range ref {
+				// Same integer codes on both paths; only float rounding differs.
+				if math.Abs(ref[j]-got[j]) > 1e-5*(1+math.Abs(ref[j])) {
+					t.Errorf("%s %v: y[%d] reference %v fast %v", gran, clip, j, ref[j], got[j])
+				}
+			}
+		}
+	}
+}
+
+// The fast path must be exact in distribution: for every option it serves,
+// the means and variances of its outputs match the explicit reference path
+// within sampling error.
+func TestFastPathMatchesReferencePathStatistically(t *testing.T) {
+	const R, C = 70, 4
+	const trials = 3000
+	m, x := testMatrix(R, C)
+	type option struct {
+		gran   Granularity
+		clip   ClipFormer
+		sigmaR float64
+		clamp  bool
+		perCol bool
+	}
+	var opts []option
+	for _, gran := range []Granularity{PerSlice, PerValue} {
+		for _, clip := range []ClipFormer{{}, {true, 2, 0.25}} {
+			for _, sr := range []float64{0, 0.05} {
+				opts = append(opts, option{gran, clip, sr, false, false})
+			}
+		}
+		opts = append(opts, option{gran, ClipFormer{}, 0, true, false}, option{gran, ClipFormer{true, 1, 1}, 0.05, true, true})
+	}
+	for _, o := range opts {
+		name := fmt.Sprintf("%s/%v/sigma_r=%g/clamp=%v/percol=%v", o.gran, o.clip, o.sigmaR, o.clamp, o.perCol)
+		t.Run(name, func(t *testing.T) {
+			p := Default()
+			p.Granularity = o.gran
+			p.ClampNegative = o.clamp
+			c := mustCodec(t, p)
+			scale := []float32{MaxAbs(m)}
+			if o.perCol {
+				scale = make([]float32, C)
+				for j := range scale {
+					for i := 0; i < R; i++ {
+						scale[j] = max(scale[j], abs32(m[i*C+j]))
+					}
+				}
+			}
+			gs := 0.3 // large, so clamping and per-slice structure matter
+			var fast, ref [C][]float64
+			y := make([]float64, C)
+			for tr := 0; tr < trials; tr++ {
+				k := keyrand.Key{Trial: tr}
+				k.Kind = keyrand.WriteK
+				wr := keyrand.New(k)
+				k.Kind = keyrand.ReadQK
+				rd := keyrand.New(k)
+				f := fastMVM(c, m, R, C, scale, o.clip, gs, x, o.sigmaR, wr, rd)
+				k.Seed = 1
+				k.Kind = keyrand.WriteK
+				wr = keyrand.New(k)
+				k.Kind = keyrand.ReadQK
+				rd = keyrand.New(k)
+				a := c.WriteArray(m, R, C, scale, o.clip, gs, wr)
+				a.MVM(y, x, o.sigmaR, rd)
+				for j := 0; j < C; j++ {
+					fast[j] = append(fast[j], f[j])
+					ref[j] = append(ref[j], y[j])
+				}
+			}
+			for j := 0; j < C; j++ {
+				mf, vf := meanVar(fast[j])
+				mr, vr := meanVar(ref[j])
+				// 5 standard errors: 4 outputs x 12 options stay far from a false alarm.
+				if se := math.Sqrt(vf/trials + vr/trials); math.Abs(mf-mr) > 5*se {
+					t.Errorf("y[%d]: fast mean %v, reference mean %v (standard error %v)", j, mf, mr, se)
+				}
+				if se := math.Sqrt(2*(vf*vf+vr*vr)/trials) * 1.5; math.Abs(vf-vr) > 5*se {
+					t.Errorf("y[%d]: fast variance %v, reference variance %v (standard error %v)", j, vf, vr, se)
+				}
+			}
+		})
+	}
+}
+
+func meanVar(v []float64) (float64, float64) {
+	var m float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	var s float64
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return m, s / float64(len(v)-1)
+}
+
+func TestADCQuantisesAndSaturates(t *testing.T) {
+	const R, C = 70, 3
+	m, x := testMatrix(R, C)
+	p := Default()
+	exact := mustCodec(t, p).WriteArray(m, R, C, []float32{MaxAbs(m)}, ClipFormer{}, 0, nil)
+	want := make([]float64, C)
+	exact.MVM(want, x, 0, nil)
+	var prevErr float64 = math.Inf(1)
+	for _, bits := range []int{4, 8, 12} {
+		p.ADCBits = bits
+		a := mustCodec(t, p).WriteArray(m, R, C, []float32{MaxAbs(m)}, ClipFormer{}, 0, nil)
+		got := make([]float64, C)
+		a.MVM(got, x, 0, nil)
+		var e float64
+		for j := range got {
+			e += math.Abs(got[j] - want[j])
+		}
+		if e >= prevErr && e > 0 {
+			t.Errorf("ADC %d bits: error %v did not shrink from %v", bits, e, prevErr)
+		}
+		prevErr = e
+	}
+	if prevErr > 0.05*MaxAbsF64(want) {
+		t.Errorf("12-bit ADC error %v is too large against outputs of size %v", prevErr, MaxAbsF64(want))
+	}
+}
+
+func MaxAbsF64(v []float64) float64 {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(x))
+	}
+	return m
+}
+
+func TestProfileValidateNamesTheField(t *testing.T) {
+	cases := []struct {
+		edit func(*Profile)
+		want string
+	}{
+		{func(p *Profile) { p.Gmin = 0 }, "gmin_us"},
+		{func(p *Profile) { p.Gmax = 0.05 }, "gmax_us"},
+		{func(p *Profile) { p.BitsPerCell = 0 }, "bits_per_cell"},
+		{func(p *Profile) { p.SigmaW = math.NaN() }, "sigma_w"},
+		{func(p *Profile) { p.Granularity = "cell" }, "granularity"},
+		{func(p *Profile) { p.KVScale = "x" }, "kv_scale"},
+		{func(p *Profile) { p.OnCrossbar = []string{"qkv", "softmax"} }, "on_crossbar[1]"},
+	}
+	for _, tc := range cases {
+		p := Default()
+		tc.edit(&p)
+		err := p.Validate()
+		if err == nil || !contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error naming %s", err, tc.want)
+		}
+	}
+	d := Default()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("default profile: %v", err)
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,256 @@
+package crossbar
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// ErrProfile marks an invalid device profile or setting.
+var ErrProfile = errors.New("crossbar: invalid profile")
+
+// Granularity says how write noise reaches a stored value.
+type Granularity string
+
+// Granularities.
+const (
+	// PerSlice: each cell of each bit slice gets its own draw, as in a
+	// bit-sliced array (the default).
+	PerSlice Granularity = "slice"
+	// PerValue: one analog cell per value, no slicing:
+	// G = Gmin + (Gmax - Gmin) c / (2^B - 1).
+	PerValue Granularity = "value"
+)
+
+// ScaleMode says how the conductance scale of K and V is chosen.
+type ScaleMode string
+
+// K/V scale modes.
+const (
+	// Static: one scale per (layer, head, K or V), calibrated on a
+	// calibration set with the ideal model (the default).
+	Static ScaleMode = "static"
+	// Dynamic: the largest |value| of each matrix as it is written.
+	Dynamic ScaleMode = "dynamic"
+)
+
+// WeightScale says how static weights are scaled to Gmax.
+type WeightScale string
+
+// Weight scale modes.
+const (
+	PerLayer  WeightScale = "layer"  // max |W| over the layer (the default)
+	PerColumn WeightScale = "column" // max |W| per output column
+)
+
+// Places that can sit on crossbars, for Profile.OnCrossbar.
+const (
+	PlaceQKV        = "qkv"
+	PlaceProj       = "proj"
+	PlaceFC1        = "fc1"
+	PlaceFC2        = "fc2"
+	PlaceQK         = "qk" // Q K^T with K^T written per image
+	PlaceAV         = "av" // A V with V written per image
+	PlacePatchEmbed = "patch_embed"
+	PlaceHead       = "head"
+)
+
+// AllPlaces lists every valid OnCrossbar entry.
+var AllPlaces = []string{PlaceQKV, PlaceProj, PlaceFC1, PlaceFC2, PlaceQK, PlaceAV, PlacePatchEmbed, PlaceHead}
+
+// Profile is the device and array configuration: every physical default of
+// the simulator, one struct, readable from YAML by the callers that parse it.
+type Profile struct {
+	Gmin              float64     `yaml:"gmin_us" json:"gmin_us"`                         // microsiemens, digit 0
+	Gmax              float64     `yaml:"gmax_us" json:"gmax_us"`                         // microsiemens, the scale's value
+	BitsPerCell       int         `yaml:"bits_per_cell" json:"bits_per_cell"`             // b: 2^b levels per cell
+	Precision         int         `yaml:"precision_bits" json:"precision_bits"`           // B: stored magnitude bits
+	InputBits         int         `yaml:"input_bits" json:"input_bits"`                   // input magnitude bits, streamed bit-serially
+	Rows              int         `yaml:"crossbar_rows" json:"crossbar_rows"`             // crossbar rows
+	Cols              int         `yaml:"crossbar_cols" json:"crossbar_cols"`             // crossbar columns
+	SigmaW            float64     `yaml:"sigma_w" json:"sigma_w"`                         // write-noise scale, multiplied by gamma
+	SigmaR            float64     `yaml:"sigma_r" json:"sigma_r"`                         // relative read noise per MVM
+	Granularity       Granularity `yaml:"granularity" json:"granularity"`                 // slice or value
+	ClampNegative     bool        `yaml:"clamp_negative" json:"clamp_negative"`           // clamp written G' to [0, inf)
+	ADCBits           int         `yaml:"adc_bits" json:"adc_bits"`                       // 0: ideal ADC
+	WeightScale       WeightScale `yaml:"weight_scale" json:"weight_scale"`               // layer or column
+	KVScale           ScaleMode   `yaml:"kv_scale" json:"kv_scale"`                       // static or dynamic
+	ProgrammingGamma  float64     `yaml:"programming_gamma" json:"programming_gamma"`     // gamma_p of static weights; 0: off
+	CalibrationImages int         `yaml:"calibration_images" json:"calibration_images"`   // static K/V scale calibration set size
+	OnCrossbar        []string    `yaml:"on_crossbar" json:"on_crossbar"`                 // which places sit on crossbars
+}
+
+// DefaultSigmaW is the write-noise scale of the default profile.
+//
+// The paper does not give sigma_w; only gamma*sigma_w enters the noise
+// formula. The reproduction study calibrates it (see docs/REPRODUCTION.md);
+// until then 0.02 is a placeholder chosen so that gamma in 0..5 spans
+// relative noise of 0..10 % of a cell's conductance range at full scale.
+const DefaultSigmaW = 0.02
+
+// Default returns the paper's ViT-X setup (crossbar-model.md section 2).
+func Default() Profile {
+	return Profile{
+		Gmin: 0.1, Gmax: 10,
+		BitsPerCell: 2, Precision: 8, InputBits: 8,
+		Rows: 64, Cols: 64,
+		SigmaW: DefaultSigmaW, SigmaR: 0,
+		Granularity:       PerSlice,
+		WeightScale:       PerLayer,
+		KVScale:           Static,
+		CalibrationImages: 256,
+		OnCrossbar:        []string{PlaceQKV, PlaceProj, PlaceFC1, PlaceFC2, PlaceQK, PlaceAV},
+	}
+}
+
+// Validate reports the first invalid field, by its YAML name.
+func (p *Profile) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s: %v %s", ErrProfile, field, v, why)
+	}
+	switch {
+	case !(p.Gmin > 0) || math.IsInf(p.Gmin, 0):
+		return bad("gmin_us", p.Gmin, "must be a positive finite conductance")
+	case !(p.Gmax > p.Gmin) || math.IsInf(p.Gmax, 0):
+		return bad("gmax_us", p.Gmax, fmt.Sprintf("must be finite and above gmin_us (%v)", p.Gmin))
+	case p.BitsPerCell < 1 || p.BitsPerCell > 8:
+		return bad("bits_per_cell", p.BitsPerCell, "must be in 1..8")
+	case p.Precision < 1 || p.Precision > 16:
+		return bad("precision_bits", p.Precision, "must be in 1..16")
+	case p.InputBits < 1 || p.InputBits > 16:
+		return bad("input_bits", p.InputBits, "must be in 1..16")
+	case p.Rows < 1 || p.Rows > 1<<16:
+		return bad("crossbar_rows", p.Rows, "must be in 1..65536")
+	case p.Cols < 1 || p.Cols > 1<<16:
+		return bad("crossbar_cols", p.Cols, "must be in 1..65536")
+	case !(p.SigmaW >= 0) || math.IsInf(p.SigmaW, 0):
+		return bad("sigma_w", p.SigmaW, "must be a finite number >= 0")
+	case !(p.SigmaR >= 0) || math.IsInf(p.SigmaR, 0):
+		return bad("sigma_r", p.SigmaR, "must be a finite number >= 0")
+	case p.Granularity != PerSlice && p.Granularity != PerValue:
+		return bad("granularity", fmt.Sprintf("%q", p.Granularity), `must be "slice" or "value"`)
+	case p.ADCBits < 0 || p.ADCBits > 24:
+		return bad("adc_bits", p.ADCBits, "must be in 0..24 (0: ideal)")
+	case p.WeightScale != PerLayer && p.WeightScale != PerColumn:
+		return bad("weight_scale", fmt.Sprintf("%q", p.WeightScale), `must be "layer" or "column"`)
+	case p.KVScale != Static && p.KVScale != Dynamic:
+		return bad("kv_scale", fmt.Sprintf("%q", p.KVScale), `must be "static" or "dynamic"`)
+	case !(p.ProgrammingGamma >= 0) || math.IsInf(p.ProgrammingGamma, 0):
+		return bad("programming_gamma", p.ProgrammingGamma, "must be a finite number >= 0")
+	case p.CalibrationImages < 1 && p.KVScale == Static:
+		return bad("calibration_images", p.CalibrationImages, "must be >= 1 with the static K/V scale")
+	}
+	for i, place := range p.OnCrossbar {
+		if !slices.Contains(AllPlaces, place) {
+			return bad(fmt.Sprintf("on_crossbar[%d]", i), fmt.Sprintf("%q", place), "is not one of "+strings.Join(AllPlaces, ", "))
+		}
+	}
+	return nil
+}
+
+// On reports whether place sits on crossbars.
+func (p *Profile) On(place string) bool { return slices.Contains(p.OnCrossbar, place) }
+
+// Levels is the number of conductance levels of one cell.
+func (p *Profile) Levels() int {
+	if p.Granularity == PerValue {
+		return 1 << p.Precision
+	}
+	return 1 << p.BitsPerCell
+}
+
+// Slices is the number of cells (bit slices) per stored value.
+func (p *Profile) Slices() int {
+	if p.Granularity == PerValue {
+		return 1
+	}
+	return (p.Precision + p.BitsPerCell - 1) / p.BitsPerCell
+}
+
+// MaxCode is the largest stored magnitude code, 2^B - 1.
+func (p *Profile) MaxCode() int { return 1<<p.Precision - 1 }
+
+// MaxInput is the largest input magnitude code.
+func (p *Profile) MaxInput() int { return 1<<p.InputBits - 1 }
+
+// Delta is the conductance step between neighbouring cell levels.
+func (p *Profile) Delta() float64 { return (p.Gmax - p.Gmin) / float64(p.Levels()-1) }
+
+// SlicesFor is the number of bit slices needed to hold codes up to maxCode.
+func (p *Profile) SlicesFor(maxCode int) int {
+	if p.Granularity == PerValue {
+		return 1
+	}
+	n := 0
+	for c := maxCode; c > 0; c >>= p.BitsPerCell {
+		n++
+	}
+	return max(n, 1)
+}
+
+// Tiles is the number of crossbars that hold an r x c matrix with the given
+// slices, two polarities side by side: ceil(r/Rows) x ceil(c*slices*2/Cols).
+func (p *Profile) Tiles(r, c, slices int) (rowTiles, colTiles int) {
+	return ceilDiv(r, p.Rows), ceilDiv(c*slices*2, p.Cols)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// ClipFormer is the K/V shift-and-clip transform. The zero value is "off".
+type ClipFormer struct {
+	On    bool
+	Alpha float64 // Stage I shift, in units of Gmin; >= 1
+	Beta  float64 // Stage II clip, in units of Gmax; in [Gmin/Gmax, 1]
+}
+
+func (c ClipFormer) String() string {
+	if !c.On {
+		return "off"
+	}
+	return fmt.Sprintf("alpha=%g beta=%g", c.Alpha, c.Beta)
+}
+
+// Validate checks alpha and beta against the device.
+func (c ClipFormer) Validate(p *Profile) error {
+	if !c.On {
+		return nil
+	}
+	if !(c.Alpha >= 1) || math.IsInf(c.Alpha, 0) {
+		return fmt.Errorf("%w: clipformer alpha %v must be finite and >= 1", ErrProfile, c.Alpha)
+	}
+	if lo := p.Gmin / p.Gmax; !(c.Beta >= lo && c.Beta <= 1) {
+		return fmt.Errorf("%w: clipformer beta %v must be in [Gmin/Gmax = %g, 1]", ErrProfile, c.Beta, lo)
+	}
+	return nil
+}
+
+// Transform applies ClipFormer to a full-precision conductance g (Stage I:
+// g <- max(g - alpha Gmin, Gmin); Stage II: g <- min(g, beta Gmax)).
+func (c ClipFormer) Transform(g float64, p *Profile) float64 {
+	if !c.On {
+		return g
+	}
+	g = max(g-c.Alpha*p.Gmin, p.Gmin)
+	return min(g, c.Beta*p.Gmax)
+}
+
+// Code maps |x| with scale s to its magnitude code: u = min(|x|/s, 1),
+// g = Gmin + (Gmax-Gmin) u, ClipFormer on g, u = (g-Gmin)/(Gmax-Gmin), code =
+// round(u (2^B-1)). s is not recomputed after the transform.
+func (p *Profile) Code(x, s float64, clip ClipFormer) int {
+	if !(s > 0) {
+		return 0
+	}
+	u := min(math.Abs(x)/s, 1)
+	if clip.On {
+		span := p.Gmax - p.Gmin
+		g := clip.Transform(p.Gmin+span*u, p)
+		u = (g - p.Gmin) / span
+	}
+	return int(math.Round(u * float64(p.MaxCode())))
+}
+
+// MaxCodeUnder is the largest code any value can reach under clip.
+func (p *Profile) MaxCodeUnder(clip ClipFormer) int { return p.Code(1, 1, clip) }

@@ -1,0 +1,139 @@
+package linalg
+
+import "math"
+
+// LayerNorm normalises each of the rows of x (rows x n) to zero mean and unit
+// variance with eps, then scales by w and shifts by b, writing to dst (which
+// may alias x). Statistics are accumulated in float64, as a reference loop
+// would.
+func LayerNorm(dst, x []float32, rows, n int, w, b []float32, eps float64) {
+	for r := 0; r < rows; r++ {
+		row := x[r*n : r*n+n]
+		var mean float64
+		for _, v := range row {
+			mean += float64(v)
+		}
+		mean /= float64(n)
+		var vr float64
+		for _, v := range row {
+			d := float64(v) - mean
+			vr += d * d
+		}
+		vr /= float64(n)
+		inv := float32(1 / math.Sqrt(vr+eps))
+		m := float32(mean)
+		out := dst[r*n : r*n+n]
+		for j, v := range row {
+			out[j] = (v-m)*inv*w[j] + b[j]
+		}
+	}
+}
+
+// SoftmaxRows replaces each row of x (rows x n) by its softmax after
+// multiplying by scale: x[i,j] <- exp(s x[i,j] - max) / sum.
+func SoftmaxRows(x []float32, rows, n int, scale float32) {
+	for r := 0; r < rows; r++ {
+		row := x[r*n : r*n+n]
+		mx := float32(math.Inf(-1))
+		for _, v := range row {
+			if v > mx {
+				mx = v
+			}
+		}
+		var sum float32
+		for j, v := range row {
+			e := Exp32((v - mx) * scale)
+			row[j] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+}
+
+// GELU applies the exact (erf) GELU in place: x <- x/2 (1 + erf(x/sqrt 2)).
+func GELU(x []float32) {
+	const invSqrt2 = 0.70710678118654752440
+	for i, v := range x {
+		x[i] = 0.5 * v * (1 + Erf32(v*invSqrt2))
+	}
+}
+
+// AddBias adds b (n) to every row of x (rows x n).
+func AddBias(x []float32, rows, n int, b []float32) {
+	if b == nil {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := x[r*n : r*n+n]
+		for j := range row {
+			row[j] += b[j]
+		}
+	}
+}
+
+// Add sets dst[i] += x[i].
+func Add(dst, x []float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += x[i]
+	}
+}
+
+// Exp32 is a float32 exp with a relative error below 2e-7 over the range
+// where the result is a normal float32; it returns 0 below about -87.3 and
+// +Inf above about 88.7. Reference: float32(math.Exp(float64(x))).
+func Exp32(x float32) float32 {
+	const (
+		hi    = 88.7228
+		lo    = -87.33654
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	if x > hi {
+		return float32(math.Inf(1))
+	}
+	if x < lo {
+		return 0
+	}
+	// x = n ln2 + r, |r| <= ln2/2; exp(x) = 2^n exp(r).
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - n*ln2hi - n*ln2lo
+	// Cephes expf polynomial.
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	e := p*r*r + r + 1
+	return e * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// Erf32 is a float32 erf with an absolute error below 2e-7 (the rational
+// approximation that Eigen and XLA use). Reference: math.Erf.
+func Erf32(x float32) float32 {
+	if x > 4 {
+		x = 4
+	} else if x < -4 {
+		x = -4
+	}
+	x2 := x * x
+	p := float32(-2.72614225801306e-10)
+	p = p*x2 + 2.77068142495902e-08
+	p = p*x2 + -2.10102402082508e-06
+	p = p*x2 + -5.69250639462346e-05
+	p = p*x2 + -7.34990630326855e-04
+	p = p*x2 + -2.95459980854025e-03
+	p = p*x2 + -1.60960333262415e-02
+	p *= x
+	q := float32(-1.45660718464996e-05)
+	q = q*x2 + -2.13374055278905e-04
+	q = q*x2 + -1.68282697438203e-03
+	q = q*x2 + -7.37332916720468e-03
+	q = q*x2 + -1.42647390514189e-02
+	return p / q
+}

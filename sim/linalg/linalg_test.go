@@ -1,0 +1,105 @@
+package linalg
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func TestMatMulAgainstReferenceLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {3, 5, 7}, {17, 384, 128}, {64, 17, 64}, {0, 3, 2}, {3, 4, 0}} {
+		for _, transB := range []bool{false, true} {
+			for _, acc := range []bool{false, true} {
+				a := randSlice(r, tc.m*tc.k)
+				b := randSlice(r, tc.k*tc.n)
+				ldb := tc.n
+				if transB {
+					ldb = tc.k
+				}
+				c0 := randSlice(r, tc.m*tc.n)
+				got := append([]float32(nil), c0...)
+				want := append([]float32(nil), c0...)
+				MatMul(tc.m, tc.n, tc.k, a, tc.k, b, ldb, transB, got, tc.n, acc)
+				matMulRef(tc.m, tc.n, tc.k, a, tc.k, b, ldb, transB, want, tc.n, acc)
+				for i := range got {
+					// float32 accumulation of k unit-variance products: error grows like sqrt(k) ulps.
+					tol := 1e-5 * float32(math.Sqrt(float64(tc.k)+1)) * 4
+					if d := got[i] - want[i]; d > tol || d < -tol {
+						t.Fatalf("%+v transB=%v acc=%v: c[%d] got %v want %v", tc, transB, acc, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestExp32MatchesMathExp(t *testing.T) {
+	for x := float32(-87); x < 88; x += 0.01 {
+		got, want := float64(Exp32(x)), math.Exp(float64(x))
+		if rel := math.Abs(got-want) / want; rel > 3e-7 {
+			t.Fatalf("Exp32(%v) = %v, want %v (relative error %g)", x, got, want, rel)
+		}
+	}
+	if Exp32(-200) != 0 || !math.IsInf(float64(Exp32(200)), 1) {
+		t.Fatalf("Exp32 out of range: got %v and %v", Exp32(-200), Exp32(200))
+	}
+}
+
+func TestErf32MatchesMathErf(t *testing.T) {
+	for x := float32(-6); x < 6; x += 0.001 {
+		got, want := float64(Erf32(x)), math.Erf(float64(x))
+		if d := math.Abs(got - want); d > 5e-7 {
+			t.Fatalf("Erf32(%v) = %v, want %v (error %g)", x, got, want, d)
+		}
+	}
+}
+
+func TestLayerNormZeroMeanUnitVariance(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 384
+	x := randSlice(r, 2*n)
+	w := make([]float32, n)
+	b := make([]float32, n)
+	for i := range w {
+		w[i] = 1
+	}
+	LayerNorm(x, x, 2, n, w, b, 1e-6)
+	for row := 0; row < 2; row++ {
+		var m, v float64
+		for _, e := range x[row*n : row*n+n] {
+			m += float64(e)
+		}
+		m /= float64(n)
+		for _, e := range x[row*n : row*n+n] {
+			v += (float64(e) - m) * (float64(e) - m)
+		}
+		v /= float64(n)
+		if math.Abs(m) > 1e-6 || math.Abs(v-1) > 1e-5 {
+			t.Fatalf("row %d: mean %g variance %g, want 0 and 1", row, m, v)
+		}
+	}
+}
+
+func TestSoftmaxRowsSumToOne(t *testing.T) {
+	x := []float32{1, 2, 3, 1000, 1000, -1000}
+	SoftmaxRows(x, 2, 3, 0.5)
+	for r := 0; r < 2; r++ {
+		s := x[3*r] + x[3*r+1] + x[3*r+2]
+		if math.Abs(float64(s)-1) > 1e-6 {
+			t.Fatalf("row %d sums to %v", r, s)
+		}
+	}
+	want := math.Exp(0.5) / (1 + math.Exp(0.5) + math.Exp(1))
+	if math.Abs(float64(x[1])-want) > 1e-6 {
+		t.Fatalf("softmax: got %v want %v", x[1], want)
+	}
+}

@@ -1,0 +1,244 @@
+package vit
+
+import (
+	"math"
+
+	"github.com/clipformer/clipformer/sim/linalg"
+)
+
+// LinearKind names a static linear's role.
+type LinearKind int
+
+// Linear roles.
+const (
+	PatchEmbed LinearKind = iota
+	QKV
+	Proj
+	FC1
+	FC2
+	Head
+	HeadDist
+)
+
+var linearKindNames = [...]string{"patch_embed", "qkv", "proj", "fc1", "fc2", "head", "head_dist"}
+
+func (k LinearKind) String() string { return linearKindNames[k] }
+
+// LinearID identifies one static linear: its role and block (-1 outside the
+// encoder blocks).
+type LinearID struct {
+	Block int
+	Kind  LinearKind
+}
+
+// Attention is one head's attention core for one image: Out = softmax(Q K^T *
+// Scale) V, where Q, K, V and Out are Tokens x HeadDim, row-major.
+type Attention struct {
+	Block, Head int
+	Image       int // the image's index in its dataset: the key of its random draws
+	Tokens      int
+	HeadDim     int
+	Scale       float32
+	Q, K, V     []float32
+	Out         []float32
+}
+
+// Ops computes the parts of the forward pass that a crossbar may execute.
+// Implementations must be safe for use by one goroutine at a time; use one
+// per goroutine.
+type Ops interface {
+	// Linear sets dst (rows x l.Out) = x (rows x l.In) W^T + b.
+	Linear(id LinearID, l *Linear, dst, x []float32, rows int)
+	// Attention computes a.Out.
+	Attention(a *Attention)
+}
+
+// Ideal is the float32 model: every Ops call is computed digitally.
+type Ideal struct {
+	scores []float32
+}
+
+// Linear implements Ops.
+func (*Ideal) Linear(_ LinearID, l *Linear, dst, x []float32, rows int) {
+	DigitalLinear(l, dst, x, rows)
+}
+
+// Attention implements Ops.
+func (o *Ideal) Attention(a *Attention) {
+	o.scores = DigitalAttention(a, o.scores)
+}
+
+// DigitalLinear sets dst = x W^T + b in float32.
+func DigitalLinear(l *Linear, dst, x []float32, rows int) {
+	linalg.MatMul(rows, l.Out, l.In, x, l.In, l.W, l.In, true, dst, l.Out, false)
+	linalg.AddBias(dst, rows, l.Out, l.B)
+}
+
+// DigitalAttention computes a.Out in float32 and returns the scores buffer it
+// used (Tokens x Tokens), grown from scratch if needed, for reuse.
+func DigitalAttention(a *Attention, scratch []float32) []float32 {
+	n, hd := a.Tokens, a.HeadDim
+	s := grow(scratch, n*n)
+	linalg.MatMul(n, n, hd, a.Q, hd, a.K, hd, true, s, n, false)
+	linalg.SoftmaxRows(s, n, n, a.Scale)
+	linalg.MatMul(n, hd, n, s, n, a.V, hd, false, a.Out, hd, false)
+	return s
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Workspace holds the activations of a batch; reuse one per goroutine.
+type Workspace struct {
+	batch                  int
+	patches, x, h, qkv, at []float32
+	mlp, cls, logits2      []float32
+	q, k, v, out           []float32
+	attn                   Attention
+}
+
+func (ws *Workspace) ensure(c *Config, batch int) {
+	if ws.batch >= batch && ws.x != nil {
+		return
+	}
+	n, d := c.Tokens(), c.Dim
+	rows := batch * n
+	ws.batch = batch
+	ws.patches = make([]float32, batch*c.Patches()*c.PatchInputs())
+	ws.x = make([]float32, rows*d)
+	ws.h = make([]float32, rows*d) // also holds the patch embeddings: Patches < Tokens
+	ws.qkv = make([]float32, rows*3*d)
+	ws.at = make([]float32, rows*d)
+	ws.mlp = make([]float32, rows*c.MLPHidden)
+	ws.cls = make([]float32, batch*2*d)
+	ws.logits2 = make([]float32, batch*c.Classes)
+	hd := c.HeadDim()
+	ws.q = make([]float32, n*hd)
+	ws.k = make([]float32, n*hd)
+	ws.v = make([]float32, n*hd)
+	ws.out = make([]float32, n*hd)
+}
+
+// Forward runs a batch of normalised images (batch x C x H x W, the batch
+// size being len(indices)) through the model, computing the crossbar-mappable
+// parts with ops, and writes batch x Classes logits. indices are the images'
+// dataset indices, which key their random draws.
+func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int, logits []float32) {
+	c := &m.Config
+	batch := len(indices)
+	ws.ensure(c, batch)
+	n, d, np, pin := c.Tokens(), c.Dim, c.Patches(), c.PatchInputs()
+	pre := c.PrefixTokens()
+	imgLen := c.InChans * c.ImgSize * c.ImgSize
+	for b := 0; b < batch; b++ {
+		im2col(ws.patches[b*np*pin:(b+1)*np*pin], images[b*imgLen:(b+1)*imgLen], c)
+	}
+	emb := ws.h[:batch*np*d]
+	ops.Linear(LinearID{-1, PatchEmbed}, &m.PatchEmbed, emb, ws.patches[:batch*np*pin], batch*np)
+	for b := 0; b < batch; b++ {
+		x := ws.x[b*n*d : (b+1)*n*d]
+		copy(x[:d], m.Cls)
+		if c.Distilled {
+			copy(x[d:2*d], m.Dist)
+		}
+		copy(x[pre*d:], emb[b*np*d:(b+1)*np*d])
+		linalg.Add(x, m.Pos)
+	}
+	rows := batch * n
+	x, h := ws.x[:rows*d], ws.h[:rows*d]
+	hd := c.HeadDim()
+	for bi := range m.Blocks {
+		blk := &m.Blocks[bi]
+		linalg.LayerNorm(h, x, rows, d, blk.Norm1W, blk.Norm1B, 1e-6)
+		ops.Linear(LinearID{bi, QKV}, &blk.QKV, ws.qkv[:rows*3*d], h, rows)
+		a := &ws.attn
+		*a = Attention{Block: bi, Tokens: n, HeadDim: hd, Scale: float32(1 / math.Sqrt(float64(hd))),
+			Q: ws.q, K: ws.k, V: ws.v, Out: ws.out}
+		for b := 0; b < batch; b++ {
+			a.Image = indices[b]
+			qkv := ws.qkv[b*n*3*d : (b+1)*n*3*d]
+			at := ws.at[b*n*d : (b+1)*n*d]
+			for head := 0; head < c.Heads; head++ {
+				a.Head = head
+				for t := 0; t < n; t++ {
+					row := qkv[t*3*d:]
+					copy(ws.q[t*hd:(t+1)*hd], row[head*hd:])
+					copy(ws.k[t*hd:(t+1)*hd], row[d+head*hd:])
+					copy(ws.v[t*hd:(t+1)*hd], row[2*d+head*hd:])
+				}
+				ops.Attention(a)
+				for t := 0; t < n; t++ {
+					copy(at[t*d+head*hd:t*d+(head+1)*hd], ws.out[t*hd:(t+1)*hd])
+				}
+			}
+		}
+		ops.Linear(LinearID{bi, Proj}, &blk.Proj, h, ws.at[:rows*d], rows)
+		linalg.Add(x, h)
+		linalg.LayerNorm(h, x, rows, d, blk.Norm2W, blk.Norm2B, 1e-6)
+		mlp := ws.mlp[:rows*c.MLPHidden]
+		ops.Linear(LinearID{bi, FC1}, &blk.FC1, mlp, h, rows)
+		linalg.GELU(mlp)
+		ops.Linear(LinearID{bi, FC2}, &blk.FC2, h, mlp, rows)
+		linalg.Add(x, h)
+	}
+	// Only the prefix tokens reach the heads; LayerNorm is per token.
+	cls := ws.cls[:batch*pre*d]
+	for b := 0; b < batch; b++ {
+		copy(cls[b*pre*d:(b+1)*pre*d], x[b*n*d:b*n*d+pre*d])
+	}
+	linalg.LayerNorm(cls, cls, batch*pre, d, m.NormW, m.NormB, 1e-6)
+	if !c.Distilled {
+		ops.Linear(LinearID{-1, Head}, &m.Head, logits[:batch*c.Classes], cls, batch)
+		return
+	}
+	// DeiT distilled inference: the mean of the class and distillation heads.
+	tok := ws.at[:batch*d]
+	for b := 0; b < batch; b++ {
+		copy(tok[b*d:(b+1)*d], cls[b*2*d:b*2*d+d])
+	}
+	ops.Linear(LinearID{-1, Head}, &m.Head, logits[:batch*c.Classes], tok, batch)
+	for b := 0; b < batch; b++ {
+		copy(tok[b*d:(b+1)*d], cls[b*2*d+d:(b+1)*2*d])
+	}
+	l2 := ws.logits2[:batch*c.Classes]
+	ops.Linear(LinearID{-1, HeadDist}, &m.HeadDist, l2, tok, batch)
+	for i := range l2 {
+		logits[i] = (logits[i] + l2[i]) / 2
+	}
+}
+
+// im2col flattens the non-overlapping patches of one CHW image into rows of
+// (c, ky, kx)-ordered values, matching the conv kernel's layout.
+func im2col(dst, img []float32, c *Config) {
+	p, s, g := c.Patch, c.ImgSize, c.ImgSize/c.Patch
+	i := 0
+	for py := 0; py < g; py++ {
+		for px := 0; px < g; px++ {
+			for ch := 0; ch < c.InChans; ch++ {
+				base := ch * s * s
+				for ky := 0; ky < p; ky++ {
+					row := base + (py*p+ky)*s + px*p
+					copy(dst[i:i+p], img[row:row+p])
+					i += p
+				}
+			}
+		}
+	}
+}
+
+// Normalize converts an image of [0,1] pixels (CHW) in place to the model's
+// input: (x - mean[c]) / std[c].
+func (c *Config) Normalize(img []float32) {
+	hw := len(img) / c.InChans
+	for ch := 0; ch < c.InChans; ch++ {
+		m, s := c.Mean[ch], c.Std[ch]
+		px := img[ch*hw : (ch+1)*hw]
+		for i := range px {
+			px[i] = (px[i] - m) / s
+		}
+	}
+}

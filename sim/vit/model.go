@@ -1,0 +1,361 @@
+package vit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/clipformer/clipformer/sim/safetensors"
+)
+
+// ErrCheckpoint marks a checkpoint that does not describe a ViT this package
+// can run.
+var ErrCheckpoint = errors.New("vit: bad checkpoint")
+
+// Linear is y = x W^T + b with W in PyTorch's (Out x In) layout.
+type Linear struct {
+	Name    string // the checkpoint's tensor prefix, e.g. "blocks.3.attn.qkv"
+	In, Out int
+	W       []float32 // Out x In
+	B       []float32 // Out, or nil
+}
+
+// Block is one encoder block.
+type Block struct {
+	Norm1W, Norm1B []float32
+	QKV, Proj      Linear
+	Norm2W, Norm2B []float32
+	FC1, FC2       Linear
+}
+
+// Model is a ViT with its weights.
+type Model struct {
+	Config
+	Source     string    // where it was loaded from
+	PatchEmbed Linear    // Dim x (C*p*p), the conv kernel flattened in (c, ky, kx) order
+	Cls        []float32 // Dim
+	Dist       []float32 // Dim, distilled models only
+	Pos        []float32 // Tokens x Dim
+	Blocks     []Block
+	NormW      []float32
+	NormB      []float32
+	Head       Linear
+	HeadDist   Linear // distilled models only
+}
+
+// LoadOptions adjusts how a checkpoint is read.
+type LoadOptions struct {
+	// Heads overrides the head count; 0 takes it from the file's metadata
+	// ("num_heads" or "heads"), else Dim/64.
+	Heads int
+	// Mean and Std override the normalisation; nil takes it from the
+	// metadata ("mean", "std": comma-separated), else ImageNet's for three
+	// channels and 0.5/0.5 otherwise.
+	Mean, Std []float32
+}
+
+// Load reads a safetensors checkpoint with timm's tensor names.
+func Load(path string, opt LoadOptions) (*Model, error) {
+	f, err := safetensors.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return FromFile(f, opt)
+}
+
+// FromFile builds a model from a parsed checkpoint.
+func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrCheckpoint, f.Path, fmt.Sprintf(format, a...))
+	}
+	pw, err := f.Get("patch_embed.proj.weight", -1, -1, -1, -1)
+	if err != nil {
+		return nil, err
+	}
+	if pw.Shape[2] != pw.Shape[3] {
+		return nil, bad("patch_embed.proj.weight has a non-square kernel %v", pw.Shape)
+	}
+	var c Config
+	c.Dim, c.InChans, c.Patch = pw.Shape[0], pw.Shape[1], pw.Shape[2]
+	c.Distilled = f.Has("dist_token")
+	pos, err := f.Get("pos_embed", 1, -1, c.Dim)
+	if err != nil {
+		return nil, err
+	}
+	patches := pos.Shape[1] - c.PrefixTokens()
+	side := int(math.Round(math.Sqrt(float64(patches))))
+	if patches <= 0 || side*side != patches {
+		return nil, bad("pos_embed has %d tokens: %d patches after %d prefix tokens is not a square grid", pos.Shape[1], patches, c.PrefixTokens())
+	}
+	c.ImgSize = side * c.Patch
+	for c.Depth = 0; f.Has(fmt.Sprintf("blocks.%d.attn.qkv.weight", c.Depth)); c.Depth++ {
+	}
+	if c.Depth == 0 {
+		return nil, bad("tensor blocks.0.attn.qkv.weight is missing: no encoder blocks")
+	}
+	fc1, err := f.Get("blocks.0.mlp.fc1.weight", -1, c.Dim)
+	if err != nil {
+		return nil, err
+	}
+	c.MLPHidden = fc1.Shape[0]
+	hw, err := f.Get("head.weight", -1, c.Dim)
+	if err != nil {
+		return nil, err
+	}
+	c.Classes = hw.Shape[0]
+	c.Heads, err = headsOf(f, opt.Heads, c.Dim)
+	if err != nil {
+		return nil, err
+	}
+	c.Mean, c.Std, err = normOf(f, opt, c.InChans)
+	if err != nil {
+		return nil, err
+	}
+	c.Arch = f.Metadata["arch"]
+	if err := c.Validate(); err != nil {
+		return nil, bad("%v", err)
+	}
+
+	m := &Model{Config: c, Source: f.Path}
+	get := func(name string, shape ...int) []float32 {
+		if err != nil {
+			return nil
+		}
+		var t *safetensors.Tensor
+		t, err = f.Get(name, shape...)
+		if err != nil {
+			return nil
+		}
+		return t.Data
+	}
+	linear := func(name string, out, in int) Linear {
+		return Linear{Name: name, In: in, Out: out, W: get(name+".weight", out, in), B: get(name+".bias", out)}
+	}
+	d := c.Dim
+	m.PatchEmbed = Linear{Name: "patch_embed.proj", In: c.PatchInputs(), Out: d,
+		W: pw.Data, B: get("patch_embed.proj.bias", d)}
+	m.Cls = get("cls_token", 1, 1, d)
+	if c.Distilled {
+		m.Dist = get("dist_token", 1, 1, d)
+	}
+	m.Pos = pos.Data
+	m.Blocks = make([]Block, c.Depth)
+	for i := range m.Blocks {
+		p := fmt.Sprintf("blocks.%d.", i)
+		m.Blocks[i] = Block{
+			Norm1W: get(p+"norm1.weight", d), Norm1B: get(p+"norm1.bias", d),
+			QKV:    linear(p+"attn.qkv", 3*d, d),
+			Proj:   linear(p+"attn.proj", d, d),
+			Norm2W: get(p+"norm2.weight", d), Norm2B: get(p+"norm2.bias", d),
+			FC1:    linear(p+"mlp.fc1", c.MLPHidden, d),
+			FC2:    linear(p+"mlp.fc2", d, c.MLPHidden),
+		}
+	}
+	m.NormW, m.NormB = get("norm.weight", d), get("norm.bias", d)
+	m.Head = linear("head", c.Classes, d)
+	if c.Distilled {
+		m.HeadDist = linear("head_dist", c.Classes, d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func headsOf(f *safetensors.File, override, dim int) (int, error) {
+	if override > 0 {
+		if dim%override != 0 {
+			return 0, fmt.Errorf("%w %s: dim %d is not divisible by the %d heads asked for", ErrCheckpoint, f.Path, dim, override)
+		}
+		return override, nil
+	}
+	for _, key := range []string{"num_heads", "heads"} {
+		if s, ok := f.Metadata[key]; ok {
+			h, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || h <= 0 || dim%h != 0 {
+				return 0, fmt.Errorf("%w %s: metadata %s = %q is not a head count dividing dim %d", ErrCheckpoint, f.Path, key, s, dim)
+			}
+			return h, nil
+		}
+	}
+	if dim%64 != 0 {
+		return 0, fmt.Errorf("%w %s: no head count in the metadata and dim %d is not a multiple of 64: name the heads", ErrCheckpoint, f.Path, dim)
+	}
+	return dim / 64, nil
+}
+
+func normOf(f *safetensors.File, opt LoadOptions, chans int) (mean, std []float32, err error) {
+	parse := func(key string) ([]float32, error) {
+		s, ok := f.Metadata[key]
+		if !ok {
+			return nil, nil
+		}
+		var v []float32
+		for _, part := range strings.Split(s, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(part), 32)
+			if err != nil {
+				return nil, fmt.Errorf("%w %s: metadata %s = %q is not a comma-separated list of numbers", ErrCheckpoint, f.Path, key, s)
+			}
+			v = append(v, float32(x))
+		}
+		if len(v) != chans {
+			return nil, fmt.Errorf("%w %s: metadata %s has %d values for %d channels", ErrCheckpoint, f.Path, key, len(v), chans)
+		}
+		return v, nil
+	}
+	mean, std = opt.Mean, opt.Std
+	if mean == nil {
+		if mean, err = parse("mean"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if std == nil {
+		if std, err = parse("std"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if mean == nil {
+		mean = defaultNorm(chans, ImageNetMean, 0.5)
+	}
+	if std == nil {
+		std = defaultNorm(chans, ImageNetStd, 0.5)
+	}
+	return mean, std, nil
+}
+
+func defaultNorm(chans int, rgb []float32, other float32) []float32 {
+	if chans == 3 {
+		return append([]float32(nil), rgb...)
+	}
+	v := make([]float32, chans)
+	for i := range v {
+		v[i] = other
+	}
+	return v
+}
+
+// Linears lists every static linear of the model, in forward order.
+func (m *Model) Linears() []*Linear {
+	ls := []*Linear{&m.PatchEmbed}
+	for i := range m.Blocks {
+		b := &m.Blocks[i]
+		ls = append(ls, &b.QKV, &b.Proj, &b.FC1, &b.FC2)
+	}
+	ls = append(ls, &m.Head)
+	if m.Distilled {
+		ls = append(ls, &m.HeadDist)
+	}
+	return ls
+}
+
+// Tensors returns the model's weights under timm's names and shapes, in the
+// order a checkpoint writer should use.
+func (m *Model) Tensors() []*safetensors.Tensor {
+	d := m.Dim
+	var ts []*safetensors.Tensor
+	add := func(name string, data []float32, shape ...int) {
+		ts = append(ts, &safetensors.Tensor{Name: name, Shape: shape, Data: data})
+	}
+	addLinear := func(l *Linear) {
+		add(l.Name+".weight", l.W, l.Out, l.In)
+		if l.B != nil {
+			add(l.Name+".bias", l.B, l.Out)
+		}
+	}
+	add("patch_embed.proj.weight", m.PatchEmbed.W, d, m.InChans, m.Patch, m.Patch)
+	add("patch_embed.proj.bias", m.PatchEmbed.B, d)
+	add("cls_token", m.Cls, 1, 1, d)
+	if m.Distilled {
+		add("dist_token", m.Dist, 1, 1, d)
+	}
+	add("pos_embed", m.Pos, 1, m.Tokens(), d)
+	for i := range m.Blocks {
+		b := &m.Blocks[i]
+		p := fmt.Sprintf("blocks.%d.", i)
+		add(p+"norm1.weight", b.Norm1W, d)
+		add(p+"norm1.bias", b.Norm1B, d)
+		addLinear(&b.QKV)
+		addLinear(&b.Proj)
+		add(p+"norm2.weight", b.Norm2W, d)
+		add(p+"norm2.bias", b.Norm2B, d)
+		addLinear(&b.FC1)
+		addLinear(&b.FC2)
+	}
+	add("norm.weight", m.NormW, d)
+	add("norm.bias", m.NormB, d)
+	addLinear(&m.Head)
+	if m.Distilled {
+		addLinear(&m.HeadDist)
+	}
+	return ts
+}
+
+// Metadata returns the checkpoint metadata that lets Load rebuild the
+// configuration exactly.
+func (m *Model) Metadata() map[string]string {
+	join := func(v []float32) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
+		}
+		return strings.Join(s, ",")
+	}
+	return map[string]string{
+		"arch":        m.Arch,
+		"num_heads":   strconv.Itoa(m.Heads),
+		"img_size":    strconv.Itoa(m.ImgSize),
+		"in_chans":    strconv.Itoa(m.InChans),
+		"num_classes": strconv.Itoa(m.Classes),
+		"mean":        join(m.Mean),
+		"std":         join(m.Std),
+	}
+}
+
+// Synth returns a model of architecture c with seeded random weights: linear
+// weights ~ N(0, 0.02^2) as timm initialises them, small random biases and
+// LayerNorm affines near identity, so every tensor is exercised.
+func Synth(c Config, seed uint64) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	normal := func(n int, mean, std float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(mean + std*r.NormFloat64())
+		}
+		return v
+	}
+	linear := func(name string, out, in int) Linear {
+		return Linear{Name: name, In: in, Out: out, W: normal(out*in, 0, 0.02), B: normal(out, 0, 0.01)}
+	}
+	d := c.Dim
+	m := &Model{Config: c, Source: "synth:" + c.Arch}
+	m.PatchEmbed = linear("patch_embed.proj", d, c.PatchInputs())
+	m.Cls = normal(d, 0, 0.02)
+	if c.Distilled {
+		m.Dist = normal(d, 0, 0.02)
+	}
+	m.Pos = normal(c.Tokens()*d, 0, 0.02)
+	m.Blocks = make([]Block, c.Depth)
+	for i := range m.Blocks {
+		p := fmt.Sprintf("blocks.%d.", i)
+		m.Blocks[i] = Block{
+			Norm1W: normal(d, 1, 0.05), Norm1B: normal(d, 0, 0.02),
+			QKV:    linear(p+"attn.qkv", 3*d, d),
+			Proj:   linear(p+"attn.proj", d, d),
+			Norm2W: normal(d, 1, 0.05), Norm2B: normal(d, 0, 0.02),
+			FC1:    linear(p+"mlp.fc1", c.MLPHidden, d),
+			FC2:    linear(p+"mlp.fc2", d, c.MLPHidden),
+		}
+	}
+	m.NormW, m.NormB = normal(d, 1, 0.05), normal(d, 0, 0.02)
+	m.Head = linear("head", c.Classes, d)
+	if c.Distilled {
+		m.HeadDist = linear("head_dist", c.Classes, d)
+	}
+	return m, nil
+}
