@@ -90,6 +90,25 @@ func (c *Codec) Write(eff, q, src []float32, scale float32, clip ClipFormer, gs 
 	}
 }
 
+// WriteColumns is Write for an R x cols row-major matrix m whose columns
+// have their own scales (len(scales) == cols), or one scale (len 1); clip is
+// off, as for static weights. Values are drawn in row-major order.
+func (c *Codec) WriteColumns(eff, q, m []float32, cols int, scales []float32, gs float64, rng *keyrand.Stream) {
+	if len(scales) == 1 {
+		c.Write(eff, q, m, scales[0], ClipFormer{}, gs, rng)
+		return
+	}
+	for lo := 0; lo < len(m); lo += cols {
+		for j := 0; j < cols; j++ {
+			var qq []float32
+			if q != nil {
+				qq = q[lo+j : lo+j+1]
+			}
+			c.Write(eff[lo+j:lo+j+1], qq, m[lo+j:lo+j+1], scales[j], ClipFormer{}, gs, rng)
+		}
+	}
+}
+
 // signed gives v the sign of x. Not math.Copysign: noise may carry a stored
 // magnitude below zero, and that must survive.
 func signed(v float64, x float32) float32 {

@@ -1,26 +1,29 @@
 package linalg
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-)
-
-// MatMul sets c = a * b (or c += a * b when accumulate is true), where a is
-// m x k with row stride lda, b is k x n with row stride ldb (or, when transB
-// is true, b is n x k and b^T is used) and c is m x n with row stride ldc.
+// MatMul sets c = a b (or c += a b when accumulate is true), where a is m x k
+// with row stride lda, b is k x n with row stride ldb and c is m x n with row
+// stride ldc.
+//
+// Every element is accumulated in one canonical order, whatever m, n, the
+// blocking or the machine: starting from 0 (or from c), add the rounded
+// float32 products a[i,p] b[p,j] for p = 0, 1, ..., k-1, rounding after each
+// addition (no fused multiply-add). A row's result therefore depends only on
+// that row and b, never on how many rows are computed together, which is
+// what makes results independent of batch size and sharding; and any future
+// vectorised kernel that keeps this order gives the same bits.
 //
 // Reference loop:
 //
 //	for i := 0; i < m; i++ {
 //		for j := 0; j < n; j++ {
-//			var s float32
+//			s := c[i*ldc+j] (or 0)
 //			for p := 0; p < k; p++ {
-//				s += a[i*lda+p] * B(p, j)
+//				s += float32(a[i*lda+p] * b[p*ldb+j])
 //			}
-//			c[i*ldc+j] = s (+ c[i*ldc+j] when accumulating)
+//			c[i*ldc+j] = s
 //		}
 //	}
-func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, transB bool, c []float32, ldc int, accumulate bool) {
+func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -32,41 +35,101 @@ func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, transB bool
 		}
 		return
 	}
-	tb := blas.NoTrans
-	br, bc := k, n
-	if transB {
-		tb = blas.Trans
-		br, bc = n, k
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			block4x4(k, a[i*lda:], lda, b[j:], ldb, c[i*ldc+j:], ldc, accumulate)
+		}
+		for ; j < n; j++ {
+			for r := i; r < i+4; r++ {
+				c[r*ldc+j] = dot1(k, a[r*lda:], b[j:], ldb, c[r*ldc+j], accumulate)
+			}
+		}
 	}
-	var beta float32
-	if accumulate {
-		beta = 1
+	for ; i < m; i++ {
+		for j := 0; j < n; j++ {
+			c[i*ldc+j] = dot1(k, a[i*lda:], b[j:], ldb, c[i*ldc+j], accumulate)
+		}
 	}
-	blas32.Gemm(blas.NoTrans, tb, 1,
-		blas32.General{Rows: m, Cols: k, Stride: lda, Data: a},
-		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b},
-		beta,
-		blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
 }
 
-// matMulRef is MatMul's reference loop, accumulating in float64.
-func matMulRef(m, n, k int, a []float32, lda int, b []float32, ldb int, transB bool, c []float32, ldc int, accumulate bool) {
+// dot1 is one element in the canonical order.
+func dot1(k int, a, b []float32, ldb int, c0 float32, accumulate bool) float32 {
+	var s float32
+	if accumulate {
+		s = c0
+	}
+	for p := 0; p < k; p++ {
+		s += float32(a[p] * b[p*ldb])
+	}
+	return s
+}
+
+// block4x4 computes a 4 x 4 block of c in the canonical order, holding the
+// 16 accumulators in registers.
+func block4x4(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	if accumulate {
+		c00, c01, c02, c03 = c[0], c[1], c[2], c[3]
+		c10, c11, c12, c13 = c[ldc], c[ldc+1], c[ldc+2], c[ldc+3]
+		c20, c21, c22, c23 = c[2*ldc], c[2*ldc+1], c[2*ldc+2], c[2*ldc+3]
+		c30, c31, c32, c33 = c[3*ldc], c[3*ldc+1], c[3*ldc+2], c[3*ldc+3]
+	}
+	a0, a1, a2, a3 := a[:k], a[lda:lda+k], a[2*lda:2*lda+k], a[3*lda:3*lda+k]
+	for p := 0; p < k; p++ {
+		bp := b[p*ldb : p*ldb+4 : p*ldb+4]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		x := a0[p]
+		c00 += float32(x * b0)
+		c01 += float32(x * b1)
+		c02 += float32(x * b2)
+		c03 += float32(x * b3)
+		x = a1[p]
+		c10 += float32(x * b0)
+		c11 += float32(x * b1)
+		c12 += float32(x * b2)
+		c13 += float32(x * b3)
+		x = a2[p]
+		c20 += float32(x * b0)
+		c21 += float32(x * b1)
+		c22 += float32(x * b2)
+		c23 += float32(x * b3)
+		x = a3[p]
+		c30 += float32(x * b0)
+		c31 += float32(x * b1)
+		c32 += float32(x * b2)
+		c33 += float32(x * b3)
+	}
+	c[0], c[1], c[2], c[3] = c00, c01, c02, c03
+	c[ldc], c[ldc+1], c[ldc+2], c[ldc+3] = c10, c11, c12, c13
+	c[2*ldc], c[2*ldc+1], c[2*ldc+2], c[2*ldc+3] = c20, c21, c22, c23
+	c[3*ldc], c[3*ldc+1], c[3*ldc+2], c[3*ldc+3] = c30, c31, c32, c33
+}
+
+// Transpose writes the r x c matrix src (row stride lds) transposed into dst
+// (c x r, row stride ldd).
+func Transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
+	for i := 0; i < r; i++ {
+		row := src[i*lds : i*lds+c]
+		for j, v := range row {
+			dst[j*ldd+i] = v
+		}
+	}
+}
+
+// matMulRef is MatMul's reference loop.
+func matMulRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				var bv float32
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += float64(a[i*lda+p]) * float64(bv)
-			}
+			var s float32
 			if accumulate {
-				s += float64(c[i*ldc+j])
+				s = c[i*ldc+j]
 			}
-			c[i*ldc+j] = float32(s)
+			for p := 0; p < k; p++ {
+				s += float32(a[i*lda+p] * b[p*ldb+j])
+			}
+			c[i*ldc+j] = s
 		}
 	}
 }

@@ -31,15 +31,16 @@ type LinearID struct {
 	Kind  LinearKind
 }
 
-// Attention is one head's attention core for one image: Out = softmax(Q K^T *
-// Scale) V, where Q, K, V and Out are Tokens x HeadDim, row-major.
+// Attention is one head's attention core for one image: Out = softmax(Q KT *
+// Scale) V, where Q, V and Out are Tokens x HeadDim and KT = K^T is HeadDim x
+// Tokens, all row-major.
 type Attention struct {
 	Block, Head int
 	Image       int // the image's index in its dataset: the key of its random draws
 	Tokens      int
 	HeadDim     int
 	Scale       float32
-	Q, K, V     []float32
+	Q, KT, V    []float32
 	Out         []float32
 }
 
@@ -70,7 +71,7 @@ func (o *Ideal) Attention(a *Attention) {
 
 // DigitalLinear sets dst = x W^T + b in float32.
 func DigitalLinear(l *Linear, dst, x []float32, rows int) {
-	linalg.MatMul(rows, l.Out, l.In, x, l.In, l.W, l.In, true, dst, l.Out, false)
+	linalg.MatMul(rows, l.Out, l.In, x, l.In, l.WT, l.Out, dst, l.Out, false)
 	linalg.AddBias(dst, rows, l.Out, l.B)
 }
 
@@ -79,9 +80,9 @@ func DigitalLinear(l *Linear, dst, x []float32, rows int) {
 func DigitalAttention(a *Attention, scratch []float32) []float32 {
 	n, hd := a.Tokens, a.HeadDim
 	s := grow(scratch, n*n)
-	linalg.MatMul(n, n, hd, a.Q, hd, a.K, hd, true, s, n, false)
+	linalg.MatMul(n, n, hd, a.Q, hd, a.KT, n, s, n, false)
 	linalg.SoftmaxRows(s, n, n, a.Scale)
-	linalg.MatMul(n, hd, n, s, n, a.V, hd, false, a.Out, hd, false)
+	linalg.MatMul(n, hd, n, s, n, a.V, hd, a.Out, hd, false)
 	return s
 }
 
@@ -157,7 +158,7 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 		ops.Linear(LinearID{bi, QKV}, &blk.QKV, ws.qkv[:rows*3*d], h, rows)
 		a := &ws.attn
 		*a = Attention{Block: bi, Tokens: n, HeadDim: hd, Scale: float32(1 / math.Sqrt(float64(hd))),
-			Q: ws.q, K: ws.k, V: ws.v, Out: ws.out}
+			Q: ws.q, KT: ws.k, V: ws.v, Out: ws.out}
 		for b := 0; b < batch; b++ {
 			a.Image = indices[b]
 			qkv := ws.qkv[b*n*3*d : (b+1)*n*3*d]
@@ -167,7 +168,9 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 				for t := 0; t < n; t++ {
 					row := qkv[t*3*d:]
 					copy(ws.q[t*hd:(t+1)*hd], row[head*hd:])
-					copy(ws.k[t*hd:(t+1)*hd], row[d+head*hd:])
+					for j, v := range row[d+head*hd : d+(head+1)*hd] {
+						ws.k[j*n+t] = v
+					}
 					copy(ws.v[t*hd:(t+1)*hd], row[2*d+head*hd:])
 				}
 				ops.Attention(a)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clipformer/clipformer/sim/linalg"
 	"github.com/clipformer/clipformer/sim/safetensors"
 )
 
@@ -15,12 +16,30 @@ import (
 // can run.
 var ErrCheckpoint = errors.New("vit: bad checkpoint")
 
-// Linear is y = x W^T + b with W in PyTorch's (Out x In) layout.
+// Linear is y = x W^T + b. The weight is held transposed, WT = W^T (In x
+// Out), the layout the row-vector product y = x WT reads.
 type Linear struct {
 	Name    string // the checkpoint's tensor prefix, e.g. "blocks.3.attn.qkv"
 	In, Out int
-	W       []float32 // Out x In
+	WT      []float32 // In x Out
 	B       []float32 // Out, or nil
+}
+
+// newLinear builds a Linear from PyTorch's (Out x In) weight.
+func newLinear(name string, out, in int, w, b []float32) Linear {
+	l := Linear{Name: name, In: in, Out: out, B: b}
+	if w != nil {
+		l.WT = make([]float32, len(w))
+		linalg.Transpose(l.WT, out, w, in, out, in)
+	}
+	return l
+}
+
+// W returns the weight in PyTorch's (Out x In) layout, as a new slice.
+func (l *Linear) W() []float32 {
+	w := make([]float32, len(l.WT))
+	linalg.Transpose(w, l.In, l.WT, l.Out, l.In, l.Out)
+	return w
 }
 
 // Block is one encoder block.
@@ -132,11 +151,10 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 		return t.Data
 	}
 	linear := func(name string, out, in int) Linear {
-		return Linear{Name: name, In: in, Out: out, W: get(name+".weight", out, in), B: get(name+".bias", out)}
+		return newLinear(name, out, in, get(name+".weight", out, in), get(name+".bias", out))
 	}
 	d := c.Dim
-	m.PatchEmbed = Linear{Name: "patch_embed.proj", In: c.PatchInputs(), Out: d,
-		W: pw.Data, B: get("patch_embed.proj.bias", d)}
+	m.PatchEmbed = newLinear("patch_embed.proj", d, c.PatchInputs(), pw.Data, get("patch_embed.proj.bias", d))
 	m.Cls = get("cls_token", 1, 1, d)
 	if c.Distilled {
 		m.Dist = get("dist_token", 1, 1, d)
@@ -260,12 +278,12 @@ func (m *Model) Tensors() []*safetensors.Tensor {
 		ts = append(ts, &safetensors.Tensor{Name: name, Shape: shape, Data: data})
 	}
 	addLinear := func(l *Linear) {
-		add(l.Name+".weight", l.W, l.Out, l.In)
+		add(l.Name+".weight", l.W(), l.Out, l.In)
 		if l.B != nil {
 			add(l.Name+".bias", l.B, l.Out)
 		}
 	}
-	add("patch_embed.proj.weight", m.PatchEmbed.W, d, m.InChans, m.Patch, m.Patch)
+	add("patch_embed.proj.weight", m.PatchEmbed.W(), d, m.InChans, m.Patch, m.Patch)
 	add("patch_embed.proj.bias", m.PatchEmbed.B, d)
 	add("cls_token", m.Cls, 1, 1, d)
 	if m.Distilled {
@@ -330,7 +348,7 @@ func Synth(c Config, seed uint64) (*Model, error) {
 		return v
 	}
 	linear := func(name string, out, in int) Linear {
-		return Linear{Name: name, In: in, Out: out, W: normal(out*in, 0, 0.02), B: normal(out, 0, 0.01)}
+		return newLinear(name, out, in, normal(out*in, 0, 0.02), normal(out, 0, 0.01))
 	}
 	d := c.Dim
 	m := &Model{Config: c, Source: "synth:" + c.Arch}

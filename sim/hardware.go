@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// MatrixCount is the crossbar footprint of one kind of stored matrix.
+type MatrixCount struct {
+	Name      string // e.g. "blocks.*.attn.qkv", "K^T", "V"
+	Rows      int    // stored rows R (inputs)
+	Cols      int    // stored columns C (outputs)
+	Slices    int    // bit slices per value
+	RowTiles  int    // ceil(R / crossbar rows)
+	ColTiles  int    // ceil(C * slices * 2 / crossbar columns)
+	Instances int    // how many such matrices the model holds (per image for K/V)
+	// Conversions is the ADC conversions per image for all instances:
+	// input bits x input passes x row tiles x C x slices per input vector.
+	Conversions int64
+}
+
+// Crossbars is RowTiles x ColTiles x Instances.
+func (m MatrixCount) Crossbars() int { return m.RowTiles * m.ColTiles * m.Instances }
+
+// Hardware holds the hardware counts of a model under a profile and a K/V
+// transform, with the untransformed baseline beside them.
+type Hardware struct {
+	Matrices         []MatrixCount
+	KVSlices         int   // slices K and V need: the digits of the largest possible code
+	KVSlicesBaseline int   // the same without ClipFormer
+	StaticCrossbars  int   // crossbars holding static weights
+	KVCrossbars      int   // crossbars written with K^T and V, per image
+	KVCrossbarsBase  int   // the same without ClipFormer
+	CellsWritten     int64 // cells written per image (K^T and V, both polarities)
+	CellsWrittenBase int64
+	Conversions      int64 // ADC conversions per image, all crossbar products
+	ConversionsBase  int64
+}
+
+// HardwareCounts computes spec section 8's counts. Inputs are streamed
+// bit-serially with a second pass for negative parts, except the softmax
+// output A, which is non-negative.
+func HardwareCounts(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer) Hardware {
+	h := Hardware{
+		KVSlices:         p.SlicesFor(p.MaxCodeUnder(clip)),
+		KVSlicesBaseline: p.SlicesFor(p.MaxCodeUnder(crossbar.ClipFormer{})),
+	}
+	full := p.Slices()
+	n, d, hd := c.Tokens(), c.Dim, c.HeadDim()
+	add := func(name string, r, cols, slices, instances, vectors, passes int) MatrixCount {
+		rt, ct := p.Tiles(r, cols, slices)
+		m := MatrixCount{Name: name, Rows: r, Cols: cols, Slices: slices, RowTiles: rt, ColTiles: ct, Instances: instances}
+		m.Conversions = int64(p.InputBits) * int64(passes) * int64(rt) * int64(cols) * int64(slices) * int64(vectors) * int64(instances)
+		return m
+	}
+	type lin struct {
+		place, name string
+		in, out     int
+		vectors     int
+		instances   int
+	}
+	lins := []lin{
+		{crossbar.PlacePatchEmbed, "patch_embed.proj", c.PatchInputs(), d, c.Patches(), 1},
+		{crossbar.PlaceQKV, "blocks.*.attn.qkv", d, 3 * d, n, c.Depth},
+		{crossbar.PlaceProj, "blocks.*.attn.proj", d, d, n, c.Depth},
+		{crossbar.PlaceFC1, "blocks.*.mlp.fc1", d, c.MLPHidden, n, c.Depth},
+		{crossbar.PlaceFC2, "blocks.*.mlp.fc2", c.MLPHidden, d, n, c.Depth},
+		{crossbar.PlaceHead, "head", d, c.Classes, 1, c.PrefixTokens()},
+	}
+	for _, l := range lins {
+		if !p.On(l.place) {
+			continue
+		}
+		m := add(l.name, l.in, l.out, full, l.instances, l.vectors, 2)
+		h.Matrices = append(h.Matrices, m)
+		h.StaticCrossbars += m.Crossbars()
+		h.Conversions += m.Conversions
+		h.ConversionsBase += m.Conversions
+	}
+	kv := []struct {
+		place, name string
+		r, cols     int
+		passes      int
+	}{
+		{crossbar.PlaceQK, "K^T (per head)", hd, n, 2},
+		{crossbar.PlaceAV, "V (per head)", n, hd, 1},
+	}
+	for _, k := range kv {
+		if !p.On(k.place) {
+			continue
+		}
+		inst := c.Depth * c.Heads
+		m := add(k.name, k.r, k.cols, h.KVSlices, inst, n, k.passes)
+		base := add(k.name, k.r, k.cols, h.KVSlicesBaseline, inst, n, k.passes)
+		h.Matrices = append(h.Matrices, m)
+		h.KVCrossbars += m.Crossbars()
+		h.KVCrossbarsBase += base.Crossbars()
+		h.CellsWritten += int64(k.r*k.cols*h.KVSlices*2) * int64(inst)
+		h.CellsWrittenBase += int64(k.r*k.cols*h.KVSlicesBaseline*2) * int64(inst)
+		h.Conversions += m.Conversions
+		h.ConversionsBase += base.Conversions
+	}
+	return h
+}
+
+// String is a short human-readable summary.
+func (h Hardware) String() string {
+	return fmt.Sprintf("K/V slices %d (baseline %d); crossbars: %d static + %d K/V per image (baseline %d); cells written per image %d (baseline %d); ADC conversions per image %d (baseline %d)",
+		h.KVSlices, h.KVSlicesBaseline, h.StaticCrossbars, h.KVCrossbars, h.KVCrossbarsBase, h.CellsWritten, h.CellsWrittenBase, h.Conversions, h.ConversionsBase)
+}

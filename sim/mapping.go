@@ -1,0 +1,137 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/keyrand"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// mappedLinear is one static linear as programmed to crossbars.
+type mappedLinear struct {
+	eff []float32       // fast path: effective W (Out x In)
+	q   []float32       // fast path: read-noise variance per weight, nil when sigma_r = 0
+	arr *crossbar.Array // reference path: W^T (In x Out) as explicit cells
+}
+
+// Mapped is a model's static weights programmed to crossbars for one trial
+// (for every trial when programming noise is off). Read-only once built, so
+// any number of goroutines may share it.
+type Mapped struct {
+	model  *vit.Model
+	codec  *crossbar.Codec
+	path   Path
+	linear map[vit.LinearID]*mappedLinear
+}
+
+// place says which Profile.OnCrossbar entry governs a linear.
+func place(k vit.LinearKind) string {
+	switch k {
+	case vit.QKV:
+		return crossbar.PlaceQKV
+	case vit.Proj:
+		return crossbar.PlaceProj
+	case vit.FC1:
+		return crossbar.PlaceFC1
+	case vit.FC2:
+		return crossbar.PlaceFC2
+	case vit.PatchEmbed:
+		return crossbar.PlacePatchEmbed
+	default:
+		return crossbar.PlaceHead
+	}
+}
+
+// MapWeights programs the static linears that the profile puts on crossbars.
+// Programming noise (gamma_p sigma_w, off by default) is drawn once per trial
+// from keys that name the trial, block and linear.
+func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
+	codec, err := crossbar.NewCodec(s.Profile)
+	if err != nil {
+		return nil, err
+	}
+	mp := &Mapped{model: m, codec: codec, path: path, linear: map[vit.LinearID]*mappedLinear{}}
+	p := &s.Profile
+	gs := p.ProgrammingGamma * p.SigmaW
+	for id, l := range linearsOf(m) {
+		if !p.On(place(id.Kind)) {
+			continue
+		}
+		var rng *keyrand.Stream
+		if gs > 0 {
+			rng = keyrand.New(keyrand.Key{Seed: s.Seed, Trial: s.Trial, Image: -1, Layer: id.Block, Head: -1, Sub: int(id.Kind), Kind: keyrand.Programming})
+		}
+		ml := &mappedLinear{}
+		scales := weightScales(l, p.WeightScale)
+		if path == Reference {
+			ml.arr = codec.WriteArray(l.WT, l.In, l.Out, scales, crossbar.ClipFormer{}, gs, rng)
+		} else {
+			ml.eff = make([]float32, len(l.WT))
+			if p.SigmaR > 0 {
+				ml.q = make([]float32, len(l.WT))
+			}
+			codec.WriteColumns(ml.eff, ml.q, l.WT, l.Out, scales, gs, rng)
+		}
+		mp.linear[id] = ml
+	}
+	return mp, nil
+}
+
+// weightScales is max |W| over the layer, or per output column.
+func weightScales(l *vit.Linear, mode crossbar.WeightScale) []float32 {
+	if mode == crossbar.PerLayer {
+		return []float32{crossbar.MaxAbs(l.WT)}
+	}
+	s := make([]float32, l.Out)
+	for i := 0; i < l.In; i++ {
+		for o, w := range l.WT[i*l.Out : (i+1)*l.Out] {
+			s[o] = max(s[o], abs32(w))
+		}
+	}
+	return s
+}
+
+func linearsOf(m *vit.Model) map[vit.LinearID]*vit.Linear {
+	ls := map[vit.LinearID]*vit.Linear{
+		{Block: -1, Kind: vit.PatchEmbed}: &m.PatchEmbed,
+		{Block: -1, Kind: vit.Head}:       &m.Head,
+	}
+	if m.Distilled {
+		ls[vit.LinearID{Block: -1, Kind: vit.HeadDist}] = &m.HeadDist
+	}
+	for i := range m.Blocks {
+		b := &m.Blocks[i]
+		ls[vit.LinearID{Block: i, Kind: vit.QKV}] = &b.QKV
+		ls[vit.LinearID{Block: i, Kind: vit.Proj}] = &b.Proj
+		ls[vit.LinearID{Block: i, Kind: vit.FC1}] = &b.FC1
+		ls[vit.LinearID{Block: i, Kind: vit.FC2}] = &b.FC2
+	}
+	return ls
+}
+
+// KVScales are the static conductance scales of K and V: the largest |value|
+// per (block, head) over a calibration set, seen by the ideal float model.
+type KVScales struct {
+	Blocks, Heads int
+	K, V          []float32 // [block*Heads + head]
+	Images        int       // calibration images used
+	Source        string    // the calibration set's name
+}
+
+func (s *KVScales) check(m *vit.Model) error {
+	if s == nil {
+		return fmt.Errorf("%w: the static K/V scale (kv_scale: static) needs calibrated scales", ErrConfig)
+	}
+	if s.Blocks != m.Depth || s.Heads != m.Heads {
+		return fmt.Errorf("%w: K/V scales are for %d blocks x %d heads, the model has %d x %d", ErrConfig, s.Blocks, s.Heads, m.Depth, m.Heads)
+	}
+	return nil
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,205 @@
+package sim
+
+import (
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/keyrand"
+	"github.com/clipformer/clipformer/sim/linalg"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// blockSNR holds one image's attention-core energy sums for one block.
+type blockSNR struct{ signal, noise float64 }
+
+// xbarOps is vit.Ops on crossbars; one per goroutine.
+type xbarOps struct {
+	s      *Setting
+	mp     *Mapped
+	codec  *crossbar.Codec
+	kv     *KVScales
+	gs     float64 // gamma * sigma_w
+	batch  []int   // dataset indices of the images in the current batch
+	snr    [][]blockSNR
+	stream *keyrand.Stream
+
+	xq, x2, nv             []float32 // quantised inputs, their squares, noise variances
+	eff, q                 []float32 // a written K^T or V: effective values, read-noise variances
+	ref, scores, refScores []float32 // attention scratch
+	y64                    []float64
+}
+
+func newXbarOps(s *Setting, mp *Mapped, kv *KVScales, depth int) *xbarOps {
+	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.SigmaW,
+		stream: keyrand.New(keyrand.Key{})}
+}
+
+// begin prepares for a batch of images.
+func (o *xbarOps) begin(batch []int, depth int) {
+	o.batch = batch
+	for len(o.snr) < len(batch) {
+		o.snr = append(o.snr, make([]blockSNR, depth))
+	}
+	for i := range batch {
+		clear(o.snr[i])
+	}
+}
+
+func (o *xbarOps) key(image, block, head, sub int, kind keyrand.Kind) keyrand.Key {
+	return keyrand.Key{Seed: o.s.Seed, Trial: o.s.Trial, Image: image, Layer: block, Head: head, Sub: sub, Kind: kind}
+}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Linear implements vit.Ops.
+func (o *xbarOps) Linear(id vit.LinearID, l *vit.Linear, dst, x []float32, rows int) {
+	ml := o.mp.linear[id]
+	if ml == nil {
+		vit.DigitalLinear(l, dst, x, rows)
+		return
+	}
+	perImage := rows / len(o.batch)
+	sigmaR := o.s.Profile.SigmaR
+	if ml.arr != nil {
+		o.y64 = growF64(o.y64, l.Out)
+		for b, img := range o.batch {
+			o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
+			for r := b * perImage; r < (b+1)*perImage; r++ {
+				ml.arr.MVM(o.y64, x[r*l.In:(r+1)*l.In], sigmaR, o.stream)
+				out := dst[r*l.Out : (r+1)*l.Out]
+				for j, v := range o.y64[:l.Out] {
+					out[j] = float32(v)
+				}
+			}
+		}
+		linalg.AddBias(dst, rows, l.Out, l.B)
+		return
+	}
+	o.xq = growF(o.xq, rows*l.In)
+	o.codec.QuantizeRows(o.xq, x, rows, l.In)
+	linalg.MatMul(rows, l.Out, l.In, o.xq, l.In, ml.eff, l.Out, dst, l.Out, false)
+	if ml.q != nil {
+		o.x2 = growF(o.x2, rows*l.In)
+		for i, v := range o.xq {
+			o.x2[i] = v * v
+		}
+		o.nv = growF(o.nv, rows*l.Out)
+		linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
+		for b, img := range o.batch {
+			o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
+			lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
+			crossbar.AddReadNoise(dst[lo:hi], o.nv[lo:hi], sigmaR, o.stream)
+		}
+	}
+	linalg.AddBias(dst, rows, l.Out, l.B)
+}
+
+func growF64(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+// Attention implements vit.Ops: Q K^T with K^T written to a crossbar, a
+// digital softmax, A V with V written to a crossbar; and, for the SNR, the
+// same core computed digitally from the same Q, K and V.
+func (o *xbarOps) Attention(a *vit.Attention) {
+	n, hd := a.Tokens, a.HeadDim
+	o.ref = growF(o.ref, n*hd)
+	refA := *a
+	refA.Out = o.ref
+	o.refScores = vit.DigitalAttention(&refA, o.refScores)
+
+	p := &o.s.Profile
+	onQK, onAV := p.On(crossbar.PlaceQK), p.On(crossbar.PlaceAV)
+	o.scores = growF(o.scores, n*n)
+	if onQK {
+		o.product(a, a.Q, a.KT, n, hd, n, o.scores, keyrand.WriteK, keyrand.ReadQK)
+	} else {
+		linalg.MatMul(n, n, hd, a.Q, hd, a.KT, n, o.scores, n, false)
+	}
+	linalg.SoftmaxRows(o.scores, n, n, a.Scale)
+	if onAV {
+		o.product(a, o.scores, a.V, n, n, hd, a.Out, keyrand.WriteV, keyrand.ReadAV)
+	} else {
+		linalg.MatMul(n, hd, n, o.scores, n, a.V, hd, a.Out, hd, false)
+	}
+
+	bi := -1
+	for i, img := range o.batch {
+		if img == a.Image {
+			bi = i
+			break
+		}
+	}
+	var sig, noise float64
+	for i, r := range o.ref {
+		d := float64(a.Out[i]) - float64(r)
+		sig += float64(r) * float64(r)
+		noise += d * d
+	}
+	o.snr[bi][a.Block].signal += sig
+	o.snr[bi][a.Block].noise += noise
+}
+
+// product computes dst (rows x cols) = x (rows x inner) M on a crossbar
+// holding M (inner x cols: K^T or V), written for this image, block and head
+// with write noise and ClipFormer. Each row of x is one input vector,
+// quantised on its own.
+func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols int, dst []float32, writeKind, readKind keyrand.Kind) {
+	scale := o.kvScale(a, m, writeKind)
+	clip := o.s.Clip
+	sigmaR := o.s.Profile.SigmaR
+	var wr *keyrand.Stream
+	if o.gs > 0 {
+		wr = o.stream
+		wr.Reset(o.key(a.Image, a.Block, a.Head, 0, writeKind))
+	}
+	if o.mp.path == Reference {
+		arr := o.codec.WriteArray(m, inner, cols, []float32{scale}, clip, o.gs, wr)
+		o.stream.Reset(o.key(a.Image, a.Block, a.Head, 0, readKind))
+		o.y64 = growF64(o.y64, cols)
+		for r := 0; r < rows; r++ {
+			arr.MVM(o.y64, x[r*inner:(r+1)*inner], sigmaR, o.stream)
+			for c, v := range o.y64 {
+				dst[r*cols+c] = float32(v)
+			}
+		}
+		return
+	}
+	o.eff = growF(o.eff, len(m))
+	var q []float32
+	if sigmaR > 0 {
+		o.q = growF(o.q, len(m))
+		q = o.q
+	}
+	o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+	o.xq = growF(o.xq, rows*inner)
+	o.codec.QuantizeRows(o.xq, x, rows, inner)
+	linalg.MatMul(rows, cols, inner, o.xq, inner, o.eff, cols, dst, cols, false)
+	if q != nil {
+		for i, v := range o.xq {
+			o.xq[i] = v * v
+		}
+		o.nv = growF(o.nv, rows*cols)
+		linalg.MatMul(rows, cols, inner, o.xq, inner, q, cols, o.nv, cols, false)
+		o.stream.Reset(o.key(a.Image, a.Block, a.Head, 0, readKind))
+		crossbar.AddReadNoise(dst, o.nv, sigmaR, o.stream)
+	}
+}
+
+// kvScale is the conductance scale of the K or V matrix being written.
+func (o *xbarOps) kvScale(a *vit.Attention, m []float32, kind keyrand.Kind) float32 {
+	if o.s.Profile.KVScale == crossbar.Dynamic {
+		return crossbar.MaxAbs(m)
+	}
+	i := a.Block*o.kv.Heads + a.Head
+	if kind == keyrand.WriteK {
+		return o.kv.K[i]
+	}
+	return o.kv.V[i]
+}

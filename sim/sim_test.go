@@ -1,0 +1,222 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// memData is an in-memory dataset of random images.
+type memData struct {
+	c, h, w int
+	images  [][]float32
+	labels  []int
+}
+
+func (d *memData) Name() string                  { return "mem" }
+func (d *memData) Len() int                      { return len(d.images) }
+func (d *memData) Shape() (int, int, int)        { return d.c, d.h, d.w }
+func (d *memData) NumClasses() int               { return 5 }
+func (d *memData) Image(i int, dst []float32) (int, error) {
+	copy(dst, d.images[i])
+	return d.labels[i], nil
+}
+
+func tinySetup(t testing.TB, n int) (*vit.Model, *memData) {
+	t.Helper()
+	cfg := vit.Config{Arch: "tiny", ImgSize: 8, InChans: 1, Patch: 2, Dim: 64, Depth: 3, Heads: 2, MLPHidden: 128, Classes: 5,
+		Mean: []float32{0.5}, Std: []float32{0.25}}
+	m, err := vit.Synth(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(2, 3))
+	d := &memData{c: 1, h: 8, w: 8}
+	for i := 0; i < n; i++ {
+		img := make([]float32, 64)
+		for j := range img {
+			img[j] = r.Float32()
+		}
+		d.images = append(d.images, img)
+		d.labels = append(d.labels, r.IntN(5))
+	}
+	return m, d
+}
+
+func noisySetting(p crossbar.Profile) Setting {
+	return Setting{Profile: p, Gamma: 4, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}, Seed: 11, Trial: 2}
+}
+
+// Evaluating images 0..N in one call, or split into arbitrary shards with
+// other worker counts and batch sizes, gives bit-identical per-image results
+// and bit-identical merged SNR sums.
+func TestShardingDoesNotChangeAnyBit(t *testing.T) {
+	m, d := tinySetup(t, 23)
+	ctx := context.Background()
+	for _, sigmaR := range []float64{0, 0.05} {
+		p := crossbar.Default()
+		p.SigmaR = sigmaR
+		kv, err := CalibrateKV(ctx, m, d, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := noisySetting(p)
+		whole, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 1, Batch: 23, Predictions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged := &Result{}
+		for _, sh := range []struct{ start, count, workers, batch int }{{0, 5, 2, 3}, {5, 1, 1, 1}, {6, 10, 2, 4}, {16, 7, 3, 2}} {
+			r, err := Evaluate(ctx, Request{Model: m, Data: d, Start: sh.start, Count: sh.count, Setting: s, KV: kv, Workers: sh.workers, Batch: sh.batch, Predictions: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			merged.Merge(r)
+		}
+		if merged.Images != whole.Images || merged.Correct != whole.Correct {
+			t.Fatalf("sigma_r=%v: shards give %d/%d correct, one call %d/%d", sigmaR, merged.Correct, merged.Images, whole.Correct, whole.Images)
+		}
+		for i := range whole.Predictions {
+			a, b := whole.Predictions[i], merged.Predictions[i]
+			for j := range a.Logits {
+				if math.Float32bits(a.Logits[j]) != math.Float32bits(b.Logits[j]) {
+					t.Fatalf("sigma_r=%v image %d logit %d: one call %v, shards %v", sigmaR, i, j, a.Logits[j], b.Logits[j])
+				}
+			}
+		}
+		for b := range whole.Signal {
+			if whole.Signal[b] != merged.Signal[b] || whole.Noise[b] != merged.Noise[b] {
+				t.Fatalf("sigma_r=%v block %d: SNR sums differ between one call and shards", sigmaR, b)
+			}
+		}
+		// And the same point run twice is bit-identical; another trial is not.
+		again, _ := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 2, Batch: 5, Predictions: true})
+		if again.Noise[0] != whole.Noise[0] {
+			t.Fatalf("sigma_r=%v: the same point run twice gives different noise sums", sigmaR)
+		}
+		s.Trial++
+		other, _ := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 2, Batch: 5})
+		if other.Noise[0] == whole.Noise[0] {
+			t.Fatalf("sigma_r=%v: another trial gives the same noise sums", sigmaR)
+		}
+	}
+}
+
+// More write noise means a noisier attention core: the SNR falls as gamma
+// grows, and without any noise the crossbar only quantises.
+func TestSNRFallsWithGamma(t *testing.T) {
+	m, d := tinySetup(t, 16)
+	ctx := context.Background()
+	kv, err := CalibrateKV(ctx, m, d, 16, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := math.Inf(1)
+	for _, g := range []float64{0, 1, 3, 5} {
+		s := Setting{Profile: crossbar.Default(), Gamma: g, Seed: 1}
+		r, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snr := r.MeanSNR()
+		if !(snr < prev) {
+			t.Fatalf("gamma %v: <SNR> %v dB is not below %v dB at the previous gamma", g, snr, prev)
+		}
+		if g == 0 && snr < 25 {
+			t.Fatalf("gamma 0: <SNR> %v dB; 8-bit quantisation alone should stay above 25 dB", snr)
+		}
+		prev = snr
+	}
+}
+
+func TestIdealSettingMatchesFloatForward(t *testing.T) {
+	m, d := tinySetup(t, 6)
+	r, err := Evaluate(context.Background(), Request{Model: m, Data: d, Setting: Setting{Ideal: true}, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]float32, 64)
+	logits := make([]float32, 5)
+	for i := range d.images {
+		copy(img, d.images[i])
+		m.Normalize(img)
+		m.Forward(&vit.Ideal{}, &vit.Workspace{}, img, []int{i}, logits)
+		for j := range logits {
+			if logits[j] != r.Predictions[i].Logits[j] {
+				t.Fatalf("image %d logit %d: Evaluate %v, Forward %v", i, j, r.Predictions[i].Logits[j], logits[j])
+			}
+		}
+	}
+}
+
+func TestStaticScaleWithoutCalibrationIsAnError(t *testing.T) {
+	m, d := tinySetup(t, 2)
+	_, err := Evaluate(context.Background(), Request{Model: m, Data: d, Setting: Setting{Profile: crossbar.Default()}})
+	if err == nil {
+		t.Fatal("evaluating with kv_scale static and no calibration succeeded")
+	}
+}
+
+func TestReferencePathRunsTheModel(t *testing.T) {
+	m, d := tinySetup(t, 4)
+	ctx := context.Background()
+	kv, _ := CalibrateKV(ctx, m, d, 4, 1)
+	p := crossbar.Default()
+	fast, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: Setting{Profile: p, Path: Fast}, KV: kv, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: Setting{Profile: p, Path: Reference}, KV: kv, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without noise both paths compute the same integer products; float
+	// summation order differs only in the last bits.
+	for i := range fast.Predictions {
+		for j, v := range fast.Predictions[i].Logits {
+			if w := ref.Predictions[i].Logits[j]; math.Abs(float64(v-w)) > 1e-3*(1+math.Abs(float64(v))) {
+				t.Fatalf("image %d logit %d: fast %v reference %v", i, j, v, w)
+			}
+		}
+	}
+	p.ADCBits = 6
+	s := Setting{Profile: p}
+	path, note, err := s.Resolve()
+	if err != nil || path != Reference || note == "" {
+		t.Fatalf("an ADC profile resolves to %q (%q, %v), want the reference path with a note", path, note, err)
+	}
+	s.Path = Fast
+	if _, _, err := s.Resolve(); err == nil {
+		t.Fatal("the fast path accepted an ADC")
+	}
+}
+
+func TestHardwareCountsBeta025SavesASlice(t *testing.T) {
+	c := vit.Presets["deit-small"]
+	p := crossbar.Default()
+	base := HardwareCounts(c, p, crossbar.ClipFormer{})
+	clip := HardwareCounts(c, p, crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.25})
+	if base.KVSlices != 4 || clip.KVSlices != 3 {
+		t.Fatalf("K/V slices: baseline %d, beta=0.25 %d; want 4 and 3", base.KVSlices, clip.KVSlices)
+	}
+	// K^T per head is 64 x 197: 1 row tile x ceil(197*4*2/64) = 25 column tiles; 72 heads.
+	var kt MatrixCount
+	for _, m := range base.Matrices {
+		if m.Name == "K^T (per head)" {
+			kt = m
+		}
+	}
+	if kt.RowTiles != 1 || kt.ColTiles != 25 || kt.Instances != 72 {
+		t.Fatalf("K^T tiling: %+v", kt)
+	}
+	if want := int64(64 * 197 * 3 * 2 * 2 * 72); clip.CellsWritten != want {
+		t.Fatalf("cells written at beta=0.25: got %d, want %d", clip.CellsWritten, want)
+	}
+	if !(clip.Conversions < base.Conversions) || clip.CellsWritten*4 != base.CellsWritten*3 {
+		t.Fatalf("beta=0.25 should save a quarter of K/V cells and some conversions: %v vs %v", clip, base)
+	}
+}
