@@ -17,10 +17,10 @@ type memData struct {
 	labels  []int
 }
 
-func (d *memData) Name() string                  { return "mem" }
-func (d *memData) Len() int                      { return len(d.images) }
-func (d *memData) Shape() (int, int, int)        { return d.c, d.h, d.w }
-func (d *memData) NumClasses() int               { return 5 }
+func (d *memData) Name() string           { return "mem" }
+func (d *memData) Len() int               { return len(d.images) }
+func (d *memData) Shape() (int, int, int) { return d.c, d.h, d.w }
+func (d *memData) NumClasses() int        { return 5 }
 func (d *memData) Image(i int, dst []float32) (int, error) {
 	copy(dst, d.images[i])
 	return d.labels[i], nil

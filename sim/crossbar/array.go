@@ -75,7 +75,7 @@ func (c *Codec) WriteArray(m []float32, R, C int, scale []float32, clip ClipForm
 // currents I+ and I-, whose difference, divided by Delta, is converted by the
 // ADC (ideal, or ADCBits over +-tileRows (L-1) steps) and shift-added by 2^k
 // and L^s; the sum is finally scaled by s_x s_M / ((2^Bin-1)(2^B-1)).
-// Read noise G'' = G' (1 + sigmaR eps) is drawn once per cell for this input
+// Read noise G” = G' (1 + sigmaR eps) is drawn once per cell for this input
 // vector (rng may be nil when sigmaR == 0).
 func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Stream) {
 	p := &a.c.P

@@ -63,23 +63,23 @@ var AllPlaces = []string{PlaceQKV, PlaceProj, PlaceFC1, PlaceFC2, PlaceQK, Place
 // Profile is the device and array configuration: every physical default of
 // the simulator, one struct, readable from YAML by the callers that parse it.
 type Profile struct {
-	Gmin              float64     `yaml:"gmin_us" json:"gmin_us"`                         // microsiemens, digit 0
-	Gmax              float64     `yaml:"gmax_us" json:"gmax_us"`                         // microsiemens, the scale's value
-	BitsPerCell       int         `yaml:"bits_per_cell" json:"bits_per_cell"`             // b: 2^b levels per cell
-	Precision         int         `yaml:"precision_bits" json:"precision_bits"`           // B: stored magnitude bits
-	InputBits         int         `yaml:"input_bits" json:"input_bits"`                   // input magnitude bits, streamed bit-serially
-	Rows              int         `yaml:"crossbar_rows" json:"crossbar_rows"`             // crossbar rows
-	Cols              int         `yaml:"crossbar_cols" json:"crossbar_cols"`             // crossbar columns
-	SigmaW            float64     `yaml:"sigma_w" json:"sigma_w"`                         // write-noise scale, multiplied by gamma
-	SigmaR            float64     `yaml:"sigma_r" json:"sigma_r"`                         // relative read noise per MVM
-	Granularity       Granularity `yaml:"granularity" json:"granularity"`                 // slice or value
-	ClampNegative     bool        `yaml:"clamp_negative" json:"clamp_negative"`           // clamp written G' to [0, inf)
-	ADCBits           int         `yaml:"adc_bits" json:"adc_bits"`                       // 0: ideal ADC
-	WeightScale       WeightScale `yaml:"weight_scale" json:"weight_scale"`               // layer or column
-	KVScale           ScaleMode   `yaml:"kv_scale" json:"kv_scale"`                       // static or dynamic
-	ProgrammingGamma  float64     `yaml:"programming_gamma" json:"programming_gamma"`     // gamma_p of static weights; 0: off
-	CalibrationImages int         `yaml:"calibration_images" json:"calibration_images"`   // static K/V scale calibration set size
-	OnCrossbar        []string    `yaml:"on_crossbar" json:"on_crossbar"`                 // which places sit on crossbars
+	Gmin              float64     `yaml:"gmin_us" json:"gmin_us"`                       // microsiemens, digit 0
+	Gmax              float64     `yaml:"gmax_us" json:"gmax_us"`                       // microsiemens, the scale's value
+	BitsPerCell       int         `yaml:"bits_per_cell" json:"bits_per_cell"`           // b: 2^b levels per cell
+	Precision         int         `yaml:"precision_bits" json:"precision_bits"`         // B: stored magnitude bits
+	InputBits         int         `yaml:"input_bits" json:"input_bits"`                 // input magnitude bits, streamed bit-serially
+	Rows              int         `yaml:"crossbar_rows" json:"crossbar_rows"`           // crossbar rows
+	Cols              int         `yaml:"crossbar_cols" json:"crossbar_cols"`           // crossbar columns
+	SigmaW            float64     `yaml:"sigma_w" json:"sigma_w"`                       // write-noise scale, multiplied by gamma
+	SigmaR            float64     `yaml:"sigma_r" json:"sigma_r"`                       // relative read noise per MVM
+	Granularity       Granularity `yaml:"granularity" json:"granularity"`               // slice or value
+	ClampNegative     bool        `yaml:"clamp_negative" json:"clamp_negative"`         // clamp written G' to [0, inf)
+	ADCBits           int         `yaml:"adc_bits" json:"adc_bits"`                     // 0: ideal ADC
+	WeightScale       WeightScale `yaml:"weight_scale" json:"weight_scale"`             // layer or column
+	KVScale           ScaleMode   `yaml:"kv_scale" json:"kv_scale"`                     // static or dynamic
+	ProgrammingGamma  float64     `yaml:"programming_gamma" json:"programming_gamma"`   // gamma_p of static weights; 0: off
+	CalibrationImages int         `yaml:"calibration_images" json:"calibration_images"` // static K/V scale calibration set size
+	OnCrossbar        []string    `yaml:"on_crossbar" json:"on_crossbar"`               // which places sit on crossbars
 }
 
 // DefaultSigmaW is the write-noise scale of the default profile.

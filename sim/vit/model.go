@@ -168,8 +168,8 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 			QKV:    linear(p+"attn.qkv", 3*d, d),
 			Proj:   linear(p+"attn.proj", d, d),
 			Norm2W: get(p+"norm2.weight", d), Norm2B: get(p+"norm2.bias", d),
-			FC1:    linear(p+"mlp.fc1", c.MLPHidden, d),
-			FC2:    linear(p+"mlp.fc2", d, c.MLPHidden),
+			FC1: linear(p+"mlp.fc1", c.MLPHidden, d),
+			FC2: linear(p+"mlp.fc2", d, c.MLPHidden),
 		}
 	}
 	m.NormW, m.NormB = get("norm.weight", d), get("norm.bias", d)
@@ -366,8 +366,8 @@ func Synth(c Config, seed uint64) (*Model, error) {
 			QKV:    linear(p+"attn.qkv", 3*d, d),
 			Proj:   linear(p+"attn.proj", d, d),
 			Norm2W: normal(d, 1, 0.05), Norm2B: normal(d, 0, 0.02),
-			FC1:    linear(p+"mlp.fc1", c.MLPHidden, d),
-			FC2:    linear(p+"mlp.fc2", d, c.MLPHidden),
+			FC1: linear(p+"mlp.fc1", c.MLPHidden, d),
+			FC2: linear(p+"mlp.fc2", d, c.MLPHidden),
 		}
 	}
 	m.NormW, m.NormB = normal(d, 1, 0.05), normal(d, 0, 0.02)
