@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clipformer/clipformer/internal/config"
+	"github.com/clipformer/clipformer/sim"
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/dataset"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// The bundled default point: the Fashion-MNIST model on its test set.
+const (
+	defaultModel = "models/vit-fashion-mnist.safetensors"
+	defaultData  = "fashion-mnist"
+)
+
+// evalConfig is everything `clipformer eval` was asked for.
+type evalConfig struct {
+	model, data, split, calib, calibSplit string
+	profileFile                           string
+	heads                                 int
+	start, limit                          int
+	trials, workers, batch                int
+	setting                               sim.Setting
+	json                                  bool
+	predictions                           string
+	// profile overrides, applied after --profile
+	sigmaW, sigmaR, granularity, kvScale string
+	adcBits                              string
+}
+
+func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &evalConfig{}
+	fs.StringVar(&c.model, "model", defaultModel, "checkpoint (.safetensors, timm ViT/DeiT names)")
+	fs.IntVar(&c.heads, "heads", 0, "head count when the checkpoint's metadata lacks it (default: metadata, else dim/64)")
+	fs.StringVar(&c.data, "data", defaultData, `dataset: mnist, fashion-mnist, idx:DIR, folder:DIR or a DIR`)
+	fs.StringVar(&c.split, "split", "test", "split of an IDX dataset: train or test")
+	fs.StringVar(&c.calib, "calib", "", "calibration set for the static K/V scale (default: the dataset's train split; an image folder calibrates on itself)")
+	fs.StringVar(&c.calibSplit, "calib-split", "train", "split of the calibration set")
+	fs.IntVar(&c.start, "start", 0, "first image index")
+	fs.IntVar(&c.limit, "limit", 0, "images to evaluate (0: all from --start)")
+	fs.IntVar(&c.trials, "trials", 1, "Monte-Carlo trials")
+	fs.Uint64Var(&c.setting.Seed, "seed", 1, "base seed")
+	fs.Float64Var(&c.setting.Gamma, "gamma", 0, "write-noise factor gamma on K and V")
+	clip := fs.String("clip", "off", `ClipFormer: "off" or "ALPHA,BETA" (e.g. 2,0.25)`)
+	fs.StringVar(&c.profileFile, "profile", "", "device profile YAML (default: the built-in profile)")
+	fs.StringVar(&c.sigmaW, "sigma-w", "", "override the profile's write-noise scale sigma_w")
+	fs.StringVar(&c.sigmaR, "sigma-r", "", "override the profile's read noise sigma_r")
+	fs.StringVar(&c.granularity, "granularity", "", "override the write-noise granularity: slice or value")
+	fs.StringVar(&c.kvScale, "kv-scale", "", "override the K/V scale: static or dynamic")
+	fs.StringVar(&c.adcBits, "adc-bits", "", "override the ADC resolution (0: ideal; needs the reference path)")
+	path := fs.String("path", "", "execution path: fast or reference (default: fast unless the profile needs reference)")
+	fs.BoolVar(&c.setting.Ideal, "ideal", false, "run the float model: no crossbar, no quantisation, no noise")
+	fs.IntVar(&c.workers, "workers", 0, "goroutines (0: one per CPU)")
+	fs.IntVar(&c.batch, "batch", 0, "images per forward pass (0: 8)")
+	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
+	fs.StringVar(&c.predictions, "predictions", "", "write per-image label, prediction and logits to this CSV file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("eval: unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.setting.Clip, err = parseClip(*clip); err != nil {
+		return nil, err
+	}
+	c.setting.Path = sim.Path(*path)
+	if c.trials < 1 {
+		return nil, fmt.Errorf("eval: --trials %d must be at least 1", c.trials)
+	}
+	if c.start < 0 || c.limit < 0 {
+		return nil, fmt.Errorf("eval: --start and --limit must not be negative")
+	}
+	if c.setting.Profile, err = c.profile(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parseClip(s string) (crossbar.ClipFormer, error) {
+	if s == "off" || s == "" {
+		return crossbar.ClipFormer{}, nil
+	}
+	a, b, ok := strings.Cut(s, ",")
+	alpha, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+	beta, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if !ok || err1 != nil || err2 != nil {
+		return crossbar.ClipFormer{}, fmt.Errorf(`eval: --clip %q: want "off" or "ALPHA,BETA"`, s)
+	}
+	return crossbar.ClipFormer{On: true, Alpha: alpha, Beta: beta}, nil
+}
+
+// profile is the built-in profile or --profile, with the flag overrides.
+func (c *evalConfig) profile() (crossbar.Profile, error) {
+	p := crossbar.Default()
+	if c.profileFile != "" {
+		var err error
+		if p, err = config.LoadProfile(c.profileFile); err != nil {
+			return p, err
+		}
+	}
+	num := func(flagName, s string, dst *float64) error {
+		if s == "" {
+			return nil
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("eval: --%s %q is not a number", flagName, s)
+		}
+		*dst = v
+		return nil
+	}
+	if err := num("sigma-w", c.sigmaW, &p.SigmaW); err != nil {
+		return p, err
+	}
+	if err := num("sigma-r", c.sigmaR, &p.SigmaR); err != nil {
+		return p, err
+	}
+	if c.adcBits != "" {
+		v, err := strconv.Atoi(c.adcBits)
+		if err != nil {
+			return p, fmt.Errorf("eval: --adc-bits %q is not an integer", c.adcBits)
+		}
+		p.ADCBits = v
+	}
+	if c.granularity != "" {
+		p.Granularity = crossbar.Granularity(c.granularity)
+	}
+	if c.kvScale != "" {
+		p.KVScale = crossbar.ScaleMode(c.kvScale)
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// locateBundled finds a relative path as given, else beside the executable
+// (and one level up), so the bundled models work from any directory.
+func locateBundled(path string) string {
+	if _, err := os.Stat(path); err == nil || filepath.IsAbs(path) {
+		return path
+	}
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if p := filepath.Join(d, path); fileExists(p) {
+				return p
+			}
+		}
+	}
+	return path
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// evalReport is the JSON form of an evaluation.
+type evalReport struct {
+	Model      string           `json:"model"`
+	Dataset    string           `json:"dataset"`
+	Start      int              `json:"start"`
+	Images     int              `json:"images"`
+	Ideal      bool             `json:"ideal"`
+	Gamma      float64          `json:"gamma"`
+	ClipFormer clipJSON         `json:"clipformer"`
+	Path       string           `json:"path"`
+	PathNote   string           `json:"path_note,omitempty"`
+	Seed       uint64           `json:"seed"`
+	Profile    crossbar.Profile `json:"profile"`
+	KVScale    string           `json:"kv_scale_source,omitempty"`
+	Accuracy   accJSON          `json:"accuracy"`
+	SNR        *snrJSON         `json:"snr_db,omitempty"`
+	Hardware   *sim.Hardware    `json:"hardware,omitempty"`
+	Elapsed    float64          `json:"elapsed_seconds"`
+	ImagesPerS float64          `json:"images_per_second"`
+}
+
+type clipJSON struct {
+	On    bool    `json:"on"`
+	Alpha float64 `json:"alpha,omitempty"`
+	Beta  float64 `json:"beta,omitempty"`
+}
+
+type accJSON struct {
+	Mean     float64   `json:"mean"`
+	Std      float64   `json:"std"`
+	CI95     float64   `json:"ci95_half_width"`
+	PerTrial []float64 `json:"per_trial"`
+}
+
+type snrJSON struct {
+	Blocks []float64 `json:"blocks"`
+	Mean   float64   `json:"mean"`
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseEvalFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	modelPath := locateBundled(c.model)
+	m, err := vit.Load(modelPath, vit.LoadOptions{Heads: c.heads})
+	if err != nil {
+		return err
+	}
+	data, err := dataset.Open(c.data, c.split)
+	if err != nil {
+		return err
+	}
+	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
+		return err
+	}
+	s := c.setting
+	path, note, err := s.Resolve()
+	if err != nil {
+		return err
+	}
+	var kv *sim.KVScales
+	if !s.Ideal && s.Profile.KVScale == crossbar.Static {
+		if kv, err = c.calibrate(ctx, m, data, s.Profile.CalibrationImages, stderr); err != nil {
+			return err
+		}
+	}
+	total := data.Len() - c.start
+	if c.limit > 0 {
+		total = min(total, c.limit)
+	}
+	if total <= 0 {
+		return fmt.Errorf("eval: no images: --start %d is beyond dataset %s (%d images)", c.start, data.Name(), data.Len())
+	}
+	if note != "" && !c.json {
+		fmt.Fprintln(stderr, "note:", note)
+	}
+
+	bar := newProgress(stderr, total*c.trials)
+	var (
+		mapped *sim.Mapped
+		merged = &sim.Result{}
+		accs   []float64
+		preds  [][]sim.Prediction
+	)
+	begin := time.Now()
+	for trial := 0; trial < c.trials; trial++ {
+		s.Trial = trial
+		// Static weights see programming noise only when it is on; otherwise
+		// one mapping serves every trial.
+		if !s.Ideal && (mapped == nil || s.Profile.ProgrammingGamma > 0) {
+			if mapped, err = sim.MapWeights(m, &s, path); err != nil {
+				return err
+			}
+		}
+		base := trial * total
+		r, err := sim.Evaluate(ctx, sim.Request{Model: m, Data: data, Start: c.start, Count: total, Setting: s, KV: kv,
+			Mapped: mapped, Workers: c.workers, Batch: c.batch, Predictions: c.predictions != "",
+			Progress: func(done int) { bar.set(base + done) }})
+		if err != nil {
+			bar.clear()
+			return err
+		}
+		accs = append(accs, r.Accuracy())
+		preds = append(preds, r.Predictions)
+		r.Predictions = nil
+		merged.Merge(r)
+	}
+	elapsed := time.Since(begin)
+	bar.clear()
+
+	rep := evalReport{Model: modelPath, Dataset: data.Name(), Start: c.start, Images: total, Ideal: s.Ideal,
+		Gamma: s.Gamma, ClipFormer: clipJSON{s.Clip.On, s.Clip.Alpha, s.Clip.Beta}, Path: string(path), PathNote: note,
+		Seed: s.Seed, Profile: s.Profile, Elapsed: elapsed.Seconds(),
+		ImagesPerS: float64(total*c.trials) / elapsed.Seconds()}
+	iv := sim.Summarize(accs, total)
+	rep.Accuracy = accJSON{Mean: iv.Mean, Std: iv.Std, CI95: iv.Half, PerTrial: accs}
+	if !s.Ideal {
+		if kv != nil {
+			rep.KVScale = fmt.Sprintf("static, calibrated on %d images of %s", kv.Images, kv.Source)
+		} else {
+			rep.KVScale = "dynamic"
+		}
+		snr := &snrJSON{Mean: finite(merged.MeanSNR())}
+		for b := range merged.Signal {
+			snr.Blocks = append(snr.Blocks, finite(merged.BlockSNR(b)))
+		}
+		rep.SNR = snr
+		hw := sim.HardwareCounts(m.Config, s.Profile, s.Clip)
+		rep.Hardware = &hw
+	}
+	if c.predictions != "" {
+		if err := writePredictions(c.predictions, preds, m.Classes); err != nil {
+			return err
+		}
+	}
+	if c.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, &rep, m)
+	return nil
+}
+
+// finite maps +Inf (no noise at all) to a large finite dB value so JSON can
+// carry it.
+func finite(v float64) float64 {
+	if math.IsInf(v, 1) {
+		return 999
+	}
+	return v
+}
+
+// calibrate computes the static K/V scales on the calibration set.
+func (c *evalConfig) calibrate(ctx context.Context, m *vit.Model, data dataset.Dataset, n int, stderr io.Writer) (*sim.KVScales, error) {
+	var calib dataset.Dataset
+	switch {
+	case c.calib != "":
+		var err error
+		if calib, err = dataset.Open(c.calib, c.calibSplit); err != nil {
+			return nil, err
+		}
+	case isFolderSpec(c.data):
+		calib = data
+		if !c.json {
+			fmt.Fprintf(stderr, "note: calibrating the static K/V scale on the first %d images of %s itself (name another set with --calib)\n", n, data.Name())
+		}
+	default:
+		var err error
+		if calib, err = dataset.Open(c.data, c.calibSplit); err != nil {
+			return nil, fmt.Errorf("eval: calibration set: %w", err)
+		}
+	}
+	return sim.CalibrateKV(ctx, m, calib, n, c.workers)
+}
+
+func isFolderSpec(spec string) bool {
+	if strings.HasPrefix(spec, "folder:") {
+		return true
+	}
+	switch spec {
+	case "mnist", "fashion-mnist":
+		return false
+	}
+	if strings.HasPrefix(spec, "idx:") {
+		return false
+	}
+	_, err := dataset.OpenIDXDir(spec, "train")
+	return err != nil
+}
+
+func printReport(w io.Writer, r *evalReport, m *vit.Model) {
+	fmt.Fprintf(w, "model      %s (%d blocks, dim %d, %d heads, %d tokens)\n", r.Model, m.Depth, m.Dim, m.Heads, m.Tokens())
+	fmt.Fprintf(w, "dataset    %s, images %d..%d (%d)\n", r.Dataset, r.Start, r.Start+r.Images-1, r.Images)
+	if r.Ideal {
+		fmt.Fprintf(w, "setting    ideal float32 model (no crossbar)\n")
+	} else {
+		clip := "off"
+		if r.ClipFormer.On {
+			clip = fmt.Sprintf("alpha %g, beta %g", r.ClipFormer.Alpha, r.ClipFormer.Beta)
+		}
+		p := r.Profile
+		fmt.Fprintf(w, "setting    gamma %g, ClipFormer %s, sigma_w %g, sigma_r %g, %s granularity, %s path, seed %d\n",
+			r.Gamma, clip, p.SigmaW, p.SigmaR, p.Granularity, r.Path, r.Seed)
+		fmt.Fprintf(w, "K/V scale  %s\n", r.KVScale)
+	}
+	a := r.Accuracy
+	if len(a.PerTrial) > 1 {
+		fmt.Fprintf(w, "accuracy   %.2f %% +- %.2f (95 %% CI, %d trials, std %.2f) on %d images\n", a.Mean, a.CI95, len(a.PerTrial), a.Std, r.Images)
+		fmt.Fprintf(w, "per trial  %s\n", joinF(a.PerTrial, "%.2f"))
+	} else {
+		fmt.Fprintf(w, "accuracy   %.2f %% +- %.2f (95 %% CI over images) on %d images\n", a.Mean, a.CI95, r.Images)
+	}
+	if r.SNR != nil {
+		fmt.Fprintf(w, "SNR (dB)   <SNR> %.2f; per block %s\n", r.SNR.Mean, joinF(r.SNR.Blocks, "%.1f"))
+	}
+	if r.Hardware != nil {
+		h := r.Hardware
+		fmt.Fprintf(w, "hardware   K/V slices %d (untransformed %d); crossbars %d static + %d K/V (untransformed %d)\n",
+			h.KVSlices, h.KVSlicesBaseline, h.StaticCrossbars, h.KVCrossbars, h.KVCrossbarsBase)
+		fmt.Fprintf(w, "           per image: %d cells written (untransformed %d), %d ADC conversions (untransformed %d)\n",
+			h.CellsWritten, h.CellsWrittenBase, h.Conversions, h.ConversionsBase)
+	}
+	fmt.Fprintf(w, "speed      %.1f images/s (%.1f s)\n", r.ImagesPerS, r.Elapsed)
+}
+
+func joinF(v []float64, format string) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(s, " ")
+}
+
+func writePredictions(path string, trials [][]sim.Prediction, classes int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("eval: predictions: %w", err)
+	}
+	w := csv.NewWriter(f)
+	head := []string{"trial", "index", "label", "prediction"}
+	for k := 0; k < classes; k++ {
+		head = append(head, fmt.Sprintf("logit_%d", k))
+	}
+	w.Write(head)
+	for t, preds := range trials {
+		for _, p := range preds {
+			row := []string{strconv.Itoa(t), strconv.Itoa(p.Index), strconv.Itoa(p.Label), strconv.Itoa(p.Pred)}
+			for _, l := range p.Logits {
+				row = append(row, strconv.FormatFloat(float64(l), 'g', -1, 32))
+			}
+			w.Write(row)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("eval: predictions %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func runProfile(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("profile", "", "device profile YAML to read (default: the built-in profile)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p := crossbar.Default()
+	if *file != "" {
+		var err error
+		if p, err = config.LoadProfile(*file); err != nil {
+			return err
+		}
+	}
+	fmt.Fprint(stdout, config.FormatProfile(p))
+	return nil
+}

@@ -1,0 +1,73 @@
+// Package config reads the YAML files a user writes: the device profile
+// today, sweep specs later. It turns them into the simulator's plain structs
+// and reports bad input with the file, line and field.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+)
+
+// ErrProfileFile marks a device-profile file that cannot be used.
+var ErrProfileFile = errors.New("config: bad device profile")
+
+// LoadProfile reads a device profile from a YAML file. Fields it omits keep
+// crossbar.Default()'s values.
+func LoadProfile(path string) (crossbar.Profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return crossbar.Profile{}, fmt.Errorf("%w: %v", ErrProfileFile, err)
+	}
+	return ParseProfile(path, b)
+}
+
+// ParseProfile parses a device profile; name is used in errors.
+func ParseProfile(name string, b []byte) (crossbar.Profile, error) {
+	p := crossbar.Default()
+	if len(bytes.TrimSpace(b)) == 0 {
+		return p, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// on_crossbar replaces, never appends to, the default list.
+	var raw struct {
+		crossbar.Profile `yaml:",inline"`
+	}
+	raw.Profile = p
+	raw.OnCrossbar = nil
+	if err := dec.Decode(&raw); err != nil {
+		return p, fmt.Errorf("%w %s: %s", ErrProfileFile, name, yamlMessage(err))
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return p, fmt.Errorf("%w %s: more than one YAML document", ErrProfileFile, name)
+	}
+	if raw.OnCrossbar == nil {
+		raw.OnCrossbar = p.OnCrossbar
+	}
+	if err := raw.Profile.Validate(); err != nil {
+		return p, fmt.Errorf("%s: %w", name, err)
+	}
+	return raw.Profile, nil
+}
+
+// yamlMessage strips the library's prefix so the message reads as ours.
+func yamlMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+// FormatProfile writes p as YAML with every field, for `--print-profile`.
+func FormatProfile(p crossbar.Profile) string {
+	b, err := yaml.Marshal(p)
+	if err != nil {
+		panic(err) // a plain struct always marshals
+	}
+	return string(b)
+}

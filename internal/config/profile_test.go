@@ -1,0 +1,83 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+)
+
+func TestParseProfileOverridesDefaults(t *testing.T) {
+	p, err := ParseProfile("dev.yaml", []byte("sigma_w: 0.05\ngranularity: value\non_crossbar: [qk, av]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := crossbar.Default()
+	want.SigmaW = 0.05
+	want.Granularity = crossbar.PerValue
+	want.OnCrossbar = []string{"qk", "av"}
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("got %+v\nwant %+v", p, want)
+	}
+}
+
+func TestFormatProfileRoundTrips(t *testing.T) {
+	p := crossbar.Default()
+	p.ADCBits = 6
+	p.KVScale = crossbar.Dynamic
+	got, err := ParseProfile("x", []byte(FormatProfile(p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("round trip: got %+v want %+v", got, p)
+	}
+}
+
+func TestParseProfileErrorsNameFileAndField(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"sigma_w: -1\n", "sigma_w"},
+		{"sigmaw: 0.1\n", "sigmaw"},
+		{"gmax_us: [1]\n", "line 1"},
+		{"granularity: cell\n", "granularity"},
+		{"on_crossbar: [qkv, softmax]\n", "on_crossbar[1]"},
+		{"a: 1\n---\nb: 2\n", "a"},
+	}
+	for _, tc := range cases {
+		_, err := ParseProfile("dev.yaml", []byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "dev.yaml") {
+			t.Errorf("%q: got %v, want an error naming dev.yaml and %s", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestLoadProfileMissingFile(t *testing.T) {
+	_, err := LoadProfile(filepath.Join(t.TempDir(), "none.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Fatalf("got %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(path, []byte("adc_bits: 4\n"), 0o644)
+	p, err := LoadProfile(path)
+	if err != nil || p.ADCBits != 4 {
+		t.Fatalf("got %+v, %v", p, err)
+	}
+}
+
+func FuzzParseProfile(f *testing.F) {
+	f.Add([]byte(FormatProfile(crossbar.Default())))
+	f.Add([]byte("sigma_w: 0.05\non_crossbar: [qk]\n"))
+	f.Add([]byte("gmin_us: .inf\n"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseProfile("fuzz.yaml", b)
+		if err == nil {
+			if verr := p.Validate(); verr != nil {
+				t.Fatalf("accepted a profile that does not validate: %v", verr)
+			}
+		}
+	})
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, the race-enabled unit tests,
+# then the long accuracy checks on the full bundled test sets (without the
+# race detector, which would make them ten times slower).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -race -count=1 ./...
+CLIPFORMER_LONG=1 go test -count=1 -run 'Long' -timeout 30m ./...
