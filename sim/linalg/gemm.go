@@ -35,6 +35,19 @@ func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 		}
 		return
 	}
+	// Bounds are checked here once, since the assembly kernels cannot.
+	_ = a[(m-1)*lda+k-1]
+	_ = b[(k-1)*ldb+n-1]
+	_ = c[(m-1)*ldc+n-1]
+	if hasAVX512 {
+		matMulAsm(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+		return
+	}
+	matMulGo(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+}
+
+// matMulGo is MatMul in pure Go, 4 x 4 register blocks.
+func matMulGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	i := 0
 	for ; i+4 <= m; i += 4 {
 		j := 0
