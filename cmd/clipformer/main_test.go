@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clipformer/clipformer/sim/safetensors"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// mnistShapedModel writes a small random ViT for 28 x 28 grey images.
+func mnistShapedModel(t *testing.T) string {
+	t.Helper()
+	c := vit.Config{Arch: "test-mnist", ImgSize: 28, InChans: 1, Patch: 7, Dim: 64, Depth: 2, Heads: 1, MLPHidden: 128, Classes: 10,
+		Mean: []float32{0.13}, Std: []float32{0.31}}
+	m, err := vit.Synth(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := safetensors.Write(path, m.Tensors(), m.Metadata(), "F32"); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestEvalPrintsAccuracySNRAndHardware(t *testing.T) {
+	model := mnistShapedModel(t)
+	out, _, err := runCmd(t, "eval", "--model", model, "--data", "mnist", "--limit", "24", "--gamma", "3", "--clip", "2,0.25", "--trials", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"accuracy", "95 % CI", "2 trials", "on 24 images", "<SNR>", "K/V slices 3 (untransformed 4)", "images/s", "static, calibrated on 256 images"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestEvalJSONAndPredictions(t *testing.T) {
+	model := mnistShapedModel(t)
+	preds := filepath.Join(t.TempDir(), "p.csv")
+	out, _, err := runCmd(t, "eval", "--model", model, "--data", "mnist", "--start", "100", "--limit", "10", "--gamma", "2",
+		"--kv-scale", "dynamic", "--json", "--predictions", preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	if rep.Images != 10 || rep.Start != 100 || rep.SNR == nil || len(rep.SNR.Blocks) != 2 || rep.KVScale != "dynamic" || rep.Hardware == nil {
+		t.Fatalf("unexpected report: %+v", rep)
+	}
+	f, err := os.Open(preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 11 || len(rows[0]) != 4+10 || rows[1][1] != "100" {
+		t.Fatalf("predictions: %d rows, header %v, first %v", len(rows), rows[0], rows[1])
+	}
+}
+
+func TestEvalBadInputNamesWhatIsWrong(t *testing.T) {
+	model := mnistShapedModel(t)
+	profile := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(profile, []byte("sigma_w: -2\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--model", filepath.Join(t.TempDir(), "none.safetensors")}, "none.safetensors"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--clip", "2"}, "--clip"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--clip", "0.5,0.25"}, "alpha"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--profile", profile}, "sigma_w"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--granularity", "cell"}, "granularity"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--path", "fast", "--adc-bits", "6"}, "reference path"},
+		{[]string{"eval", "--model", model, "--data", "mnist", "--start", "70000"}, "beyond"},
+		{[]string{"eval", "--model", model, "--data", "nowhere-set"}, "nowhere-set"},
+		{[]string{"model", "synth", "--arch", "deit-huge", "--out", "x"}, "deit-huge"},
+		{[]string{"frobnicate"}, "frobnicate"},
+	}
+	for _, tc := range cases {
+		_, _, err := runCmd(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestModelSynthAndInspectDeiTSmallDistilled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.safetensors")
+	if _, _, err := runCmd(t, "model", "synth", "--arch", "deit-small-distilled", "--out", path, "--dtype", "BF16"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "model", "inspect", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"12 blocks, dim 384, 6 heads of 64, mlp 1536, 198 tokens", "distilled", "dist_token", "head_dist.weight", "[1000 384]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestProfilePrintsYAML(t *testing.T) {
+	out, _, err := runCmd(t, "profile")
+	if err != nil || !strings.Contains(out, "sigma_w:") || !strings.Contains(out, "kv_scale: static") {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}

@@ -1,0 +1,96 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// deitSmallSetup is a DeiT-S-shaped model with seeded random weights and
+// random 224 x 224 RGB images.
+func deitSmallSetup(b *testing.B, images int) (*vit.Model, *memData) {
+	m, err := vit.Synth(vit.Presets["deit-small"], 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	d := &memData{c: 3, h: 224, w: 224}
+	for i := 0; i < images; i++ {
+		img := make([]float32, 3*224*224)
+		for j := range img {
+			img[j] = r.Float32()
+		}
+		d.images = append(d.images, img)
+		d.labels = append(d.labels, r.IntN(5))
+	}
+	return m, d
+}
+
+// BenchmarkForwardDeiTSmall measures images per second of a DeiT-S forward
+// (224 x 224, both cores) for the ideal float model and the crossbar fast
+// path with the default write noise and ClipFormer, with and without read
+// noise. Compare the ns/op of the sub-benchmarks side by side: they run in
+// one process on one machine.
+func BenchmarkForwardDeiTSmall(b *testing.B) {
+	const images = 16
+	m, d := deitSmallSetup(b, images)
+	ctx := context.Background()
+	kv, err := CalibrateKV(ctx, m, d, 4, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	noisy := crossbar.Default()
+	read := noisy
+	read.SigmaR = 0.05
+	clip := crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.25}
+	cases := []struct {
+		name string
+		s    Setting
+	}{
+		{"ideal", Setting{Ideal: true}},
+		{"writenoise_clipformer", Setting{Profile: noisy, Gamma: 4, Clip: clip}},
+		{"writenoise_clipformer_readnoise", Setting{Profile: read, Gamma: 4, Clip: clip}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var mp *Mapped
+			if !tc.s.Ideal {
+				if mp, err = MapWeights(m, &tc.s, Fast); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: tc.s, KV: kv, Mapped: mp}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(images*b.N)/sec, "images/s")
+			b.ReportMetric(m.FLOPs()*float64(images*b.N)/sec/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkReferencePathTiny compares the reference path's cost with the fast
+// path's on a small model (the reference path is far too slow for DeiT-S).
+func BenchmarkReferencePathTiny(b *testing.B) {
+	m, d := tinySetup(b, 8)
+	ctx := context.Background()
+	kv, _ := CalibrateKV(ctx, m, d, 8, 1)
+	for _, path := range []Path{Fast, Reference} {
+		b.Run(fmt.Sprintf("%s_d%d_depth%d", path, m.Dim, m.Depth), func(b *testing.B) {
+			s := Setting{Profile: crossbar.Default(), Gamma: 4, Path: path}
+			for i := 0; i < b.N; i++ {
+				if _, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(8*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
