@@ -40,10 +40,18 @@ func (c *Codec) WriteArray(m []float32, R, C int, scale []float32, clip ClipForm
 	}
 	delta := p.Delta()
 	spread := p.Gmax - p.Gmin
+	coders := make([]coder, len(scale))
+	for j, s := range scale {
+		coders[j] = newCoder(p, float64(s), clip)
+	}
 	for r := 0; r < R; r++ {
 		for col := 0; col < C; col++ {
 			x := m[r*C+col]
-			code := p.Code(float64(x), a.scale[col], clip)
+			cd := &coders[0]
+			if len(coders) > 1 {
+				cd = &coders[col]
+			}
+			code := cd.code(float64(x))
 			pol := 0
 			if x < 0 {
 				pol = 1

@@ -72,8 +72,9 @@ func (c *Codec) ReadVar(code int) float64 { return c.readVar[code] }
 func (c *Codec) Write(eff, q, src []float32, scale float32, clip ClipFormer, gs float64, rng *keyrand.Stream) {
 	unit := float64(scale) / float64(c.maxCode)
 	perCell := q != nil || (c.P.ClampNegative && gs > 0)
+	cd := newCoder(&c.P, float64(scale), clip)
 	for i, x := range src {
-		code := c.P.Code(float64(x), float64(scale), clip)
+		code := cd.code(float64(x))
 		if !perCell {
 			v := float64(code)
 			if code != 0 && gs != 0 {
@@ -167,8 +168,14 @@ func (c *Codec) QuantizeRows(dst, x []float32, rows, n int) {
 	}
 }
 
-// inputCode is the signed input code of v at k = M/s.
-func inputCode(v, k float32) float32 { return float32(math.RoundToEven(float64(v * k))) }
+// inputCode is the signed input code of v at k = M/s, rounded half to even.
+// Adding and subtracting 1.5 * 2^23 rounds a float32 of magnitude below 2^22
+// to an integer in the current (nearest-even) mode; |v k| <= M < 2^16.
+func inputCode(v, k float32) float32 {
+	const magic = 12582912 // 1.5 * 2^23
+	x := v * k
+	return float32(x+magic) - magic
+}
 
 // AddReadNoise adds sigmaR sqrt(v) eps to y element-wise, where v holds the
 // read-noise variances (x_q^2) Q of each output at sigma_r = 1.

@@ -240,16 +240,40 @@ func (c ClipFormer) Transform(g float64, p *Profile) float64 {
 // g = Gmin + (Gmax-Gmin) u, ClipFormer on g, u = (g-Gmin)/(Gmax-Gmin), code =
 // round(u (2^B-1)). s is not recomputed after the transform.
 func (p *Profile) Code(x, s float64, clip ClipFormer) int {
-	if !(s > 0) {
+	c := newCoder(p, s, clip)
+	return c.code(x)
+}
+
+// coder is Code with everything that depends only on the scale and the
+// transform hoisted out; both execution paths use it, so they always agree
+// on every code.
+type coder struct {
+	zero         bool    // scale <= 0: every code is 0
+	inv          float64 // 1/s
+	gmin, span   float64
+	shift, cap   float64 // ClipFormer: alpha Gmin and beta Gmax, in uS
+	clip         bool
+	toCode       float64 // (2^B-1)/span
+	maxCodeFloat float64
+}
+
+func newCoder(p *Profile, s float64, clip ClipFormer) coder {
+	span := p.Gmax - p.Gmin
+	return coder{zero: !(s > 0), inv: 1 / s, gmin: p.Gmin, span: span, shift: clip.Alpha * p.Gmin, cap: clip.Beta * p.Gmax,
+		clip: clip.On, toCode: float64(p.MaxCode()) / span, maxCodeFloat: float64(p.MaxCode())}
+}
+
+func (c *coder) code(x float64) int {
+	if c.zero {
 		return 0
 	}
-	u := min(math.Abs(x)/s, 1)
-	if clip.On {
-		span := p.Gmax - p.Gmin
-		g := clip.Transform(p.Gmin+span*u, p)
-		u = (g - p.Gmin) / span
+	u := min(math.Abs(x)*c.inv, 1)
+	g := c.gmin + c.span*u
+	if c.clip {
+		g = min(max(g-c.shift, c.gmin), c.cap)
 	}
-	return int(math.Round(u * float64(p.MaxCode())))
+	// round half away from zero, as math.Round, for the non-negative value
+	return int((g-c.gmin)*c.toCode + 0.5)
 }
 
 // MaxCodeUnder is the largest code any value can reach under clip.
