@@ -220,3 +220,90 @@ func TestHardwareCountsBeta025SavesASlice(t *testing.T) {
 		t.Fatalf("beta=0.25 should save a quarter of K/V cells and some conversions: %v vs %v", clip, base)
 	}
 }
+
+// With nothing on crossbars the simulator is the float model, bit for bit.
+func TestNothingOnCrossbarsIsTheFloatModel(t *testing.T) {
+	m, d := tinySetup(t, 6)
+	ctx := context.Background()
+	ideal, _ := Evaluate(ctx, Request{Model: m, Data: d, Setting: Setting{Ideal: true}, Predictions: true})
+	p := crossbar.Default()
+	p.OnCrossbar = nil
+	p.SigmaR = 0.1
+	r, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: Setting{Profile: p, Gamma: 5}, KV: &KVScales{Blocks: 3, Heads: 2, K: make([]float32, 6), V: make([]float32, 6)}, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ideal.Predictions {
+		for j, v := range ideal.Predictions[i].Logits {
+			if r.Predictions[i].Logits[j] != v {
+				t.Fatalf("image %d logit %d: %v, float model %v", i, j, r.Predictions[i].Logits[j], v)
+			}
+		}
+	}
+	if !math.IsInf(r.MeanSNR(), 1) {
+		t.Fatalf("<SNR> %v with no crossbar, want +Inf", r.MeanSNR())
+	}
+}
+
+// Programming noise is drawn once per trial: the same trial maps the weights
+// identically, another trial differently; with gamma_p = 0 all trials share
+// one noise-free mapping.
+func TestProgrammingNoiseIsPerTrial(t *testing.T) {
+	m, _ := tinySetup(t, 1)
+	p := crossbar.Default()
+	p.ProgrammingGamma = 2
+	id := vit.LinearID{Block: 1, Kind: vit.FC1}
+	mapAt := func(p crossbar.Profile, trial int) []float32 {
+		s := Setting{Profile: p, Trial: trial, Seed: 3}
+		mp, err := MapWeights(m, &s, Fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mp.linear[id].eff
+	}
+	a, b, c := mapAt(p, 0), mapAt(p, 0), mapAt(p, 1)
+	same, diff := true, false
+	for i := range a {
+		same = same && a[i] == b[i]
+		diff = diff || a[i] != c[i]
+	}
+	if !same || !diff {
+		t.Fatalf("programming noise: same trial identical %v, other trial differs %v; want true, true", same, diff)
+	}
+	p.ProgrammingGamma = 0
+	x, y := mapAt(p, 0), mapAt(p, 7)
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("without programming noise, trials 0 and 7 map weight %d differently", i)
+		}
+	}
+}
+
+// The patch embedding and the heads can be put on crossbars too; the
+// hardware counts then include them.
+func TestPatchEmbedAndHeadOnCrossbars(t *testing.T) {
+	m, d := tinySetup(t, 4)
+	ctx := context.Background()
+	kv, _ := CalibrateKV(ctx, m, d, 4, 1)
+	p := crossbar.Default()
+	p.OnCrossbar = append(p.OnCrossbar, crossbar.PlacePatchEmbed, crossbar.PlaceHead)
+	s := Setting{Profile: p, Gamma: 1}
+	mp, err := MapWeights(m, &s, Fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mp.linear[vit.LinearID{Block: -1, Kind: vit.PatchEmbed}] == nil || mp.linear[vit.LinearID{Block: -1, Kind: vit.Head}] == nil {
+		t.Fatal("patch embedding or head not mapped")
+	}
+	if _, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv}); err != nil {
+		t.Fatal(err)
+	}
+	h := HardwareCounts(m.Config, p, crossbar.ClipFormer{})
+	names := map[string]bool{}
+	for _, mc := range h.Matrices {
+		names[mc.Name] = true
+	}
+	if !names["patch_embed.proj"] || !names["head"] {
+		t.Fatalf("hardware counts lack the patch embedding or head: %v", names)
+	}
+}
