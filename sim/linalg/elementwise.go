@@ -40,10 +40,9 @@ func SoftmaxRows(x []float32, rows, n int, scale float32) {
 				mx = v
 			}
 		}
+		expShifted(row, mx, scale)
 		var sum float32
-		for j, v := range row {
-			e := Exp32((v - mx) * scale)
-			row[j] = e
+		for _, e := range row {
 			sum += e
 		}
 		inv := 1 / sum
@@ -55,9 +54,32 @@ func SoftmaxRows(x []float32, rows, n int, scale float32) {
 
 // GELU applies the exact (erf) GELU in place: x <- x/2 (1 + erf(x/sqrt 2)).
 func GELU(x []float32) {
+	if hasAVX512 && len(x) > 0 {
+		geluAVX512(&x[0], len(x))
+		return
+	}
+	geluGo(x)
+}
+
+func geluGo(x []float32) {
 	const invSqrt2 = 0.70710678118654752440
 	for i, v := range x {
-		x[i] = 0.5 * v * (1 + Erf32(v*invSqrt2))
+		x[i] = float32(0.5*v) * (1 + Erf32(v*invSqrt2))
+	}
+}
+
+// expShifted sets x[j] = Exp32((x[j] - mx) * scale).
+func expShifted(x []float32, mx, scale float32) {
+	if hasAVX512 && len(x) > 0 {
+		expShiftedAVX512(&x[0], len(x), mx, scale)
+		return
+	}
+	expShiftedGo(x, mx, scale)
+}
+
+func expShiftedGo(x []float32, mx, scale float32) {
+	for j, v := range x {
+		x[j] = Exp32(float32(v-mx) * scale)
 	}
 }
 
@@ -85,6 +107,10 @@ func Add(dst, x []float32) {
 // Exp32 is a float32 exp with a relative error below 2e-7 over the range
 // where the result is a normal float32; it returns 0 below about -87.3 and
 // +Inf above about 88.7. Reference: float32(math.Exp(float64(x))).
+//
+// Every step is an explicitly rounded float32 operation (the conversions stop
+// the compiler from fusing multiply-adds), so the AVX-512 version, which runs
+// the same steps, gives the same bits.
 func Exp32(x float32) float32 {
 	const (
 		hi    = 88.7228
@@ -100,21 +126,23 @@ func Exp32(x float32) float32 {
 		return 0
 	}
 	// x = n ln2 + r, |r| <= ln2/2; exp(x) = 2^n exp(r).
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
+	n := float32(math.Floor(float64(float32(x*log2e) + 0.5)))
+	r := x - float32(n*ln2hi)
+	r -= float32(n * ln2lo)
 	// Cephes expf polynomial.
 	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	e := p*r*r + r + 1
+	p = float32(p*r) + 1.3981999507e-3
+	p = float32(p*r) + 8.3334519073e-3
+	p = float32(p*r) + 4.1665795894e-2
+	p = float32(p*r) + 1.6666665459e-1
+	p = float32(p*r) + 5.0000001201e-1
+	e := float32(float32(float32(p*r)*r)+r) + 1
 	return e * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
 // Erf32 is a float32 erf with an absolute error below 2e-7 (the rational
-// approximation that Eigen and XLA use). Reference: math.Erf.
+// approximation that Eigen and XLA use). Reference: math.Erf. Its steps are
+// explicitly rounded float32 operations, as Exp32's.
 func Erf32(x float32) float32 {
 	if x > 4 {
 		x = 4
@@ -123,17 +151,17 @@ func Erf32(x float32) float32 {
 	}
 	x2 := x * x
 	p := float32(-2.72614225801306e-10)
-	p = p*x2 + 2.77068142495902e-08
-	p = p*x2 + -2.10102402082508e-06
-	p = p*x2 + -5.69250639462346e-05
-	p = p*x2 + -7.34990630326855e-04
-	p = p*x2 + -2.95459980854025e-03
-	p = p*x2 + -1.60960333262415e-02
+	p = float32(p*x2) + 2.77068142495902e-08
+	p = float32(p*x2) + -2.10102402082508e-06
+	p = float32(p*x2) + -5.69250639462346e-05
+	p = float32(p*x2) + -7.34990630326855e-04
+	p = float32(p*x2) + -2.95459980854025e-03
+	p = float32(p*x2) + -1.60960333262415e-02
 	p *= x
 	q := float32(-1.45660718464996e-05)
-	q = q*x2 + -2.13374055278905e-04
-	q = q*x2 + -1.68282697438203e-03
-	q = q*x2 + -7.37332916720468e-03
-	q = q*x2 + -1.42647390514189e-02
+	q = float32(q*x2) + -2.13374055278905e-04
+	q = float32(q*x2) + -1.68282697438203e-03
+	q = float32(q*x2) + -7.37332916720468e-03
+	q = float32(q*x2) + -1.42647390514189e-02
 	return p / q
 }

@@ -7,3 +7,7 @@ const hasAVX512 = false
 func matMulAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	panic("linalg: no assembly kernels on this architecture")
 }
+
+func expShiftedAVX512(x *float32, n int, mx, scale float32) { panic("linalg: no assembly kernels") }
+
+func geluAVX512(x *float32, n int) { panic("linalg: no assembly kernels") }

@@ -148,3 +148,38 @@ func TestSoftmaxRowsSumToOne(t *testing.T) {
 		t.Fatalf("softmax: got %v want %v", x[1], want)
 	}
 }
+
+// The AVX-512 exp and GELU run the same rounded float32 steps as the Go
+// functions and give the same bits, edge cases included.
+func TestVectorExpAndGELUGiveTheSameBits(t *testing.T) {
+	if !hasAVX512 {
+		t.Log("no AVX-512 on this CPU: only the Go versions run here")
+		return
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	var x []float32
+	for i := 0; i < 100003; i++ {
+		x = append(x, float32(r.NormFloat64()*float64([]float32{0.5, 3, 30, 100}[i%4])))
+	}
+	x = append(x, 0, -0, 88.7, 88.8, -87.3, -87.4, -200, 200, 4, -4, 1e-30, -1e-30)
+	for _, n := range []int{len(x), 1, 15, 16, 17} {
+		a := append([]float32(nil), x[:n]...)
+		b := append([]float32(nil), x[:n]...)
+		expShiftedAVX512(&a[0], n, 0.25, 1.5)
+		expShiftedGo(b, 0.25, 1.5)
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("exp of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+			}
+		}
+		a = append(a[:0], x[:n]...)
+		b = append(b[:0], x[:n]...)
+		geluAVX512(&a[0], n)
+		geluGo(b)
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("GELU of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+			}
+		}
+	}
+}
