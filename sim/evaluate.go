@@ -23,8 +23,9 @@ type Request struct {
 	// KV holds the static K/V scales; required when the profile's kv_scale is
 	// static (see CalibrateKV).
 	KV *KVScales
-	// Mapped may hold the static weights already programmed for this
-	// setting's profile, path and trial (see MapWeights); nil maps them.
+	// Mapped may hold the static weights already programmed (see
+	// MapWeights); it is used only if it Serves this model and setting, and
+	// the weights are mapped afresh otherwise.
 	Mapped *Mapped
 	// Workers is the number of goroutines (0: one per CPU).
 	Workers int
@@ -108,7 +109,7 @@ func Evaluate(ctx context.Context, req Request) (*Result, error) {
 				return nil, err
 			}
 		}
-		if mp == nil || mp.path != path || mp.model != m {
+		if !mp.Serves(m, s, path) {
 			if mp, err = MapWeights(m, s, path); err != nil {
 				return nil, err
 			}
@@ -152,7 +153,7 @@ func Evaluate(ctx context.Context, req Request) (*Result, error) {
 			if s.Ideal {
 				ops = &vit.Ideal{}
 			} else {
-				xo = newXbarOps(s, mp, req.KV, m.Depth)
+				xo = newXbarOps(s, mp, req.KV)
 				ops = xo
 			}
 			ws := &vit.Workspace{}

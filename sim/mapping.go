@@ -22,7 +22,23 @@ type Mapped struct {
 	model  *vit.Model
 	codec  *crossbar.Codec
 	path   Path
+	key    string // mappingKey of the setting it was built for
 	linear map[vit.LinearID]*mappedLinear
+}
+
+// mappingKey names everything a weight mapping depends on: the profile, and
+// the seed and trial only when programming noise is on.
+func mappingKey(s *Setting, path Path) string {
+	k := fmt.Sprintf("%s %+v", path, s.Profile)
+	if s.Profile.ProgrammingGamma > 0 {
+		k += fmt.Sprintf(" seed %d trial %d", s.Seed, s.Trial)
+	}
+	return k
+}
+
+// Serves reports whether mp holds m's weights as s on path maps them.
+func (mp *Mapped) Serves(m *vit.Model, s *Setting, path Path) bool {
+	return mp != nil && mp.model == m && mp.key == mappingKey(s, path)
 }
 
 // place says which Profile.OnCrossbar entry governs a linear.
@@ -51,7 +67,7 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 	if err != nil {
 		return nil, err
 	}
-	mp := &Mapped{model: m, codec: codec, path: path, linear: map[vit.LinearID]*mappedLinear{}}
+	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{}}
 	p := &s.Profile
 	gs := p.ProgrammingGamma * p.SigmaW
 	for id, l := range linearsOf(m) {

@@ -27,7 +27,7 @@ type xbarOps struct {
 	y64                    []float64
 }
 
-func newXbarOps(s *Setting, mp *Mapped, kv *KVScales, depth int) *xbarOps {
+func newXbarOps(s *Setting, mp *Mapped, kv *KVScales) *xbarOps {
 	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.SigmaW,
 		stream: keyrand.New(keyrand.Key{})}
 }

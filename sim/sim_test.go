@@ -307,3 +307,31 @@ func TestPatchEmbedAndHeadOnCrossbars(t *testing.T) {
 		t.Fatalf("hardware counts lack the patch embedding or head: %v", names)
 	}
 }
+
+func TestMappedServesOnlyItsSetting(t *testing.T) {
+	m, _ := tinySetup(t, 1)
+	s := Setting{Profile: crossbar.Default(), Trial: 0}
+	mp, err := MapWeights(m, &s, Fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s
+	other.Trial = 5
+	if !mp.Serves(m, &other, Fast) {
+		t.Error("without programming noise a mapping should serve every trial")
+	}
+	if mp.Serves(m, &s, Reference) {
+		t.Error("a fast-path mapping serves the reference path")
+	}
+	other.Profile.SigmaR = 0.1
+	if mp.Serves(m, &other, Fast) {
+		t.Error("a mapping without read-noise variances serves a read-noise profile")
+	}
+	prog := s
+	prog.Profile.ProgrammingGamma = 1
+	mp2, _ := MapWeights(m, &prog, Fast)
+	prog.Trial = 1
+	if mp2.Serves(m, &prog, Fast) {
+		t.Error("a programming-noise mapping serves another trial")
+	}
+}

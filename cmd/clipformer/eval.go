@@ -258,9 +258,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	begin := time.Now()
 	for trial := 0; trial < c.trials; trial++ {
 		s.Trial = trial
-		// Static weights see programming noise only when it is on; otherwise
-		// one mapping serves every trial.
-		if !s.Ideal && (mapped == nil || s.Profile.ProgrammingGamma > 0) {
+		// Without programming noise one mapping serves every trial.
+		if !s.Ideal && !mapped.Serves(m, &s, path) {
 			if mapped, err = sim.MapWeights(m, &s, path); err != nil {
 				return err
 			}
