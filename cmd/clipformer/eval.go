@@ -233,7 +233,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var kv *sim.KVScales
 	if !s.Ideal && s.Profile.KVScale == crossbar.Static {
-		if kv, err = c.calibrate(ctx, m, data, s.Profile.CalibrationImages, stderr); err != nil {
+		if kv, err = c.calibrate(ctx, modelPath, m, data, s.Profile.CalibrationImages, stderr); err != nil {
 			return err
 		}
 	}
@@ -324,7 +324,7 @@ func finite(v float64) float64 {
 }
 
 // calibrate computes the static K/V scales on the calibration set.
-func (c *evalConfig) calibrate(ctx context.Context, m *vit.Model, data dataset.Dataset, n int, stderr io.Writer) (*sim.KVScales, error) {
+func (c *evalConfig) calibrate(ctx context.Context, modelPath string, m *vit.Model, data dataset.Dataset, n int, stderr io.Writer) (*sim.KVScales, error) {
 	var calib dataset.Dataset
 	switch {
 	case c.calib != "":
@@ -343,7 +343,7 @@ func (c *evalConfig) calibrate(ctx context.Context, m *vit.Model, data dataset.D
 			return nil, fmt.Errorf("eval: calibration set: %w", err)
 		}
 	}
-	return sim.CalibrateKV(ctx, m, calib, n, c.workers)
+	return newCalibrationCache().scales(ctx, modelPath, m, calib, n, c.workers)
 }
 
 func isFolderSpec(spec string) bool {

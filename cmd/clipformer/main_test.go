@@ -32,6 +32,7 @@ func mnistShapedModel(t *testing.T) string {
 
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	t.Setenv("CLIPFORMER_CACHE", t.TempDir())
 	var out, errb bytes.Buffer
 	err := run(context.Background(), args, &out, &errb)
 	return out.String(), errb.String(), err
@@ -126,5 +127,46 @@ func TestProfilePrintsYAML(t *testing.T) {
 	out, _, err := runCmd(t, "profile")
 	if err != nil || !strings.Contains(out, "sigma_w:") || !strings.Contains(out, "kv_scale: static") {
 		t.Fatalf("got %q, %v", out, err)
+	}
+}
+
+// A cached calibration gives the same scales, so the same results, as a
+// fresh one; a corrupt cache entry is recomputed.
+func TestCalibrationCacheIsTransparent(t *testing.T) {
+	model := mnistShapedModel(t)
+	args := []string{"eval", "--model", model, "--data", "mnist", "--limit", "8", "--gamma", "3", "--json"}
+	first, _, err := runCmd(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Setenv("CLIPFORMER_CACHE", dir)
+	var out [3]string
+	for i := range out {
+		var o, e bytes.Buffer
+		if err := run(context.Background(), args, &o, &e); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = o.String()
+		if i == 1 {
+			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+			if len(files) != 1 {
+				t.Fatalf("cache holds %d entries, want 1", len(files))
+			}
+			os.WriteFile(files[0], []byte("{not json"), 0o644)
+		}
+	}
+	strip := func(s string) string { // timings differ between runs
+		var r map[string]any
+		json.Unmarshal([]byte(s), &r)
+		delete(r, "elapsed_seconds")
+		delete(r, "images_per_second")
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	for i, o := range out {
+		if strip(o) != strip(first) {
+			t.Fatalf("run %d with the cache differs from the uncached run:\n%s\n%s", i, o, first)
+		}
 	}
 }
