@@ -14,7 +14,7 @@ type Array struct {
 	R, C   int
 	scale  []float64    // per column: the value that maps to Gmax
 	g      [2][]float64 // written conductances, [polarity][(s*R+r)*C+col], uS
-	read   [2][]float64 // scratch: conductances seen by one read
+	read   [2][]float64 // scratch: conductances seen by one noisy read, allocated on first use
 	acc    []float64    // scratch: per-column accumulators
 	xcodes []float32    // scratch: input codes
 }
@@ -36,7 +36,6 @@ func (c *Codec) WriteArray(m []float32, R, C int, scale []float32, clip ClipForm
 	n := c.slices * R * C
 	for pol := range a.g {
 		a.g[pol] = make([]float64, n)
-		a.read[pol] = make([]float64, n)
 	}
 	delta := p.Delta()
 	spread := p.Gmax - p.Gmin
@@ -99,14 +98,17 @@ func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Strea
 	for i, v := range x[:R] {
 		a.xcodes[i] = inputCode(v, k)
 	}
-	for pol := range a.g {
-		if sigmaR == 0 {
-			copy(a.read[pol], a.g[pol])
-			continue
+	cells := a.g
+	if sigmaR != 0 {
+		for pol := range a.g {
+			if a.read[pol] == nil {
+				a.read[pol] = make([]float64, len(a.g[pol]))
+			}
+			for i, g := range a.g[pol] {
+				a.read[pol][i] = g * (1 + sigmaR*rng.Norm())
+			}
 		}
-		for i, g := range a.g[pol] {
-			a.read[pol][i] = g * (1 + sigmaR*rng.Norm())
-		}
+		cells = a.read
 	}
 	delta := p.Delta()
 	levels := float64(a.c.levels)
@@ -131,8 +133,8 @@ func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Strea
 								continue
 							}
 							idx := (s*R+r)*C + col
-							ip += a.read[0][idx]
-							in += a.read[1][idx]
+							ip += cells[0][idx]
+							in += cells[1][idx]
 						}
 						v := a.adc((ip-in)/delta, t1-t0)
 						a.acc[col] += sign * float64(int(1)<<bit) * w * v
