@@ -443,3 +443,20 @@ func TestInputCodeRoundsHalfToEven(t *testing.T) {
 		}
 	}
 }
+
+func TestBranchFreeMinMaxMatchComparisons(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for i := 0; i < 100000; i++ {
+		a := r.NormFloat64() * math.Pow(10, float64(r.IntN(20)-10))
+		b := r.Float64()*10 + 1e-300
+		if i%10 == 0 {
+			a = 0
+		}
+		if got, want := minPos(a, b), math.Min(a, b); got != want {
+			t.Fatalf("minPos(%v, %v) = %v, want %v", a, b, got, want)
+		}
+		if got, want := maxPos(a, b), math.Max(a, b); got != want {
+			t.Fatalf("maxPos(%v, %v) = %v, want %v", a, b, got, want)
+		}
+	}
+}

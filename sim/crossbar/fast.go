@@ -153,10 +153,7 @@ func (c *Codec) QuantizeRows(dst, x []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		row := x[r*n : r*n+n]
 		out := dst[r*n : r*n+n]
-		var s float32
-		for _, v := range row {
-			s = max(s, abs32(v))
-		}
+		s := MaxAbs(row)
 		if s == 0 {
 			clear(out)
 			continue
@@ -189,7 +186,9 @@ func AddReadNoise(y, v []float32, sigmaR float64, rng *keyrand.Stream) {
 func MaxAbs(x []float32) float32 {
 	var m float32
 	for _, v := range x {
-		m = max(m, abs32(v))
+		if a := abs32(v); a > m { // not the max builtin: see coder.code
+			m = a
+		}
 	}
 	return m
 }

@@ -267,10 +267,10 @@ func (c *coder) code(x float64) int {
 	if c.zero {
 		return 0
 	}
-	u := min(math.Abs(x)*c.inv, 1)
+	u := minPos(math.Abs(x)*c.inv, 1)
 	g := c.gmin + c.span*u
 	if c.clip {
-		g = min(max(g-c.shift, c.gmin), c.cap)
+		g = minPos(maxPos(g-c.shift, c.gmin), c.cap)
 	}
 	// round half away from zero, as math.Round, for the non-negative value
 	return int((g-c.gmin)*c.toCode + 0.5)
@@ -278,3 +278,15 @@ func (c *coder) code(x float64) int {
 
 // MaxCodeUnder is the largest code any value can reach under clip.
 func (p *Profile) MaxCodeUnder(clip ClipFormer) int { return p.Code(1, 1, clip) }
+
+// minPos and maxPos are min and max for b > 0 and a not NaN, without
+// branches: the IEEE bit patterns of non-negative floats order as integers,
+// and a negative a orders below any positive b as a signed integer too. Data-
+// dependent branches here mispredict on about every other value.
+func minPos(a, b float64) float64 {
+	return math.Float64frombits(uint64(min(int64(math.Float64bits(a)), int64(math.Float64bits(b)))))
+}
+
+func maxPos(a, b float64) float64 {
+	return math.Float64frombits(uint64(max(int64(math.Float64bits(a)), int64(math.Float64bits(b)))))
+}
