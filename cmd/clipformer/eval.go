@@ -51,7 +51,7 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	fs.StringVar(&c.data, "data", defaultData, `dataset: mnist, fashion-mnist, idx:DIR, folder:DIR or a DIR`)
 	fs.StringVar(&c.split, "split", "test", "split of an IDX dataset: train or test")
 	fs.StringVar(&c.calib, "calib", "", "calibration set for the static K/V scale (default: the dataset's train split; an image folder calibrates on itself)")
-	fs.StringVar(&c.calibSplit, "calib-split", "train", "split of the calibration set")
+	fs.StringVar(&c.calibSplit, "calib-split", "train", "split of an IDX calibration set: train or test")
 	fs.IntVar(&c.start, "start", 0, "first image index")
 	fs.IntVar(&c.limit, "limit", 0, "images to evaluate (0: all from --start)")
 	fs.IntVar(&c.trials, "trials", 1, "Monte-Carlo trials")
@@ -335,7 +335,7 @@ func (c *evalConfig) calibrate(ctx context.Context, modelPath string, m *vit.Mod
 	case isFolderSpec(c.data):
 		calib = data
 		if !c.json {
-			fmt.Fprintf(stderr, "note: calibrating the static K/V scale on the first %d images of %s itself (name another set with --calib)\n", n, data.Name())
+			fmt.Fprintf(stderr, "note: calibrating the static K/V scale on the first %d images of %s itself (name another set with --calib)\n", min(n, data.Len()), data.Name())
 		}
 	default:
 		var err error
