@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -219,6 +221,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// The file's bytes and its decoded tensors are garbage now; return them
+	// before the crossbar mapping allocates, so they do not add to the peak.
+	runtime.GC()
+	debug.FreeOSMemory()
 	data, err := dataset.Open(c.data, c.split)
 	if err != nil {
 		return err
