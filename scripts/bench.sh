@@ -53,20 +53,7 @@ threads=2
 PY=/usr/bin/python3 # Debian's Python, which has python3-torch
 
 # --- dependencies -------------------------------------------------------------
-need=()
-"$PY" -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch libopenblas-dev)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "bench: no apt-get here; install ${need[*]} yourself" >&2
-    exit 1
-  fi
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+"$(dirname "$0")/install-deps.sh" --bench
 command -v go >/dev/null || { echo "bench: go is not on PATH" >&2; exit 1; }
 
 # --- helpers ------------------------------------------------------------------

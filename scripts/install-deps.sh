@@ -6,10 +6,16 @@
 set -euo pipefail
 need=()
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
-if [ "${1:-}" = "--train" ]; then
-  # Training the bundled models (scripts/train-models.sh) needs PyTorch.
-  dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch python3-numpy libopenblas-dev)
-fi
+for opt in "$@"; do
+  case "$opt" in
+  --train) # training the bundled models (scripts/train-models.sh) needs PyTorch
+    dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch python3-numpy libopenblas-dev) ;;
+  --bench) # scripts/bench.sh also runs PyTorch and GNU time
+    dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch python3-numpy libopenblas-dev)
+    [ -x /usr/bin/time ] || need+=(time) ;;
+  *) echo "install-deps: unknown option $opt (want --train or --bench)" >&2; exit 2 ;;
+  esac
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "install-deps: no apt-get here; install ${need[*]} yourself, or put Fashion-MNIST's IDX files in \$CLIPFORMER_DATA/fashion-mnist" >&2
