@@ -13,9 +13,12 @@ type Codec struct {
 	levels   int
 	slices   int
 	maxCode  int
+	cellBits uint      // bits per cell: log2(levels)
 	g0       float64   // Gmin / Delta: a digit-0 cell's conductance in steps
 	writeStd []float64 // per code: write-noise std in code units at gamma*sigma_w = 1
 	readVar  []float64 // per code: noise-free read-noise variance in code units^2 at sigma_r = 1
+	cellStd  []float64 // per digit d: one cell's write-noise std in steps, sqrt(d (L-1))
+	weight   []float64 // per slice s: L^s
 }
 
 // NewCodec validates p and builds its tables.
@@ -25,6 +28,17 @@ func NewCodec(p Profile) (*Codec, error) {
 	}
 	c := &Codec{P: p, levels: p.Levels(), slices: p.Slices(), maxCode: p.MaxCode()}
 	c.g0 = p.Gmin / p.Delta()
+	for 1<<c.cellBits < c.levels {
+		c.cellBits++
+	}
+	c.cellStd = make([]float64, c.levels)
+	for d := range c.cellStd {
+		c.cellStd[d] = math.Sqrt(float64(d * (c.levels - 1)))
+	}
+	c.weight = make([]float64, c.slices)
+	for s, w := 0, 1.0; s < c.slices; s, w = s+1, w*float64(c.levels) {
+		c.weight[s] = w
+	}
 	c.writeStd = make([]float64, c.maxCode+1)
 	c.readVar = make([]float64, c.maxCode+1)
 	for code := 0; code <= c.maxCode; code++ {
@@ -73,20 +87,25 @@ func (c *Codec) Write(eff, q, src []float32, scale float32, clip ClipFormer, gs 
 	unit := float64(scale) / float64(c.maxCode)
 	perCell := q != nil || (c.P.ClampNegative && gs > 0)
 	cd := newCoder(&c.P, float64(scale), clip)
-	for i, x := range src {
-		code := cd.code(float64(x))
-		if !perCell {
-			v := float64(code)
-			if code != 0 && gs != 0 {
-				v += gs * c.writeStd[code] * rng.Norm()
+	var codes [256]int32 // codes are computed a chunk at a time, vectorised
+	for lo := 0; lo < len(src); lo += len(codes) {
+		chunk := src[lo:min(lo+len(codes), len(src))]
+		cd.codes(codes[:len(chunk)], chunk)
+		for k, x := range chunk {
+			i, code := lo+k, int(codes[k])
+			if !perCell {
+				v := float64(code)
+				if code != 0 && gs != 0 {
+					v += gs * c.writeStd[code] * rng.Norm()
+				}
+				eff[i] = signed(v*unit, x)
+				continue
 			}
+			v, rv := c.writeCells(code, gs, rng)
 			eff[i] = signed(v*unit, x)
-			continue
-		}
-		v, rv := c.writeCells(code, gs, rng)
-		eff[i] = signed(v*unit, x)
-		if q != nil {
-			q[i] = float32(rv * unit * unit)
+			if q != nil {
+				q[i] = float32(rv * unit * unit)
+			}
 		}
 	}
 }
@@ -126,21 +145,21 @@ func (c *Codec) writeCells(code int, gs float64, rng *keyrand.Stream) (v, rv flo
 	if code == 0 || gs == 0 {
 		return float64(code), c.readVar[code]
 	}
-	lo := math.Inf(-1)
-	if c.P.ClampNegative {
-		lo = -c.g0 // G' >= 0 in steps above Gmin
-	}
-	w := 1.0
-	spread := float64(c.levels - 1)
+	clamp := c.P.ClampNegative
+	mask := c.levels - 1
 	for s, rest := 0, code; s < c.slices; s++ {
-		d := float64(rest % c.levels)
-		rest /= c.levels
-		if d != 0 {
-			d = max(d+gs*math.Sqrt(d*spread)*rng.Norm(), lo)
+		di := rest & mask
+		rest >>= c.cellBits
+		d := float64(di)
+		if di != 0 {
+			d += gs * c.cellStd[di] * rng.Norm()
+			if clamp && d < -c.g0 { // G' >= 0: at most g0 steps below Gmin
+				d = -c.g0
+			}
 		}
+		w := c.weight[s]
 		v += w * d
 		rv += w * w * ((c.g0+d)*(c.g0+d) + c.g0*c.g0)
-		w *= float64(c.levels)
 	}
 	return v, rv
 }

@@ -247,33 +247,43 @@ func (p *Profile) Code(x, s float64, clip ClipFormer) int {
 // coder is Code with everything that depends only on the scale and the
 // transform hoisted out; both execution paths use it, so they always agree
 // on every code.
+//
+// The float fields come first, in this order: codesAVX512 reads them by
+// offset.
 type coder struct {
-	zero         bool    // scale <= 0: every code is 0
-	inv          float64 // 1/s
-	gmin, span   float64
-	shift, cap   float64 // ClipFormer: alpha Gmin and beta Gmax, in uS
-	clip         bool
-	toCode       float64 // (2^B-1)/span
-	maxCodeFloat float64
+	inv        float64 // 1/s
+	gmin, span float64
+	shift, cap float64 // ClipFormer: alpha Gmin and beta Gmax, in uS
+	toCode     float64 // (2^B-1)/span
+	zero       bool    // scale <= 0: every code is 0
+	clip       bool
 }
 
 func newCoder(p *Profile, s float64, clip ClipFormer) coder {
 	span := p.Gmax - p.Gmin
 	return coder{zero: !(s > 0), inv: 1 / s, gmin: p.Gmin, span: span, shift: clip.Alpha * p.Gmin, cap: clip.Beta * p.Gmax,
-		clip: clip.On, toCode: float64(p.MaxCode()) / span, maxCodeFloat: float64(p.MaxCode())}
+		clip: clip.On, toCode: float64(p.MaxCode()) / span}
 }
 
 func (c *coder) code(x float64) int {
 	if c.zero {
 		return 0
 	}
-	u := minPos(math.Abs(x)*c.inv, 1)
-	g := c.gmin + c.span*u
+	// Explicit conversions round every step, so no multiply-add is fused and
+	// the vector version (codesAVX512) gives the same codes.
+	u := minPos(float64(math.Abs(x)*c.inv), 1)
+	g := c.gmin + float64(c.span*u)
 	if c.clip {
 		g = minPos(maxPos(g-c.shift, c.gmin), c.cap)
 	}
 	// round half away from zero, as math.Round, for the non-negative value
-	return int((g-c.gmin)*c.toCode + 0.5)
+	return int(float64((g-c.gmin)*c.toCode) + 0.5)
+}
+
+func (c *coder) codesGo(dst []int32, src []float32) {
+	for i, x := range src {
+		dst[i] = int32(c.code(float64(x)))
+	}
 }
 
 // MaxCodeUnder is the largest code any value can reach under clip.

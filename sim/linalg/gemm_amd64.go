@@ -12,6 +12,10 @@ func kern1x32(k int, a *float32, b *float32, ldb int, c *float32, accumulate boo
 func cpuidex(op, op2 uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv0() (eax, edx uint32)
 
+// AVX512 reports whether this package's AVX-512 kernels run on this CPU,
+// for other packages' kernels to follow the same choice.
+func AVX512() bool { return hasAVX512 }
+
 // hasAVX512 reports AVX-512 F with the OS saving the ZMM and opmask state.
 var hasAVX512 = detectAVX512()
 

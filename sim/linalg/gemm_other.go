@@ -4,6 +4,9 @@ package linalg
 
 const hasAVX512 = false
 
+// AVX512 reports whether this package's AVX-512 kernels run on this CPU.
+func AVX512() bool { return false }
+
 func matMulAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	panic("linalg: no assembly kernels on this architecture")
 }
