@@ -1,16 +1,19 @@
 package linalg
 
+import "math"
+
 // MatMul sets c = a b (or c += a b when accumulate is true), where a is m x k
 // with row stride lda, b is k x n with row stride ldb and c is m x n with row
 // stride ldc.
 //
 // Every element is accumulated in one canonical order, whatever m, n, the
-// blocking or the machine: starting from 0 (or from c), add the rounded
-// float32 products a[i,p] b[p,j] for p = 0, 1, ..., k-1, rounding after each
-// addition (no fused multiply-add). A row's result therefore depends only on
-// that row and b, never on how many rows are computed together, which is
-// what makes results independent of batch size and sharding; and any future
-// vectorised kernel that keeps this order gives the same bits.
+// blocking or the machine: starting from 0 (or from c), s = fma(a[i,p],
+// b[p,j], s) for p = 0, 1, ..., k-1, each a fused multiply-add rounded once
+// to float32. A row's result therefore depends only on that row and b, never
+// on how many rows are computed together, which is what makes results
+// independent of batch size and sharding; and every kernel that keeps this
+// order (the AVX-512 one, the pure-Go one with an exact float32 FMA) gives
+// the same bits.
 //
 // Reference loop:
 //
@@ -18,7 +21,7 @@ package linalg
 //		for j := 0; j < n; j++ {
 //			s := c[i*ldc+j] (or 0)
 //			for p := 0; p < k; p++ {
-//				s += float32(a[i*lda+p] * b[p*ldb+j])
+//				s = FMA32(a[i*lda+p], b[p*ldb+j], s)
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -74,7 +77,7 @@ func dot1(k int, a, b []float32, ldb int, c0 float32, accumulate bool) float32 {
 		s = c0
 	}
 	for p := 0; p < k; p++ {
-		s += float32(a[p] * b[p*ldb])
+		s = FMA32(a[p], b[p*ldb], s)
 	}
 	return s
 }
@@ -94,25 +97,25 @@ func block4x4(k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 		bp := b[p*ldb : p*ldb+4 : p*ldb+4]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		x := a0[p]
-		c00 += float32(x * b0)
-		c01 += float32(x * b1)
-		c02 += float32(x * b2)
-		c03 += float32(x * b3)
+		c00 = FMA32(x, b0, c00)
+		c01 = FMA32(x, b1, c01)
+		c02 = FMA32(x, b2, c02)
+		c03 = FMA32(x, b3, c03)
 		x = a1[p]
-		c10 += float32(x * b0)
-		c11 += float32(x * b1)
-		c12 += float32(x * b2)
-		c13 += float32(x * b3)
+		c10 = FMA32(x, b0, c10)
+		c11 = FMA32(x, b1, c11)
+		c12 = FMA32(x, b2, c12)
+		c13 = FMA32(x, b3, c13)
 		x = a2[p]
-		c20 += float32(x * b0)
-		c21 += float32(x * b1)
-		c22 += float32(x * b2)
-		c23 += float32(x * b3)
+		c20 = FMA32(x, b0, c20)
+		c21 = FMA32(x, b1, c21)
+		c22 = FMA32(x, b2, c22)
+		c23 = FMA32(x, b3, c23)
 		x = a3[p]
-		c30 += float32(x * b0)
-		c31 += float32(x * b1)
-		c32 += float32(x * b2)
-		c33 += float32(x * b3)
+		c30 = FMA32(x, b0, c30)
+		c31 = FMA32(x, b1, c31)
+		c32 = FMA32(x, b2, c32)
+		c33 = FMA32(x, b3, c33)
 	}
 	c[0], c[1], c[2], c[3] = c00, c01, c02, c03
 	c[ldc], c[ldc+1], c[ldc+2], c[ldc+3] = c10, c11, c12, c13
@@ -140,9 +143,55 @@ func matMulRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 				s = c[i*ldc+j]
 			}
 			for p := 0; p < k; p++ {
-				s += float32(a[i*lda+p] * b[p*ldb+j])
+				s = FMA32(a[i*lda+p], b[p*ldb+j], s)
 			}
 			c[i*ldc+j] = s
 		}
 	}
+}
+
+// FMA32 returns a*b + c rounded once to float32, as a hardware fused
+// multiply-add does.
+//
+// a*b is exact in float64 (48 significant bits). The float64 sum r = a*b + c
+// is rounded once, and rounding r again to float32 can differ from rounding
+// the exact sum only when r falls exactly on the midpoint between two
+// float32 values (any other float32 rounding boundary between r and the
+// exact sum would be a float64 nearer to it than r). There the sign of the
+// float64 rounding error, from Knuth's TwoSum, breaks the tie.
+func FMA32(a, b, c float32) float32 {
+	t := float64(a) * float64(b)
+	cc := float64(c)
+	r := t + cc
+	f := float32(r)
+	if d := r - float64(f); d != 0 && !math.IsInf(float64(f), 0) {
+		// The float32 neighbour of f on r's side; r is a midpoint if it
+		// lies exactly halfway.
+		g := math.Nextafter32(f, float32(math.Copysign(math.Inf(1), d)))
+		if r == (float64(f)+float64(g))/2 {
+			bb := r - t
+			err := (t - (r - bb)) + (cc - bb)
+			if err > 0 {
+				return max32(f, g)
+			}
+			if err < 0 {
+				return min32(f, g)
+			}
+		}
+	}
+	return f
+}
+
+func max32(a, b float32) float32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func min32(a, b float32) float32 {
+	if a < b {
+		return a
+	}
+	return b
 }

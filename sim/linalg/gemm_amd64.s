@@ -19,14 +19,12 @@ TEXT ·xgetbv0(SB), NOSPLIT, $0-8
 	MOVL DX, edx+4(FP)
 	RET
 
-// One row of the canonical-order product for 32 columns: p = product,
-// acc = acc + p, each rounded to float32 (no fused multiply-add).
+// One row of the canonical-order product for 32 columns:
+// acc = fma(a, b, acc), one rounding per step.
 #define ROW(aptr, accLo, accHi) \
 	VBROADCASTSS (aptr), Z10 \
-	VMULPS Z8, Z10, Z11 \
-	VADDPS Z11, accLo, accLo \
-	VMULPS Z9, Z10, Z12 \
-	VADDPS Z12, accHi, accHi \
+	VFMADD231PS Z8, Z10, accLo \
+	VFMADD231PS Z9, Z10, accHi \
 	ADDQ $4, aptr
 
 // func kern4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accumulate bool, mask uint32)

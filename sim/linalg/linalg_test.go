@@ -2,6 +2,7 @@ package linalg
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 )
@@ -182,4 +183,49 @@ func TestVectorExpAndGELUGiveTheSameBits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FMA32 equals a*b + c computed exactly and rounded once to float32,
+// including the double-rounding cases a float64 FMA alone gets wrong.
+func TestFMA32RoundsOnce(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	exact := func(a, b, c float32) float32 {
+		x := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+		x.Mul(x, new(big.Float).SetPrec(200).SetFloat64(float64(b)))
+		x.Add(x, new(big.Float).SetPrec(200).SetFloat64(float64(c)))
+		f, _ := x.Float32()
+		return f
+	}
+	check := func(a, b, c float32) {
+		if got, want := FMA32(a, b, c), exact(a, b, c); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("FMA32(%v, %v, %v) = %v, want %v", a, b, c, got, want)
+		}
+	}
+	for i := 0; i < 300000; i++ {
+		a := float32(r.NormFloat64())
+		b := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-20)))
+		c := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-30)))
+		check(a, b, c)
+	}
+	// Constructed double-rounding cases: with a = -2^-12 (1 + u 2^-23),
+	// b = 2^-12 (1 - u 2^-23) and c = 1 + 2^-23, the exact sum is
+	// 1 + 2^-24 + u^2 2^-70: just above the float32 midpoint 1 + 2^-24 by less
+	// than half a float64 ulp, so rounding through float64 lands on the
+	// midpoint and ties to the even 1.0, while the right answer is 1 + 2^-23.
+	found := 0
+	for u := 1; u < 2000; u++ {
+		for _, sign := range []float32{1, -1} {
+			a := sign * -float32(math.Ldexp(1+float64(u)*0x1p-23, -12))
+			b := float32(math.Ldexp(1-float64(u)*0x1p-23, -12))
+			c := sign * float32(1+0x1p-23)
+			check(a, b, c)
+			if float32(float64(a)*float64(b)+float64(c)) != exact(a, b, c) {
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("the constructed cases did not exercise double rounding")
+	}
+	t.Logf("%d cases where rounding through float64 alone is wrong, all handled", found)
 }
