@@ -487,3 +487,5 @@ func TestVectorCodesEqualScalarCodes(t *testing.T) {
 		}
 	}
 }
+
+func abs32(v float32) float32 { return float32(math.Abs(float64(v))) }

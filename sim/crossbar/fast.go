@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/clipformer/clipformer/sim/keyrand"
+	"github.com/clipformer/clipformer/sim/linalg"
 )
 
 // Codec holds a profile's lookup tables for the fast path. It is read-only
@@ -129,13 +130,11 @@ func (c *Codec) WriteColumns(eff, q, m []float32, cols int, scales []float32, gs
 	}
 }
 
-// signed gives v the sign of x. Not math.Copysign: noise may carry a stored
-// magnitude below zero, and that must survive.
+// signed gives v the sign of x: negated when x's sign bit is set. Not
+// math.Copysign: noise may carry a stored magnitude below zero, and that
+// must survive. Branch-free, since the signs of K and V are random.
 func signed(v float64, x float32) float32 {
-	if x < 0 {
-		return float32(-v)
-	}
-	return float32(v)
+	return math.Float32frombits(math.Float32bits(float32(v)) ^ math.Float32bits(x)&(1<<31))
 }
 
 // writeCells draws the cells of one value cell by cell and returns its
@@ -202,14 +201,4 @@ func AddReadNoise(y, v []float32, sigmaR float64, rng *keyrand.Stream) {
 }
 
 // MaxAbs returns max |x|.
-func MaxAbs(x []float32) float32 {
-	var m float32
-	for _, v := range x {
-		if a := abs32(v); a > m { // not the max builtin: see coder.code
-			m = a
-		}
-	}
-	return m
-}
-
-func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+func MaxAbs(x []float32) float32 { return linalg.MaxAbs(x) }

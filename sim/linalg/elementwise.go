@@ -34,21 +34,8 @@ func LayerNorm(dst, x []float32, rows, n int, w, b []float32, eps float64) {
 func SoftmaxRows(x []float32, rows, n int, scale float32) {
 	for r := 0; r < rows; r++ {
 		row := x[r*n : r*n+n]
-		mx := float32(math.Inf(-1))
-		for _, v := range row {
-			if v > mx {
-				mx = v
-			}
-		}
-		expShifted(row, mx, scale)
-		var sum float32
-		for _, e := range row {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range row {
-			row[j] *= inv
-		}
+		expShifted(row, Max(row), scale)
+		Scale(row, 1/Sum(row))
 	}
 }
 
@@ -89,18 +76,7 @@ func AddBias(x []float32, rows, n int, b []float32) {
 		return
 	}
 	for r := 0; r < rows; r++ {
-		row := x[r*n : r*n+n]
-		for j := range row {
-			row[j] += b[j]
-		}
-	}
-}
-
-// Add sets dst[i] += x[i].
-func Add(dst, x []float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += x[i]
+		Add(x[r*n:r*n+n], b)
 	}
 }
 

@@ -14,3 +14,9 @@ func matMulAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 func expShiftedAVX512(x *float32, n int, mx, scale float32) { panic("linalg: no assembly kernels") }
 
 func geluAVX512(x *float32, n int) { panic("linalg: no assembly kernels") }
+
+func maxAVX512(x *float32, n int) float32      { panic("linalg: no assembly kernels") }
+func maxAbsAVX512(x *float32, n int) float32   { panic("linalg: no assembly kernels") }
+func sum16AVX512(x *float32, n int) float32    { panic("linalg: no assembly kernels") }
+func scaleAVX512(x *float32, n int, s float32) { panic("linalg: no assembly kernels") }
+func addAVX512(dst, x *float32, n int)         { panic("linalg: no assembly kernels") }

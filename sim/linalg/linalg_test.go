@@ -229,3 +229,47 @@ func TestFMA32RoundsOnce(t *testing.T) {
 	}
 	t.Logf("%d cases where rounding through float64 alone is wrong, all handled", found)
 }
+
+// The AVX-512 reductions give the pure-Go versions' bits: Sum in its
+// canonical lane order, Max and MaxAbs exactly, Scale and Add elementwise.
+func TestVectorReductionsGiveTheSameBits(t *testing.T) {
+	if !hasAVX512 {
+		t.Log("no AVX-512 on this CPU: only the Go versions run here")
+		return
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{1, 2, 15, 16, 17, 31, 33, 197, 1000} {
+		x := randSlice(r, n)
+		for i := range x {
+			x[i] *= float32(math.Pow(10, float64(r.IntN(12)-6)))
+		}
+		if a, b := sum16AVX512(&x[0], n), sum16Go(x); math.Float32bits(a) != math.Float32bits(b) {
+			t.Fatalf("n=%d: Sum AVX-512 %v, Go %v", n, a, b)
+		}
+		var m, ma float32 = float32(math.Inf(-1)), 0
+		for _, v := range x {
+			m = max(m, v)
+			ma = max(ma, float32(math.Abs(float64(v))))
+		}
+		if got := maxAVX512(&x[0], n); got != m {
+			t.Fatalf("n=%d: Max %v, want %v", n, got, m)
+		}
+		if got := maxAbsAVX512(&x[0], n); got != ma {
+			t.Fatalf("n=%d: MaxAbs %v, want %v", n, got, ma)
+		}
+		y := randSlice(r, n)
+		a := append([]float32(nil), x...)
+		addAVX512(&a[0], &y[0], n)
+		scaleAVX512(&a[0], n, 0.37)
+		for i := range a {
+			if want := (x[i] + y[i]) * 0.37; a[i] != want {
+				t.Fatalf("n=%d: Add then Scale element %d = %v, want %v", n, i, a[i], want)
+			}
+		}
+	}
+	// Negative-only input: Max must not report a masked-off lane's value.
+	neg := []float32{-5, -3, -4}
+	if got := Max(neg); got != -3 {
+		t.Fatalf("Max(%v) = %v", neg, got)
+	}
+}

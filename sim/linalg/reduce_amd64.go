@@ -1,0 +1,16 @@
+package linalg
+
+//go:noescape
+func maxAVX512(x *float32, n int) float32
+
+//go:noescape
+func maxAbsAVX512(x *float32, n int) float32
+
+//go:noescape
+func sum16AVX512(x *float32, n int) float32
+
+//go:noescape
+func scaleAVX512(x *float32, n int, s float32)
+
+//go:noescape
+func addAVX512(dst, x *float32, n int)
