@@ -102,7 +102,14 @@ func Exp32(x float32) float32 {
 		return 0
 	}
 	// x = n ln2 + r, |r| <= ln2/2; exp(x) = 2^n exp(r).
-	n := float32(math.Floor(float64(float32(x*log2e) + 0.5)))
+	// floor by truncation and a correction (t is within +-130 here), which
+	// inlines where math.Floor is a call.
+	t := float32(x*log2e) + 0.5
+	ni := int32(t)
+	if float32(ni) > t {
+		ni--
+	}
+	n := float32(ni)
 	r := x - float32(n*ln2hi)
 	r -= float32(n * ln2lo)
 	// Cephes expf polynomial.
@@ -113,7 +120,7 @@ func Exp32(x float32) float32 {
 	p = float32(p*r) + 1.6666665459e-1
 	p = float32(p*r) + 5.0000001201e-1
 	e := float32(float32(float32(p*r)*r)+r) + 1
-	return e * math.Float32frombits(uint32(int32(n)+127)<<23)
+	return e * math.Float32frombits(uint32(ni+127)<<23)
 }
 
 // Erf32 is a float32 erf with an absolute error below 2e-7 (the rational

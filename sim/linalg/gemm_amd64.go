@@ -16,7 +16,8 @@ func xgetbv0() (eax, edx uint32)
 // for other packages' kernels to follow the same choice.
 func AVX512() bool { return hasAVX512 }
 
-// hasAVX512 reports AVX-512 F with the OS saving the ZMM and opmask state.
+// hasAVX512 reports AVX-512 F, DQ, BW and VL with the OS saving the ZMM and
+// opmask state.
 var hasAVX512 = detectAVX512()
 
 func detectAVX512() bool {
@@ -35,7 +36,9 @@ func detectAVX512() bool {
 		return false
 	}
 	_, ebx7, _, _ := cpuidex(7, 0)
-	return ebx7&(1<<16) != 0 // AVX512F
+	// F, DQ, BW and VL: every AVX-512 server CPU since Skylake-SP has them.
+	const need = 1<<16 | 1<<17 | 1<<30 | 1<<31
+	return ebx7&need == need
 }
 
 // matMulAsm computes MatMul with the AVX-512 kernels: 32-column panels (the
