@@ -176,10 +176,7 @@ func (c *Codec) QuantizeRows(dst, x []float32, rows, n int) {
 			clear(out)
 			continue
 		}
-		k, unit := m/s, s/m
-		for j, v := range row {
-			out[j] = inputCode(v, k) * unit
-		}
+		linalg.RoundScale(out, row, m/s, s/m)
 	}
 }
 

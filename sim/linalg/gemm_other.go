@@ -20,3 +20,5 @@ func maxAbsAVX512(x *float32, n int) float32   { panic("linalg: no assembly kern
 func sum16AVX512(x *float32, n int) float32    { panic("linalg: no assembly kernels") }
 func scaleAVX512(x *float32, n int, s float32) { panic("linalg: no assembly kernels") }
 func addAVX512(dst, x *float32, n int)         { panic("linalg: no assembly kernels") }
+
+func roundScaleAVX512(dst, x *float32, n int, k, unit float32) { panic("linalg: no assembly kernels") }

@@ -267,6 +267,18 @@ func TestVectorReductionsGiveTheSameBits(t *testing.T) {
 			}
 		}
 	}
+	for _, n := range []int{1, 16, 17, 300} {
+		x := randSlice(r, n)
+		x[0] = 0.5 / 37 // an exact tie at k = 37 (within float32 rounding)
+		a, b := make([]float32, n), make([]float32, n)
+		roundScaleAVX512(&a[0], &x[0], n, 37, 0.25)
+		roundScaleGo(b, x, 37, 0.25)
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) || a[i] != float32(math.RoundToEven(float64(x[i]*37)))*0.25 {
+				t.Fatalf("RoundScale of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+			}
+		}
+	}
 	// Negative-only input: Max must not report a masked-off lane's value.
 	neg := []float32{-5, -3, -4}
 	if got := Max(neg); got != -3 {

@@ -75,3 +75,23 @@ func Add(dst, x []float32) {
 		dst[i] += x[i]
 	}
 }
+
+// RoundScale sets dst[i] = round(x[i] k) unit, rounding half to even; for
+// |x[i] k| below 2^22.
+func RoundScale(dst, x []float32, k, unit float32) {
+	x = x[:len(dst)]
+	if hasAVX512 && len(dst) > 0 {
+		roundScaleAVX512(&dst[0], &x[0], len(dst), k, unit)
+		return
+	}
+	roundScaleGo(dst, x, k, unit)
+}
+
+func roundScaleGo(dst, x []float32, k, unit float32) {
+	// Adding and subtracting 1.5 * 2^23 rounds a float32 of magnitude below
+	// 2^22 to an integer in the nearest-even mode.
+	const magic = 12582912
+	for i, v := range x {
+		dst[i] = (float32(v*k+magic) - magic) * unit
+	}
+}

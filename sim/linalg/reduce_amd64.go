@@ -14,3 +14,6 @@ func scaleAVX512(x *float32, n int, s float32)
 
 //go:noescape
 func addAVX512(dst, x *float32, n int)
+
+//go:noescape
+func roundScaleAVX512(dst, x *float32, n int, k, unit float32)

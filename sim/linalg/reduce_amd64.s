@@ -180,3 +180,39 @@ dfull:
 ddone:
 	VZEROUPPER
 	RET
+
+// func roundScaleAVX512(dst, x *float32, n int, k, unit float32)
+//
+// dst[i] = roundEven(x[i] k) unit.
+TEXT ·roundScaleAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS k+24(FP), Z1
+	VBROADCASTSS unit+28(FP), Z2
+
+rloop:
+	CMPQ CX, $0
+	JLE  rdone
+	MOVL $0xffff, AX
+	CMPQ CX, $16
+	JGE  rfull
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+rfull:
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z3
+	VMULPS Z1, Z3, Z3
+	VRNDSCALEPS $8, Z3, Z3 // nearest, ties to even
+	VMULPS Z2, Z3, Z3
+	VMOVUPS Z3, K1, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  rloop
+
+rdone:
+	VZEROUPPER
+	RET
