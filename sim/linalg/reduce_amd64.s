@@ -190,6 +190,7 @@ TEXT ·roundScaleAVX512(SB), NOSPLIT, $0-32
 	MOVQ n+16(FP), CX
 	VBROADCASTSS k+24(FP), Z1
 	VBROADCASTSS unit+28(FP), Z2
+	VXORPS Z4, Z4, Z4 // +0: turns a rounded -0 into +0, as the Go version gives
 
 rloop:
 	CMPQ CX, $0
@@ -206,6 +207,7 @@ rfull:
 	VMOVUPS.Z (SI), K1, Z3
 	VMULPS Z1, Z3, Z3
 	VRNDSCALEPS $8, Z3, Z3 // nearest, ties to even
+	VADDPS Z4, Z3, Z3
 	VMULPS Z2, Z3, Z3
 	VMOVUPS Z3, K1, (DI)
 	ADDQ $64, DI
