@@ -94,6 +94,18 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 	return mp, nil
 }
 
+// ReleaseWeights drops the float weights of every linear this mapping holds
+// from the model, for memory: the crossbar copies are all that evaluating
+// through this mapping reads. The model can then no longer run the ideal
+// forward nor be mapped again; callers do this only when one mapping serves
+// every remaining trial (no programming noise).
+func (mp *Mapped) ReleaseWeights() {
+	lins := linearsOf(mp.model)
+	for id := range mp.linear {
+		lins[id].WT = nil
+	}
+}
+
 // weightScales is max |W| over the layer, or per output column.
 func weightScales(l *vit.Linear, mode crossbar.WeightScale) []float32 {
 	if mode == crossbar.PerLayer {

@@ -335,3 +335,29 @@ func TestMappedServesOnlyItsSetting(t *testing.T) {
 		t.Error("a programming-noise mapping serves another trial")
 	}
 }
+
+func TestReleaseWeightsKeepsResults(t *testing.T) {
+	m, d := tinySetup(t, 5)
+	ctx := context.Background()
+	kv, _ := CalibrateKV(ctx, m, d, 5, 1)
+	p := crossbar.Default()
+	p.SigmaR = 0.02
+	s := Setting{Profile: p, Gamma: 3, Seed: 2}
+	mp, _ := MapWeights(m, &s, Fast)
+	before, _ := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Mapped: mp, Predictions: true})
+	mp.ReleaseWeights()
+	if m.Blocks[0].QKV.WT != nil || m.PatchEmbed.WT == nil {
+		t.Fatal("ReleaseWeights should drop the mapped linears' weights and keep the digital ones")
+	}
+	after, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Mapped: mp, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range before.Predictions {
+		for j, v := range before.Predictions[i].Logits {
+			if after.Predictions[i].Logits[j] != v {
+				t.Fatalf("image %d logit %d changed after releasing the weights", i, j)
+			}
+		}
+	}
+}

@@ -269,6 +269,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if mapped, err = sim.MapWeights(m, &s, path); err != nil {
 				return err
 			}
+			if s.Profile.ProgrammingGamma == 0 {
+				// One mapping serves every trial: the float weights it
+				// copied are not read again.
+				mapped.ReleaseWeights()
+				runtime.GC()
+				debug.FreeOSMemory()
+			}
 		}
 		base := trial * total
 		r, err := sim.Evaluate(ctx, sim.Request{Model: m, Data: data, Start: c.start, Count: total, Setting: s, KV: kv,
