@@ -1,0 +1,4 @@
+// Package cfpb holds the Go code generated from proto/*.proto: the sweep
+// messages, the coordinator's gRPC services and the raft commands.
+// Regenerate it with scripts/gen-proto.sh; do not edit the .pb.go files.
+package cfpb
