@@ -81,7 +81,7 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 				for _, gm := range g.Gamma {
 					for _, c := range clips {
 						points = append(points, &cfpb.Point{Index: int32(len(points)), Gamma: gm,
-							Clip: &cfpb.ClipSetting{Off: c.Off, Alpha: c.Alpha, Beta: c.Beta},
+							Clip:   &cfpb.ClipSetting{Off: c.Off, Alpha: c.Alpha, Beta: c.Beta},
 							SigmaR: r, SigmaW: w, Device: append([]string(nil), dev...)})
 					}
 				}

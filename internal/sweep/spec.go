@@ -33,17 +33,17 @@ const (
 
 // specYAML is the YAML form of cfpb.SweepSpec: the same field names.
 type specYAML struct {
-	Name                string        `yaml:"name"`
-	Model               modelYAML     `yaml:"model"`
-	Dataset             datasetYAML   `yaml:"dataset"`
-	Profile             *profileYAML  `yaml:"profile"`
-	Grid                gridYAML      `yaml:"grid"`
-	Trials              *int32        `yaml:"trials"`
-	Seed                *uint64       `yaml:"seed"`
-	ImagesPerShard      *int32        `yaml:"images_per_shard"`
-	Priority            int32         `yaml:"priority"`
-	MaxConcurrentShards int32         `yaml:"max_concurrent_shards"`
-	Path                string        `yaml:"path"`
+	Name                string       `yaml:"name"`
+	Model               modelYAML    `yaml:"model"`
+	Dataset             datasetYAML  `yaml:"dataset"`
+	Profile             *profileYAML `yaml:"profile"`
+	Grid                gridYAML     `yaml:"grid"`
+	Trials              *int32       `yaml:"trials"`
+	Seed                *uint64      `yaml:"seed"`
+	ImagesPerShard      *int32       `yaml:"images_per_shard"`
+	Priority            int32        `yaml:"priority"`
+	MaxConcurrentShards int32        `yaml:"max_concurrent_shards"`
+	Path                string       `yaml:"path"`
 }
 
 type modelYAML struct {
