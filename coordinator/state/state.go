@@ -1,0 +1,476 @@
+// Package state is the coordinators' replicated state machine: sweeps, the
+// shard table with leases and results, the worker registry and the
+// coordinator directory. Apply is deterministic: it reads no clock (the
+// leader's time rides inside each command), draws no random numbers and does
+// no I/O, so every replica that applies the same log holds the same state.
+// The package knows nothing of raft or gRPC; the coordinator adapts it.
+package state
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+// SnapshotVersion is the snapshot format this package writes and reads.
+const SnapshotVersion = 1
+
+// MaxFailures is how many crashed or errored attempts fail a shard.
+const MaxFailures = 3
+
+// Errors of Apply.
+var (
+	ErrUnknownSweep = errors.New("state: unknown sweep")
+	ErrBadCommand   = errors.New("state: malformed command")
+)
+
+// State is the replicated state. Apply and Restore write; everything else
+// reads, and is safe to call from any goroutine.
+type State struct {
+	mu           sync.RWMutex
+	sweeps       map[string]*sweepState
+	order        []string // sweep ids in submission order
+	workers      map[string]*cfpb.WorkerRecord
+	coordinators map[string]*cfpb.SetCoordinator
+	nextLease    uint64
+	applied      uint64 // commands applied, for tests and metrics
+}
+
+type sweepState struct {
+	id        string
+	spec      *cfpb.SweepSpec
+	layout    *sweep.Layout
+	state     cfpb.SweepState
+	submitted int64
+	finished  int64
+	alarms    int64
+	shards    []shard
+	counts    [6]int64 // by cfpb.ShardState
+	images    int64    // images of done shards
+
+	// Derived (rebuilt on restore): the lowest never-leased shard, and the
+	// pending shards that were leased before (retries), in release order.
+	fresh int
+	retry []int
+}
+
+type shard struct {
+	state     cfpb.ShardState
+	attempt   int32
+	failures  int32
+	leaseID   uint64
+	worker    string
+	notBefore int64
+	lastError string
+	result    *cfpb.ShardResult
+}
+
+// New returns an empty state.
+func New() *State {
+	return &State{sweeps: map[string]*sweepState{}, workers: map[string]*cfpb.WorkerRecord{},
+		coordinators: map[string]*cfpb.SetCoordinator{}, nextLease: 1}
+}
+
+// Response is what applying one command produced.
+type Response struct {
+	// Granted holds the leases an AssignShards command granted, in order.
+	Granted []*cfpb.LeaseRef
+	// Completed counts results recorded; Duplicates those ignored because
+	// the shard was already done with equal numbers; Alarms those whose
+	// numbers differed (non-determinism); Ignored those for cancelled or
+	// unknown shards.
+	Completed, Duplicates, Alarms, Ignored int
+	// Released counts leases ended; Failed the shards that reached
+	// MaxFailures.
+	Released, Failed int
+	Err              error
+}
+
+// Apply applies one command.
+func (s *State) Apply(c *cfpb.Command) *Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applied++
+	now := c.GetNowNs()
+	r := &Response{}
+	switch cmd := c.GetCmd().(type) {
+	case *cfpb.Command_Submit:
+		r.Err = s.submit(cmd.Submit, now)
+	case *cfpb.Command_SetState:
+		r.Err = s.setState(cmd.SetState, now)
+	case *cfpb.Command_Assign:
+		for _, a := range cmd.Assign.GetAssignments() {
+			if l := s.assign(a, now); l != nil {
+				r.Granted = append(r.Granted, l)
+			}
+		}
+	case *cfpb.Command_Complete:
+		for _, res := range cmd.Complete.GetResults() {
+			s.complete(res, now, r)
+		}
+	case *cfpb.Command_Release:
+		for _, rel := range cmd.Release.GetReleases() {
+			s.release(rel, now, r)
+		}
+	case *cfpb.Command_RegisterWorker:
+		w := cmd.RegisterWorker
+		if w.GetWorkerId() == "" {
+			r.Err = fmt.Errorf("%w: register_worker: empty worker_id", ErrBadCommand)
+			break
+		}
+		rec, ok := s.workers[w.WorkerId]
+		if !ok {
+			rec = &cfpb.WorkerRecord{Id: w.WorkerId, RegisteredNs: now}
+			s.workers[w.WorkerId] = rec
+		}
+		rec.Version, rec.Slots = w.Version, w.Slots
+	case *cfpb.Command_SetCoordinator:
+		sc := cmd.SetCoordinator
+		if sc.GetId() == "" {
+			r.Err = fmt.Errorf("%w: set_coordinator: empty id", ErrBadCommand)
+			break
+		}
+		if sc.Remove {
+			delete(s.coordinators, sc.Id)
+		} else {
+			s.coordinators[sc.Id] = proto.Clone(sc).(*cfpb.SetCoordinator)
+		}
+	default:
+		r.Err = fmt.Errorf("%w: no command in the entry", ErrBadCommand)
+	}
+	return r
+}
+
+func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
+	if c.GetSweepId() == "" {
+		return fmt.Errorf("%w: submit: empty sweep_id", ErrBadCommand)
+	}
+	if _, ok := s.sweeps[c.SweepId]; ok {
+		return nil // a retried submission: the first one stands
+	}
+	layout, err := sweep.NewLayout(c.Spec)
+	if err != nil {
+		return err
+	}
+	sw := &sweepState{id: c.SweepId, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
+		submitted: now, shards: make([]shard, layout.Shards())}
+	for i := range sw.shards {
+		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
+	}
+	sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] = int64(len(sw.shards))
+	s.sweeps[c.SweepId] = sw
+	s.order = append(s.order, c.SweepId)
+	return nil
+}
+
+func (s *State) setState(c *cfpb.SetSweepState, now int64) error {
+	sw, ok := s.sweeps[c.GetSweepId()]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownSweep, c.GetSweepId())
+	}
+	if sw.state == cfpb.SweepState_SWEEP_STATE_DONE || sw.state == cfpb.SweepState_SWEEP_STATE_CANCELLED {
+		return nil // nothing left to change
+	}
+	switch c.State {
+	case cfpb.SweepState_SWEEP_STATE_RUNNING, cfpb.SweepState_SWEEP_STATE_PAUSED:
+		sw.state = c.State
+	case cfpb.SweepState_SWEEP_STATE_CANCELLED:
+		for i := range sw.shards {
+			sh := &sw.shards[i]
+			if sh.state == cfpb.ShardState_SHARD_STATE_PENDING || sh.state == cfpb.ShardState_SHARD_STATE_LEASED {
+				sw.move(sh, cfpb.ShardState_SHARD_STATE_CANCELLED)
+			}
+		}
+		sw.retry = nil
+		sw.fresh = len(sw.shards)
+		sw.state = cfpb.SweepState_SWEEP_STATE_CANCELLED
+		sw.finished = now
+	default:
+		return fmt.Errorf("%w: set_state: state %v", ErrBadCommand, c.State)
+	}
+	return nil
+}
+
+func (sw *sweepState) move(sh *shard, to cfpb.ShardState) {
+	sw.counts[sh.state]--
+	sw.counts[to]++
+	sh.state = to
+}
+
+// finishIfDone marks the sweep done once no shard is pending or leased.
+func (sw *sweepState) finishIfDone(now int64) {
+	if sw.state != cfpb.SweepState_SWEEP_STATE_RUNNING && sw.state != cfpb.SweepState_SWEEP_STATE_PAUSED {
+		return
+	}
+	if sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] == 0 && sw.counts[cfpb.ShardState_SHARD_STATE_LEASED] == 0 {
+		sw.state = cfpb.SweepState_SWEEP_STATE_DONE
+		sw.finished = now
+	}
+}
+
+func (s *State) shardOf(sweepID string, k int32) (*sweepState, *shard) {
+	sw, ok := s.sweeps[sweepID]
+	if !ok || k < 0 || int(k) >= len(sw.shards) {
+		return nil, nil
+	}
+	return sw, &sw.shards[k]
+}
+
+func (s *State) assign(a *cfpb.Assignment, now int64) *cfpb.LeaseRef {
+	sw, sh := s.shardOf(a.GetSweepId(), a.GetShard())
+	if sh == nil || sw.state != cfpb.SweepState_SWEEP_STATE_RUNNING ||
+		sh.state != cfpb.ShardState_SHARD_STATE_PENDING || sh.notBefore > now || a.Worker == "" {
+		return nil
+	}
+	k := int(a.Shard)
+	if sh.attempt > 0 {
+		if i := slices.Index(sw.retry, k); i >= 0 {
+			sw.retry = slices.Delete(sw.retry, i, i+1)
+		}
+	}
+	sw.move(sh, cfpb.ShardState_SHARD_STATE_LEASED)
+	sh.attempt++
+	sh.leaseID = s.nextLease
+	s.nextLease++
+	sh.worker = a.Worker
+	sw.advanceFresh()
+	return &cfpb.LeaseRef{SweepId: sw.id, Shard: a.Shard, LeaseId: sh.leaseID, Attempt: sh.attempt}
+}
+
+func (sw *sweepState) advanceFresh() {
+	for sw.fresh < len(sw.shards) {
+		sh := &sw.shards[sw.fresh]
+		if sh.state == cfpb.ShardState_SHARD_STATE_PENDING && sh.attempt == 0 {
+			return
+		}
+		sw.fresh++
+	}
+}
+
+func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
+	sw, sh := s.shardOf(res.GetSweepId(), res.GetShard())
+	if sh == nil || res.Summary == nil {
+		r.Ignored++
+		return
+	}
+	switch sh.state {
+	case cfpb.ShardState_SHARD_STATE_DONE:
+		if proto.Equal(sh.result.Summary, res.Summary) {
+			r.Duplicates++
+		} else {
+			r.Alarms++
+			sw.alarms++
+		}
+		return
+	case cfpb.ShardState_SHARD_STATE_CANCELLED:
+		r.Ignored++
+		return
+	case cfpb.ShardState_SHARD_STATE_PENDING:
+		if sh.attempt > 0 {
+			if i := slices.Index(sw.retry, int(res.Shard)); i >= 0 {
+				sw.retry = slices.Delete(sw.retry, i, i+1)
+			}
+		}
+	}
+	// First writer wins: any result for a shard not yet done is recorded,
+	// even from an expired lease, because the simulator is deterministic.
+	sw.move(sh, cfpb.ShardState_SHARD_STATE_DONE)
+	sh.result = res
+	sh.worker = res.Worker
+	sw.images += res.Summary.Images
+	if w, ok := s.workers[res.Worker]; ok {
+		w.ShardsDone++
+	}
+	sw.advanceFresh()
+	r.Completed++
+	sw.finishIfDone(now)
+}
+
+func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
+	sw, sh := s.shardOf(rel.GetSweepId(), rel.GetShard())
+	if sh == nil || sh.state != cfpb.ShardState_SHARD_STATE_LEASED || sh.leaseID != rel.LeaseId {
+		return // stale: the lease already ended
+	}
+	r.Released++
+	counts := rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED || rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_ERROR
+	if counts {
+		sh.failures++
+		if rel.Error != "" {
+			sh.lastError = rel.Error
+		} else if rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+			sh.lastError = "lease expired without a heartbeat"
+		}
+	}
+	if sh.failures >= MaxFailures {
+		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
+		r.Failed++
+		sw.finishIfDone(now)
+		return
+	}
+	sw.move(sh, cfpb.ShardState_SHARD_STATE_PENDING)
+	sh.notBefore = rel.BackoffUntilNs
+	sw.retry = append(sw.retry, int(rel.Shard))
+}
+
+// Applied is the number of commands applied so far.
+func (s *State) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// sortedSweeps lists sweeps newest first.
+func (s *State) sortedSweeps() []*sweepState {
+	out := make([]*sweepState, 0, len(s.order))
+	for i := len(s.order) - 1; i >= 0; i-- {
+		out = append(out, s.sweeps[s.order[i]])
+	}
+	return out
+}
+
+// SweepIDs lists the sweep ids, newest first.
+func (s *State) SweepIDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ids []string
+	for _, sw := range s.sortedSweeps() {
+		ids = append(ids, sw.id)
+	}
+	return ids
+}
+
+// Sweep describes one sweep (without the leader's live figures).
+func (s *State) Sweep(id string) (*cfpb.Sweep, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sw, ok := s.sweeps[id]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, id)
+	}
+	return sw.describe(), nil
+}
+
+func (sw *sweepState) describe() *cfpb.Sweep {
+	c := sw.counts
+	return &cfpb.Sweep{Id: sw.id, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
+		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
+			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
+			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
+			ImagesDone: sw.images},
+		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1}
+}
+
+// Sweeps describes every sweep, newest first.
+func (s *State) Sweeps() []*cfpb.Sweep {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*cfpb.Sweep
+	for _, sw := range s.sortedSweeps() {
+		out = append(out, sw.describe())
+	}
+	return out
+}
+
+// Results aggregates a sweep's done shards per grid point.
+func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sw, ok := s.sweeps[id]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, id)
+	}
+	return sweep.Aggregate(sw.layout,
+		func(k int) cfpb.ShardState { return sw.shards[k].state },
+		func(k int) *cfpb.Summary { return sw.shards[k].result.GetSummary() }), nil
+}
+
+// Shard returns the replicated state of one shard.
+func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, sh := s.shardOf(sweepID, k)
+	if sh == nil {
+		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
+	}
+	return sh.proto(k), nil
+}
+
+func (sh *shard) proto(k int32) *cfpb.Shard {
+	return &cfpb.Shard{Index: k, State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
+		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result}
+}
+
+// Work is what a worker needs for a lease: the shard and the sweep's spec.
+func (s *State) Work(sweepID string, k int32) (*cfpb.ShardWork, *cfpb.SweepSpec, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sw, sh := s.shardOf(sweepID, k)
+	if sh == nil {
+		return nil, nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
+	}
+	return sw.layout.Shard(sweepID, int(k)), sw.spec, nil
+}
+
+// Lease is one open lease.
+type Lease struct {
+	Ref    *cfpb.LeaseRef
+	Worker string
+}
+
+// Leases lists every open lease, by sweep then shard.
+func (s *State) Leases() []Lease {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Lease
+	for _, id := range s.order {
+		sw := s.sweeps[id]
+		if sw.counts[cfpb.ShardState_SHARD_STATE_LEASED] == 0 {
+			continue
+		}
+		for k := range sw.shards {
+			if sh := &sw.shards[k]; sh.state == cfpb.ShardState_SHARD_STATE_LEASED {
+				out = append(out, Lease{Ref: &cfpb.LeaseRef{SweepId: id, Shard: int32(k), LeaseId: sh.leaseID, Attempt: sh.attempt}, Worker: sh.worker})
+			}
+		}
+	}
+	return out
+}
+
+// HoldsLease reports whether worker holds exactly this lease.
+func (s *State) HoldsLease(worker string, l *cfpb.LeaseRef) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, sh := s.shardOf(l.GetSweepId(), l.GetShard())
+	return sh != nil && sh.state == cfpb.ShardState_SHARD_STATE_LEASED && sh.leaseID == l.LeaseId && sh.worker == worker
+}
+
+// Workers lists the registered workers by id.
+func (s *State) Workers() []*cfpb.WorkerRecord {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*cfpb.WorkerRecord, 0, len(s.workers))
+	for _, w := range s.workers {
+		out = append(out, proto.Clone(w).(*cfpb.WorkerRecord))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}
+
+// Coordinators lists the known coordinators by id.
+func (s *State) Coordinators() []*cfpb.SetCoordinator {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*cfpb.SetCoordinator, 0, len(s.coordinators))
+	for _, c := range s.coordinators {
+		out = append(out, proto.Clone(c).(*cfpb.SetCoordinator))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
+	return out
+}

@@ -1,0 +1,278 @@
+package state
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+func spec(t *testing.T, extra string) *cfpb.SweepSpec {
+	t.Helper()
+	s, err := sweep.Parse("t.yaml", []byte(`
+model: {path: m}
+dataset: {kind: mnist, limit: 40}
+grid: {gamma: [0, 4], clip: [off, {alpha: 2, beta: 0.25}]}
+images_per_shard: 10
+`+extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func cmd(now int64, c any) *cfpb.Command {
+	out := &cfpb.Command{NowNs: now}
+	switch c := c.(type) {
+	case *cfpb.Command:
+		return c
+	case *cfpb.SubmitSweep:
+		out.Cmd = &cfpb.Command_Submit{Submit: c}
+	case *cfpb.SetSweepState:
+		out.Cmd = &cfpb.Command_SetState{SetState: c}
+	case *cfpb.AssignShards:
+		out.Cmd = &cfpb.Command_Assign{Assign: c}
+	case *cfpb.CompleteShards:
+		out.Cmd = &cfpb.Command_Complete{Complete: c}
+	case *cfpb.ReleaseShards:
+		out.Cmd = &cfpb.Command_Release{Release: c}
+	case *cfpb.RegisterWorker:
+		out.Cmd = &cfpb.Command_RegisterWorker{RegisterWorker: c}
+	}
+	return out
+}
+
+func mustApply(t *testing.T, s *State, c *cfpb.Command) *Response {
+	t.Helper()
+	r := s.Apply(c)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	return r
+}
+
+func result(l *cfpb.LeaseRef, worker string, correct int64) *cfpb.ShardResult {
+	return &cfpb.ShardResult{SweepId: l.SweepId, Shard: l.Shard, LeaseId: l.LeaseId, Attempt: l.Attempt, Worker: worker,
+		Summary: &cfpb.Summary{Images: 10, Correct: correct, Signal: []*cfpb.Sum128{{Hi: 5}}, Noise: []*cfpb.Sum128{{Lo: 7}}}}
+}
+
+// leaseAll picks and assigns n shards to worker.
+func leaseAll(t *testing.T, s *State, now int64, worker string, n int) []*cfpb.LeaseRef {
+	t.Helper()
+	slots := make([]string, n)
+	for i := range slots {
+		slots[i] = worker
+	}
+	picks := s.Pick(now, slots)
+	return mustApply(t, s, cmd(now, &cfpb.AssignShards{Assignments: picks})).Granted
+}
+
+func TestApplyRunsASweepToDoneAndAggregates(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.RegisterWorker{WorkerId: "w1", Slots: 2}))
+	mustApply(t, s, cmd(2, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	sw, _ := s.Sweep("a")
+	if sw.Shards != 16 || sw.Points != 4 || sw.State != cfpb.SweepState_SWEEP_STATE_RUNNING || sw.Progress.Pending != 16 {
+		t.Fatalf("sweep %v", sw)
+	}
+	for i := 0; i < 8; i++ {
+		ls := leaseAll(t, s, int64(10+i), "w1", 2)
+		if len(ls) != 2 {
+			t.Fatalf("round %d: %d leases", i, len(ls))
+		}
+		var rs []*cfpb.ShardResult
+		for _, l := range ls {
+			rs = append(rs, result(l, "w1", 9))
+		}
+		if r := mustApply(t, s, cmd(int64(20+i), &cfpb.CompleteShards{Results: rs})); r.Completed != 2 {
+			t.Fatalf("completed %d", r.Completed)
+		}
+	}
+	sw, _ = s.Sweep("a")
+	if sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Done != 16 || sw.Progress.ImagesDone != 160 || sw.FinishedNs != 27 {
+		t.Fatalf("sweep %v", sw)
+	}
+	res, _ := s.Results("a")
+	for _, p := range res {
+		if p.CompleteTrials != 1 || p.Trials[0].Images != 40 || p.Trials[0].Correct != 36 || p.Trials[0].Signal[0].Hi != 20 {
+			t.Fatalf("point %v", p)
+		}
+	}
+	if w := s.Workers()[0]; w.ShardsDone != 16 {
+		t.Fatalf("worker %v", w)
+	}
+}
+
+func TestDuplicateCompletionIsIgnoredAndADifferentOneRaisesTheAlarm(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	l := leaseAll(t, s, 2, "w1", 1)[0]
+	if r := mustApply(t, s, cmd(3, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(l, "w1", 9)}})); r.Completed != 1 {
+		t.Fatal(r)
+	}
+	if r := mustApply(t, s, cmd(4, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(l, "w2", 9)}})); r.Duplicates != 1 || r.Completed != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if r := mustApply(t, s, cmd(5, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(l, "w2", 8)}})); r.Alarms != 1 {
+		t.Fatalf("%+v", r)
+	}
+	sh, _ := s.Shard("a", l.Shard)
+	if sh.Result.Worker != "w1" || sh.Result.Summary.Correct != 9 {
+		t.Fatalf("first writer lost: %v", sh.Result)
+	}
+	if sw, _ := s.Sweep("a"); sw.Alarms != 1 || sw.Progress.Done != 1 {
+		t.Fatalf("sweep %v", sw)
+	}
+}
+
+func TestThreeCountedFailuresFailAShardButLostWorkersNeverCount(t *testing.T) {
+	s := New()
+	one, err := sweep.Parse("one.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 10}\ngrid: {gamma: [1]}\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: one}))
+	now := int64(10)
+	release := func(reason cfpb.ReleaseReason) {
+		l := leaseAll(t, s, now, "w", 1)
+		if len(l) != 1 {
+			t.Fatalf("no lease at %d", now)
+		}
+		mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: l[0].Shard,
+			LeaseId: l[0].LeaseId, Reason: reason, Error: "boom " + reason.String(), BackoffUntilNs: now + 5}}}))
+		// Backoff: not leased again before it passes.
+		if got := s.Pick(now+4, []string{"w"}); len(got) != 0 {
+			t.Fatalf("leased during backoff: %v", got)
+		}
+		now += 5
+	}
+	for i := 0; i < 5; i++ {
+		release(cfpb.ReleaseReason_RELEASE_REASON_LOST)
+	}
+	release(cfpb.ReleaseReason_RELEASE_REASON_ERROR)
+	release(cfpb.ReleaseReason_RELEASE_REASON_RETURNED)
+	release(cfpb.ReleaseReason_RELEASE_REASON_EXPIRED)
+	sh, _ := s.Shard("a", 0)
+	if sh.State != cfpb.ShardState_SHARD_STATE_PENDING || sh.Failures != 2 || sh.Attempt != 8 {
+		t.Fatalf("shard %v", sh)
+	}
+	l := leaseAll(t, s, now, "w", 1)[0]
+	r := mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: 0, LeaseId: l.LeaseId,
+		Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: "model checksum differs"}}}))
+	if r.Failed != 1 {
+		t.Fatalf("%+v", r)
+	}
+	sh, _ = s.Shard("a", 0)
+	sw, _ := s.Sweep("a")
+	if sh.State != cfpb.ShardState_SHARD_STATE_FAILED || sh.LastError != "model checksum differs" || sw.State != cfpb.SweepState_SWEEP_STATE_DONE {
+		t.Fatalf("shard %v sweep %v", sh, sw.State)
+	}
+	// A stale release (old lease id) changes nothing.
+	if r := mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: 0, LeaseId: 1,
+		Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR}}})); r.Released != 0 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestPauseResumeAndCancel(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	ls := leaseAll(t, s, 2, "w", 3)
+	mustApply(t, s, cmd(3, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_PAUSED}))
+	if got := s.Pick(4, []string{"w"}); len(got) != 0 {
+		t.Fatalf("paused sweep leased %v", got)
+	}
+	mustApply(t, s, cmd(5, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(ls[0], "w", 1)}}))
+	mustApply(t, s, cmd(6, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_RUNNING}))
+	if got := s.Pick(7, []string{"w"}); len(got) != 1 {
+		t.Fatalf("resumed sweep leased %v", got)
+	}
+	mustApply(t, s, cmd(8, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_CANCELLED}))
+	sw, _ := s.Sweep("a")
+	if sw.State != cfpb.SweepState_SWEEP_STATE_CANCELLED || sw.Progress.Done != 1 || sw.Progress.Cancelled != 15 || sw.FinishedNs != 8 {
+		t.Fatalf("sweep %v", sw)
+	}
+	// A late result for a cancelled shard is ignored; the done one stays.
+	if r := mustApply(t, s, cmd(9, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(ls[1], "w", 1)}})); r.Ignored != 1 {
+		t.Fatalf("%+v", r)
+	}
+	if s.Apply(cmd(9, &cfpb.SetSweepState{SweepId: "nope", State: cfpb.SweepState_SWEEP_STATE_PAUSED})).Err == nil {
+		t.Fatal("unknown sweep accepted")
+	}
+}
+
+func TestPickHonoursPriorityFairShareAndCaps(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "low", Spec: spec(t, "priority: 0")}))
+	mustApply(t, s, cmd(2, &cfpb.SubmitSweep{SweepId: "hi1", Spec: spec(t, "priority: 5\nmax_concurrent_shards: 2")}))
+	mustApply(t, s, cmd(3, &cfpb.SubmitSweep{SweepId: "hi2", Spec: spec(t, "priority: 5")}))
+	slots := []string{"a", "b", "c", "d", "e", "f"}
+	got := map[string]int{}
+	for _, p := range s.Pick(4, slots) {
+		got[p.SweepId]++
+	}
+	// hi1 capped at 2, hi2 takes the rest; low runs only when both are full.
+	if got["hi1"] != 2 || got["hi2"] != 4 || got["low"] != 0 {
+		t.Fatalf("picks %v", got)
+	}
+	// Fair share: equal priority, no caps, alternate.
+	s2 := New()
+	mustApply(t, s2, cmd(1, &cfpb.SubmitSweep{SweepId: "x", Spec: spec(t, "")}))
+	mustApply(t, s2, cmd(2, &cfpb.SubmitSweep{SweepId: "y", Spec: spec(t, "")}))
+	leaseAll(t, s2, 3, "w", 3) // x gets 2, y 1 (x first on ties)
+	got = map[string]int{}
+	for _, p := range s2.Pick(4, slots[:5]) {
+		got[p.SweepId]++
+	}
+	sx, _ := s2.Sweep("x")
+	sy, _ := s2.Sweep("y")
+	if lx, ly := sx.Progress.Leased+int64(got["x"]), sy.Progress.Leased+int64(got["y"]); lx != 4 || ly != 4 {
+		t.Fatalf("unfair: x %d y %d leased after picks %v", lx, ly, got)
+	}
+}
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.RegisterWorker{WorkerId: "w1", Slots: 2, Version: "v"}))
+	mustApply(t, s, cmd(1, &cfpb.Command{NowNs: 1, Cmd: &cfpb.Command_SetCoordinator{SetCoordinator: &cfpb.SetCoordinator{Id: "c1", RaftAddress: "c1:7000", GrpcAddress: "c1:7001"}}}))
+	mustApply(t, s, cmd(2, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	mustApply(t, s, cmd(3, &cfpb.SubmitSweep{SweepId: "b", Spec: spec(t, "priority: 1")}))
+	ls := leaseAll(t, s, 4, "w1", 5)
+	mustApply(t, s, cmd(5, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(ls[0], "w1", 3)}}))
+	mustApply(t, s, cmd(6, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: ls[1].SweepId, Shard: ls[1].Shard,
+		LeaseId: ls[1].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: "x", BackoffUntilNs: 100}}}))
+	mustApply(t, s, cmd(7, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_PAUSED}))
+
+	b, err := proto.Marshal(s.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap cfpb.Snapshot
+	if err := proto.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	r := New()
+	if err := r.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+		t.Fatal("restored state differs from the original")
+	}
+	// Both go on identically.
+	for _, st := range []*State{s, r} {
+		mustApply(t, st, cmd(8, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_RUNNING}))
+		more := leaseAll(t, st, 200, "w1", 4)
+		mustApply(t, st, cmd(201, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(more[0], "w1", 2), result(more[1], "w1", 2)}}))
+	}
+	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+		t.Fatal("original and restored states diverged")
+	}
+	if err := r.Restore(&cfpb.Snapshot{Version: SnapshotVersion + 1}); err == nil {
+		t.Fatal("a newer snapshot format was accepted")
+	}
+	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+		t.Fatal("a refused restore changed the state")
+	}
+}
