@@ -19,10 +19,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// version is set at link time (-ldflags "-X main.version=...").
-var version = "dev"
+	"github.com/clipformer/clipformer/internal/version"
+)
 
 const usage = `clipformer: Vision Transformers on noisy memristive crossbars, with ClipFormer.
 
@@ -61,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "profile":
 		return runProfile(args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "clipformer", version)
+		fmt.Fprintln(stdout, "clipformer", version.String())
 		return nil
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)

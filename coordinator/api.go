@@ -1,0 +1,570 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/clipformer/clipformer/coordinator/state"
+	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+// Roles a peer may have; see package certs.
+const (
+	RoleWorker      = certs.RoleWorker
+	RoleClient      = certs.RoleClient
+	RoleCoordinator = certs.RoleCoordinator
+)
+
+// roleKey carries the caller's verified role in a request context.
+type roleKey struct{}
+
+// methodRoles says which roles may call which service.
+func methodRoles(method string) []string {
+	switch {
+	case strings.HasPrefix(method, "/clipformer.v1.Work/"):
+		return []string{RoleWorker}
+	case strings.HasPrefix(method, "/clipformer.v1."):
+		return []string{RoleClient, RoleCoordinator}
+	}
+	return nil // health and reflection: any verified peer
+}
+
+// authenticate checks the peer's certificate. Without TLS (an explicit
+// --insecure) everyone passes.
+func authenticate(ctx context.Context, method string) (context.Context, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ctx, status.Error(codes.Unauthenticated, "no peer information")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return ctx, nil
+	}
+	chains := ti.State.VerifiedChains
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return ctx, status.Error(codes.Unauthenticated, "a client certificate signed by the cluster CA is required")
+	}
+	role, err := certs.RoleOf(chains[0][0])
+	if err != nil {
+		return ctx, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if allowed := methodRoles(method); allowed != nil {
+		ok := false
+		for _, r := range allowed {
+			ok = ok || r == role
+		}
+		if !ok {
+			return ctx, status.Errorf(codes.PermissionDenied, "a %s certificate may not call %s", role, method)
+		}
+	}
+	return context.WithValue(ctx, roleKey{}, role), nil
+}
+
+// requireRole re-checks inside a handler (defence in depth for tests that
+// bypass the interceptors).
+func requireRole(ctx context.Context, role string) error {
+	if r, ok := ctx.Value(roleKey{}).(string); ok && r != role {
+		return status.Errorf(codes.PermissionDenied, "role %s may not do this", r)
+	}
+	return nil
+}
+
+// ServerOptions are the gRPC options of a coordinator's API: mutual TLS
+// when tlsCfg is set (a peer without a valid certificate gets
+// Unauthenticated), role checks and explicit keepalive.
+func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 20 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			ctx, err := authenticate(ctx, info.FullMethod)
+			if err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			ctx, err := authenticate(ss.Context(), info.FullMethod)
+			if err != nil {
+				return err
+			}
+			return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+		}),
+	}
+	if tlsCfg != nil {
+		c := tlsCfg.Clone()
+		// The handshake accepts a missing certificate so that the call can
+		// be refused with a gRPC status (Unauthenticated) rather than a
+		// broken connection.
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c)))
+	}
+	return opts
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// Register adds the node's services (Sweeps, Work, Cluster, health) to s.
+func (n *Node) Register(s *grpc.Server, clientTLS *tls.Config) {
+	n.clientTLS = clientTLS
+	cfpb.RegisterSweepsServer(s, &sweepsService{n: n})
+	cfpb.RegisterWorkServer(s, &workService{n: n})
+	cfpb.RegisterClusterServer(s, &clusterService{n: n})
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(s, h)
+	go func() {
+		for {
+			st := healthpb.HealthCheckResponse_NOT_SERVING
+			if id, _ := n.LeaderAPI(); id != "" {
+				st = healthpb.HealthCheckResponse_SERVING
+			}
+			h.SetServingStatus("", st)
+			select {
+			case <-n.stop:
+				h.Shutdown()
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+}
+
+// DialOptions are the client side of ServerOptions.
+func DialOptions(tlsCfg *tls.Config) []grpc.DialOption {
+	opts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true})}
+	if tlsCfg != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	return opts
+}
+
+// forwarder keeps client connections to leaders.
+type forwarder struct {
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func (n *Node) leaderConn() (*grpc.ClientConn, error) {
+	id, addr := n.LeaderAPI()
+	if id == "" {
+		return nil, status.Error(codes.Unavailable, "coordinator: no leader elected yet")
+	}
+	if addr == "" {
+		return nil, status.Errorf(codes.Unavailable, "coordinator: leader %s has no known API address yet", id)
+	}
+	n.fwd.mu.Lock()
+	defer n.fwd.mu.Unlock()
+	if n.fwd.conns == nil {
+		n.fwd.conns = map[string]*grpc.ClientConn{}
+	}
+	if c, ok := n.fwd.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, DialOptions(n.clientTLS)...)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "coordinator: dial leader %s at %s: %v", id, addr, err)
+	}
+	n.fwd.conns[addr] = c
+	return c, nil
+}
+
+// sweepsService implements cfpb.SweepsServer.
+type sweepsService struct {
+	cfpb.UnimplementedSweepsServer
+	n *Node
+}
+
+// leading returns the leader role, or a client of the leader to forward to.
+func (s *sweepsService) leading() (*leaderRole, cfpb.SweepsClient, error) {
+	if lr := s.n.leaderRole(); lr != nil {
+		return lr, nil, nil
+	}
+	c, err := s.n.leaderConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, cfpb.NewSweepsClient(c), nil
+}
+
+func grpcErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case status.Code(err) != codes.Unknown:
+		return err
+	case errors.Is(err, sweep.ErrSpec):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, state.ErrUnknownSweep):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrNotLeader):
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func newSweepID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func (s *sweepsService) Submit(ctx context.Context, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
+	lr, fwd, err := s.leading()
+	if err != nil {
+		return nil, err
+	}
+	if fwd != nil {
+		return fwd.Submit(ctx, req)
+	}
+	spec := proto.Clone(req.GetSpec()).(*cfpb.SweepSpec)
+	if req.GetSpec() == nil {
+		return nil, status.Error(codes.InvalidArgument, "spec: missing")
+	}
+	sweep.ApplyDefaults(spec)
+	if err := sweep.Validate(spec, sweep.Limits{MaxShards: s.n.cfg.MaxShards, RequireSHA256: !s.n.cfg.Embedded}); err != nil {
+		return nil, grpcErr(err)
+	}
+	now := time.Now()
+	id := newSweepID(now)
+	if _, err := s.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Submit{Submit: &cfpb.SubmitSweep{SweepId: id, Spec: spec}}}); err != nil {
+		return nil, grpcErr(err)
+	}
+	lr.poke()
+	s.n.log.Info("sweep submitted", "sweep", id, "name", spec.Name)
+	return s.describe(lr, id)
+}
+
+func (s *sweepsService) describe(lr *leaderRole, id string) (*cfpb.Sweep, error) {
+	sw, err := s.n.st.Sweep(id)
+	if err != nil {
+		return nil, grpcErr(err)
+	}
+	if lr != nil {
+		sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
+	}
+	return sw, nil
+}
+
+func (s *sweepsService) Get(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
+	lr, fwd, err := s.leading()
+	if err != nil {
+		return nil, err
+	}
+	if fwd != nil {
+		return fwd.Get(ctx, req)
+	}
+	return s.describe(lr, req.GetId())
+}
+
+func (s *sweepsService) List(ctx context.Context, req *cfpb.ListRequest) (*cfpb.ListResponse, error) {
+	lr, fwd, err := s.leading()
+	if err != nil {
+		return nil, err
+	}
+	if fwd != nil {
+		return fwd.List(ctx, req)
+	}
+	out := &cfpb.ListResponse{}
+	for _, sw := range s.n.st.Sweeps() {
+		sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
+		out.Sweeps = append(out.Sweeps, sw)
+	}
+	return out, nil
+}
+
+func terminal(st cfpb.SweepState) bool {
+	return st == cfpb.SweepState_SWEEP_STATE_DONE || st == cfpb.SweepState_SWEEP_STATE_CANCELLED
+}
+
+func (s *sweepsService) Watch(req *cfpb.SweepRef, stream cfpb.Sweeps_WatchServer) error {
+	lr, fwd, err := s.leading()
+	if err != nil {
+		return err
+	}
+	if fwd != nil {
+		up, err := fwd.Watch(stream.Context(), req)
+		if err != nil {
+			return err
+		}
+		for {
+			sw, err := up.Recv()
+			if err != nil {
+				return ignoreEOF(err)
+			}
+			if err := stream.Send(sw); err != nil {
+				return err
+			}
+		}
+	}
+	var last *cfpb.Sweep
+	lastSent := time.Time{}
+	for {
+		changed := s.n.changed()
+		sw, err := s.describe(lr, req.GetId())
+		if err != nil {
+			return err
+		}
+		if last == nil || !proto.Equal(last.Progress, sw.Progress) || last.State != sw.State || time.Since(lastSent) > time.Second {
+			if err := stream.Send(sw); err != nil {
+				return err
+			}
+			last, lastSent = sw, time.Now()
+		}
+		if terminal(sw.State) {
+			return nil
+		}
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-lr.ctx.Done():
+			return status.Error(codes.Unavailable, "coordinator: leadership lost; watch again")
+		case <-changed:
+			// At most five updates a second.
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			}
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func ignoreEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return nil
+	}
+	if status.Code(err) == codes.OK {
+		return nil
+	}
+	return err
+}
+
+func (s *sweepsService) setState(ctx context.Context, req *cfpb.SweepRef, st cfpb.SweepState) (*cfpb.Sweep, error) {
+	lr, _, err := s.leading()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetState{SetState: &cfpb.SetSweepState{SweepId: req.GetId(), State: st}}}); err != nil {
+		return nil, grpcErr(err)
+	}
+	if st == cfpb.SweepState_SWEEP_STATE_CANCELLED {
+		lr.cancelSweep(req.GetId())
+	}
+	lr.poke()
+	return s.describe(lr, req.GetId())
+}
+
+func (s *sweepsService) Cancel(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
+	if _, fwd, err := s.leading(); err != nil || fwd != nil {
+		if err != nil {
+			return nil, err
+		}
+		return fwd.Cancel(ctx, req)
+	}
+	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_CANCELLED)
+}
+
+func (s *sweepsService) Pause(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
+	if _, fwd, err := s.leading(); err != nil || fwd != nil {
+		if err != nil {
+			return nil, err
+		}
+		return fwd.Pause(ctx, req)
+	}
+	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_PAUSED)
+}
+
+func (s *sweepsService) Resume(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
+	if _, fwd, err := s.leading(); err != nil || fwd != nil {
+		if err != nil {
+			return nil, err
+		}
+		return fwd.Resume(ctx, req)
+	}
+	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_RUNNING)
+}
+
+func (s *sweepsService) Results(req *cfpb.SweepRef, stream cfpb.Sweeps_ResultsServer) error {
+	_, fwd, err := s.leading()
+	if err != nil {
+		return err
+	}
+	if fwd != nil {
+		up, err := fwd.Results(stream.Context(), req)
+		if err != nil {
+			return err
+		}
+		for {
+			p, err := up.Recv()
+			if err != nil {
+				return ignoreEOF(err)
+			}
+			if err := stream.Send(p); err != nil {
+				return err
+			}
+		}
+	}
+	res, err := s.n.st.Results(req.GetId())
+	if err != nil {
+		return grpcErr(err)
+	}
+	for _, p := range res {
+		if err := stream.Send(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clusterService implements cfpb.ClusterServer.
+type clusterService struct {
+	cfpb.UnimplementedClusterServer
+	n *Node
+}
+
+func (c *clusterService) Status(ctx context.Context, _ *cfpb.ClusterStatusRequest) (*cfpb.ClusterStatus, error) {
+	return c.n.Status()
+}
+
+// Status describes the cluster as this node sees it.
+func (n *Node) Status() (*cfpb.ClusterStatus, error) {
+	cs := &cfpb.ClusterStatus{AnsweredBy: n.cfg.ID}
+	cs.LeaderId, cs.LeaderAddress = n.LeaderAPI()
+	stats := n.raft.Stats()
+	cs.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	cs.CommitIndex, _ = strconv.ParseUint(stats["commit_index"], 10, 64)
+	fut := n.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "coordinator: raft configuration: %v", err)
+	}
+	grpcAddr := map[string]string{}
+	for _, c := range n.st.Coordinators() {
+		grpcAddr[c.Id] = c.GrpcAddress
+	}
+	for _, srv := range fut.Configuration().Servers {
+		suff := map[raft.ServerSuffrage]string{raft.Voter: "voter", raft.Nonvoter: "nonvoter", raft.Staging: "staging"}[srv.Suffrage]
+		cs.Coordinators = append(cs.Coordinators, &cfpb.Coordinator{Id: string(srv.ID), RaftAddress: string(srv.Address),
+			GrpcAddress: grpcAddr[string(srv.ID)], Suffrage: suff, Leader: string(srv.ID) == cs.LeaderId})
+	}
+	live := map[string]*cfpb.WorkerInfo{}
+	if lr := n.leaderRole(); lr != nil {
+		live = lr.workerInfo()
+	}
+	for _, w := range n.st.Workers() {
+		wi := &cfpb.WorkerInfo{Id: w.Id, Version: w.Version, Slots: w.Slots, ShardsDone: w.ShardsDone}
+		if l, ok := live[w.Id]; ok {
+			wi.Connected, wi.Leases, wi.Draining, wi.Slots = true, l.Leases, l.Draining, l.Slots
+		}
+		cs.Workers = append(cs.Workers, wi)
+	}
+	return cs, nil
+}
+
+func (c *clusterService) AddCoordinator(ctx context.Context, req *cfpb.AddCoordinatorRequest) (*cfpb.ClusterStatus, error) {
+	if c.n.leaderRole() == nil {
+		conn, err := c.n.leaderConn()
+		if err != nil {
+			return nil, err
+		}
+		return cfpb.NewClusterClient(conn).AddCoordinator(ctx, req)
+	}
+	if req.Id == "" || req.RaftAddress == "" || req.GrpcAddress == "" {
+		return nil, status.Error(codes.InvalidArgument, "add coordinator: id, raft_address and grpc_address are required")
+	}
+	if _, err := c.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetCoordinator{SetCoordinator: &cfpb.SetCoordinator{
+		Id: req.Id, RaftAddress: req.RaftAddress, GrpcAddress: req.GrpcAddress}}}); err != nil {
+		return nil, grpcErr(err)
+	}
+	r := c.n.raft
+	if err := r.AddNonvoter(raft.ServerID(req.Id), raft.ServerAddress(req.RaftAddress), 0, c.n.cfg.ApplyTimeout).Error(); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "add coordinator %s as non-voter: %v", req.Id, err)
+	}
+	// Promote once its log has caught up with ours.
+	target := r.LastIndex()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if idx, err := c.n.remoteAppliedIndex(ctx, req.GrpcAddress); err == nil && idx >= target {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, status.Errorf(codes.DeadlineExceeded, "coordinator %s did not catch up within 2 minutes; it stays a non-voter", req.Id)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := r.AddVoter(raft.ServerID(req.Id), raft.ServerAddress(req.RaftAddress), 0, c.n.cfg.ApplyTimeout).Error(); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "promote coordinator %s: %v", req.Id, err)
+	}
+	c.n.log.Info("coordinator added", "id", req.Id)
+	return c.n.Status()
+}
+
+// remoteAppliedIndex asks a coordinator for its commit index.
+func (n *Node) remoteAppliedIndex(ctx context.Context, addr string) (uint64, error) {
+	conn, err := grpc.NewClient(addr, DialOptions(n.clientTLS)...)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := cfpb.NewClusterClient(conn).Status(ctx, &cfpb.ClusterStatusRequest{})
+	if err != nil {
+		return 0, err
+	}
+	return st.CommitIndex, nil
+}
+
+func (c *clusterService) RemoveCoordinator(ctx context.Context, req *cfpb.RemoveCoordinatorRequest) (*cfpb.ClusterStatus, error) {
+	if c.n.leaderRole() == nil {
+		conn, err := c.n.leaderConn()
+		if err != nil {
+			return nil, err
+		}
+		return cfpb.NewClusterClient(conn).RemoveCoordinator(ctx, req)
+	}
+	if req.Id == "" {
+		return nil, status.Error(codes.InvalidArgument, "remove coordinator: id is required")
+	}
+	if err := c.n.raft.RemoveServer(raft.ServerID(req.Id), 0, c.n.cfg.ApplyTimeout).Error(); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "remove coordinator %s: %v", req.Id, err)
+	}
+	if req.Id != c.n.cfg.ID {
+		if _, err := c.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetCoordinator{SetCoordinator: &cfpb.SetCoordinator{Id: req.Id, Remove: true}}}); err != nil {
+			return nil, grpcErr(err)
+		}
+	}
+	return c.n.Status()
+}

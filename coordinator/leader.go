@@ -1,0 +1,546 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+// leaderRole is what only the leader does, in memory: lease deadlines,
+// worker sessions and their credits, the scheduler, the result batcher and
+// the lease reaper. It lives from election to the loss of leadership.
+type leaderRole struct {
+	n      *Node
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session // by worker id, connected ones
+	leases   map[leaseKey]*lease
+	rates    map[string]*rate // per sweep: recent completions, for ETA
+
+	wake    chan struct{}    // scheduler
+	inbox   chan workerEvent // results and failures, to the batcher
+	started time.Time
+}
+
+type leaseKey struct {
+	sweep string
+	shard int32
+}
+
+type lease struct {
+	ref      *cfpb.LeaseRef
+	worker   string
+	deadline time.Time
+	sess     *session // nil or closed: the worker is not connected
+}
+
+// session is one worker's open Work stream.
+type session struct {
+	worker   string
+	slots    int32
+	credits  int
+	draining bool
+	out      chan *cfpb.CoordinatorMessage
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func (s *session) close() { s.once.Do(func() { close(s.closed) }) }
+
+func (s *session) isOpen() bool {
+	select {
+	case <-s.closed:
+		return false
+	default:
+		return true
+	}
+}
+
+// send queues a message; a session that cannot keep up is closed (the
+// worker reconnects and re-sends what was not acknowledged).
+func (s *session) send(m *cfpb.CoordinatorMessage) {
+	select {
+	case s.out <- m:
+	case <-s.closed:
+	default:
+		s.close()
+	}
+}
+
+type workerEvent struct {
+	sess    *session
+	result  *cfpb.ShardResult
+	failure *cfpb.ShardFailure
+}
+
+func newLeaderRole(n *Node) *leaderRole {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &leaderRole{n: n, ctx: ctx, cancel: cancel, sessions: map[string]*session{}, leases: map[leaseKey]*lease{},
+		rates: map[string]*rate{}, wake: make(chan struct{}, 1), inbox: make(chan workerEvent, 65536), started: time.Now()}
+}
+
+func (lr *leaderRole) start() {
+	// Leases granted by earlier leaders get the TTL plus a grace period, so
+	// that their workers can reconnect and re-adopt them instead of the
+	// election re-running their work.
+	deadline := time.Now().Add(lr.n.cfg.LeaseTTL + lr.n.cfg.Grace)
+	for _, l := range lr.n.st.Leases() {
+		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline}
+	}
+	lr.wg.Add(3)
+	go lr.registerSelf()
+	go lr.schedule()
+	go lr.batch()
+	lr.wg.Add(1)
+	go lr.reap()
+}
+
+func (lr *leaderRole) shutdown() {
+	lr.cancel()
+	lr.mu.Lock()
+	for _, s := range lr.sessions {
+		s.close()
+	}
+	lr.mu.Unlock()
+	lr.wg.Wait()
+}
+
+// registerSelf records this node's and the initial peers' API addresses in
+// the replicated directory, so that followers can point clients here.
+func (lr *leaderRole) registerSelf() {
+	defer lr.wg.Done()
+	known := map[string]string{}
+	for _, c := range lr.n.st.Coordinators() {
+		known[c.Id] = c.GrpcAddress
+	}
+	want := map[string]*cfpb.SetCoordinator{}
+	for _, p := range lr.n.cfg.Peers {
+		want[p.ID] = &cfpb.SetCoordinator{Id: p.ID, RaftAddress: p.Raft, GrpcAddress: p.GRPC}
+	}
+	want[lr.n.cfg.ID] = &cfpb.SetCoordinator{Id: lr.n.cfg.ID, RaftAddress: lr.n.cfg.RaftAdvertise, GrpcAddress: lr.n.cfg.GRPCAdvertise}
+	for id, sc := range want {
+		if _, ok := known[id]; ok && id != lr.n.cfg.ID {
+			continue
+		}
+		if known[id] == sc.GrpcAddress {
+			continue
+		}
+		if _, err := lr.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetCoordinator{SetCoordinator: sc}}); err != nil {
+			lr.n.log.Warn("record coordinator address", "id", id, "err", err)
+			return
+		}
+	}
+}
+
+func (lr *leaderRole) poke() {
+	select {
+	case lr.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule leases pending shards to free worker slots.
+func (lr *leaderRole) schedule() {
+	defer lr.wg.Done()
+	tick := time.NewTicker(200 * time.Millisecond) // backoffs end without an event
+	defer tick.Stop()
+	for {
+		select {
+		case <-lr.ctx.Done():
+			return
+		case <-lr.wake:
+		case <-tick.C:
+		}
+		for lr.ctx.Err() == nil && lr.scheduleOnce() {
+		}
+	}
+}
+
+// scheduleOnce runs one round; it reports whether it granted anything.
+func (lr *leaderRole) scheduleOnce() bool {
+	lr.mu.Lock()
+	var slots []string
+	for id, s := range lr.sessions {
+		if s.draining || !s.isOpen() {
+			continue
+		}
+		for i := 0; i < s.credits; i++ {
+			slots = append(slots, id)
+		}
+	}
+	lr.mu.Unlock()
+	if len(slots) == 0 {
+		return false
+	}
+	now := time.Now()
+	picks := lr.n.st.Pick(now.UnixNano(), slots)
+	if len(picks) == 0 {
+		return false
+	}
+	r, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Assign{Assign: &cfpb.AssignShards{Assignments: picks}}})
+	if err != nil {
+		lr.n.log.Warn("assign", "err", err)
+		return false
+	}
+	worker := map[leaseKey]string{}
+	for _, p := range picks {
+		worker[leaseKey{p.SweepId, p.Shard}] = p.Worker
+	}
+	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, g := range r.Granted {
+		k := leaseKey{g.SweepId, g.Shard}
+		w := worker[k]
+		s := lr.sessions[w]
+		lr.leases[k] = &lease{ref: g, worker: w, deadline: deadline, sess: s}
+		if g.Attempt > 1 {
+			lr.n.Metrics.redispatches.Inc()
+		}
+		if s == nil {
+			continue // gone since the pick: the lease ends as lost
+		}
+		s.credits--
+		work, spec, err := lr.n.st.Work(g.SweepId, g.Shard)
+		if err != nil {
+			continue
+		}
+		s.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Assign{Assign: &cfpb.Assign{Lease: g, Work: work, Spec: spec}}})
+	}
+	return len(r.Granted) > 0
+}
+
+// batch turns worker results and failures into raft commands, many per
+// entry, and acknowledges each result after its commit.
+func (lr *leaderRole) batch() {
+	defer lr.wg.Done()
+	const maxBatch = 4096
+	for {
+		var evs []workerEvent
+		select {
+		case <-lr.ctx.Done():
+			return
+		case ev := <-lr.inbox:
+			evs = append(evs, ev)
+		}
+	more:
+		for len(evs) < maxBatch {
+			select {
+			case ev := <-lr.inbox:
+				evs = append(evs, ev)
+			default:
+				break more
+			}
+		}
+		lr.commit(evs)
+	}
+}
+
+func (lr *leaderRole) commit(evs []workerEvent) {
+	now := time.Now()
+	var results []*cfpb.ShardResult
+	var releases []*cfpb.Release
+	for _, ev := range evs {
+		if ev.result != nil {
+			results = append(results, ev.result)
+			continue
+		}
+		f := ev.failure
+		sh, err := lr.n.st.Shard(f.Lease.GetSweepId(), f.Lease.GetShard())
+		if err != nil {
+			continue
+		}
+		releases = append(releases, &cfpb.Release{SweepId: f.Lease.SweepId, Shard: f.Lease.Shard, LeaseId: f.Lease.LeaseId,
+			Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: f.Error,
+			BackoffUntilNs: now.Add(lr.backoff(sh.Failures + 1)).UnixNano()})
+	}
+	if len(results) > 0 {
+		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results}}}); err != nil {
+			// Not committed: no Ack, so the workers keep and re-send them.
+			lr.n.log.Warn("complete", "results", len(results), "err", err)
+			return
+		}
+	}
+	if len(releases) > 0 {
+		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: releases}}}); err != nil {
+			lr.n.log.Warn("release", "err", err)
+		}
+	}
+	lr.mu.Lock()
+	for _, ev := range evs {
+		var ref *cfpb.LeaseRef
+		if ev.result != nil {
+			ref = &cfpb.LeaseRef{SweepId: ev.result.SweepId, Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt}
+			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
+			lr.rateOf(ref.SweepId).add(now)
+		} else {
+			ref = ev.failure.Lease
+		}
+		k := leaseKey{ref.SweepId, ref.Shard}
+		if l, ok := lr.leases[k]; ok {
+			if ev.result != nil && l.ref.LeaseId != ref.LeaseId && l.sess != nil {
+				// Done by an earlier lease: stop the current holder.
+				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
+			}
+			if ev.result != nil || l.ref.LeaseId == ref.LeaseId {
+				delete(lr.leases, k)
+			}
+		}
+	}
+	lr.mu.Unlock()
+	lr.poke()
+}
+
+// backoff is the delay before the attempt after the given number of
+// counted failures: base, 2 base, 4 base ... at most 30 s.
+func (lr *leaderRole) backoff(failures int32) time.Duration {
+	d := lr.n.cfg.BackoffBase
+	for i := int32(1); i < failures && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// reap ends leases whose deadline passed: expired (counted) when the worker
+// is connected but silent, lost (not counted) when its connection is gone.
+func (lr *leaderRole) reap() {
+	defer lr.wg.Done()
+	period := min(lr.n.cfg.LeaseTTL/4, 250*time.Millisecond)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-lr.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		var rels []*cfpb.Release
+		lr.mu.Lock()
+		for k, l := range lr.leases {
+			if now.Before(l.deadline) {
+				continue
+			}
+			rel := &cfpb.Release{SweepId: k.sweep, Shard: k.shard, LeaseId: l.ref.LeaseId}
+			if l.sess != nil && l.sess.isOpen() {
+				rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_EXPIRED
+				sh, err := lr.n.st.Shard(k.sweep, k.shard)
+				if err == nil {
+					rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
+				}
+				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
+				lr.n.Metrics.leasesExpired.Inc()
+			} else {
+				rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_LOST
+			}
+			rels = append(rels, rel)
+			delete(lr.leases, k)
+		}
+		lr.mu.Unlock()
+		if len(rels) == 0 {
+			continue
+		}
+		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: rels}}}); err != nil {
+			lr.n.log.Warn("release expired leases", "err", err)
+		}
+		lr.poke()
+	}
+}
+
+// open registers a worker's stream and re-adopts the leases it still holds.
+func (lr *leaderRole) open(h *cfpb.Hello) (*session, []*cfpb.LeaseRef, error) {
+	if lr.ctx.Err() != nil {
+		return nil, nil, ErrNotLeader
+	}
+	s := &session{worker: h.WorkerId, slots: h.Slots, draining: h.Draining,
+		out: make(chan *cfpb.CoordinatorMessage, 16384), closed: make(chan struct{})}
+	var dropped []*cfpb.LeaseRef
+	lr.mu.Lock()
+	if old := lr.sessions[h.WorkerId]; old != nil {
+		old.close() // a reconnect replaces the stale stream
+	}
+	lr.sessions[h.WorkerId] = s
+	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	held := map[leaseKey]bool{}
+	for _, ref := range h.Held {
+		k := leaseKey{ref.GetSweepId(), ref.GetShard()}
+		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == ref.LeaseId && l.worker == h.WorkerId {
+			l.sess, l.deadline = s, deadline
+			held[k] = true
+			continue
+		}
+		dropped = append(dropped, ref)
+	}
+	// Leases this worker held but no longer reports are gone with its
+	// previous process: let them end now, as lost.
+	for k, l := range lr.leases {
+		if l.worker == h.WorkerId && !held[k] {
+			l.deadline = time.Time{}
+			l.sess = nil
+		}
+	}
+	lr.n.Metrics.workersConnected.Set(float64(len(lr.sessions)))
+	lr.mu.Unlock()
+	return s, dropped, nil
+}
+
+func (lr *leaderRole) closeSession(s *session) {
+	s.close()
+	lr.mu.Lock()
+	if lr.sessions[s.worker] == s {
+		delete(lr.sessions, s.worker)
+	}
+	lr.n.Metrics.workersConnected.Set(float64(len(lr.sessions)))
+	lr.mu.Unlock()
+}
+
+func (lr *leaderRole) credit(s *session, n int32) {
+	lr.mu.Lock()
+	s.credits += int(n)
+	if s.credits > int(max(s.slots, 1))*4 {
+		s.credits = int(max(s.slots, 1)) * 4 // a confused worker cannot hoard
+	}
+	lr.mu.Unlock()
+	lr.poke()
+}
+
+func (lr *leaderRole) heartbeat(s *session, hb *cfpb.Heartbeat) {
+	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, p := range hb.Progress {
+		k := leaseKey{p.Lease.GetSweepId(), p.Lease.GetShard()}
+		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == p.Lease.GetLeaseId() && l.worker == s.worker {
+			l.deadline, l.sess = deadline, s
+		}
+	}
+}
+
+func (lr *leaderRole) drain(s *session, on bool) {
+	lr.mu.Lock()
+	s.draining = on
+	lr.mu.Unlock()
+}
+
+// submit queues a result or failure for the batcher.
+func (lr *leaderRole) submit(ev workerEvent) error {
+	select {
+	case lr.inbox <- ev:
+		return nil
+	case <-lr.ctx.Done():
+		return ErrNotLeader
+	}
+}
+
+// workerInfo describes the connected workers for ClusterStatus.
+func (lr *leaderRole) workerInfo() map[string]*cfpb.WorkerInfo {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	out := map[string]*cfpb.WorkerInfo{}
+	for id, s := range lr.sessions {
+		out[id] = &cfpb.WorkerInfo{Id: id, Slots: s.slots, Connected: true, Draining: s.draining}
+	}
+	for _, l := range lr.leases {
+		if wi, ok := out[l.worker]; ok {
+			wi.Leases++
+		}
+	}
+	return out
+}
+
+// drainWorker pushes Drain to a connected worker.
+func (lr *leaderRole) drainWorker(id string) error {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	s := lr.sessions[id]
+	if s == nil {
+		return fmt.Errorf("coordinator: worker %q is not connected", id)
+	}
+	s.draining = true
+	s.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Drain{Drain: &cfpb.Drain{}}})
+	return nil
+}
+
+// cancelSweep tells the workers holding a cancelled sweep's leases to stop.
+func (lr *leaderRole) cancelSweep(id string) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for k, l := range lr.leases {
+		if k.sweep == id {
+			if l.sess != nil {
+				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
+			}
+			delete(lr.leases, k)
+		}
+	}
+}
+
+func (lr *leaderRole) rateOf(sweep string) *rate {
+	r := lr.rates[sweep]
+	if r == nil {
+		r = &rate{}
+		lr.rates[sweep] = r
+	}
+	return r
+}
+
+// liveFigures is a sweep's completion rate over the last minute and ETA.
+func (lr *leaderRole) liveFigures(sw *cfpb.Sweep) (perSecond, eta float64) {
+	lr.mu.Lock()
+	r := lr.rates[sw.Id]
+	lr.mu.Unlock()
+	if r == nil {
+		return 0, -1
+	}
+	perSecond = r.perSecond(time.Now())
+	left := sw.Progress.Pending + sw.Progress.Leased
+	if perSecond <= 0 {
+		return 0, -1
+	}
+	return perSecond, float64(left) / perSecond
+}
+
+// rate counts completions in one-second buckets over the last minute.
+type rate struct {
+	mu      sync.Mutex
+	buckets [60]int64
+	stamps  [60]int64 // the second each bucket counts
+	first   time.Time
+}
+
+func (r *rate) add(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first.IsZero() {
+		r.first = t
+	}
+	sec := t.Unix()
+	i := sec % 60
+	if r.stamps[i] != sec {
+		r.stamps[i], r.buckets[i] = sec, 0
+	}
+	r.buckets[i]++
+}
+
+func (r *rate) perSecond(now time.Time) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first.IsZero() {
+		return 0
+	}
+	var n int64
+	sec := now.Unix()
+	for i := range r.buckets {
+		if sec-r.stamps[i] < 60 {
+			n += r.buckets[i]
+		}
+	}
+	span := min(now.Sub(r.first).Seconds(), 60)
+	return float64(n) / max(span, 1)
+}

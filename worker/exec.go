@@ -1,0 +1,271 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/internal/version"
+	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/sim"
+	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/dataset"
+	"github.com/clipformer/clipformer/sim/vit"
+)
+
+// ErrLocal marks a failure of this worker's own files (a model or data set
+// missing or different from what the sweep names), as opposed to a failure
+// of the computation.
+var ErrLocal = errors.New("worker: local input")
+
+// Executor runs shards on the real simulator. It loads each model and data
+// set once, checks the model's sha256 against the spec, and keeps the static
+// K/V calibrations and crossbar mappings it has built for reuse. Safe for
+// concurrent use.
+type Executor struct {
+	// Threads is the goroutines one shard's evaluation uses (0: one per CPU).
+	Threads int
+	// BaseDir resolves relative model and data paths (default: the working
+	// directory).
+	BaseDir string
+	// AllowUnchecked accepts a spec without a model sha256 (embedded runs).
+	AllowUnchecked bool
+
+	mu       sync.Mutex
+	models   map[string]*modelEntry // by path
+	datasets map[string]*dataEntry  // by kind|path|split
+	calib    map[string]*calibEntry // by model path|calibration set|n
+	mapped   []*mappedEntry         // most recent last
+}
+
+type modelEntry struct {
+	once   sync.Once
+	model  *vit.Model
+	sha256 string
+	err    error
+}
+
+type dataEntry struct {
+	once sync.Once
+	data dataset.Dataset
+	err  error
+}
+
+type calibEntry struct {
+	once sync.Once
+	kv   *sim.KVScales
+	err  error
+}
+
+type mappedEntry struct {
+	model  *vit.Model
+	mapped *sim.Mapped
+}
+
+// maxMapped bounds the cached crossbar mappings (each is a copy of the
+// model's static weights).
+const maxMapped = 4
+
+func (e *Executor) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || e.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(e.BaseDir, p)
+}
+
+// Model loads (once) and checks a checkpoint.
+func (e *Executor) Model(ref *cfpb.ModelRef) (*vit.Model, error) {
+	p := e.path(ref.GetPath())
+	e.mu.Lock()
+	if e.models == nil {
+		e.models = map[string]*modelEntry{}
+	}
+	me, ok := e.models[p]
+	if !ok {
+		me = &modelEntry{}
+		e.models[p] = me
+	}
+	e.mu.Unlock()
+	me.once.Do(func() {
+		if me.sha256, me.err = fileSHA256(p); me.err != nil {
+			me.err = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.err)
+			return
+		}
+		if me.model, me.err = vit.Load(p, vit.LoadOptions{}); me.err != nil {
+			me.err = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.err)
+		}
+	})
+	if me.err != nil {
+		return nil, me.err
+	}
+	switch want := ref.GetSha256(); {
+	case want == "" && !e.AllowUnchecked:
+		return nil, fmt.Errorf("%w: model %s: the sweep names no sha256 to check it against", ErrLocal, p)
+	case want != "" && want != me.sha256:
+		return nil, fmt.Errorf("%w: model %s has sha256 %s, the sweep names %s (a different checkpoint)", ErrLocal, p, me.sha256, want)
+	}
+	return me.model, nil
+}
+
+// openSpec is the dataset package's name for a DatasetRef.
+func (e *Executor) openSpec(d *cfpb.DatasetRef) string {
+	switch d.GetKind() {
+	case "idx":
+		return "idx:" + e.path(d.Path)
+	case "folder":
+		return "folder:" + e.path(d.Path)
+	}
+	if d.GetPath() != "" {
+		return "idx:" + e.path(d.Path)
+	}
+	return d.GetKind()
+}
+
+func (e *Executor) dataset(spec, split string) (dataset.Dataset, error) {
+	key := spec + "|" + split
+	e.mu.Lock()
+	if e.datasets == nil {
+		e.datasets = map[string]*dataEntry{}
+	}
+	de, ok := e.datasets[key]
+	if !ok {
+		de = &dataEntry{}
+		e.datasets[key] = de
+	}
+	e.mu.Unlock()
+	de.once.Do(func() {
+		if de.data, de.err = dataset.Open(spec, split); de.err != nil {
+			de.err = fmt.Errorf("%w: %v", ErrLocal, de.err)
+		}
+	})
+	return de.data, de.err
+}
+
+// Dataset opens (once) the sweep's evaluation images and checks that they
+// fit the model.
+func (e *Executor) Dataset(d *cfpb.DatasetRef, m *vit.Model) (dataset.Dataset, error) {
+	data, err := e.dataset(e.openSpec(d), d.GetSplit())
+	if err != nil {
+		return nil, err
+	}
+	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLocal, err)
+	}
+	return data, nil
+}
+
+// kvScales calibrates (once) the static K/V scales: on the training split
+// of IDX data, on the evaluation folder itself for image folders (as eval).
+func (e *Executor) kvScales(ctx context.Context, spec *cfpb.SweepSpec, m *vit.Model, data dataset.Dataset, n int) (*sim.KVScales, error) {
+	calib := data
+	if spec.Dataset.GetKind() != "folder" {
+		var err error
+		if calib, err = e.dataset(e.openSpec(spec.Dataset), "train"); err != nil {
+			return nil, fmt.Errorf("calibration set: %w", err)
+		}
+	}
+	key := fmt.Sprintf("%s|%s|%d", e.path(spec.Model.GetPath()), calib.Name(), n)
+	e.mu.Lock()
+	if e.calib == nil {
+		e.calib = map[string]*calibEntry{}
+	}
+	ce, ok := e.calib[key]
+	if !ok {
+		ce = &calibEntry{}
+		e.calib[key] = ce
+	}
+	e.mu.Unlock()
+	ce.once.Do(func() { ce.kv, ce.err = sim.CalibrateKV(context.WithoutCancel(ctx), m, calib, n, e.Threads) })
+	return ce.kv, ce.err
+}
+
+// mapping returns a cached crossbar mapping that serves s, or builds one.
+func (e *Executor) mapping(m *vit.Model, s *sim.Setting, path sim.Path) (*sim.Mapped, error) {
+	e.mu.Lock()
+	for i, me := range e.mapped {
+		if me.model == m && me.mapped.Serves(m, s, path) {
+			e.mapped = append(append(e.mapped[:i:i], e.mapped[i+1:]...), me)
+			e.mu.Unlock()
+			return me.mapped, nil
+		}
+	}
+	e.mu.Unlock()
+	mp, err := sim.MapWeights(m, s, path)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.mapped = append(e.mapped, &mappedEntry{model: m, mapped: mp})
+	if len(e.mapped) > maxMapped {
+		e.mapped = e.mapped[1:]
+	}
+	e.mu.Unlock()
+	return mp, nil
+}
+
+// Run computes one shard. progress, if set, is called with the images done.
+func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardWork, progress func(done int)) (*cfpb.Summary, error) {
+	m, err := e.Model(spec.Model)
+	if err != nil {
+		return nil, err
+	}
+	data, err := e.Dataset(spec.Dataset, m)
+	if err != nil {
+		return nil, err
+	}
+	if int(w.Start)+int(w.Count) > data.Len() {
+		return nil, fmt.Errorf("%w: data set %s has %d images, shard %d needs images %d..%d",
+			ErrLocal, data.Name(), data.Len(), w.Shard, w.Start, w.Start+w.Count-1)
+	}
+	s, err := sweep.Setting(spec, w.Point, int(w.Trial))
+	if err != nil {
+		return nil, err
+	}
+	path, _, err := s.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	var kv *sim.KVScales
+	if s.Profile.KVScale == crossbar.Static {
+		if kv, err = e.kvScales(ctx, spec, m, data, s.Profile.CalibrationImages); err != nil {
+			return nil, err
+		}
+	}
+	mp, err := e.mapping(m, &s, path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sim.Evaluate(ctx, sim.Request{Model: m, Data: data, Start: int(w.Start), Count: int(w.Count), Setting: s,
+		KV: kv, Mapped: mp, Workers: e.Threads, Progress: progress})
+	if err != nil {
+		return nil, err
+	}
+	return sweep.Summarize(r), nil
+}
+
+// Result wraps a summary as the shard's result.
+func Result(l *cfpb.LeaseRef, worker string, sum *cfpb.Summary, took time.Duration) *cfpb.ShardResult {
+	return &cfpb.ShardResult{SweepId: l.GetSweepId(), Shard: l.GetShard(), Attempt: l.GetAttempt(), LeaseId: l.GetLeaseId(),
+		Worker: worker, Summary: sum, DurationNs: took.Nanoseconds(), SimVersion: version.String()}
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
