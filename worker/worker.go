@@ -1,0 +1,443 @@
+// Package worker runs shards for a coordinator cluster. A worker keeps one
+// Work stream open to the leader (following redirects from followers), pulls
+// work with credits (never more leases than free slots), runs each shard on
+// the real simulator (Executor), heartbeats with progress, and keeps every
+// result until the leader acknowledges it, re-sending after reconnects. On
+// drain it finishes what it holds and takes nothing new.
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/clipformer/clipformer/internal/version"
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+// Runner computes one shard; Executor.Run is the real one.
+type Runner func(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardWork, progress func(done int)) (*cfpb.Summary, error)
+
+// Config configures a worker.
+type Config struct {
+	ID           string   // stable worker id
+	Coordinators []string // API addresses; any one will do
+	Slots        int      // shards run at once (default 1)
+	Run          Runner
+	TLS          *tls.Config // nil: plain text (needs an explicit --insecure upstream)
+	Logger       *slog.Logger
+	// RetryDelay is the pause between connection attempts (default 1 s).
+	RetryDelay time.Duration
+}
+
+// Worker is one worker process's connection to the cluster.
+type Worker struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	running  map[leaseKey]*task
+	unacked  map[leaseKey]*pendingResult // finished, waiting for Ack
+	draining bool
+	sendCh   chan *cfpb.WorkerMessage // the current stream's sender, if any
+	drained  chan struct{}            // closed when draining and idle
+	done     int64                    // results acknowledged
+}
+
+type leaseKey struct {
+	sweep string
+	shard int32
+}
+
+type pendingResult struct {
+	result *cfpb.ShardResult
+	sentAt time.Time // zero: not sent on the current stream
+}
+
+type task struct {
+	lease  *cfpb.LeaseRef
+	cancel context.CancelFunc
+	images int // progress
+}
+
+// New returns a worker; Run connects it.
+func New(cfg Config) *Worker {
+	if cfg.Slots < 1 {
+		cfg.Slots = 1
+	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), running: map[leaseKey]*task{},
+		unacked: map[leaseKey]*pendingResult{}, drained: make(chan struct{})}
+}
+
+// Drain stops taking work; Run returns once the held shards are finished
+// and acknowledged.
+func (w *Worker) Drain() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.draining {
+		return
+	}
+	w.draining = true
+	w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: &cfpb.Hello{WorkerId: w.cfg.ID, Draining: true}}})
+	w.checkDrainedLocked()
+}
+
+func (w *Worker) checkDrainedLocked() {
+	if w.draining && len(w.running) == 0 && len(w.unacked) == 0 {
+		select {
+		case <-w.drained:
+		default:
+			close(w.drained)
+		}
+	}
+}
+
+// Acknowledged is the number of results the cluster has acknowledged.
+func (w *Worker) Acknowledged() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
+}
+
+// Run keeps the worker connected until ctx ends or a drain completes.
+func (w *Worker) Run(ctx context.Context) error {
+	if len(w.cfg.Coordinators) == 0 {
+		return errors.New("worker: no coordinator address")
+	}
+	if w.cfg.Run == nil {
+		return errors.New("worker: no runner")
+	}
+	next := 0
+	hint := ""
+	for {
+		addr := hint
+		if addr == "" {
+			addr = w.cfg.Coordinators[next%len(w.cfg.Coordinators)]
+			next++
+		}
+		var err error
+		hint, err = w.session(ctx, addr)
+		select {
+		case <-w.drained:
+			w.log.Info("drained")
+			return nil
+		default:
+		}
+		if ctx.Err() != nil {
+			w.stopAll()
+			return nil
+		}
+		if err != nil {
+			if status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.PermissionDenied {
+				return fmt.Errorf("worker: coordinator %s refused us: %w", addr, err)
+			}
+			w.log.Info("stream ended", "coordinator", addr, "err", err, "leader_hint", hint)
+		}
+		if hint == "" {
+			select {
+			case <-ctx.Done():
+				w.stopAll()
+				return nil
+			case <-w.drained:
+				return nil
+			case <-time.After(w.cfg.RetryDelay):
+			}
+		}
+	}
+}
+
+func (w *Worker) stopAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range w.running {
+		t.cancel()
+	}
+}
+
+func (w *Worker) dial(addr string) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if w.cfg.TLS != nil {
+		creds = credentials.NewTLS(w.cfg.TLS)
+	}
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}))
+}
+
+// session runs one stream to addr; it returns the leader's address when the
+// coordinator redirected us.
+func (w *Worker) session(ctx context.Context, addr string) (string, error) {
+	conn, err := w.dial(addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := cfpb.NewWorkClient(conn).Work(sctx)
+	if err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	hello := &cfpb.Hello{WorkerId: w.cfg.ID, Version: version.String(), Slots: int32(w.cfg.Slots), Draining: w.draining}
+	for _, t := range w.running {
+		hello.Held = append(hello.Held, t.lease)
+	}
+	w.mu.Unlock()
+	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: hello}}); err != nil {
+		return leaderHint(stream), recvErr(stream, err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return leaderHint(stream), err
+	}
+	welcome := first.GetWelcome()
+	if welcome == nil {
+		return "", fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
+	}
+	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
+	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
+	if hbEvery <= 0 {
+		hbEvery = 5 * time.Second
+	}
+
+	send := make(chan *cfpb.WorkerMessage, 4096)
+	w.mu.Lock()
+	for _, d := range welcome.Dropped {
+		if t, ok := w.running[leaseKey{d.SweepId, d.Shard}]; ok && t.lease.LeaseId == d.LeaseId {
+			t.cancel()
+			delete(w.running, leaseKey{d.SweepId, d.Shard})
+		}
+	}
+	// Results not yet acknowledged go again (the sender's first round);
+	// the coordinator ignores a duplicate and acknowledges it.
+	for _, p := range w.unacked {
+		p.sentAt = time.Time{}
+	}
+	free := w.cfg.Slots - len(w.running)
+	if !w.draining && free > 0 {
+		send <- &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: int32(free)}}}
+	}
+	w.sendCh = send
+	w.checkDrainedLocked()
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		if w.sendCh == send {
+			w.sendCh = nil
+		}
+		w.mu.Unlock()
+	}()
+
+	errc := make(chan error, 2)
+	go func() { // sender, heartbeats and re-sends
+		tick := time.NewTicker(hbEvery)
+		defer tick.Stop()
+		for _, m := range w.toResend(0) {
+			if err := stream.Send(m); err != nil {
+				errc <- err
+				return
+			}
+		}
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case m := <-send:
+				if err := stream.Send(m); err != nil {
+					errc <- err
+					return
+				}
+			case <-tick.C:
+				msgs := append([]*cfpb.WorkerMessage{w.heartbeat()}, w.toResend(2*hbEvery)...)
+				for _, m := range msgs {
+					if err := stream.Send(m); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+		}
+	}()
+	go func() { // receiver
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			w.handle(ctx, m, send)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return leaderHint(stream), err
+	case <-w.drained:
+		return "", nil
+	case <-ctx.Done():
+		return "", nil
+	}
+}
+
+func recvErr(stream cfpb.Work_WorkClient, err error) error {
+	if errors.Is(err, io.EOF) {
+		if _, rerr := stream.Recv(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+func leaderHint(stream grpc.ClientStream) string {
+	var md metadata.MD = stream.Trailer()
+	if v := md.Get("clipformer-leader"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// toResend lists the unacknowledged results not sent on this stream, or
+// sent longer than age ago.
+func (w *Worker) toResend(age time.Duration) []*cfpb.WorkerMessage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	var out []*cfpb.WorkerMessage
+	for _, p := range w.unacked {
+		if p.sentAt.IsZero() || (age > 0 && now.Sub(p.sentAt) > age) {
+			p.sentAt = now
+			out = append(out, &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: p.result}})
+		}
+	}
+	return out
+}
+
+// sendLocked queues m on the current stream without blocking; a message
+// that does not fit is dropped: a result stays unacknowledged and goes
+// again, a credit is restored on the next reconnect.
+func (w *Worker) sendLocked(m *cfpb.WorkerMessage) bool {
+	if w.sendCh == nil {
+		return false
+	}
+	select {
+	case w.sendCh <- m:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *Worker) heartbeat() *cfpb.WorkerMessage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	hb := &cfpb.Heartbeat{}
+	for _, t := range w.running {
+		hb.Progress = append(hb.Progress, &cfpb.ShardProgress{Lease: t.lease, ImagesDone: int32(t.images)})
+	}
+	return &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Heartbeat{Heartbeat: hb}}
+}
+
+func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send chan *cfpb.WorkerMessage) {
+	switch msg := m.Msg.(type) {
+	case *cfpb.CoordinatorMessage_Assign:
+		w.start(ctx, msg.Assign)
+	case *cfpb.CoordinatorMessage_Cancel:
+		w.mu.Lock()
+		k := leaseKey{msg.Cancel.SweepId, msg.Cancel.Shard}
+		if t, ok := w.running[k]; ok && t.lease.LeaseId == msg.Cancel.LeaseId {
+			t.cancel()
+		}
+		w.mu.Unlock()
+	case *cfpb.CoordinatorMessage_Ack:
+		w.mu.Lock()
+		k := leaseKey{msg.Ack.SweepId, msg.Ack.Shard}
+		if _, ok := w.unacked[k]; ok {
+			delete(w.unacked, k)
+			w.done++
+		}
+		w.checkDrainedLocked()
+		w.mu.Unlock()
+	case *cfpb.CoordinatorMessage_Drain:
+		w.Drain()
+	}
+}
+
+func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
+	tctx, cancel := context.WithCancel(ctx)
+	t := &task{lease: a.Lease, cancel: cancel}
+	k := leaseKey{a.Lease.SweepId, a.Lease.Shard}
+	w.mu.Lock()
+	if old, ok := w.running[k]; ok {
+		old.cancel()
+	}
+	w.running[k] = t
+	w.mu.Unlock()
+	go func() {
+		defer cancel()
+		begin := time.Now()
+		sum, err := w.runSafely(tctx, a, t)
+		took := time.Since(begin)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.running[k] == t {
+			delete(w.running, k)
+		}
+		var msg *cfpb.WorkerMessage
+		switch {
+		case tctx.Err() != nil:
+			// Cancelled (or shutting down): the coordinator already knows.
+		case err != nil:
+			w.log.Warn("shard failed", "sweep", k.sweep, "shard", k.shard, "err", err)
+			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
+				Error: err.Error(), Local: errors.Is(err, ErrLocal)}}}
+		default:
+			r := Result(a.Lease, w.cfg.ID, sum, took)
+			p := &pendingResult{result: r}
+			w.unacked[k] = p
+			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: r}}
+		}
+		if msg != nil && w.sendLocked(msg) {
+			if p := w.unacked[k]; p != nil && msg.GetResult() != nil {
+				p.sentAt = time.Now()
+			}
+		}
+		if !w.draining {
+			w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
+		}
+		w.checkDrainedLocked()
+	}()
+}
+
+// runSafely turns a panic in the simulator into an error: one bad shard
+// must not take the worker, and the other shards it runs, down.
+func (w *Worker) runSafely(ctx context.Context, a *cfpb.Assign, t *task) (sum *cfpb.Summary, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("worker: simulator panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return w.cfg.Run(ctx, a.Spec, a.Work, func(done int) {
+		w.mu.Lock()
+		t.images = done
+		w.mu.Unlock()
+	})
+}
