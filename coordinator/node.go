@@ -64,6 +64,8 @@ type Config struct {
 	// Fast shortens raft's timeouts for loopback clusters and tests.
 	Fast   bool
 	Logger *slog.Logger
+	// RaftLog receives raft's own log lines (default: standard error).
+	RaftLog io.Writer
 }
 
 // TLSPair is the server and client side of mutual TLS for one node.
@@ -137,7 +139,11 @@ func NewNode(cfg Config) (*Node, error) {
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	raftLog := cfg.RaftLog
+	if raftLog == nil {
+		raftLog = os.Stderr
+	}
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
 	rc.SnapshotThreshold = 4096
 	rc.SnapshotInterval = 30 * time.Second
 	if cfg.Fast {
@@ -170,7 +176,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 		n.closers = append(n.closers, bolt)
 		logs, stable = bolt, bolt
-		fss, err := raft.NewFileSnapshotStore(cfg.DataDir, 2, os.Stderr)
+		fss, err := raft.NewFileSnapshotStore(cfg.DataDir, 2, raftLog)
 		if err != nil {
 			bolt.Close()
 			return nil, fmt.Errorf("coordinator: snapshot store: %w", err)

@@ -1,0 +1,334 @@
+package coordinator_test
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+
+	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/worker"
+)
+
+// testCluster is n coordinators in one process: raft over the in-memory
+// transport (so tests can partition it), gRPC over loopback TCP.
+type testCluster struct {
+	t      *testing.T
+	nodes  []*coordinator.Node
+	trans  []*raft.InmemTransport
+	lis    []net.Listener
+	srvs   []*grpc.Server
+	peers  []coordinator.Peer
+	cfg    coordinator.Config
+	killed []bool
+}
+
+func newTestCluster(t *testing.T, n int, cfg coordinator.Config) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, cfg: cfg, killed: make([]bool, n)}
+	for i := 0; i < n; i++ {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tr := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("raft-c%d", i)))
+		c.lis = append(c.lis, lis)
+		c.trans = append(c.trans, tr)
+		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i), Raft: fmt.Sprintf("raft-c%d", i), GRPC: lis.Addr().String()})
+	}
+	for i := range c.trans {
+		for j := range c.trans {
+			if i != j {
+				c.trans[i].Connect(c.trans[j].LocalAddr(), c.trans[j])
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		nc := cfg
+		nc.ID, nc.GRPCAdvertise, nc.Transport, nc.InMemory, nc.Fast, nc.Peers = c.peers[i].ID, c.peers[i].GRPC, c.trans[i], true, true, c.peers
+		if testing.Verbose() {
+			nc.RaftLog = os.Stderr
+		} else {
+			nc.RaftLog = io.Discard
+		}
+		nd, err := coordinator.NewNode(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer(coordinator.ServerOptions(nil)...)
+		nd.Register(srv, nil)
+		go srv.Serve(c.lis[i])
+		c.nodes = append(c.nodes, nd)
+		c.srvs = append(c.srvs, srv)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *testCluster) close() {
+	for i := range c.nodes {
+		if !c.killed[i] {
+			c.kill(i)
+		}
+	}
+}
+
+// kill stops node i: its API and raft.
+func (c *testCluster) kill(i int) {
+	c.killed[i] = true
+	c.srvs[i].Stop()
+	c.nodes[i].Shutdown()
+	for j := range c.trans {
+		if j != i {
+			c.trans[j].Disconnect(c.trans[i].LocalAddr())
+		}
+	}
+}
+
+// partition cuts node i off from the other coordinators' raft traffic.
+func (c *testCluster) partition(i int) {
+	c.trans[i].DisconnectAll()
+	for j := range c.trans {
+		if j != i {
+			c.trans[j].Disconnect(c.trans[i].LocalAddr())
+		}
+	}
+}
+
+func (c *testCluster) heal(i int) {
+	for j := range c.trans {
+		if j != i && !c.killed[j] {
+			c.trans[i].Connect(c.trans[j].LocalAddr(), c.trans[j])
+			c.trans[j].Connect(c.trans[i].LocalAddr(), c.trans[i])
+		}
+	}
+}
+
+// leader waits for a leader among the live, connected nodes (excluding
+// skip) and returns its index.
+func (c *testCluster) leader(skip int) int {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, n := range c.nodes {
+			if !c.killed[i] && i != skip && n.IsLeader() {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatal("no leader elected")
+	return -1
+}
+
+func (c *testCluster) addrs() []string {
+	var out []string
+	for _, p := range c.peers {
+		out = append(out, p.GRPC)
+	}
+	return out
+}
+
+// client dials coordinator i.
+func (c *testCluster) client(i int) (cfpb.SweepsClient, cfpb.ClusterClient) {
+	c.t.Helper()
+	conn, err := grpc.NewClient(c.peers[i].GRPC, coordinator.DialOptions(nil)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	return cfpb.NewSweepsClient(conn), cfpb.NewClusterClient(conn)
+}
+
+// fakeSummary is a deterministic stand-in result for scheduler tests.
+func fakeSummary(w *cfpb.ShardWork) *cfpb.Summary {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%d/%d", w.Point.Index, w.Trial, w.Start, w.Count)
+	v := h.Sum64()
+	return &cfpb.Summary{Images: int64(w.Count), Correct: int64(v % uint64(w.Count+1)),
+		Signal: []*cfpb.Sum128{{Hi: v >> 40, Lo: v}}, Noise: []*cfpb.Sum128{{Hi: v >> 50, Lo: v * 3}}}
+}
+
+// workerPool runs and kills workers.
+type workerPool struct {
+	mu      sync.Mutex
+	cancels map[string]context.CancelFunc
+	done    sync.WaitGroup
+}
+
+func (p *workerPool) start(ctx context.Context, id string, w *worker.Worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancels == nil {
+		p.cancels = map[string]context.CancelFunc{}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	p.cancels[id] = cancel
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		w.Run(wctx)
+	}()
+}
+
+func (p *workerPool) kill(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.cancels[id]; c != nil {
+		c()
+		delete(p.cancels, id)
+	}
+}
+
+func (p *workerPool) stopAll() {
+	p.mu.Lock()
+	for _, c := range p.cancels {
+		c()
+	}
+	p.cancels = nil
+	p.mu.Unlock()
+	p.done.Wait()
+}
+
+func waitDone(t *testing.T, cl cfpb.SweepsClient, id string, timeout time.Duration) *cfpb.Sweep {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last *cfpb.Sweep
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		sw, err := cl.Get(ctx, &cfpb.SweepRef{Id: id})
+		cancel()
+		if err == nil {
+			last = sw
+			if sw.State == cfpb.SweepState_SWEEP_STATE_DONE {
+				return sw
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("sweep %s not done in %v; last seen %v", id, timeout, last)
+	return nil
+}
+
+func mustSpec(t *testing.T, y string) *cfpb.SweepSpec {
+	t.Helper()
+	s, err := sweep.Parse("test.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestThreeNodeClusterUnderLoadSurvivesPartitionedLeaderAndKilledFollower(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		Grace: time.Second, BackoffBase: 50 * time.Millisecond})
+	first := c.leader(-1)
+	sweeps, _ := c.client((first + 1) % 3) // through a follower: forwarding
+	spec := mustSpec(t, `
+model: {path: unused.safetensors}
+dataset: {kind: mnist, limit: 2000}
+grid: {gamma: [0, 1, 2, 3], clip: [off, {alpha: 2, beta: 0.25}, {alpha: 3, beta: 0.5}]}
+trials: 2
+images_per_shard: 20
+`)
+	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	var mu sync.Mutex
+	runs := map[int32]int{}
+	run := func(ctx context.Context, s *cfpb.SweepSpec, w *cfpb.ShardWork, progress func(int)) (*cfpb.Summary, error) {
+		select {
+		case <-time.After(2 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		mu.Lock()
+		runs[w.Shard]++
+		mu.Unlock()
+		return fakeSummary(w), nil
+	}
+	for i := 0; i < 4; i++ {
+		id := fmt.Sprintf("w%d", i)
+		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 4, Run: run, RetryDelay: 50 * time.Millisecond}))
+	}
+	// Let work flow, then cut the leader off.
+	time.Sleep(300 * time.Millisecond)
+	c.partition(first)
+	second := c.leader(first)
+	t.Logf("leader c%d partitioned; c%d leads", first, second)
+	time.Sleep(300 * time.Millisecond)
+	// Heal the old leader (it rejoins as a follower and catches up), then
+	// kill the other follower: the cluster keeps a quorum of two.
+	c.heal(first)
+	follower := 3 - first - second
+	c.kill(follower)
+	t.Logf("healed c%d; killed follower c%d", first, follower)
+	sweepsLive, _ := c.client(second)
+	done := waitDone(t, sweepsLive, sw.Id, 60*time.Second)
+	if done.Progress.Done != int64(done.Shards) || done.Progress.Failed != 0 || done.Alarms != 0 {
+		t.Fatalf("sweep %v", done)
+	}
+	// Every shard's recorded result is the deterministic one.
+	stream, err := sweepsLive.Results(context.Background(), &cfpb.SweepRef{Id: sw.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*cfpb.PointResult
+	for {
+		p, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		got = append(got, p)
+	}
+	l, _ := sweep.NewLayout(spec)
+	want := sweep.Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE },
+		func(k int) *cfpb.Summary { return fakeSummary(l.Shard("", k)) })
+	assertSameResults(t, got, want)
+	mu.Lock()
+	rerun := 0
+	for _, n := range runs {
+		rerun += n - 1
+	}
+	mu.Unlock()
+	t.Logf("%d shards, %d computed more than once", done.Shards, rerun)
+}
+
+func assertSameResults(t *testing.T, got, want []*cfpb.PointResult) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d points, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if len(got[i].Trials) != len(want[i].Trials) {
+			t.Fatalf("point %d: %d trials, want %d", i, len(got[i].Trials), len(want[i].Trials))
+		}
+		for tr := range want[i].Trials {
+			g, w := got[i].Trials[tr], want[i].Trials[tr]
+			if g.Images != w.Images || g.Correct != w.Correct || len(g.Signal) != len(w.Signal) {
+				t.Fatalf("point %d trial %d: got %v want %v", i, tr, g, w)
+			}
+			for b := range w.Signal {
+				if g.Signal[b].Hi != w.Signal[b].Hi || g.Signal[b].Lo != w.Signal[b].Lo ||
+					g.Noise[b].Hi != w.Noise[b].Hi || g.Noise[b].Lo != w.Noise[b].Lo {
+					t.Fatalf("point %d trial %d block %d: sums differ", i, tr, b)
+				}
+			}
+		}
+	}
+}
