@@ -1,13 +1,9 @@
 // Command clipformer simulates Vision Transformers on noisy memristive
 // crossbars with the ClipFormer K/V transform.
 //
-// Usage:
-//
-//	clipformer eval [flags]             evaluate one point (accuracy, SNR, hardware)
-//	clipformer model synth [flags]      write a checkpoint with seeded random weights
-//	clipformer model inspect FILE       print a checkpoint's architecture and tensors
-//	clipformer profile [--profile FILE] print the device profile in effect
-//	clipformer version
+// Run "clipformer help" for the sub-commands: sweeps on one machine (run),
+// a cluster (coordinator, worker, submit, watch, results, plot, cluster,
+// certs) and single points (eval).
 package main
 
 import (
@@ -26,7 +22,24 @@ import (
 const usage = `clipformer: Vision Transformers on noisy memristive crossbars, with ClipFormer.
 
 Usage:
+  clipformer run SPEC.yaml             run a sweep on this machine: results table, results.csv, plots
   clipformer eval [flags]              evaluate one point: accuracy, SNR, hardware counts
+
+ cluster:
+  clipformer coordinator [flags]       run a raft coordinator
+  clipformer worker [flags]            run a worker (SIGTERM drains it)
+  clipformer submit SPEC.yaml          submit a sweep; prints its id
+  clipformer watch ID                  live progress with throughput and ETA
+  clipformer list                      the sweeps and their progress
+  clipformer cancel|pause|resume ID    change a sweep's state
+  clipformer results ID                results as a table, --format csv|jsonl|parquet
+  clipformer plot ID                   accuracy and <SNR> versus gamma (PNG, SVG)
+  clipformer status                    coordinators, leader and workers
+  clipformer cluster status|add|remove administer the coordinators
+  clipformer certs init|issue          make a development CA and certificates
+  clipformer health --addr ADDR        exit 0 when the coordinator serves
+
+ models and devices:
   clipformer model synth [flags]       write a checkpoint of a preset architecture with random weights
   clipformer model inspect FILE        print a checkpoint's architecture, parameters and tensors
   clipformer profile [--profile FILE]  print the device profile in effect, as YAML
@@ -47,6 +60,9 @@ func main() {
 	}
 }
 
+// notifyInterrupt delivers SIGINT and SIGTERM to c.
+func notifyInterrupt(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -55,6 +71,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
+	case "coordinator":
+		return runCoordinator(ctx, args[1:], stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stderr)
+	case "submit":
+		return runSubmit(ctx, args[1:], stdout, stderr)
+	case "watch":
+		return runWatch(ctx, args[1:], stderr)
+	case "list":
+		return runList(ctx, args[1:], stdout, stderr)
+	case "cancel", "pause", "resume":
+		return runSetState(ctx, args[0], args[1:], stdout, stderr)
+	case "results":
+		return runResults(ctx, args[1:], stdout, stderr)
+	case "plot":
+		return runPlot(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, args[1:], stdout, stderr)
+	case "certs":
+		return runCerts(args[1:], stdout, stderr)
+	case "health":
+		return runHealth(args[1:], stdout, stderr)
 	case "model":
 		return runModel(args[1:], stdout, stderr)
 	case "profile":

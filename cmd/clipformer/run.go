@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/clipformer/clipformer/internal/local"
+	"github.com/clipformer/clipformer/internal/report"
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/worker"
+)
+
+// sweepBar draws a sweep's progress: a bar on a terminal, a line every ten
+// seconds elsewhere (logs).
+type sweepBar struct {
+	w        io.Writer
+	tty      bool
+	start    time.Time
+	last     time.Time
+	lastDone int64
+}
+
+func newSweepBar(w io.Writer) *sweepBar {
+	b := &sweepBar{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			b.tty = true
+		}
+	}
+	return b
+}
+
+func (b *sweepBar) update(sw *cfpb.Sweep) {
+	p := sw.Progress
+	now := time.Now()
+	final := p.Pending+p.Leased == 0
+	if !b.tty && now.Sub(b.last) < 10*time.Second && !final {
+		return
+	}
+	if b.tty && now.Sub(b.last) < 100*time.Millisecond && !final {
+		return
+	}
+	b.last = now
+	rate := sw.ShardsPerSecond
+	eta := "--:--"
+	if sw.EtaSeconds >= 0 {
+		eta = fmtDuration(time.Duration(sw.EtaSeconds * float64(time.Second)))
+	}
+	const width = 30
+	total := max(p.Total, 1)
+	fill := int(width * p.Done / total)
+	line := fmt.Sprintf("[%s%s] %3d%% %d/%d shards (%d leased, %d failed)  %.1f shards/s  %d images  ETA %s",
+		strings.Repeat("#", fill), strings.Repeat(".", width-fill), 100*p.Done/total, p.Done, p.Total, p.Leased, p.Failed,
+		rate, p.ImagesDone, eta)
+	if b.tty {
+		fmt.Fprintf(b.w, "\r%s ", line)
+	} else {
+		fmt.Fprintln(b.w, line)
+	}
+}
+
+func (b *sweepBar) finish() {
+	if b.tty {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// loadSpecFile parses a spec and resolves its model path the way eval
+// does (as given, else beside the executable), so that examples run from
+// anywhere.
+func loadSpecFile(path string) (*cfpb.SweepSpec, error) {
+	spec, err := sweep.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	spec.Model.Path = locateBundled(spec.Model.Path)
+	if spec.Dataset.Kind == "idx" || spec.Dataset.Kind == "folder" {
+		spec.Dataset.Path = locateBundled(spec.Dataset.Path)
+	}
+	return spec, nil
+}
+
+// fillChecksum computes the model's sha256 when the spec leaves it out and
+// the file is readable here; with a checksum given, it checks it.
+func fillChecksum(spec *cfpb.SweepSpec) error {
+	sum, err := fileSHA256(spec.Model.Path)
+	if err != nil {
+		if spec.Model.Sha256 != "" {
+			return nil // the workers have the file; we need not
+		}
+		return fmt.Errorf("model.path %s: %v (give model.sha256 if only the workers can read it)", spec.Model.Path, err)
+	}
+	if spec.Model.Sha256 != "" && spec.Model.Sha256 != sum {
+		return fmt.Errorf("model.sha256: %s has sha256 %s, the spec names %s", spec.Model.Path, sum, spec.Model.Sha256)
+	}
+	spec.Model.Sha256 = sum
+	return nil
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: clipformer run [flags] SPEC.yaml\n\nRuns a sweep on this machine: an in-process coordinator and local workers.")
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", "", "output folder for results.csv, results.jsonl and plots (default: out/NAME, NAME from the spec file)")
+	workers := fs.Int("workers", runtime.NumCPU(), "local workers, one shard each at a time")
+	threads := fs.Int("threads", 1, "goroutines per worker")
+	fresh := fs.Bool("fresh", false, "start over instead of resuming an interrupted run in the output folder")
+	verbose := fs.Bool("v", false, "log the coordinator's and workers' events to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("run: want exactly one spec file")
+	}
+	specPath := fs.Arg(0)
+	spec, err := loadSpecFile(specPath)
+	if err != nil {
+		return err
+	}
+	if err := fillChecksum(spec); err != nil {
+		return fmt.Errorf("%s: %w", specPath, err)
+	}
+	if *out == "" {
+		*out = filepath.Join("out", strings.TrimSuffix(filepath.Base(specPath), filepath.Ext(specPath)))
+	}
+	stateDir := filepath.Join(*out, "state")
+	if *fresh {
+		os.RemoveAll(stateDir)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	l, err := sweep.NewLayout(spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sweep %q: %d points x %d trials x %d images = %d shards of up to %d images; %d workers\n",
+		spec.Name, len(l.Points), l.Trials, l.Images, l.Shards(), l.Chunk, *workers)
+	bar := newSweepBar(stderr)
+	begin := time.Now()
+	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
+		Exec: &worker.Executor{AllowUnchecked: true}, Progress: bar.update, Logger: logger})
+	bar.finish()
+	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("run: interrupted; run the same command again to resume from %s", stateDir)
+		}
+		return err
+	}
+	failed := err
+	rows := report.Rows(sw.Id, spec, results)
+	if err := report.WriteTable(stdout, rows); err != nil {
+		return err
+	}
+	files, err := writeOutputs(*out, sw, spec, rows)
+	if err != nil {
+		return err
+	}
+	el := time.Since(begin)
+	fmt.Fprintf(stderr, "sweep %s done in %s: %d images evaluated, %.1f images/s\n", sw.Id, fmtDuration(el),
+		sw.Progress.ImagesDone, float64(sw.Progress.ImagesDone)/el.Seconds())
+	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
+	return failed
+}
+
+// writeOutputs writes results.csv, results.jsonl and the plots into dir.
+func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []report.Row) ([]string, error) {
+	var files []string
+	for _, f := range []struct{ name, format string }{{"results.csv", "csv"}, {"results.jsonl", "jsonl"}} {
+		p := filepath.Join(dir, f.name)
+		fh, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		err = report.WriteFormat(fh, f.format, rows)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", p, err)
+		}
+		files = append(files, p)
+	}
+	title := spec.Name
+	if title == "" {
+		title = "sweep " + sw.Id
+	}
+	plots, err := report.Plot(rows, title, filepath.Join(dir, "plot"), []string{"png", "svg"})
+	if err != nil {
+		return files, nil // nothing complete to plot: not an error of the run
+	}
+	return append(files, plots...), nil
+}

@@ -1,0 +1,155 @@
+// Package report turns a sweep's aggregated results into rows, and the rows
+// into a table, CSV, JSON lines, Parquet and plots.
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/sim"
+)
+
+// Row is one grid point's outcome over its trials.
+type Row struct {
+	Sweep     string    `json:"sweep" parquet:"sweep"`
+	Point     int       `json:"point" parquet:"point"`
+	Gamma     float64   `json:"gamma" parquet:"gamma"`
+	Clip      string    `json:"clip" parquet:"clip"` // "off" or "alpha=A beta=B"
+	ClipOn    bool      `json:"clip_on" parquet:"clip_on"`
+	Alpha     float64   `json:"alpha" parquet:"alpha"`
+	Beta      float64   `json:"beta" parquet:"beta"`
+	SigmaR    float64   `json:"sigma_r" parquet:"sigma_r"`
+	SigmaW    float64   `json:"sigma_w" parquet:"sigma_w"`
+	Device    string    `json:"device,omitempty" parquet:"device"` // "field=value ..." of device axes
+	Trials    int       `json:"trials" parquet:"trials"`           // complete trials
+	Images    int       `json:"images" parquet:"images"`           // per trial
+	Accuracy  float64   `json:"accuracy" parquet:"accuracy"`       // mean over complete trials, percent
+	Std       float64   `json:"std" parquet:"std"`
+	CI95      float64   `json:"ci95" parquet:"ci95"` // half-width
+	PerTrial  []float64 `json:"per_trial" parquet:"per_trial,list"`
+	SNR       float64   `json:"snr_db" parquet:"snr_db"` // <SNR> over blocks, all complete trials merged
+	BlockSNR  []float64 `json:"block_snr_db" parquet:"block_snr_db,list"`
+	Shards    int       `json:"shards_done" parquet:"shards_done"`
+	Failed    int       `json:"shards_failed" parquet:"shards_failed"`
+	AllShards int       `json:"shards_total" parquet:"shards_total"`
+}
+
+// finite maps +-Inf and NaN (no noise, no images) to values every format
+// can carry: 999 dB for a noise-free SNR, 0 otherwise.
+func finite(v float64) float64 {
+	switch {
+	case math.IsInf(v, 1):
+		return 999
+	case math.IsNaN(v) || math.IsInf(v, -1):
+		return 0
+	}
+	return v
+}
+
+// Rows builds one row per grid point. Only complete trials count towards
+// accuracy and SNR, so partial results never mix image subsets.
+func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []Row {
+	full := 0 // images of a complete trial
+	if spec != nil {
+		if lay, err := sweep.NewLayout(spec); err == nil {
+			full = lay.Images
+		}
+	}
+	var rows []Row
+	for _, pr := range results {
+		p := pr.Point
+		r := Row{Sweep: sweepID, Point: int(p.Index), Gamma: p.Gamma, SigmaR: p.SigmaR, SigmaW: p.SigmaW,
+			Shards: int(pr.ShardsDone), Failed: int(pr.ShardsFailed), AllShards: int(pr.ShardsTotal), Clip: "off"}
+		if c := p.Clip; c != nil && !c.Off {
+			r.ClipOn, r.Alpha, r.Beta = true, c.Alpha, c.Beta
+			r.Clip = fmt.Sprintf("alpha=%g beta=%g", c.Alpha, c.Beta)
+		}
+		var dev []string
+		for i, v := range p.Device {
+			if spec != nil && i < len(spec.Grid.GetDevice()) {
+				dev = append(dev, spec.Grid.Device[i].Field+"="+v)
+			}
+		}
+		r.Device = strings.Join(dev, " ")
+		merged := &sim.Result{}
+		var accs []float64
+		images := 0
+		for _, t := range pr.Trials {
+			if full > 0 && int(t.Images) != full {
+				continue // incomplete trial
+			}
+			if t.Images == 0 {
+				continue
+			}
+			res := sweep.Result(t)
+			accs = append(accs, res.Accuracy())
+			images = res.Images
+			merged.Merge(res)
+		}
+		r.Trials, r.Images, r.PerTrial = len(accs), images, accs
+		if len(accs) > 0 {
+			iv := sim.Summarize(accs, images)
+			r.Accuracy, r.Std, r.CI95 = iv.Mean, iv.Std, iv.Half
+			r.SNR = finite(merged.MeanSNR())
+			for b := range merged.Signal {
+				r.BlockSNR = append(r.BlockSNR, finite(merged.BlockSNR(b)))
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// WriteTable prints the rows as an aligned text table.
+func WriteTable(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	hasDev, hasR, hasW := false, false, false
+	for _, r := range rows {
+		hasDev = hasDev || r.Device != ""
+		hasR = hasR || r.SigmaR != rows[0].SigmaR
+		hasW = hasW || r.SigmaW != rows[0].SigmaW
+	}
+	head := []string{"gamma", "ClipFormer"}
+	if hasW {
+		head = append(head, "sigma_w")
+	}
+	if hasR {
+		head = append(head, "sigma_r")
+	}
+	if hasDev {
+		head = append(head, "device")
+	}
+	head = append(head, "trials", "images", "accuracy %", "+-95%", "<SNR> dB", "shards")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, r := range rows {
+		cells := []string{fmt.Sprintf("%g", r.Gamma), r.Clip}
+		if hasW {
+			cells = append(cells, fmt.Sprintf("%g", r.SigmaW))
+		}
+		if hasR {
+			cells = append(cells, fmt.Sprintf("%g", r.SigmaR))
+		}
+		if hasDev {
+			cells = append(cells, r.Device)
+		}
+		acc, ci, snr := "-", "-", "-"
+		if r.Trials > 0 {
+			acc, ci, snr = fmt.Sprintf("%.2f", r.Accuracy), fmt.Sprintf("%.2f", r.CI95), fmt.Sprintf("%.2f", r.SNR)
+			if r.SNR == 999 {
+				snr = "inf"
+			}
+		}
+		shards := fmt.Sprintf("%d/%d", r.Shards, r.AllShards)
+		if r.Failed > 0 {
+			shards += fmt.Sprintf(" (%d failed)", r.Failed)
+		}
+		cells = append(cells, fmt.Sprint(r.Trials), fmt.Sprint(r.Images), acc, ci, snr, shards)
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	return tw.Flush()
+}
