@@ -2,12 +2,15 @@ package coordinator
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/clipformer/clipformer/internal/certs"
 )
 
 // newTransport is raft's TCP transport on bind, advertising advertise,
@@ -23,6 +26,9 @@ func newTransport(bind, advertise string, pair *TLSPair) (*raft.NetworkTransport
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: raft listen %s: %w", bind, err)
+	}
+	if pair != nil {
+		pair = &TLSPair{Server: coordinatorsOnly(pair.Server), Client: coordinatorsOnly(pair.Client)}
 	}
 	sl := &streamLayer{ln: ln, advertise: advertise, pair: pair}
 	return raft.NewNetworkTransport(sl, 3, 10*time.Second, os.Stderr), nil
@@ -67,3 +73,20 @@ type advertisedAddr string
 
 func (a advertisedAddr) Network() string { return "tcp" }
 func (a advertisedAddr) String() string  { return string(a) }
+
+// coordinatorsOnly lets only coordinator certificates speak raft: a worker
+// or client certificate from the same CA is refused at the handshake.
+func coordinatorsOnly(c *tls.Config) *tls.Config {
+	c = c.Clone()
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("raft: peer presented no certificate")
+		}
+		role, err := certs.RoleOf(cs.PeerCertificates[0])
+		if err != nil || role != certs.RoleCoordinator {
+			return fmt.Errorf("raft: peer %q is not a coordinator", cs.PeerCertificates[0].Subject.CommonName)
+		}
+		return nil
+	}
+	return c
+}

@@ -25,6 +25,10 @@ const SnapshotVersion = 1
 // MaxFailures is how many crashed or errored attempts fail a shard.
 const MaxFailures = 3
 
+// MaxShards bounds one sweep's shard table whatever a coordinator's
+// configured limit (about 1 GB of state).
+const MaxShards = 10_000_000
+
 // Errors of Apply.
 var (
 	ErrUnknownSweep = errors.New("state: unknown sweep")
@@ -154,6 +158,11 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	}
 	if _, ok := s.sweeps[c.SweepId]; ok {
 		return nil // a retried submission: the first one stands
+	}
+	// The leader validated the spec against its own limits; this check
+	// keeps a malformed entry from ever reaching the shard table.
+	if err := sweep.Validate(c.Spec, sweep.Limits{MaxShards: MaxShards}); err != nil {
+		return err
 	}
 	layout, err := sweep.NewLayout(c.Spec)
 	if err != nil {

@@ -66,7 +66,7 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 	_, trans := raft.NewInmemTransport("local")
 	cfg := coordinator.Config{ID: "local", GRPCAdvertise: addr, Transport: trans, DataDir: opt.StateDir,
 		InMemory: opt.StateDir == "", Embedded: true, Fast: true, Logger: opt.Logger, RaftLog: io.Discard,
-		Peers: []coordinator.Peer{{ID: "local", Raft: "local", GRPC: addr}},
+		Peers:    []coordinator.Peer{{ID: "local", Raft: "local", GRPC: addr}},
 		LeaseTTL: opt.LeaseTTL, HeartbeatInterval: opt.HeartbeatInterval, BackoffBase: 200 * time.Millisecond}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = time.Second

@@ -138,6 +138,9 @@ type Layout struct {
 
 // NewLayout lays out a validated spec.
 func NewLayout(s *cfpb.SweepSpec) (*Layout, error) {
+	if s == nil || s.Grid == nil || s.Dataset == nil {
+		return nil, fmt.Errorf("%w: spec, grid and dataset are required", ErrSpec)
+	}
 	points, err := Points(s)
 	if err != nil {
 		return nil, err

@@ -74,7 +74,9 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	default:
 		errs.add("path", "%q: want fast, reference or empty (automatic)", s.Path)
 	}
-	if perr == nil {
+	if s.Grid == nil {
+		errs.add("grid", "required")
+	} else if perr == nil {
 		validateGrid(s.Grid, &base, &errs)
 	}
 	if len(errs) > 0 {
