@@ -30,7 +30,7 @@ func WriteFormat(w io.Writer, format string, rows []Row) error {
 func floats(v []float64) string {
 	s := make([]string, len(v))
 	for i, x := range v {
-		s[i] = strconv.FormatFloat(x, 'g', 10, 64)
+		s[i] = strconv.FormatFloat(x, 'g', -1, 64)
 	}
 	return strings.Join(s, " ")
 }
@@ -41,7 +41,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"sweep", "point", "gamma", "clip", "alpha", "beta", "sigma_r", "sigma_w", "device", "trials", "images",
 		"accuracy", "std", "ci95", "per_trial_accuracy", "snr_db", "block_snr_db", "shards_done", "shards_failed", "shards_total"})
-	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range rows {
 		alpha, beta := "", ""
 		if r.ClipOn {
