@@ -13,3 +13,11 @@ scripts/gen-proto.sh --check
 go vet ./...
 go test -race -count=1 ./...
 CLIPFORMER_LONG=1 go test -count=1 -run 'Long' -timeout 30m ./...
+# The docker-compose end-to-end test, whenever a Docker engine answers.
+if docker info >/dev/null 2>&1; then
+  scripts/e2e-compose.sh
+else
+  echo "##########################################################################"
+  echo "## NO DOCKER ENGINE ANSWERED: the docker-compose end-to-end test did NOT run"
+  echo "##########################################################################"
+fi

@@ -88,7 +88,7 @@ func clientCommand(ctx context.Context, name, usage string, args []string, stder
 func printSweep(w io.Writer, sw *cfpb.Sweep) {
 	p := sw.Progress
 	state := strings.ToLower(strings.TrimPrefix(sw.State.String(), "SWEEP_STATE_"))
-	fmt.Fprintf(w, "%s  %-9s %6d/%d shards done, %d leased, %d failed  %q\n", sw.Id, state, p.Done, p.Total, p.Leased, p.Failed, sw.Spec.GetName())
+	fmt.Fprintf(w, "%s  %-9s %d/%d  leased=%d failed=%d alarms=%d  %q\n", sw.Id, state, p.Done, p.Total, p.Leased, p.Failed, sw.Alarms, sw.Spec.GetName())
 }
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {

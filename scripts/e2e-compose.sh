@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# End-to-end test of the docker-compose cluster: build the image, start three
+# coordinators and two workers, submit examples/ci-mnist.yaml, then, while it
+# runs, kill the raft leader and a worker, scale the workers from 2 to 4,
+# restart the killed coordinator, and restart the whole stack. Afterwards every
+# shard must be done exactly once (no failures, no non-determinism alarm) and
+# the results must equal `clipformer run` of the same spec on this machine,
+# bit for bit. Works with `docker compose` and with `docker-compose`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+spec=examples/ci-mnist.yaml
+project=clipformer-e2e
+work=$(mktemp -d)
+
+if docker compose version >/dev/null 2>&1; then
+  compose() { docker compose -p "$project" "$@"; }
+elif command -v docker-compose >/dev/null; then
+  compose() { docker-compose -p "$project" "$@"; }
+else
+  echo "e2e: neither 'docker compose' nor 'docker-compose' is installed" >&2
+  exit 1
+fi
+log() { echo "e2e [$(date -u +%H:%M:%S)] $*" >&2; }
+cleanup() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    log "FAILED; last coordinator and worker logs:"
+    compose logs --tail 30 2>&1 | tail -120 >&2 || true
+  fi
+  compose down -v >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+
+# cli ARGS: run the clipformer client inside a running coordinator container,
+# naming every coordinator so that any live one answers.
+cli() {
+  local c
+  for c in c1 c2 c3; do
+    if compose exec -T "$c" /clipformer "$@" --coordinators c1:7000,c2:7000,c3:7000 2>/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+# progress ID: "done total failed alarms state", from the sweep list.
+progress() {
+  cli list | awk -v id="$1" '$1 == id { split($3, a, "/"); sub("failed=", "", $5); sub("alarms=", "", $6); print a[1], a[2], $5, $6, $2 }'
+}
+wait_done_fraction() { # wait_done_fraction ID FRACTION TIMEOUT_S
+  local id=$1 frac=$2 limit=$3 t0=$SECONDS p
+  while [ $((SECONDS - t0)) -lt "$limit" ]; do
+    p=$(progress "$id" || true)
+    if [ -n "$p" ] && awk -v p="$p" -v f="$frac" 'BEGIN { split(p, a, " "); exit !(a[1] >= f * a[2]) }'; then
+      log "progress: $p"
+      return 0
+    fi
+    sleep 1
+  done
+  log "timed out waiting for $frac of $id; last: ${p:-none}"
+  return 1
+}
+wait_healthy() {
+  local t0=$SECONDS
+  until cli status >/dev/null; do
+    [ $((SECONDS - t0)) -lt 120 ] || { log "cluster not healthy after 120 s"; return 1; }
+    sleep 1
+  done
+}
+
+log "building the image"
+scripts/docker-build.sh >&2
+compose down -v >/dev/null 2>&1 || true
+log "starting 3 coordinators and 2 workers"
+compose up -d >&2
+wait_healthy
+
+id=$(cli submit "/$spec" | tail -1)
+log "submitted sweep $id"
+wait_done_fraction "$id" 0.1 300
+
+leader=$(cli status | awk '/^leader/ { print $2 }')
+log "killing the raft leader $leader and one worker"
+compose kill "$leader" >&2
+docker kill "$(compose ps -q worker | head -1)" >/dev/null
+wait_done_fraction "$id" 0.25 300
+
+log "scaling workers to 4 and restarting $leader"
+compose up -d --no-recreate --scale worker=4 >&2
+compose start "$leader" >&2
+wait_done_fraction "$id" 0.45 300
+p=$(progress "$id")
+if awk -v p="$p" 'BEGIN { split(p, a, " "); exit !(a[1] >= a[2]) }'; then
+  log "the sweep finished before the full restart; the spec is too small to test it"
+  exit 1
+fi
+
+log "restarting the whole stack"
+compose stop >&2
+compose start >&2
+wait_healthy
+wait_done_fraction "$id" 1 600
+
+p=$(progress "$id")
+read -r done total failed alarms state <<<"$p"
+log "final: $done/$total shards, failed $failed, non-determinism alarms $alarms, state $state"
+[ "$done" = "$total" ] && [ "$failed" = 0 ] || { log "not every shard is done"; exit 1; }
+[ "$alarms" = 0 ] || { log "duplicate results differed"; exit 1; }
+[ "$state" = done ] || { log "sweep state $state"; exit 1; }
+cli results --format jsonl "$id" >"$work/cluster.jsonl"
+# Each grid point: every shard done once, none failed.
+awk '{ if ($0 !~ /"shards_failed":0/) bad++; match($0, /"shards_done":[0-9]+/); d = substr($0, RSTART + 14, RLENGTH - 14)
+       match($0, /"shards_total":[0-9]+/); t = substr($0, RSTART + 15, RLENGTH - 15); if (d != t) bad++ }
+     END { exit bad > 0 }' "$work/cluster.jsonl" || { log "a point has failed or missing shards"; exit 1; }
+
+log "running the same spec with clipformer run on this machine"
+go build -o "$work/clipformer" ./cmd/clipformer
+"$work/clipformer" run --out "$work/ref" "$spec" >/dev/null
+strip() { sed -E 's/"sweep":"[^"]*",//' "$1"; }
+if ! diff <(strip "$work/ref/results.jsonl") <(strip "$work/cluster.jsonl") >&2; then
+  log "the cluster's results differ from clipformer run"
+  exit 1
+fi
+log "PASS: $total shards done exactly once through leader and worker kills, scaling and a full restart; results equal clipformer run bit for bit"
