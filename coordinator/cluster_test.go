@@ -220,7 +220,7 @@ func waitDone(t *testing.T, cl cfpb.SweepsClient, id string, timeout time.Durati
 	return nil
 }
 
-func mustSpec(t *testing.T, y string) *cfpb.SweepSpec {
+func mustSpec(t testing.TB, y string) *cfpb.SweepSpec {
 	t.Helper()
 	s, err := sweep.Parse("test.yaml", []byte(y))
 	if err != nil {

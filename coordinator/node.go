@@ -145,6 +145,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
 	rc.SnapshotThreshold = 4096
+	rc.BatchApplyCh = true
 	rc.SnapshotInterval = 30 * time.Second
 	if cfg.Fast {
 		rc.HeartbeatTimeout = 300 * time.Millisecond

@@ -31,29 +31,39 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	c.tls.register(fs, "client")
 }
 
-// dial connects to the first coordinator that answers.
+// dial connects to the first coordinator that answers and knows a leader,
+// retrying for a while so that commands work during an election.
 func (c *clientFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
 	_, clientTLS, err := c.tls.load()
 	if err != nil {
 		return nil, err
 	}
-	var errs []string
-	for _, addr := range splitList(c.coords) {
-		conn, err := grpc.NewClient(addr, coordinator.DialOptions(clientTLS)...)
-		if err != nil {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var errs []string
+		for _, addr := range splitList(c.coords) {
+			conn, err := grpc.NewClient(addr, coordinator.DialOptions(clientTLS)...)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := cfpb.NewClusterClient(conn).Status(pctx, &cfpb.ClusterStatusRequest{})
+			cancel()
+			if err == nil && st.LeaderId != "" {
+				return conn, nil
+			}
+			conn.Close()
+			if err == nil {
+				err = errors.New("no leader elected yet")
+			}
 			errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
-			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = cfpb.NewClusterClient(conn).Status(pctx, &cfpb.ClusterStatusRequest{})
-		cancel()
-		if err == nil {
-			return conn, nil
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("no coordinator answered with a leader: %s", strings.Join(errs, "; "))
 		}
-		conn.Close()
-		errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
+		time.Sleep(300 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("no coordinator answered: %s", strings.Join(errs, "; "))
 }
 
 // clientCommand parses flags, dials and runs f.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/worker"
 )
 
@@ -150,6 +151,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "goroutines per shard (0: cores / slots)")
 	base := fs.String("base", "", "folder that relative model and data paths in specs are resolved against (default: working directory)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fake := fs.Duration("fake", -1, "complete each shard after this long without simulating (orchestrator benchmarks only; results are meaningless)")
 	var tf tlsFlags
 	tf.register(fs, "worker")
 	if err := fs.Parse(args); err != nil {
@@ -167,7 +169,12 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		*threads = max(1, runtime.NumCPU() / *slots)
 	}
 	exec := &worker.Executor{Threads: *threads, BaseDir: *base}
-	w := worker.New(worker.Config{ID: *id, Coordinators: splitList(*coords), Slots: *slots, Run: exec.Run, TLS: clientTLS, Logger: logger})
+	run := exec.Run
+	if *fake >= 0 {
+		run = fakeRunner(*fake)
+		logger.Warn("fake worker: shards are not simulated", "shard_time", *fake)
+	}
+	w := worker.New(worker.Config{ID: *id, Coordinators: splitList(*coords), Slots: *slots, Run: run, TLS: clientTLS, Logger: logger})
 	// SIGTERM drains: finish what we hold, take nothing new, then exit. A
 	// second signal stops at once.
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -269,4 +276,19 @@ func runCerts(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote a development CA and coordinator, worker and client certificates to %s (hosts %s)\n", *dir, *hosts)
 	return nil
+}
+
+// fakeRunner completes a shard after d without simulating: for measuring
+// the orchestrator alone.
+func fakeRunner(d time.Duration) worker.Runner {
+	return func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		if d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return &cfpb.Summary{Images: int64(w.Count)}, nil
+	}
 }
