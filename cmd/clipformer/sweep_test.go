@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+
+	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/worker"
+)
+
+func writeSpec(t *testing.T, model, extra string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spec.yaml")
+	y := fmt.Sprintf(`name: cli test
+model: {path: %s}
+dataset: {kind: mnist, limit: 40}
+grid: {gamma: [0, 3], clip: [off, {alpha: 2, beta: 0.25}]}
+trials: 2
+images_per_shard: 10
+profile: {calibration_images: 16}
+%s`, model, extra)
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunPrintsTableWritesResultsAndPlotsAndResumes(t *testing.T) {
+	spec := writeSpec(t, mnistShapedModel(t), "")
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, stderr, err := runCmd(t, "run", "--out", out, "--workers", "2", spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{"gamma", "ClipFormer", "alpha=2 beta=0.25", "accuracy %", "<SNR> dB", "8/8"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != 5 || rows[0][11] != "accuracy" || rows[1][9] != "2" || rows[1][10] != "40" {
+		t.Fatalf("results.csv: %v %v", rows, err)
+	}
+	for _, p := range []string{"results.jsonl", "plot-accuracy.png", "plot-accuracy.svg", "plot-snr.png", "plot-snr.svg"} {
+		if st, err := os.Stat(filepath.Join(out, p)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	// The same spec and folder again: the finished sweep is found, not rerun.
+	stdout2, stderr2, err := runCmd(t, "run", "--out", out, "--workers", "2", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout2 != stdout {
+		t.Errorf("resumed run printed a different table:\n%s\nvs\n%s", stdout2, stdout)
+	}
+	if !strings.Contains(stderr2, "0 images evaluated") {
+		t.Errorf("the rerun evaluated images again: %s", stderr2)
+	}
+}
+
+func TestRunRefusesABadSpecNamingTheField(t *testing.T) {
+	spec := writeSpec(t, "m.safetensors", "")
+	b, _ := os.ReadFile(spec)
+	os.WriteFile(spec, []byte(strings.Replace(string(b), "beta: 0.25", "beta: 1.5", 1)), 0o644)
+	_, _, err := runCmd(t, "run", spec)
+	if err == nil || !strings.Contains(err.Error(), "grid.clip[1].beta: 1.5 is outside [0.01, 1]") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// startCoordinator runs a one-node coordinator with mutual TLS and a worker.
+func startCoordinator(t *testing.T, certDir string) string {
+	t.Helper()
+	srvTLS, cliTLS, err := certs.Load(certs.InDir(certDir, "coordinator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_, trans := raft.NewInmemTransport("c1")
+	node, err := coordinator.NewNode(coordinator.Config{ID: "c1", GRPCAdvertise: addr, Transport: trans, InMemory: true, Fast: true,
+		RaftLog: io.Discard, Peers: []coordinator.Peer{{ID: "c1", Raft: "c1", GRPC: addr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(coordinator.ServerOptions(srvTLS)...)
+	node.Register(srv, cliTLS)
+	go srv.Serve(lis)
+	_, workerTLS, err := certs.Load(certs.InDir(certDir, "worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exec := &worker.Executor{Threads: 1}
+	w := worker.New(worker.Config{ID: "w1", Coordinators: []string{addr}, Slots: 2, Run: exec.Run, TLS: workerTLS})
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		srv.Stop()
+		node.Shutdown()
+	})
+	return addr
+}
+
+func TestClusterCommandsOverMutualTLS(t *testing.T) {
+	certDir := t.TempDir()
+	if _, _, err := runCmd(t, "certs", "init", "--dir", certDir); err != nil {
+		t.Fatal(err)
+	}
+	addr := startCoordinator(t, certDir)
+	model := mnistShapedModel(t)
+	spec := writeSpec(t, model, "")
+	cl := []string{"--coordinators", addr, "--certs", certDir}
+	// cmd runs a client command: its flags, the cluster flags, then the
+	// positional arguments.
+	cmd := func(flags []string, pos ...string) string {
+		t.Helper()
+		args := append(append(append([]string(nil), flags...), cl...), pos...)
+		out, errOut, err := runCmd(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errOut)
+		}
+		return out
+	}
+	id := strings.TrimSpace(cmd([]string{"submit", "--watch"}, spec))
+	if !strings.Contains(cmd([]string{"list"}), id+"  done") {
+		t.Fatalf("list does not show %s done", id)
+	}
+	status := cmd([]string{"status"})
+	if !strings.Contains(status, "leader c1") || !strings.Contains(status, "w1") {
+		t.Fatalf("status:\n%s", status)
+	}
+	if table := cmd([]string{"results"}, id); !strings.Contains(table, "alpha=2 beta=0.25") {
+		t.Fatalf("results table:\n%s", table)
+	}
+	pq := filepath.Join(t.TempDir(), "r.parquet")
+	cmd([]string{"results", "--format", "parquet", "--out", pq}, id)
+	if b, err := os.ReadFile(pq); err != nil || len(b) < 100 || string(b[:4]) != "PAR1" {
+		t.Fatalf("parquet file: %d bytes, %v", len(b), err)
+	}
+	if plots := cmd([]string{"plot", "--out", filepath.Join(t.TempDir(), "p"), "--format", "svg"}, id); strings.Count(plots, ".svg") != 2 {
+		t.Fatalf("plot wrote:\n%s", plots)
+	}
+
+	// Pause, resume and cancel a second, longer sweep.
+	big := writeSpec(t, model, "")
+	b, _ := os.ReadFile(big)
+	os.WriteFile(big, []byte(strings.Replace(string(b), "limit: 40", "limit: 10000", 1)), 0o644)
+	id2 := strings.TrimSpace(cmd([]string{"submit"}, big))
+	for _, step := range []struct{ verb, want string }{{"pause", "paused"}, {"resume", "running"}, {"cancel", "cancelled"}} {
+		if got := cmd([]string{step.verb}, id2); !strings.Contains(got, step.want) {
+			t.Fatalf("%s: %s", step.verb, got)
+		}
+	}
+
+	// Without a certificate: refused; with --insecure against TLS: refused.
+	noCert := t.TempDir()
+	os.Link(filepath.Join(certDir, "ca.crt"), filepath.Join(noCert, "ca.crt"))
+	if _, _, err := runCmd(t, "list", "--coordinators", addr, "--certs", noCert); err == nil {
+		t.Fatal("list without a client certificate succeeded")
+	}
+	if _, _, err := runCmd(t, "list", "--coordinators", addr); err == nil || !strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("no TLS choice: %v", err)
+	}
+	if out, _, err := runCmd(t, "health", "--addr", addr, "--certs", certDir); err != nil || !strings.Contains(out, "SERVING") {
+		t.Fatalf("health: %q %v", out, err)
+	}
+}
