@@ -1,0 +1,107 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/proto/cfpb"
+)
+
+func results(t *testing.T) (*cfpb.SweepSpec, []*cfpb.PointResult) {
+	t.Helper()
+	s, err := sweep.Parse("r.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 20}\ngrid: {gamma: [0, 4], clip: [off, {alpha: 2, beta: 0.25}]}\ntrials: 2\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := sweep.NewLayout(s)
+	state := func(k int) cfpb.ShardState {
+		if l.Shard("", k).Point.Index == 3 && l.Shard("", k).Trial == 1 && l.Shard("", k).Start == 10 {
+			return cfpb.ShardState_SHARD_STATE_PENDING // point 3, trial 1 incomplete
+		}
+		return cfpb.ShardState_SHARD_STATE_DONE
+	}
+	sum := func(k int) *cfpb.Summary {
+		w := l.Shard("", k)
+		return &cfpb.Summary{Images: int64(w.Count), Correct: int64(w.Count) - int64(w.Point.Index) - int64(w.Trial),
+			Signal: []*cfpb.Sum128{{Hi: 100}}, Noise: []*cfpb.Sum128{{Hi: 1}}}
+	}
+	return s, sweep.Aggregate(l, state, sum)
+}
+
+func TestRowsCountOnlyCompleteTrials(t *testing.T) {
+	s, res := results(t)
+	rows := Rows("sw", s, res)
+	if len(rows) != 4 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	r := rows[3]
+	if r.Trials != 1 || r.Images != 20 || r.Accuracy != 100*(20-2*3)/20.0 || r.Shards != 3 || r.AllShards != 4 {
+		t.Fatalf("row 3: %+v", r)
+	}
+	r0 := rows[0]
+	if r0.Trials != 2 || r0.Accuracy != (100+90)/2.0 || r0.Clip != "off" || rows[1].Clip != "alpha=2 beta=0.25" {
+		t.Fatalf("row 0: %+v", r0)
+	}
+	// 10 log10(signal/noise) = 10 log10(100) = 20 dB per block.
+	if r0.SNR != 20 || len(r0.BlockSNR) != 1 {
+		t.Fatalf("SNR %v %v", r0.SNR, r0.BlockSNR)
+	}
+}
+
+func TestFormatsCarryTheSameRows(t *testing.T) {
+	s, res := results(t)
+	rows := Rows("sw", s, res)
+	var c, j, p bytes.Buffer
+	if err := WriteCSV(&c, rows); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&c).ReadAll()
+	if err != nil || len(recs) != 5 || recs[2][3] != "alpha=2 beta=0.25" || recs[1][11] != "95" {
+		t.Fatalf("csv %v %v", recs, err)
+	}
+	if err := WriteJSONL(&j, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(j.String()), "\n")
+	var back Row
+	if len(lines) != 4 || json.Unmarshal([]byte(lines[3]), &back) != nil || back.Accuracy != rows[3].Accuracy {
+		t.Fatalf("jsonl %q", lines)
+	}
+	if err := WriteParquet(&p, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parquet.Read[Row](bytes.NewReader(p.Bytes()), int64(p.Len()))
+	if err != nil || len(got) != 4 || got[1].Alpha != 2 || got[0].PerTrial[1] != 90 {
+		t.Fatalf("parquet %v %v", got, err)
+	}
+	if err := WriteFormat(&p, "xlsx", rows); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+	var tb bytes.Buffer
+	WriteTable(&tb, rows)
+	if !strings.Contains(tb.String(), "accuracy %") || !strings.Contains(tb.String(), "3/4") {
+		t.Fatalf("table:\n%s", tb.String())
+	}
+}
+
+func TestPlotWritesPNGAndSVG(t *testing.T) {
+	s, res := results(t)
+	prefix := filepath.Join(t.TempDir(), "p")
+	files, err := Plot(Rows("sw", s, res), "test", prefix, []string{"png", "svg"})
+	if err != nil || len(files) != 4 {
+		t.Fatalf("%v %v", files, err)
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+}
