@@ -99,6 +99,9 @@ func printSweep(w io.Writer, sw *cfpb.Sweep) {
 	p := sw.Progress
 	state := strings.ToLower(strings.TrimPrefix(sw.State.String(), "SWEEP_STATE_"))
 	fmt.Fprintf(w, "%s  %-9s %d/%d  leased=%d failed=%d alarms=%d  %q\n", sw.Id, state, p.Done, p.Total, p.Leased, p.Failed, sw.Alarms, sw.Spec.GetName())
+	for _, e := range sw.Errors {
+		fmt.Fprintf(w, "    error: %s\n", e)
+	}
 }
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {

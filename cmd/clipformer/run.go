@@ -28,6 +28,7 @@ type sweepBar struct {
 	start    time.Time
 	last     time.Time
 	lastDone int64
+	lastErr  string
 }
 
 func newSweepBar(w io.Writer) *sweepBar {
@@ -66,6 +67,14 @@ func (b *sweepBar) update(sw *cfpb.Sweep) {
 		fmt.Fprintf(b.w, "\r%s ", line)
 	} else {
 		fmt.Fprintln(b.w, line)
+	}
+	// A new shard error is shown once, on its own line.
+	if n := len(sw.Errors); n > 0 && sw.Errors[n-1] != b.lastErr {
+		b.lastErr = sw.Errors[n-1]
+		if b.tty {
+			fmt.Fprintln(b.w)
+		}
+		fmt.Fprintf(b.w, "error: %s\n", b.lastErr)
 	}
 }
 

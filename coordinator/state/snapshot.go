@@ -72,6 +72,9 @@ func (s *State) Restore(snap *cfpb.Snapshot) error {
 			if p.State == cfpb.ShardState_SHARD_STATE_PENDING && p.Attempt > 0 {
 				sw.retry = append(sw.retry, k)
 			}
+			if p.LastError != "" {
+				sw.noteError(k, p.LastError)
+			}
 		}
 		// Retries in release order are not recorded; shard order is as fair.
 		sw.advanceFresh()

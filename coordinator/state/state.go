@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -63,6 +64,28 @@ type sweepState struct {
 	// pending shards that were leased before (retries), in release order.
 	fresh int
 	retry []int
+	// errors are the latest distinct shard errors, for users.
+	errors []string
+}
+
+// maxErrors is how many distinct recent errors a sweep shows.
+const maxErrors = 5
+
+func (sw *sweepState) noteError(k int, msg string) {
+	if msg == "" {
+		return
+	}
+	line := fmt.Sprintf("shard %d: %s", k, msg)
+	for i, e := range sw.errors {
+		if strings.SplitN(e, ": ", 2)[1] == msg {
+			sw.errors = append(sw.errors[:i], sw.errors[i+1:]...)
+			break
+		}
+	}
+	sw.errors = append(sw.errors, line)
+	if len(sw.errors) > maxErrors {
+		sw.errors = sw.errors[len(sw.errors)-maxErrors:]
+	}
 }
 
 type shard struct {
@@ -316,6 +339,7 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		} else if rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
 			sh.lastError = "lease expired without a heartbeat"
 		}
+		sw.noteError(int(rel.Shard), sh.lastError)
 	}
 	if sh.failures >= MaxFailures {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
@@ -373,7 +397,8 @@ func (sw *sweepState) describe() *cfpb.Sweep {
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
 			ImagesDone: sw.images},
-		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1}
+		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
+		Errors: append([]string(nil), sw.errors...)}
 }
 
 // Sweeps describes every sweep, newest first.

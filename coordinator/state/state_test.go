@@ -169,6 +169,9 @@ func TestThreeCountedFailuresFailAShardButLostWorkersNeverCount(t *testing.T) {
 	if sh.State != cfpb.ShardState_SHARD_STATE_FAILED || sh.LastError != "model checksum differs" || sw.State != cfpb.SweepState_SWEEP_STATE_DONE {
 		t.Fatalf("shard %v sweep %v", sh, sw.State)
 	}
+	if n := len(sw.Errors); n != 3 || sw.Errors[n-1] != "shard 0: model checksum differs" {
+		t.Fatalf("errors shown to users: %q", sw.Errors)
+	}
 	// A stale release (old lease id) changes nothing.
 	if r := mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: 0, LeaseId: 1,
 		Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR}}})); r.Released != 0 {

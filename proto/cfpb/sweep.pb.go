@@ -1485,7 +1485,10 @@ type Sweep struct {
 	ShardsPerSecond float64 `protobuf:"fixed64,9,opt,name=shards_per_second,json=shardsPerSecond,proto3" json:"shards_per_second,omitempty"`
 	EtaSeconds      float64 `protobuf:"fixed64,10,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
 	// Non-determinism alarms: duplicate completions whose numbers differed.
-	Alarms        int64 `protobuf:"varint,11,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	Alarms int64 `protobuf:"varint,11,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	// The most recent distinct shard errors (failed attempts), newest last,
+	// at most five, each prefixed with its shard.
+	Errors        []string `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1595,6 +1598,13 @@ func (x *Sweep) GetAlarms() int64 {
 		return x.Alarms
 	}
 	return 0
+}
+
+func (x *Sweep) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
 }
 
 // PointResult aggregates one grid point over its trials.
@@ -1826,7 +1836,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x1c\n" +
 	"\tcancelled\x18\x06 \x01(\x03R\tcancelled\x12\x1f\n" +
 	"\vimages_done\x18\a \x01(\x03R\n" +
-	"imagesDone\"\x84\x03\n" +
+	"imagesDone\"\x9c\x03\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1841,7 +1851,8 @@ const file_sweep_proto_rawDesc = "" +
 	"\veta_seconds\x18\n" +
 	" \x01(\x01R\n" +
 	"etaSeconds\x12\x16\n" +
-	"\x06alarms\x18\v \x01(\x03R\x06alarms\"\xfb\x01\n" +
+	"\x06alarms\x18\v \x01(\x03R\x06alarms\x12\x16\n" +
+	"\x06errors\x18\f \x03(\tR\x06errors\"\xfb\x01\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +

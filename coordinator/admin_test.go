@@ -1,0 +1,106 @@
+package coordinator_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+
+	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/worker"
+)
+
+func TestAddAndRemoveACoordinator(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true})
+	lead := c.leader(-1)
+	// A fourth node, started without a peer list: it waits to be added.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tr := raft.NewInmemTransport("raft-c3")
+	for _, other := range c.trans {
+		tr.Connect(other.LocalAddr(), other)
+		other.Connect(tr.LocalAddr(), tr)
+	}
+	n4, err := coordinator.NewNode(coordinator.Config{ID: "c3", GRPCAdvertise: lis.Addr().String(), Transport: tr, InMemory: true,
+		Fast: true, Embedded: true, RaftLog: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(coordinator.ServerOptions(nil)...)
+	n4.Register(srv, nil)
+	go srv.Serve(lis)
+	t.Cleanup(func() { srv.Stop(); n4.Shutdown() })
+
+	_, admin := c.client((lead + 1) % 3) // through a follower
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := admin.AddCoordinator(ctx, &cfpb.AddCoordinatorRequest{Id: "c3", RaftAddress: "raft-c3", GrpcAddress: lis.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, co := range st.Coordinators {
+		if co.Id == "c3" {
+			found = co.Suffrage == "voter" && co.GrpcAddress == lis.Addr().String()
+		}
+	}
+	if len(st.Coordinators) != 4 || !found {
+		t.Fatalf("after add: %v", st.Coordinators)
+	}
+	// The new node has the replicated state and knows the leader.
+	if err := n4.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err = admin.RemoveCoordinator(ctx, &cfpb.RemoveCoordinatorRequest{Id: "c3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Coordinators) != 3 {
+		t.Fatalf("after remove: %v", st.Coordinators)
+	}
+}
+
+func TestDrainingWorkerFinishesWhatItHoldsAndTakesNothingNew(t *testing.T) {
+	c := newTestCluster(t, 1, coordinator.Config{Embedded: true})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 100}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	var started, finished atomic.Int32
+	release := make(chan struct{})
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		started.Add(1)
+		<-release
+		finished.Add(1)
+		return &cfpb.Summary{Images: int64(w.Count)}, nil
+	}
+	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 3, Run: run, RetryDelay: 20 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	if _, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	for started.Load() < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.Drain()
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a draining worker did not stop")
+	}
+	if s, f, a := started.Load(), finished.Load(), w.Acknowledged(); s != 3 || f != 3 || a != 3 {
+		t.Fatalf("started %d, finished %d, acknowledged %d; want 3 each", s, f, a)
+	}
+}
