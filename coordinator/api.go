@@ -177,6 +177,9 @@ func (n *Node) leaderConn() (*grpc.ClientConn, error) {
 	if id == "" {
 		return nil, status.Error(codes.Unavailable, "coordinator: no leader elected yet")
 	}
+	if id == n.cfg.ID {
+		return nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
+	}
 	if addr == "" {
 		return nil, status.Errorf(codes.Unavailable, "coordinator: leader %s has no known API address yet", id)
 	}
@@ -206,6 +209,9 @@ type sweepsService struct {
 func (s *sweepsService) leading() (*leaderRole, cfpb.SweepsClient, error) {
 	if lr := s.n.leaderRole(); lr != nil {
 		return lr, nil, nil
+	}
+	if s.n.IsLeader() {
+		return nil, nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
 	}
 	c, err := s.n.leaderConn()
 	if err != nil {

@@ -239,12 +239,19 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 // IsLeader reports whether this node leads now.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
+// Leading reports whether this node leads and has taken up the leader's
+// work (leases, scheduling): the moment it serves workers and clients.
+func (n *Node) Leading() bool { return n.leaderRole() != nil }
+
 // LeaderAPI returns the leader's id and API address, if known.
 func (n *Node) LeaderAPI() (id, addr string) {
 	_, lid := n.raft.LeaderWithID()
 	id = string(lid)
 	if id == "" {
 		return "", ""
+	}
+	if id == n.cfg.ID {
+		return id, n.cfg.GRPCAdvertise // the directory may hold an older address of ours
 	}
 	for _, c := range n.st.Coordinators() {
 		if c.Id == id {

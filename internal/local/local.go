@@ -94,7 +94,7 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 	if err != nil {
 		return nil, nil, err
 	}
-	for !node.IsLeader() {
+	for !node.Leading() {
 		select {
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
