@@ -155,9 +155,22 @@ func (n *Node) Register(s *grpc.Server, clientTLS *tls.Config) {
 	}()
 }
 
+// retryConfig retries calls that are safe to repeat when a coordinator is
+// briefly unavailable (an election, a node taking up leadership). Submit is
+// left out: it is not idempotent.
+const retryConfig = `{"methodConfig": [{
+  "name": [
+    {"service": "clipformer.v1.Sweeps", "method": "Get"}, {"service": "clipformer.v1.Sweeps", "method": "List"},
+    {"service": "clipformer.v1.Sweeps", "method": "Watch"}, {"service": "clipformer.v1.Sweeps", "method": "Results"},
+    {"service": "clipformer.v1.Sweeps", "method": "Cancel"}, {"service": "clipformer.v1.Sweeps", "method": "Pause"},
+    {"service": "clipformer.v1.Sweeps", "method": "Resume"}, {"service": "clipformer.v1.Cluster", "method": "Status"}],
+  "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"]}}]}`
+
 // DialOptions are the client side of ServerOptions.
 func DialOptions(tlsCfg *tls.Config) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true})}
+	opts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithDefaultServiceConfig(retryConfig)}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	} else {
