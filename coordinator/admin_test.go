@@ -2,8 +2,10 @@ package coordinator_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +104,57 @@ func TestDrainingWorkerFinishesWhatItHoldsAndTakesNothingNew(t *testing.T) {
 	}
 	if s, f, a := started.Load(), finished.Load(), w.Acknowledged(); s != 3 || f != 3 || a != 3 {
 		t.Fatalf("started %d, finished %d, acknowledged %d; want 3 each", s, f, a)
+	}
+}
+
+// TestElectionDoesNotRerunWork moves the leadership while every worker is
+// in the middle of a shard: the new leader extends the leases, the workers
+// reconnect and re-adopt them, and no shard is computed twice.
+func TestElectionDoesNotRerunWork(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 2 * time.Second, HeartbeatInterval: 100 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client(lead)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 24}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	var mu sync.Mutex
+	runs := map[int32]int{}
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		mu.Lock()
+		runs[w.Shard]++ // started, whether or not it is later cancelled
+		mu.Unlock()
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &cfpb.Summary{Images: int64(w.Count)}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	for i := 0; i < 4; i++ {
+		id := fmt.Sprintf("w%d", i)
+		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: run, RetryDelay: 20 * time.Millisecond}))
+	}
+	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // every worker mid-shard
+	if err := c.nodes[lead].Raft().LeadershipTransfer().Error(); err != nil {
+		t.Fatal(err)
+	}
+	newLead := c.leader(lead)
+	sweeps, _ = c.client(newLead)
+	done := waitDone(t, sweeps, sw.Id, 30*time.Second)
+	if done.Progress.Done != 24 {
+		t.Fatalf("sweep %v", done)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range runs {
+		if n != 1 {
+			t.Errorf("shard %d started %d times across the election", k, n)
+		}
 	}
 }
