@@ -143,6 +143,9 @@ func (c *evalConfig) profile() (crossbar.Profile, error) {
 	}
 	if c.granularity != "" {
 		p.Granularity = crossbar.Granularity(c.granularity)
+		if c.sigmaW == "" && c.profileFile == "" {
+			p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity) // its own calibration
+		}
 	}
 	if c.kvScale != "" {
 		p.KVScale = crossbar.ScaleMode(c.kvScale)

@@ -52,6 +52,13 @@ func ParseProfile(name string, b []byte) (crossbar.Profile, error) {
 	if raw.OnCrossbar == nil {
 		raw.OnCrossbar = p.OnCrossbar
 	}
+	// A granularity named without a sigma_w takes its own calibrated scale.
+	var keys map[string]any
+	if yaml.Unmarshal(b, &keys) == nil {
+		if _, set := keys["sigma_w"]; !set {
+			raw.SigmaW = crossbar.DefaultSigmaWFor(raw.Granularity)
+		}
+	}
 	if err := raw.Profile.Validate(); err != nil {
 		return p, fmt.Errorf("%s: %w", name, err)
 	}

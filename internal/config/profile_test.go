@@ -81,3 +81,14 @@ func FuzzParseProfile(f *testing.F) {
 		}
 	})
 }
+
+func TestGranularityWithoutSigmaWTakesItsCalibration(t *testing.T) {
+	p, err := ParseProfile("p.yaml", []byte("granularity: value\n"))
+	if err != nil || p.SigmaW != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("%v %v", p.SigmaW, err)
+	}
+	p, err = ParseProfile("p.yaml", []byte("granularity: value\nsigma_w: 0.07\n"))
+	if err != nil || p.SigmaW != 0.07 {
+		t.Fatalf("%v %v", p.SigmaW, err)
+	}
+}

@@ -59,12 +59,27 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 		return nil, fmt.Errorf("%w: profile: %v", ErrSpec, err)
 	}
 	g := s.Grid
-	sw, sr := g.SigmaW, g.SigmaR
-	if len(sw) == 0 {
-		sw = []float64{base.SigmaW}
-	}
+	sr := g.SigmaR
 	if len(sr) == 0 {
 		sr = []float64{base.SigmaR}
+	}
+	// Without an explicit sigma_w, a point takes the calibrated scale of its
+	// own granularity (which a device axis may change).
+	explicitSW := s.Profile != nil && s.Profile.SigmaW != nil
+	sigmaW := func(dev []string) []float64 {
+		if len(g.SigmaW) > 0 {
+			return g.SigmaW
+		}
+		if explicitSW {
+			return []float64{base.SigmaW}
+		}
+		p := base
+		for i, v := range dev {
+			if setProfileField(&p, g.Device[i].Field, v) != nil {
+				return []float64{base.SigmaW}
+			}
+		}
+		return []float64{crossbar.DefaultSigmaWFor(p.Granularity)}
 	}
 	clips := clipSettings(g)
 	var points []*cfpb.Point
@@ -76,7 +91,7 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 			}
 			return
 		}
-		for _, w := range sw {
+		for _, w := range sigmaW(dev) {
 			for _, r := range sr {
 				for _, gm := range g.Gamma {
 					for _, c := range clips {

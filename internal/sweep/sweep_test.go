@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/sim/crossbar"
 )
 
 const paperSpec = `
@@ -272,4 +273,31 @@ func FuzzParseSpec(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
+	spec := func(extra string) *cfpb.SweepSpec {
+		s, err := Parse("g.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [4], device: [{field: granularity, values: [slice, value]}]}\n"+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ps, _ := Points(spec(""))
+	if ps[0].SigmaW != crossbar.CalibratedSigmaWSlice || ps[1].SigmaW != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("defaults: %v %v", ps[0].SigmaW, ps[1].SigmaW)
+	}
+	st, _ := Setting(spec(""), ps[1], 0)
+	if st.Profile.Granularity != crossbar.PerValue || st.Profile.SigmaW != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("setting %v %v", st.Profile.Granularity, st.Profile.SigmaW)
+	}
+	ps, _ = Points(spec("profile: {sigma_w: 0.1}\n"))
+	if ps[0].SigmaW != 0.1 || ps[1].SigmaW != 0.1 {
+		t.Fatalf("explicit profile sigma_w: %v %v", ps[0].SigmaW, ps[1].SigmaW)
+	}
+	v, _ := Parse("v.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\nprofile: {granularity: value}\ngrid: {gamma: [4]}\n"))
+	ps, _ = Points(v)
+	if ps[0].SigmaW != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("profile granularity value: %v", ps[0].SigmaW)
+	}
 }

@@ -304,6 +304,9 @@ func BaseProfile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
 	if d.KvScale != nil {
 		p.KVScale = crossbar.ScaleMode(*d.KvScale)
 	}
+	if d.SigmaW == nil {
+		p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity)
+	}
 	setF(&p.ProgrammingGamma, d.ProgrammingGamma)
 	setI(&p.CalibrationImages, d.CalibrationImages)
 	if len(d.OnCrossbar) > 0 {
