@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/vit"
 )
 
 // ErrConfig marks an invalid evaluation setting.
@@ -37,6 +38,8 @@ type Setting struct {
 	Path  Path
 	Seed  uint64 // the sweep's base seed
 	Trial int    // the Monte-Carlo trial
+	// Prune prunes tokens EViT-style (applies to the ideal model too).
+	Prune vit.Pruning
 }
 
 // Resolve validates s and returns the path it runs on, with a note when the

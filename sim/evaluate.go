@@ -93,6 +93,9 @@ func Evaluate(ctx context.Context, req Request) (*Result, error) {
 	if err := dataset.CheckFits(req.Data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
 		return nil, err
 	}
+	if err := req.Setting.Prune.Validate(m.Depth); err != nil {
+		return nil, err
+	}
 	total := req.Data.Len()
 	if req.Start < 0 || req.Start > total {
 		return nil, fmt.Errorf("%w: start image %d is outside dataset %s (%d images)", ErrConfig, req.Start, req.Data.Name(), total)
@@ -157,6 +160,9 @@ func Evaluate(ctx context.Context, req Request) (*Result, error) {
 				ops = xo
 			}
 			ws := &vit.Workspace{}
+			if s.Prune.On() {
+				ws.Prune = &s.Prune
+			}
 			imgLen := m.InChans * m.ImgSize * m.ImgSize
 			images := make([]float32, batch*imgLen)
 			logits := make([]float32, batch*m.Classes)

@@ -43,12 +43,36 @@ type Hardware struct {
 // bit-serially with a second pass for negative parts, except the softmax
 // output A, which is non-negative.
 func HardwareCounts(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer) Hardware {
+	return HardwareCountsPruned(c, p, clip, nil)
+}
+
+// HardwareCountsPruned is HardwareCounts for a model whose tokens are pruned:
+// K^T and V shrink with the tokens each block's attention sees (one matrix
+// entry per distinct token count), and every linear converts only the tokens
+// that reach it.
+func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer, prune *vit.Pruning) Hardware {
 	h := Hardware{
 		KVSlices:         p.SlicesFor(p.MaxCodeUnder(clip)),
 		KVSlicesBaseline: p.SlicesFor(p.MaxCodeUnder(crossbar.ClipFormer{})),
 	}
 	full := p.Slices()
 	n, d, hd := c.Tokens(), c.Dim, c.HeadDim()
+	attnTokens := prune.TokensPerBlock(&c) // tokens at each block's attention
+	mlpTokens := make([]int, c.Depth)      // tokens after each block's pruning
+	for b := range mlpTokens {
+		if b+1 < c.Depth {
+			mlpTokens[b] = attnTokens[b+1]
+		} else {
+			mlpTokens[b] = prune.TokensAfter(&c)
+		}
+	}
+	sumTokens := func(t []int) int {
+		s := 0
+		for _, v := range t {
+			s += v
+		}
+		return s
+	}
 	add := func(name string, r, cols, slices, instances, vectors, passes int) MatrixCount {
 		rt, ct := p.Tiles(r, cols, slices)
 		m := MatrixCount{Name: name, Rows: r, Cols: cols, Slices: slices, RowTiles: rt, ColTiles: ct, Instances: instances}
@@ -58,49 +82,65 @@ func HardwareCounts(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer) 
 	type lin struct {
 		place, name string
 		in, out     int
-		vectors     int
+		vectors     int // input vectors per image, over all instances
 		instances   int
 	}
 	lins := []lin{
 		{crossbar.PlacePatchEmbed, "patch_embed.proj", c.PatchInputs(), d, c.Patches(), 1},
-		{crossbar.PlaceQKV, "blocks.*.attn.qkv", d, 3 * d, n, c.Depth},
-		{crossbar.PlaceProj, "blocks.*.attn.proj", d, d, n, c.Depth},
-		{crossbar.PlaceFC1, "blocks.*.mlp.fc1", d, c.MLPHidden, n, c.Depth},
-		{crossbar.PlaceFC2, "blocks.*.mlp.fc2", c.MLPHidden, d, n, c.Depth},
-		{crossbar.PlaceHead, "head", d, c.Classes, 1, c.PrefixTokens()},
+		{crossbar.PlaceQKV, "blocks.*.attn.qkv", d, 3 * d, sumTokens(attnTokens), c.Depth},
+		{crossbar.PlaceProj, "blocks.*.attn.proj", d, d, sumTokens(attnTokens), c.Depth},
+		{crossbar.PlaceFC1, "blocks.*.mlp.fc1", d, c.MLPHidden, sumTokens(mlpTokens), c.Depth},
+		{crossbar.PlaceFC2, "blocks.*.mlp.fc2", c.MLPHidden, d, sumTokens(mlpTokens), c.Depth},
+		{crossbar.PlaceHead, "head", d, c.Classes, c.PrefixTokens(), c.PrefixTokens()},
 	}
 	for _, l := range lins {
 		if !p.On(l.place) {
 			continue
 		}
-		m := add(l.name, l.in, l.out, full, l.instances, l.vectors, 2)
+		m := add(l.name, l.in, l.out, full, l.instances, 0, 2)
+		m.Conversions = int64(p.InputBits) * 2 * int64(m.RowTiles) * int64(l.out) * int64(full) * int64(l.vectors)
 		h.Matrices = append(h.Matrices, m)
 		h.StaticCrossbars += m.Crossbars()
 		h.Conversions += m.Conversions
 		h.ConversionsBase += m.Conversions
 	}
-	kv := []struct {
-		place, name string
-		r, cols     int
-		passes      int
-	}{
-		{crossbar.PlaceQK, "K^T (per head)", hd, n, 2},
-		{crossbar.PlaceAV, "V (per head)", n, hd, 1},
-	}
-	for _, k := range kv {
-		if !p.On(k.place) {
-			continue
+	// K^T and V per distinct token count, in block order.
+	var counts []int
+	blocksWith := map[int]int{}
+	for _, t := range attnTokens {
+		if blocksWith[t] == 0 {
+			counts = append(counts, t)
 		}
-		inst := c.Depth * c.Heads
-		m := add(k.name, k.r, k.cols, h.KVSlices, inst, n, k.passes)
-		base := add(k.name, k.r, k.cols, h.KVSlicesBaseline, inst, n, k.passes)
-		h.Matrices = append(h.Matrices, m)
-		h.KVCrossbars += m.Crossbars()
-		h.KVCrossbarsBase += base.Crossbars()
-		h.CellsWritten += int64(k.r*k.cols*h.KVSlices*2) * int64(inst)
-		h.CellsWrittenBase += int64(k.r*k.cols*h.KVSlicesBaseline*2) * int64(inst)
-		h.Conversions += m.Conversions
-		h.ConversionsBase += base.Conversions
+		blocksWith[t]++
+	}
+	for _, t := range counts {
+		kv := []struct {
+			place, name string
+			r, cols     int
+			passes      int
+		}{
+			{crossbar.PlaceQK, "K^T (per head)", hd, t, 2},
+			{crossbar.PlaceAV, "V (per head)", t, hd, 1},
+		}
+		for _, k := range kv {
+			if !p.On(k.place) {
+				continue
+			}
+			name := k.name
+			if t != n {
+				name = fmt.Sprintf("%s, %d tokens", k.name, t)
+			}
+			inst := blocksWith[t] * c.Heads
+			m := add(name, k.r, k.cols, h.KVSlices, inst, t, k.passes)
+			base := add(name, k.r, k.cols, h.KVSlicesBaseline, inst, t, k.passes)
+			h.Matrices = append(h.Matrices, m)
+			h.KVCrossbars += m.Crossbars()
+			h.KVCrossbarsBase += base.Crossbars()
+			h.CellsWritten += int64(k.r*k.cols*h.KVSlices*2) * int64(inst)
+			h.CellsWrittenBase += int64(k.r*k.cols*h.KVSlicesBaseline*2) * int64(inst)
+			h.Conversions += m.Conversions
+			h.ConversionsBase += base.Conversions
+		}
 	}
 	return h
 }

@@ -112,6 +112,7 @@ func (o *xbarOps) Attention(a *vit.Attention) {
 	o.ref = growF(o.ref, n*hd)
 	refA := *a
 	refA.Out = o.ref
+	refA.CLSAttn = nil // pruning ranks by the crossbar's attention, not the reference's
 	o.refScores = vit.DigitalAttention(&refA, o.refScores)
 
 	p := &o.s.Profile
@@ -123,6 +124,9 @@ func (o *xbarOps) Attention(a *vit.Attention) {
 		linalg.MatMul(n, n, hd, a.Q, hd, a.KT, n, o.scores, n, false)
 	}
 	linalg.SoftmaxRows(o.scores, n, n, a.Scale)
+	if a.CLSAttn != nil {
+		linalg.Add(a.CLSAttn[:n], o.scores[:n])
+	}
 	if onAV {
 		o.product(a, o.scores, a.V, n, n, hd, a.Out, keyrand.WriteV, keyrand.ReadAV)
 	} else {

@@ -42,6 +42,10 @@ type Attention struct {
 	Scale       float32
 	Q, KT, V    []float32
 	Out         []float32
+	// CLSAttn, when set (Tokens long), receives the class token's attention
+	// row softmax(q_cls K^T * Scale) added to it, as the ops computed it
+	// (with its noise): token pruning ranks tokens by it.
+	CLSAttn []float32
 }
 
 // Ops computes the parts of the forward pass that a crossbar may execute.
@@ -82,6 +86,9 @@ func DigitalAttention(a *Attention, scratch []float32) []float32 {
 	s := grow(scratch, n*n)
 	linalg.MatMul(n, n, hd, a.Q, hd, a.KT, n, s, n, false)
 	linalg.SoftmaxRows(s, n, n, a.Scale)
+	if a.CLSAttn != nil {
+		linalg.Add(a.CLSAttn[:n], s[:n])
+	}
 	linalg.MatMul(n, hd, n, s, n, a.V, hd, a.Out, hd, false)
 	return s
 }
@@ -95,10 +102,16 @@ func grow(s []float32, n int) []float32 {
 
 // Workspace holds the activations of a batch; reuse one per goroutine.
 type Workspace struct {
+	// Prune, when set, prunes tokens EViT-style during Forward.
+	Prune *Pruning
+
 	batch                  int
 	patches, x, h, qkv, at []float32
 	mlp, cls, logits2      []float32
 	q, k, v, out           []float32
+	clsAttn, pruned        []float32
+	order                  []int
+	heads                  int
 	attn                   Attention
 }
 
@@ -122,6 +135,10 @@ func (ws *Workspace) ensure(c *Config, batch int) {
 	ws.k = make([]float32, n*hd)
 	ws.v = make([]float32, n*hd)
 	ws.out = make([]float32, n*hd)
+	ws.clsAttn = make([]float32, batch*n)
+	ws.pruned = make([]float32, n*d)
+	ws.order = make([]int, n)
+	ws.heads = c.Heads
 }
 
 // Forward runs a batch of normalised images (batch x C x H x W, the batch
@@ -154,13 +171,18 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 	hd := c.HeadDim()
 	for bi := range m.Blocks {
 		blk := &m.Blocks[bi]
+		prune := ws.Prune.at(bi)
 		linalg.LayerNorm(h, x, rows, d, blk.Norm1W, blk.Norm1B, 1e-6)
 		ops.Linear(LinearID{bi, QKV}, &blk.QKV, ws.qkv[:rows*3*d], h, rows)
 		a := &ws.attn
 		*a = Attention{Block: bi, Tokens: n, HeadDim: hd, Scale: float32(1 / math.Sqrt(float64(hd))),
-			Q: ws.q, KT: ws.k, V: ws.v, Out: ws.out}
+			Q: ws.q[:n*hd], KT: ws.k[:n*hd], V: ws.v[:n*hd], Out: ws.out[:n*hd]}
 		for b := 0; b < batch; b++ {
 			a.Image = indices[b]
+			if prune {
+				a.CLSAttn = ws.clsAttn[b*n : (b+1)*n]
+				clear(a.CLSAttn)
+			}
 			qkv := ws.qkv[b*n*3*d : (b+1)*n*3*d]
 			at := ws.at[b*n*d : (b+1)*n*d]
 			for head := 0; head < c.Heads; head++ {
@@ -181,6 +203,11 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 		}
 		ops.Linear(LinearID{bi, Proj}, &blk.Proj, h, ws.at[:rows*d], rows)
 		linalg.Add(x, h)
+		if prune {
+			n = ws.pruneTokens(ws.Prune, x, batch, n, d, pre)
+			rows = batch * n
+			x, h = ws.x[:rows*d], ws.h[:rows*d]
+		}
 		linalg.LayerNorm(h, x, rows, d, blk.Norm2W, blk.Norm2B, 1e-6)
 		mlp := ws.mlp[:rows*c.MLPHidden]
 		ops.Linear(LinearID{bi, FC1}, &blk.FC1, mlp, h, rows)
