@@ -42,6 +42,7 @@ type evalConfig struct {
 	// profile overrides, applied after --profile
 	sigmaW, sigmaR, granularity, kvScale string
 	adcBits                              string
+	pruneBlocks                          string
 }
 
 func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
@@ -68,6 +69,9 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	fs.StringVar(&c.adcBits, "adc-bits", "", "override the ADC resolution (0: ideal; needs the reference path)")
 	path := fs.String("path", "", "execution path: fast or reference (default: fast unless the profile needs reference)")
 	fs.BoolVar(&c.setting.Ideal, "ideal", false, "run the float model: no crossbar, no quantisation, no noise")
+	fs.Float64Var(&c.setting.Prune.KeepRate, "prune-keep", 0.7, "EViT token pruning: share of tokens kept at each --prune-blocks block")
+	fs.StringVar(&c.pruneBlocks, "prune-blocks", "", "EViT token pruning: 0-based blocks after whose attention tokens are pruned, e.g. 3,6,9 (default: no pruning)")
+	fs.BoolVar(&c.setting.Prune.Fuse, "prune-fuse", true, "EViT token pruning: merge the pruned tokens into one, weighted by class attention")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines (0: one per CPU)")
 	fs.IntVar(&c.batch, "batch", 0, "images per forward pass (0: 8)")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
@@ -77,6 +81,13 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("eval: unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range splitList(c.pruneBlocks) {
+		b, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("eval: --prune-blocks %q: %q is not a block index", c.pruneBlocks, f)
+		}
+		c.setting.Prune.Blocks = append(c.setting.Prune.Blocks, b)
 	}
 	var err error
 	if c.setting.Clip, err = parseClip(*clip); err != nil {
@@ -187,6 +198,7 @@ type evalReport struct {
 	Path       string           `json:"path"`
 	PathNote   string           `json:"path_note,omitempty"`
 	Seed       uint64           `json:"seed"`
+	Pruning    string           `json:"pruning,omitempty"`
 	Profile    crossbar.Profile `json:"profile"`
 	KVScale    string           `json:"kv_scale_source,omitempty"`
 	Accuracy   accJSON          `json:"accuracy"`
@@ -299,6 +311,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rep := evalReport{Model: modelPath, Dataset: data.Name(), Start: c.start, Images: total, Ideal: s.Ideal,
 		Gamma: s.Gamma, ClipFormer: clipJSON{s.Clip.On, s.Clip.Alpha, s.Clip.Beta}, Path: string(path), PathNote: note,
 		Seed: s.Seed, Profile: s.Profile, Elapsed: elapsed.Seconds(),
+		Pruning: func() string {
+			if s.Prune.On() {
+				return s.Prune.String()
+			}
+			return ""
+		}(),
 		ImagesPerS: float64(total*c.trials) / elapsed.Seconds()}
 	iv := sim.Summarize(accs, total)
 	rep.Accuracy = accJSON{Mean: iv.Mean, Std: iv.Std, CI95: iv.Half, PerTrial: accs}
@@ -313,7 +331,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			snr.Blocks = append(snr.Blocks, finite(merged.BlockSNR(b)))
 		}
 		rep.SNR = snr
-		hw := sim.HardwareCounts(m.Config, s.Profile, s.Clip)
+		hw := sim.HardwareCountsPruned(m.Config, s.Profile, s.Clip, &s.Prune)
 		rep.Hardware = &hw
 	}
 	if c.predictions != "" {
@@ -391,6 +409,9 @@ func printReport(w io.Writer, r *evalReport, m *vit.Model) {
 		fmt.Fprintf(w, "setting    gamma %g, ClipFormer %s, sigma_w %g, sigma_r %g, %s granularity, %s path, seed %d\n",
 			r.Gamma, clip, p.SigmaW, p.SigmaR, p.Granularity, r.Path, r.Seed)
 		fmt.Fprintf(w, "K/V scale  %s\n", r.KVScale)
+	}
+	if r.Pruning != "" {
+		fmt.Fprintf(w, "pruning    %s\n", r.Pruning)
 	}
 	a := r.Accuracy
 	if len(a.PerTrial) > 1 {

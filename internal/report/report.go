@@ -25,10 +25,11 @@ type Row struct {
 	Beta      float64   `json:"beta" parquet:"beta"`
 	SigmaR    float64   `json:"sigma_r" parquet:"sigma_r"`
 	SigmaW    float64   `json:"sigma_w" parquet:"sigma_w"`
-	Device    string    `json:"device,omitempty" parquet:"device"` // "field=value ..." of device axes
-	Trials    int       `json:"trials" parquet:"trials"`           // complete trials
-	Images    int       `json:"images" parquet:"images"`           // per trial
-	Accuracy  float64   `json:"accuracy" parquet:"accuracy"`       // mean over complete trials, percent
+	Device    string    `json:"device,omitempty" parquet:"device"`   // "field=value ..." of device axes
+	Pruning   string    `json:"pruning,omitempty" parquet:"pruning"` // token pruning, "" for none
+	Trials    int       `json:"trials" parquet:"trials"`             // complete trials
+	Images    int       `json:"images" parquet:"images"`             // per trial
+	Accuracy  float64   `json:"accuracy" parquet:"accuracy"`         // mean over complete trials, percent
 	Std       float64   `json:"std" parquet:"std"`
 	CI95      float64   `json:"ci95" parquet:"ci95"` // half-width
 	PerTrial  []float64 `json:"per_trial" parquet:"per_trial,list"`
@@ -76,6 +77,10 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 			}
 		}
 		r.Device = strings.Join(dev, " ")
+		if spec != nil && spec.Pruning != nil {
+			pr := sweep.PruningOf(spec)
+			r.Pruning = pr.String()
+		}
 		merged := &sim.Result{}
 		var accs []float64
 		images := 0

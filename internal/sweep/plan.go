@@ -7,6 +7,7 @@ import (
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim"
 	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/vit"
 )
 
 // namedSizes are the image counts of the named data sets, by split.
@@ -128,7 +129,7 @@ func Setting(s *cfpb.SweepSpec, p *cfpb.Point, trial int) (sim.Setting, error) {
 	if err := prof.Validate(); err != nil {
 		return sim.Setting{}, fmt.Errorf("%w: point %d: %v", ErrSpec, p.Index, err)
 	}
-	st := sim.Setting{Profile: prof, Gamma: p.Gamma, Path: sim.Path(s.Path), Seed: s.Seed, Trial: trial}
+	st := sim.Setting{Profile: prof, Gamma: p.Gamma, Path: sim.Path(s.Path), Seed: s.Seed, Trial: trial, Prune: PruningOf(s)}
 	if c := p.Clip; c != nil && !c.Off {
 		st.Clip = crossbar.ClipFormer{On: true, Alpha: c.Alpha, Beta: c.Beta}
 	}
@@ -205,4 +206,17 @@ func bitReversalOrder(n int) []int {
 		}
 	}
 	return out
+}
+
+// PruningOf is the spec's token pruning as the simulator takes it.
+func PruningOf(s *cfpb.SweepSpec) vit.Pruning {
+	pr := s.GetPruning()
+	if pr == nil {
+		return vit.Pruning{}
+	}
+	blocks := make([]int, len(pr.Blocks))
+	for i, b := range pr.Blocks {
+		blocks[i] = int(b)
+	}
+	return vit.Pruning{KeepRate: pr.KeepRate, Blocks: blocks, Fuse: pr.Fuse}
 }

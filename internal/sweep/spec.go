@@ -44,6 +44,13 @@ type specYAML struct {
 	Priority            int32        `yaml:"priority"`
 	MaxConcurrentShards int32        `yaml:"max_concurrent_shards"`
 	Path                string       `yaml:"path"`
+	Pruning             *pruningYAML `yaml:"pruning"`
+}
+
+type pruningYAML struct {
+	KeepRate float64 `yaml:"keep_rate"`
+	Blocks   []int32 `yaml:"blocks"`
+	Fuse     *bool   `yaml:"fuse"`
 }
 
 type modelYAML struct {
@@ -188,6 +195,13 @@ func (y *specYAML) proto() *cfpb.SweepSpec {
 	}
 	if y.ImagesPerShard != nil {
 		s.ImagesPerShard = *y.ImagesPerShard
+	}
+	if p := y.Pruning; p != nil {
+		fuse := true // EViT's default
+		if p.Fuse != nil {
+			fuse = *p.Fuse
+		}
+		s.Pruning = &cfpb.Pruning{KeepRate: p.KeepRate, Blocks: p.Blocks, Fuse: fuse}
 	}
 	if p := y.Profile; p != nil {
 		s.Profile = &cfpb.DeviceProfile{

@@ -301,3 +301,28 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 		t.Fatalf("profile granularity value: %v", ps[0].SigmaW)
 	}
 }
+
+func TestPruningReachesTheSettingAndIsValidated(t *testing.T) {
+	s, err := Parse("p.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [5]}\npruning: {keep_rate: 0.7, blocks: [1, 3]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := Points(s)
+	st, err := Setting(s, ps[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Prune.KeepRate != 0.7 || len(st.Prune.Blocks) != 2 || st.Prune.Blocks[1] != 3 || !st.Prune.Fuse {
+		t.Fatalf("prune %+v (fuse defaults to true, as in EViT)", st.Prune)
+	}
+	for bad, want := range map[string]string{
+		"pruning: {keep_rate: 1.5, blocks: [1]}":    "pruning.keep_rate: 1.5 must be in (0, 1]",
+		"pruning: {keep_rate: 0.5, blocks: []}":     "pruning.blocks: needs at least one block",
+		"pruning: {keep_rate: 0.5, blocks: [2, 2]}": "pruning.blocks[1]: 2 repeats pruning.blocks[0]",
+	} {
+		_, err := Parse("p.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [5]}\n"+bad+"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", bad, err, want)
+		}
+	}
+}

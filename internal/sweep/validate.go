@@ -69,6 +69,24 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	if s.MaxConcurrentShards < 0 {
 		errs.add("max_concurrent_shards", "%d must be >= 0 (0: no cap)", s.MaxConcurrentShards)
 	}
+	if pr := s.Pruning; pr != nil {
+		if !(pr.KeepRate > 0 && pr.KeepRate <= 1) {
+			errs.add("pruning.keep_rate", "%v must be in (0, 1]", pr.KeepRate)
+		}
+		if len(pr.Blocks) == 0 {
+			errs.add("pruning.blocks", "needs at least one block")
+		}
+		seen := map[int32]int{}
+		for i, b := range pr.Blocks {
+			if b < 0 {
+				errs.add(fmt.Sprintf("pruning.blocks[%d]", i), "%d must be >= 0", b)
+			}
+			if j, ok := seen[b]; ok {
+				errs.add(fmt.Sprintf("pruning.blocks[%d]", i), "%d repeats pruning.blocks[%d]", b, j)
+			}
+			seen[b] = i
+		}
+	}
 	switch s.Path {
 	case "", "fast", "reference":
 	default:

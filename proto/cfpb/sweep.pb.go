@@ -166,7 +166,9 @@ type SweepSpec struct {
 	// Most shards of this sweep leased at once; 0 means no cap.
 	MaxConcurrentShards int32 `protobuf:"varint,10,opt,name=max_concurrent_shards,json=maxConcurrentShards,proto3" json:"max_concurrent_shards,omitempty"`
 	// The simulator's execution path: "fast", "reference" or "" (automatic).
-	Path          string `protobuf:"bytes,11,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,11,opt,name=path,proto3" json:"path,omitempty"`
+	// EViT-style token pruning; unset prunes nothing.
+	Pruning       *Pruning `protobuf:"bytes,12,opt,name=pruning,proto3" json:"pruning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +280,77 @@ func (x *SweepSpec) GetPath() string {
 	return ""
 }
 
+func (x *SweepSpec) GetPruning() *Pruning {
+	if x != nil {
+		return x.Pruning
+	}
+	return nil
+}
+
+// Pruning keeps, after the attention of each listed block, the keep_rate
+// share of non-prefix tokens the class token attends to most; with fuse,
+// the rest merge into one token weighted by that attention.
+type Pruning struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	KeepRate float64                `protobuf:"fixed64,1,opt,name=keep_rate,json=keepRate,proto3" json:"keep_rate,omitempty"`
+	// 0-based block indices.
+	Blocks        []int32 `protobuf:"varint,2,rep,packed,name=blocks,proto3" json:"blocks,omitempty"`
+	Fuse          bool    `protobuf:"varint,3,opt,name=fuse,proto3" json:"fuse,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pruning) Reset() {
+	*x = Pruning{}
+	mi := &file_sweep_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pruning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pruning) ProtoMessage() {}
+
+func (x *Pruning) ProtoReflect() protoreflect.Message {
+	mi := &file_sweep_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pruning.ProtoReflect.Descriptor instead.
+func (*Pruning) Descriptor() ([]byte, []int) {
+	return file_sweep_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Pruning) GetKeepRate() float64 {
+	if x != nil {
+		return x.KeepRate
+	}
+	return 0
+}
+
+func (x *Pruning) GetBlocks() []int32 {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+func (x *Pruning) GetFuse() bool {
+	if x != nil {
+		return x.Fuse
+	}
+	return false
+}
+
 // ModelRef names a checkpoint by path and content.
 type ModelRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -292,7 +365,7 @@ type ModelRef struct {
 
 func (x *ModelRef) Reset() {
 	*x = ModelRef{}
-	mi := &file_sweep_proto_msgTypes[1]
+	mi := &file_sweep_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +377,7 @@ func (x *ModelRef) String() string {
 func (*ModelRef) ProtoMessage() {}
 
 func (x *ModelRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[1]
+	mi := &file_sweep_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +390,7 @@ func (x *ModelRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRef.ProtoReflect.Descriptor instead.
 func (*ModelRef) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{1}
+	return file_sweep_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ModelRef) GetPath() string {
@@ -352,7 +425,7 @@ type DatasetRef struct {
 
 func (x *DatasetRef) Reset() {
 	*x = DatasetRef{}
-	mi := &file_sweep_proto_msgTypes[2]
+	mi := &file_sweep_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +437,7 @@ func (x *DatasetRef) String() string {
 func (*DatasetRef) ProtoMessage() {}
 
 func (x *DatasetRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[2]
+	mi := &file_sweep_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +450,7 @@ func (x *DatasetRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatasetRef.ProtoReflect.Descriptor instead.
 func (*DatasetRef) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{2}
+	return file_sweep_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DatasetRef) GetKind() string {
@@ -439,7 +512,7 @@ type DeviceProfile struct {
 
 func (x *DeviceProfile) Reset() {
 	*x = DeviceProfile{}
-	mi := &file_sweep_proto_msgTypes[3]
+	mi := &file_sweep_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +524,7 @@ func (x *DeviceProfile) String() string {
 func (*DeviceProfile) ProtoMessage() {}
 
 func (x *DeviceProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[3]
+	mi := &file_sweep_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +537,7 @@ func (x *DeviceProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceProfile.ProtoReflect.Descriptor instead.
 func (*DeviceProfile) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{3}
+	return file_sweep_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeviceProfile) GetGminUs() float64 {
@@ -607,7 +680,7 @@ type Grid struct {
 
 func (x *Grid) Reset() {
 	*x = Grid{}
-	mi := &file_sweep_proto_msgTypes[4]
+	mi := &file_sweep_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +692,7 @@ func (x *Grid) String() string {
 func (*Grid) ProtoMessage() {}
 
 func (x *Grid) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[4]
+	mi := &file_sweep_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +705,7 @@ func (x *Grid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grid.ProtoReflect.Descriptor instead.
 func (*Grid) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{4}
+	return file_sweep_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Grid) GetGamma() []float64 {
@@ -692,7 +765,7 @@ type ClipSetting struct {
 
 func (x *ClipSetting) Reset() {
 	*x = ClipSetting{}
-	mi := &file_sweep_proto_msgTypes[5]
+	mi := &file_sweep_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +777,7 @@ func (x *ClipSetting) String() string {
 func (*ClipSetting) ProtoMessage() {}
 
 func (x *ClipSetting) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[5]
+	mi := &file_sweep_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +790,7 @@ func (x *ClipSetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClipSetting.ProtoReflect.Descriptor instead.
 func (*ClipSetting) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{5}
+	return file_sweep_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ClipSetting) GetOff() bool {
@@ -753,7 +826,7 @@ type ClipProduct struct {
 
 func (x *ClipProduct) Reset() {
 	*x = ClipProduct{}
-	mi := &file_sweep_proto_msgTypes[6]
+	mi := &file_sweep_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +838,7 @@ func (x *ClipProduct) String() string {
 func (*ClipProduct) ProtoMessage() {}
 
 func (x *ClipProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[6]
+	mi := &file_sweep_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +851,7 @@ func (x *ClipProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClipProduct.ProtoReflect.Descriptor instead.
 func (*ClipProduct) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{6}
+	return file_sweep_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClipProduct) GetAlpha() []float64 {
@@ -815,7 +888,7 @@ type DeviceAxis struct {
 
 func (x *DeviceAxis) Reset() {
 	*x = DeviceAxis{}
-	mi := &file_sweep_proto_msgTypes[7]
+	mi := &file_sweep_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +900,7 @@ func (x *DeviceAxis) String() string {
 func (*DeviceAxis) ProtoMessage() {}
 
 func (x *DeviceAxis) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[7]
+	mi := &file_sweep_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +913,7 @@ func (x *DeviceAxis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceAxis.ProtoReflect.Descriptor instead.
 func (*DeviceAxis) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{7}
+	return file_sweep_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeviceAxis) GetField() string {
@@ -874,7 +947,7 @@ type Point struct {
 
 func (x *Point) Reset() {
 	*x = Point{}
-	mi := &file_sweep_proto_msgTypes[8]
+	mi := &file_sweep_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +959,7 @@ func (x *Point) String() string {
 func (*Point) ProtoMessage() {}
 
 func (x *Point) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[8]
+	mi := &file_sweep_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +972,7 @@ func (x *Point) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Point.ProtoReflect.Descriptor instead.
 func (*Point) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{8}
+	return file_sweep_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Point) GetIndex() int32 {
@@ -961,7 +1034,7 @@ type ShardWork struct {
 
 func (x *ShardWork) Reset() {
 	*x = ShardWork{}
-	mi := &file_sweep_proto_msgTypes[9]
+	mi := &file_sweep_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1046,7 @@ func (x *ShardWork) String() string {
 func (*ShardWork) ProtoMessage() {}
 
 func (x *ShardWork) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[9]
+	mi := &file_sweep_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1059,7 @@ func (x *ShardWork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardWork.ProtoReflect.Descriptor instead.
 func (*ShardWork) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{9}
+	return file_sweep_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ShardWork) GetSweepId() string {
@@ -1043,7 +1116,7 @@ type Sum128 struct {
 
 func (x *Sum128) Reset() {
 	*x = Sum128{}
-	mi := &file_sweep_proto_msgTypes[10]
+	mi := &file_sweep_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1128,7 @@ func (x *Sum128) String() string {
 func (*Sum128) ProtoMessage() {}
 
 func (x *Sum128) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[10]
+	mi := &file_sweep_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1141,7 @@ func (x *Sum128) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sum128.ProtoReflect.Descriptor instead.
 func (*Sum128) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{10}
+	return file_sweep_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Sum128) GetHi() uint64 {
@@ -1100,7 +1173,7 @@ type Summary struct {
 
 func (x *Summary) Reset() {
 	*x = Summary{}
-	mi := &file_sweep_proto_msgTypes[11]
+	mi := &file_sweep_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1185,7 @@ func (x *Summary) String() string {
 func (*Summary) ProtoMessage() {}
 
 func (x *Summary) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[11]
+	mi := &file_sweep_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1198,7 @@ func (x *Summary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Summary.ProtoReflect.Descriptor instead.
 func (*Summary) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{11}
+	return file_sweep_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Summary) GetImages() int64 {
@@ -1175,7 +1248,7 @@ type ShardResult struct {
 
 func (x *ShardResult) Reset() {
 	*x = ShardResult{}
-	mi := &file_sweep_proto_msgTypes[12]
+	mi := &file_sweep_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1260,7 @@ func (x *ShardResult) String() string {
 func (*ShardResult) ProtoMessage() {}
 
 func (x *ShardResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[12]
+	mi := &file_sweep_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1273,7 @@ func (x *ShardResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardResult.ProtoReflect.Descriptor instead.
 func (*ShardResult) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{12}
+	return file_sweep_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ShardResult) GetSweepId() string {
@@ -1281,7 +1354,7 @@ type Shard struct {
 
 func (x *Shard) Reset() {
 	*x = Shard{}
-	mi := &file_sweep_proto_msgTypes[13]
+	mi := &file_sweep_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1366,7 @@ func (x *Shard) String() string {
 func (*Shard) ProtoMessage() {}
 
 func (x *Shard) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[13]
+	mi := &file_sweep_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1379,7 @@ func (x *Shard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shard.ProtoReflect.Descriptor instead.
 func (*Shard) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{13}
+	return file_sweep_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Shard) GetIndex() int32 {
@@ -1389,7 +1462,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_sweep_proto_msgTypes[14]
+	mi := &file_sweep_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1474,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[14]
+	mi := &file_sweep_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1487,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{14}
+	return file_sweep_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetTotal() int64 {
@@ -1495,7 +1568,7 @@ type Sweep struct {
 
 func (x *Sweep) Reset() {
 	*x = Sweep{}
-	mi := &file_sweep_proto_msgTypes[15]
+	mi := &file_sweep_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1580,7 @@ func (x *Sweep) String() string {
 func (*Sweep) ProtoMessage() {}
 
 func (x *Sweep) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[15]
+	mi := &file_sweep_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1593,7 @@ func (x *Sweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
 func (*Sweep) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{15}
+	return file_sweep_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Sweep) GetId() string {
@@ -1625,7 +1698,7 @@ type PointResult struct {
 
 func (x *PointResult) Reset() {
 	*x = PointResult{}
-	mi := &file_sweep_proto_msgTypes[16]
+	mi := &file_sweep_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1710,7 @@ func (x *PointResult) String() string {
 func (*PointResult) ProtoMessage() {}
 
 func (x *PointResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[16]
+	mi := &file_sweep_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1723,7 @@ func (x *PointResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointResult.ProtoReflect.Descriptor instead.
 func (*PointResult) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{16}
+	return file_sweep_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PointResult) GetPoint() *Point {
@@ -1699,7 +1772,7 @@ var File_sweep_proto protoreflect.FileDescriptor
 
 const file_sweep_proto_rawDesc = "" +
 	"\n" +
-	"\vsweep.proto\x12\rclipformer.v1\"\x9e\x03\n" +
+	"\vsweep.proto\x12\rclipformer.v1\"\xd0\x03\n" +
 	"\tSweepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05model\x18\x02 \x01(\v2\x17.clipformer.v1.ModelRefR\x05model\x123\n" +
@@ -1712,7 +1785,12 @@ const file_sweep_proto_rawDesc = "" +
 	"\bpriority\x18\t \x01(\x05R\bpriority\x122\n" +
 	"\x15max_concurrent_shards\x18\n" +
 	" \x01(\x05R\x13maxConcurrentShards\x12\x12\n" +
-	"\x04path\x18\v \x01(\tR\x04path\"6\n" +
+	"\x04path\x18\v \x01(\tR\x04path\x120\n" +
+	"\apruning\x18\f \x01(\v2\x16.clipformer.v1.PruningR\apruning\"R\n" +
+	"\aPruning\x12\x1b\n" +
+	"\tkeep_rate\x18\x01 \x01(\x01R\bkeepRate\x12\x16\n" +
+	"\x06blocks\x18\x02 \x03(\x05R\x06blocks\x12\x12\n" +
+	"\x04fuse\x18\x03 \x01(\bR\x04fuse\"6\n" +
 	"\bModelRef\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"`\n" +
@@ -1890,53 +1968,55 @@ func file_sweep_proto_rawDescGZIP() []byte {
 }
 
 var file_sweep_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sweep_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_sweep_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_sweep_proto_goTypes = []any{
 	(SweepState)(0),       // 0: clipformer.v1.SweepState
 	(ShardState)(0),       // 1: clipformer.v1.ShardState
 	(*SweepSpec)(nil),     // 2: clipformer.v1.SweepSpec
-	(*ModelRef)(nil),      // 3: clipformer.v1.ModelRef
-	(*DatasetRef)(nil),    // 4: clipformer.v1.DatasetRef
-	(*DeviceProfile)(nil), // 5: clipformer.v1.DeviceProfile
-	(*Grid)(nil),          // 6: clipformer.v1.Grid
-	(*ClipSetting)(nil),   // 7: clipformer.v1.ClipSetting
-	(*ClipProduct)(nil),   // 8: clipformer.v1.ClipProduct
-	(*DeviceAxis)(nil),    // 9: clipformer.v1.DeviceAxis
-	(*Point)(nil),         // 10: clipformer.v1.Point
-	(*ShardWork)(nil),     // 11: clipformer.v1.ShardWork
-	(*Sum128)(nil),        // 12: clipformer.v1.Sum128
-	(*Summary)(nil),       // 13: clipformer.v1.Summary
-	(*ShardResult)(nil),   // 14: clipformer.v1.ShardResult
-	(*Shard)(nil),         // 15: clipformer.v1.Shard
-	(*Progress)(nil),      // 16: clipformer.v1.Progress
-	(*Sweep)(nil),         // 17: clipformer.v1.Sweep
-	(*PointResult)(nil),   // 18: clipformer.v1.PointResult
+	(*Pruning)(nil),       // 3: clipformer.v1.Pruning
+	(*ModelRef)(nil),      // 4: clipformer.v1.ModelRef
+	(*DatasetRef)(nil),    // 5: clipformer.v1.DatasetRef
+	(*DeviceProfile)(nil), // 6: clipformer.v1.DeviceProfile
+	(*Grid)(nil),          // 7: clipformer.v1.Grid
+	(*ClipSetting)(nil),   // 8: clipformer.v1.ClipSetting
+	(*ClipProduct)(nil),   // 9: clipformer.v1.ClipProduct
+	(*DeviceAxis)(nil),    // 10: clipformer.v1.DeviceAxis
+	(*Point)(nil),         // 11: clipformer.v1.Point
+	(*ShardWork)(nil),     // 12: clipformer.v1.ShardWork
+	(*Sum128)(nil),        // 13: clipformer.v1.Sum128
+	(*Summary)(nil),       // 14: clipformer.v1.Summary
+	(*ShardResult)(nil),   // 15: clipformer.v1.ShardResult
+	(*Shard)(nil),         // 16: clipformer.v1.Shard
+	(*Progress)(nil),      // 17: clipformer.v1.Progress
+	(*Sweep)(nil),         // 18: clipformer.v1.Sweep
+	(*PointResult)(nil),   // 19: clipformer.v1.PointResult
 }
 var file_sweep_proto_depIdxs = []int32{
-	3,  // 0: clipformer.v1.SweepSpec.model:type_name -> clipformer.v1.ModelRef
-	4,  // 1: clipformer.v1.SweepSpec.dataset:type_name -> clipformer.v1.DatasetRef
-	5,  // 2: clipformer.v1.SweepSpec.profile:type_name -> clipformer.v1.DeviceProfile
-	6,  // 3: clipformer.v1.SweepSpec.grid:type_name -> clipformer.v1.Grid
-	7,  // 4: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
-	8,  // 5: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
-	9,  // 6: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
-	7,  // 7: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
-	10, // 8: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
-	12, // 9: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
-	12, // 10: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
-	13, // 11: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
-	1,  // 12: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
-	14, // 13: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
-	2,  // 14: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
-	0,  // 15: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
-	16, // 16: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
-	10, // 17: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
-	13, // 18: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	4,  // 0: clipformer.v1.SweepSpec.model:type_name -> clipformer.v1.ModelRef
+	5,  // 1: clipformer.v1.SweepSpec.dataset:type_name -> clipformer.v1.DatasetRef
+	6,  // 2: clipformer.v1.SweepSpec.profile:type_name -> clipformer.v1.DeviceProfile
+	7,  // 3: clipformer.v1.SweepSpec.grid:type_name -> clipformer.v1.Grid
+	3,  // 4: clipformer.v1.SweepSpec.pruning:type_name -> clipformer.v1.Pruning
+	8,  // 5: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
+	9,  // 6: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
+	10, // 7: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
+	8,  // 8: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
+	11, // 9: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
+	13, // 10: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
+	13, // 11: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
+	14, // 12: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
+	1,  // 13: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
+	15, // 14: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
+	2,  // 15: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
+	0,  // 16: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
+	17, // 17: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
+	11, // 18: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
+	14, // 19: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sweep_proto_init() }
@@ -1944,14 +2024,14 @@ func file_sweep_proto_init() {
 	if File_sweep_proto != nil {
 		return
 	}
-	file_sweep_proto_msgTypes[3].OneofWrappers = []any{}
+	file_sweep_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sweep_proto_rawDesc), len(file_sweep_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
