@@ -40,7 +40,7 @@ func floats(v []float64) string {
 func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"sweep", "point", "gamma", "clip", "alpha", "beta", "sigma_r", "sigma_w", "device", "trials", "images",
-		"accuracy", "std", "ci95", "per_trial_accuracy", "snr_db", "block_snr_db", "shards_done", "shards_failed", "shards_total"})
+		"accuracy", "std", "ci95", "per_trial_accuracy", "snr_db", "block_snr_db", "shards_done", "shards_failed", "shards_total", "pruning"})
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range rows {
 		alpha, beta := "", ""
@@ -49,7 +49,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		}
 		cw.Write([]string{r.Sweep, strconv.Itoa(r.Point), g(r.Gamma), r.Clip, alpha, beta, g(r.SigmaR), g(r.SigmaW), r.Device,
 			strconv.Itoa(r.Trials), strconv.Itoa(r.Images), g(r.Accuracy), g(r.Std), g(r.CI95), floats(r.PerTrial),
-			g(r.SNR), floats(r.BlockSNR), strconv.Itoa(r.Shards), strconv.Itoa(r.Failed), strconv.Itoa(r.AllShards)})
+			g(r.SNR), floats(r.BlockSNR), strconv.Itoa(r.Shards), strconv.Itoa(r.Failed), strconv.Itoa(r.AllShards), r.Pruning})
 	}
 	cw.Flush()
 	return cw.Error()
