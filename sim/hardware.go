@@ -10,6 +10,7 @@ import (
 // MatrixCount is the crossbar footprint of one kind of stored matrix.
 type MatrixCount struct {
 	Name      string // e.g. "blocks.*.attn.qkv", "K^T", "V"
+	Place     string // its crossbar place (crossbar.PlaceQKV ...)
 	Rows      int    // stored rows R (inputs)
 	Cols      int    // stored columns C (outputs)
 	Slices    int    // bit slices per value
@@ -19,6 +20,19 @@ type MatrixCount struct {
 	// Conversions is the ADC conversions per image for all instances:
 	// input bits x input passes x row tiles x C x slices per input vector.
 	Conversions int64
+	// BitCycles is the input-bit cycles per image over all instances: each
+	// drives every row of the matrix and reads all its cells once.
+	BitCycles int64
+}
+
+// RowDrives is the wordline (DAC) activations per image: every row of every
+// column tile, each bit cycle.
+func (m MatrixCount) RowDrives() int64 { return m.BitCycles * int64(m.Rows) * int64(m.ColTiles) }
+
+// CellReads is the cell accesses per image: every cell (both polarities,
+// all slices) each bit cycle.
+func (m MatrixCount) CellReads() int64 {
+	return m.BitCycles * int64(m.Rows) * int64(m.Cols) * int64(m.Slices) * 2
 }
 
 // Crossbars is RowTiles x ColTiles x Instances.
@@ -27,13 +41,16 @@ func (m MatrixCount) Crossbars() int { return m.RowTiles * m.ColTiles * m.Instan
 // Hardware holds the hardware counts of a model under a profile and a K/V
 // transform, with the untransformed baseline beside them.
 type Hardware struct {
-	Matrices         []MatrixCount
-	KVSlices         int   // slices K and V need: the digits of the largest possible code
-	KVSlicesBaseline int   // the same without ClipFormer
-	StaticCrossbars  int   // crossbars holding static weights
-	KVCrossbars      int   // crossbars written with K^T and V, per image
-	KVCrossbarsBase  int   // the same without ClipFormer
-	CellsWritten     int64 // cells written per image (K^T and V, both polarities)
+	Matrices []MatrixCount
+	// Baseline holds the K^T and V matrices without ClipFormer (the static
+	// linears are the same in both).
+	Baseline         []MatrixCount `json:",omitempty"`
+	KVSlices         int           // slices K and V need: the digits of the largest possible code
+	KVSlicesBaseline int           // the same without ClipFormer
+	StaticCrossbars  int           // crossbars holding static weights
+	KVCrossbars      int           // crossbars written with K^T and V, per image
+	KVCrossbarsBase  int           // the same without ClipFormer
+	CellsWritten     int64         // cells written per image (K^T and V, both polarities)
 	CellsWrittenBase int64
 	Conversions      int64 // ADC conversions per image, all crossbar products
 	ConversionsBase  int64
@@ -73,10 +90,11 @@ func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFo
 		}
 		return s
 	}
-	add := func(name string, r, cols, slices, instances, vectors, passes int) MatrixCount {
+	add := func(name, place string, r, cols, slices, instances, vectors, passes int) MatrixCount {
 		rt, ct := p.Tiles(r, cols, slices)
-		m := MatrixCount{Name: name, Rows: r, Cols: cols, Slices: slices, RowTiles: rt, ColTiles: ct, Instances: instances}
+		m := MatrixCount{Name: name, Place: place, Rows: r, Cols: cols, Slices: slices, RowTiles: rt, ColTiles: ct, Instances: instances}
 		m.Conversions = int64(p.InputBits) * int64(passes) * int64(rt) * int64(cols) * int64(slices) * int64(vectors) * int64(instances)
+		m.BitCycles = int64(p.InputBits) * int64(passes) * int64(vectors) * int64(instances)
 		return m
 	}
 	type lin struct {
@@ -97,8 +115,9 @@ func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFo
 		if !p.On(l.place) {
 			continue
 		}
-		m := add(l.name, l.in, l.out, full, l.instances, 0, 2)
+		m := add(l.name, l.place, l.in, l.out, full, l.instances, 0, 2)
 		m.Conversions = int64(p.InputBits) * 2 * int64(m.RowTiles) * int64(l.out) * int64(full) * int64(l.vectors)
+		m.BitCycles = int64(p.InputBits) * 2 * int64(l.vectors)
 		h.Matrices = append(h.Matrices, m)
 		h.StaticCrossbars += m.Crossbars()
 		h.Conversions += m.Conversions
@@ -131,8 +150,9 @@ func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFo
 				name = fmt.Sprintf("%s, %d tokens", k.name, t)
 			}
 			inst := blocksWith[t] * c.Heads
-			m := add(name, k.r, k.cols, h.KVSlices, inst, t, k.passes)
-			base := add(name, k.r, k.cols, h.KVSlicesBaseline, inst, t, k.passes)
+			m := add(name, k.place, k.r, k.cols, h.KVSlices, inst, t, k.passes)
+			base := add(name, k.place, k.r, k.cols, h.KVSlicesBaseline, inst, t, k.passes)
+			h.Baseline = append(h.Baseline, base)
 			h.Matrices = append(h.Matrices, m)
 			h.KVCrossbars += m.Crossbars()
 			h.KVCrossbarsBase += base.Crossbars()

@@ -43,6 +43,7 @@ Usage:
   clipformer model synth [flags]       write a checkpoint of a preset architecture with random weights
   clipformer model inspect FILE        print a checkpoint's architecture, parameters and tensors
   clipformer profile [--profile FILE]  print the device profile in effect, as YAML
+  clipformer hw [flags]                crossbars, ADC conversions, area and energy of a setting vs untransformed
   clipformer version                   print the version
 
 Run "clipformer COMMAND -h" for a command's flags.
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runHealth(args[1:], stdout, stderr)
 	case "model":
 		return runModel(args[1:], stdout, stderr)
+	case "hw":
+		return runHW(args[1:], stdout, stderr)
 	case "profile":
 		return runProfile(args[1:], stdout, stderr)
 	case "version":

@@ -170,3 +170,19 @@ func TestCalibrationCacheIsTransparent(t *testing.T) {
 		}
 	}
 }
+
+func TestHWPrintsCountsAreaEnergyAndSources(t *testing.T) {
+	out, _, err := runCmd(t, "hw", "--model", mnistShapedModel(t), "--sources")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"K/V slices 3 (untransformed 4)", "attention (qkv, proj, K^T, V)", "saving", "source     adc_energy_pj_per_conversion: ", "ISAAC"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hw output lacks %q:\n%s", want, out)
+		}
+	}
+	js, _, err := runCmd(t, "hw", "--model", mnistShapedModel(t), "--clip", "off", "--json")
+	if err != nil || !strings.Contains(js, `"attention_area_saving_percent": 0`) {
+		t.Fatalf("%v\n%s", err, js)
+	}
+}

@@ -1,5 +1,5 @@
-// Package config reads the YAML files a user writes: the device profile
-// today, sweep specs later. It turns them into the simulator's plain structs
+// Package config reads the YAML files a user writes: the device profile and
+// the hardware cost table (sweep specs are package sweep's). It turns them into the simulator's plain structs
 // and reports bad input with the file, line and field.
 package config
 
@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clipformer/clipformer/sim/cost"
 	"github.com/clipformer/clipformer/sim/crossbar"
 )
 
@@ -77,4 +78,41 @@ func FormatProfile(p crossbar.Profile) string {
 		panic(err) // a plain struct always marshals
 	}
 	return string(b)
+}
+
+// LoadCostTable reads a hardware cost table from YAML; fields it omits keep
+// cost.Default()'s figures, and a figure it sets without a source is
+// attributed to the file.
+func LoadCostTable(path string) (cost.Table, error) {
+	t := cost.Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return t, fmt.Errorf("config: cost table: %v", err)
+	}
+	var keys map[string]any
+	if err := yaml.Unmarshal(b, &keys); err != nil {
+		return t, fmt.Errorf("config: cost table %s: %s", path, yamlMessage(err))
+	}
+	sources := t.Sources
+	t.Sources = nil
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil && err.Error() != "EOF" {
+		return cost.Default(), fmt.Errorf("config: cost table %s: %s", path, yamlMessage(err))
+	}
+	given := t.Sources
+	t.Sources = sources
+	for k := range keys {
+		if k == "sources" || k == "node" {
+			continue
+		}
+		t.Sources[k] = "set in " + path
+	}
+	for k, v := range given {
+		t.Sources[k] = v
+	}
+	if err := t.Validate(); err != nil {
+		return cost.Default(), fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }

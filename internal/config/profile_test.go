@@ -92,3 +92,25 @@ func TestGranularityWithoutSigmaWTakesItsCalibration(t *testing.T) {
 		t.Fatalf("%v %v", p.SigmaW, err)
 	}
 }
+
+func TestCostTableOverridesAttributeTheirSource(t *testing.T) {
+	dir := t.TempDir()
+	f := dir + "/c.yaml"
+	os.WriteFile(f, []byte("adc_energy_pj_per_conversion: 2.5\nsources: {dac_area_mm2: my measurement}\n"), 0o644)
+	tb, err := LoadCostTable(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.ADCEnergy != 2.5 || tb.Sources["adc_energy_pj_per_conversion"] != "set in "+f || tb.Sources["dac_area_mm2"] != "my measurement" ||
+		tb.ADCArea != 0.0012 {
+		t.Fatalf("%+v", tb)
+	}
+	os.WriteFile(f, []byte("adc_energy: 2.5\n"), 0o644)
+	if _, err := LoadCostTable(f); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	os.WriteFile(f, []byte("adc_area_mm2: -1\n"), 0o644)
+	if _, err := LoadCostTable(f); err == nil {
+		t.Fatal("negative area accepted")
+	}
+}
