@@ -227,7 +227,9 @@ func fetchRows(ctx context.Context, conn *grpc.ClientConn, id string) (*cfpb.Swe
 		}
 		results = append(results, p)
 	}
-	return sw, report.Rows(sw.Id, sw.Spec, results), nil
+	rows := report.Rows(sw.Id, sw.Spec, results)
+	addHardware(rows, sw.Spec, results)
+	return sw, rows, nil
 }
 
 func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {

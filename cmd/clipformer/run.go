@@ -17,6 +17,8 @@ import (
 	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/sim/cost"
+	"github.com/clipformer/clipformer/sim/vit"
 	"github.com/clipformer/clipformer/worker"
 )
 
@@ -176,6 +178,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	failed := err
 	rows := report.Rows(sw.Id, spec, results)
+	addHardware(rows, spec, results)
 	if err := report.WriteTable(stdout, rows); err != nil {
 		return err
 	}
@@ -217,4 +220,14 @@ func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []repor
 		return files, nil // nothing complete to plot: not an error of the run
 	}
 	return append(files, plots...), nil
+}
+
+// addHardware fills the rows' hardware columns when the model's file can be
+// read here (it always can for `run`; a cluster client may lack it).
+func addHardware(rows []report.Row, spec *cfpb.SweepSpec, results []*cfpb.PointResult) {
+	m, err := vit.Load(locateBundled(spec.Model.GetPath()), vit.LoadOptions{})
+	if err != nil {
+		return
+	}
+	_ = report.AddHardware(rows, spec, results, m.Config, cost.Default())
 }

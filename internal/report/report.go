@@ -12,32 +12,42 @@ import (
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim"
+	"github.com/clipformer/clipformer/sim/cost"
+	"github.com/clipformer/clipformer/sim/vit"
 )
 
 // Row is one grid point's outcome over its trials.
 type Row struct {
-	Sweep     string    `json:"sweep" parquet:"sweep"`
-	Point     int       `json:"point" parquet:"point"`
-	Gamma     float64   `json:"gamma" parquet:"gamma"`
-	Clip      string    `json:"clip" parquet:"clip"` // "off" or "alpha=A beta=B"
-	ClipOn    bool      `json:"clip_on" parquet:"clip_on"`
-	Alpha     float64   `json:"alpha" parquet:"alpha"`
-	Beta      float64   `json:"beta" parquet:"beta"`
-	SigmaR    float64   `json:"sigma_r" parquet:"sigma_r"`
-	SigmaW    float64   `json:"sigma_w" parquet:"sigma_w"`
-	Device    string    `json:"device,omitempty" parquet:"device"`   // "field=value ..." of device axes
-	Pruning   string    `json:"pruning,omitempty" parquet:"pruning"` // token pruning, "" for none
-	Trials    int       `json:"trials" parquet:"trials"`             // complete trials
-	Images    int       `json:"images" parquet:"images"`             // per trial
-	Accuracy  float64   `json:"accuracy" parquet:"accuracy"`         // mean over complete trials, percent
-	Std       float64   `json:"std" parquet:"std"`
-	CI95      float64   `json:"ci95" parquet:"ci95"` // half-width
-	PerTrial  []float64 `json:"per_trial" parquet:"per_trial,list"`
-	SNR       float64   `json:"snr_db" parquet:"snr_db"` // <SNR> over blocks, all complete trials merged
-	BlockSNR  []float64 `json:"block_snr_db" parquet:"block_snr_db,list"`
-	Shards    int       `json:"shards_done" parquet:"shards_done"`
-	Failed    int       `json:"shards_failed" parquet:"shards_failed"`
-	AllShards int       `json:"shards_total" parquet:"shards_total"`
+	Sweep    string    `json:"sweep" parquet:"sweep"`
+	Point    int       `json:"point" parquet:"point"`
+	Gamma    float64   `json:"gamma" parquet:"gamma"`
+	Clip     string    `json:"clip" parquet:"clip"` // "off" or "alpha=A beta=B"
+	ClipOn   bool      `json:"clip_on" parquet:"clip_on"`
+	Alpha    float64   `json:"alpha" parquet:"alpha"`
+	Beta     float64   `json:"beta" parquet:"beta"`
+	SigmaR   float64   `json:"sigma_r" parquet:"sigma_r"`
+	SigmaW   float64   `json:"sigma_w" parquet:"sigma_w"`
+	Device   string    `json:"device,omitempty" parquet:"device"`   // "field=value ..." of device axes
+	Pruning  string    `json:"pruning,omitempty" parquet:"pruning"` // token pruning, "" for none
+	Trials   int       `json:"trials" parquet:"trials"`             // complete trials
+	Images   int       `json:"images" parquet:"images"`             // per trial
+	Accuracy float64   `json:"accuracy" parquet:"accuracy"`         // mean over complete trials, percent
+	Std      float64   `json:"std" parquet:"std"`
+	CI95     float64   `json:"ci95" parquet:"ci95"` // half-width
+	PerTrial []float64 `json:"per_trial" parquet:"per_trial,list"`
+	SNR      float64   `json:"snr_db" parquet:"snr_db"` // <SNR> over blocks, all complete trials merged
+	BlockSNR []float64 `json:"block_snr_db" parquet:"block_snr_db,list"`
+	// Hardware (when the model's architecture is known): K/V slices, and
+	// the attention's area and energy per image with their saving against
+	// the untransformed setting.
+	KVSlices        int     `json:"kv_slices,omitempty" parquet:"kv_slices"`
+	AttnAreaMM2     float64 `json:"attention_area_mm2,omitempty" parquet:"attention_area_mm2"`
+	AttnEnergyUJ    float64 `json:"attention_energy_uj,omitempty" parquet:"attention_energy_uj"`
+	AreaSavingPct   float64 `json:"attention_area_saving_percent,omitempty" parquet:"attention_area_saving_percent"`
+	EnergySavingPct float64 `json:"attention_energy_saving_percent,omitempty" parquet:"attention_energy_saving_percent"`
+	Shards          int     `json:"shards_done" parquet:"shards_done"`
+	Failed          int     `json:"shards_failed" parquet:"shards_failed"`
+	AllShards       int     `json:"shards_total" parquet:"shards_total"`
 }
 
 // finite maps +-Inf and NaN (no noise, no images) to values every format
@@ -129,7 +139,12 @@ func WriteTable(w io.Writer, rows []Row) error {
 	if hasDev {
 		head = append(head, "device")
 	}
-	head = append(head, "trials", "images", "accuracy %", "+-95%", "<SNR> dB", "shards")
+	hasHW := len(rows) > 0 && rows[0].KVSlices > 0
+	head = append(head, "trials", "images", "accuracy %", "+-95%", "<SNR> dB")
+	if hasHW {
+		head = append(head, "K/V slices", "attn area/energy saving %")
+	}
+	head = append(head, "shards")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range rows {
 		cells := []string{fmt.Sprintf("%g", r.Gamma), r.Clip}
@@ -153,8 +168,31 @@ func WriteTable(w io.Writer, rows []Row) error {
 		if r.Failed > 0 {
 			shards += fmt.Sprintf(" (%d failed)", r.Failed)
 		}
-		cells = append(cells, fmt.Sprint(r.Trials), fmt.Sprint(r.Images), acc, ci, snr, shards)
+		cells = append(cells, fmt.Sprint(r.Trials), fmt.Sprint(r.Images), acc, ci, snr)
+		if hasHW {
+			cells = append(cells, fmt.Sprint(r.KVSlices), fmt.Sprintf("%.1f / %.1f", r.AreaSavingPct, r.EnergySavingPct))
+		}
+		cells = append(cells, shards)
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	return tw.Flush()
+}
+
+// AddHardware fills the rows' hardware columns for a model architecture,
+// with the cost table t.
+func AddHardware(rows []Row, spec *cfpb.SweepSpec, results []*cfpb.PointResult, c vit.Config, t cost.Table) error {
+	prune := sweep.PruningOf(spec)
+	for i := range rows {
+		st, err := sweep.Setting(spec, results[i].Point, 0)
+		if err != nil {
+			return err
+		}
+		h := sim.HardwareCountsPruned(c, st.Profile, st.Clip, &prune)
+		e := cost.Of(h, st.Profile, t)
+		r := &rows[i]
+		r.KVSlices = h.KVSlices
+		r.AttnAreaMM2, r.AttnEnergyUJ = e.Attention.AreaMM2, e.Attention.EnergyPJ()/1e6
+		r.AreaSavingPct, r.EnergySavingPct = 100*e.AreaSaving(), 100*e.EnergySaving()
+	}
+	return nil
 }

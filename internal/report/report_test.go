@@ -13,6 +13,8 @@ import (
 
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
+	"github.com/clipformer/clipformer/sim/cost"
+	"github.com/clipformer/clipformer/sim/vit"
 )
 
 func results(t *testing.T) (*cfpb.SweepSpec, []*cfpb.PointResult) {
@@ -103,5 +105,22 @@ func TestPlotWritesPNGAndSVG(t *testing.T) {
 		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
 			t.Fatalf("%s: %v", f, err)
 		}
+	}
+}
+
+func TestAddHardwareFillsSlicesAndSavings(t *testing.T) {
+	s, res := results(t)
+	rows := Rows("sw", s, res)
+	c := vit.Config{Arch: "t", ImgSize: 28, InChans: 1, Patch: 7, Dim: 128, Depth: 2, Heads: 2, MLPHidden: 256, Classes: 10}
+	if err := AddHardware(rows, s, res, c, cost.Default()); err != nil {
+		t.Fatal(err)
+	}
+	if rows[0].KVSlices != 4 || rows[0].AreaSavingPct != 0 || rows[1].KVSlices != 3 || !(rows[1].AreaSavingPct > 0) || !(rows[1].AttnEnergyUJ > 0) {
+		t.Fatalf("rows %+v / %+v", rows[0], rows[1])
+	}
+	var tb bytes.Buffer
+	WriteTable(&tb, rows)
+	if !strings.Contains(tb.String(), "K/V slices") {
+		t.Fatalf("table:\n%s", tb.String())
 	}
 }
