@@ -13,6 +13,19 @@ scripts/gen-proto.sh --check
 go vet ./...
 go test -race -count=1 ./...
 CLIPFORMER_LONG=1 go test -count=1 -run 'Long' -timeout 30m ./...
+# The study, small: every committed study spec through `clipformer run`
+# (the orchestrator's path) on 100 images and one trial.
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+go build -o "$bin/clipformer" ./cmd/clipformer
+for spec in examples/study-fashion-mnist.yaml examples/study-mnist.yaml; do
+  out="$bin/$(basename "$spec" .yaml)"
+  "$bin/clipformer" run --fresh --limit 100 --trials 1 --out "$out" "$spec" >/dev/null 2>"$out.log" || { cat "$out.log"; exit 1; }
+  rows=$(($(wc -l <"$out/results.csv") - 1))
+  [ "$rows" -eq 372 ] || { echo "study $spec: $rows result rows, want 372"; exit 1; }
+  echo "study $spec (100 images, 1 trial): $rows points $(grep -o 'done in .*' "$out.log")"
+done
+
 # The docker-compose end-to-end test, whenever a Docker engine answers.
 if docker info >/dev/null 2>&1; then
   scripts/e2e-compose.sh

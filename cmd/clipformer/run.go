@@ -130,6 +130,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	threads := fs.Int("threads", 1, "goroutines per worker")
 	fresh := fs.Bool("fresh", false, "start over instead of resuming an interrupted run in the output folder")
 	verbose := fs.Bool("v", false, "log the coordinator's and workers' events to stderr")
+	limit := fs.Int("limit", 0, "evaluate only the first N images of the spec's dataset (a quick version of a study)")
+	trials := fs.Int("trials", 0, "override the spec's Monte-Carlo trials")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,6 +145,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := fillChecksum(spec); err != nil {
+		return fmt.Errorf("%s: %w", specPath, err)
+	}
+	if *limit > 0 {
+		if spec.Dataset.Limit == 0 || int(spec.Dataset.Limit) > *limit {
+			spec.Dataset.Limit = int32(*limit)
+		}
+		spec.ImagesPerShard = min(spec.ImagesPerShard, int32(max(*limit/4, 1)))
+	}
+	if *trials > 0 {
+		spec.Trials = int32(*trials)
+	}
+	if err := sweep.Validate(spec, sweep.Limits{}); err != nil {
 		return fmt.Errorf("%s: %w", specPath, err)
 	}
 	if *out == "" {
