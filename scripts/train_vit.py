@@ -133,6 +133,37 @@ class PatchEmbed(nn.Module):
         return x.flatten(2).transpose(1, 2)  # [B, N, D]
 
 
+# Variation-aware training: the write noise of the crossbar simulator on K and
+# V. VAT["gs"] is gamma * sigma_w (0: off); VAT["granularity"] is "slice" or
+# "value". Set from the command line.
+VAT = {"gs": 0.0, "granularity": "slice"}
+
+
+def write_noise(x):
+    """x plus the simulator's write noise (crossbar-model.md section 4), drawn
+    per value: each written head matrix (one image, one head) is scaled by its
+    own max |x| (the dynamic scale), quantised to 8-bit codes, and the noise of
+    its cells summed. Per slice, cell s (weight 4^s) holding digit d has
+    conductance deviation std gamma*sigma_w*Delta*sqrt(3 d), so the value's
+    std in code units is gamma*sigma_w*sqrt(3 * sum_s 16^s d_s) (digit-0 cells
+    are noise-free); per value, one analog cell gives gamma*sigma_w*sqrt(255 c).
+    The noise is a constant for the gradient (straight-through)."""
+    with torch.no_grad():
+        scale = x.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+        code = torch.round(torch.clamp(x.abs() / scale, max=1.0) * 255.0)
+        if VAT["granularity"] == "value":
+            var = 255.0 * code
+        else:
+            var = torch.zeros_like(code)
+            rest = code.clone()
+            for s in range(4):
+                digit = torch.remainder(rest, 4.0)
+                var += (16.0 ** s) * 3.0 * digit
+                rest = torch.div(rest - digit, 4.0)
+        noise = VAT["gs"] * torch.sqrt(var) * torch.randn_like(x) * (scale / 255.0)
+    return x + noise
+
+
 class Attention(nn.Module):
     def __init__(self, dim, num_heads, qkv_bias=True):
         super().__init__()
@@ -148,6 +179,8 @@ class Attention(nn.Module):
         b, n, c = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # [B, heads, N, hd]
+        if self.training and VAT["gs"] > 0:
+            k, v = write_noise(k), write_noise(v)
         attn = (q * self.scale) @ k.transpose(-2, -1)
         attn = attn.softmax(dim=-1)
         x = (attn @ v).transpose(1, 2).reshape(b, n, c)
@@ -401,7 +434,24 @@ def train(model, data, args, log=print):
     return history
 
 
+# The simulator's calibrated sigma_w per granularity (sim/crossbar).
+CALIBRATED_SIGMA_W = {"slice": 0.483, "value": 0.311}
+
+
 def recipe_string(args):
+    vat = ""
+    if args.vat_gamma > 0:
+        vat = (f"; VAT: write noise on K and V, gamma {args.vat_gamma:g}, sigma_w {vat_sigma_w(args):g}, "
+               f"{args.vat_granularity} granularity, dynamic per-head scale"
+               + (f", fine-tuned from {os.path.basename(args.init)}" if args.init else ""))
+    return recipe_string_base(args) + vat
+
+
+def vat_sigma_w(args):
+    return args.vat_sigma_w or CALIBRATED_SIGMA_W[args.vat_granularity]
+
+
+def recipe_string_base(args):
     return (f"AdamW lr {args.lr:g} betas 0.9,0.999 wd {args.weight_decay:g} "
             f"(not on norms/biases/cls/pos), batch {args.batch_size}, {args.epochs} epochs, "
             f"cosine to {args.min_lr:g} after {args.warmup_epochs:g} warmup epochs (per step), "
@@ -435,6 +485,12 @@ def parse_args(argv=None):
     p.add_argument("--limit-train", type=int, default=0,
                    help="use only this many training images per epoch (timing runs)")
     p.add_argument("--no-export", action="store_true", help="train and evaluate only")
+    p.add_argument("--init", default="", help="start from this safetensors checkpoint (fine-tuning, e.g. for VAT)")
+    p.add_argument("--vat-gamma", type=float, default=0.0,
+                   help="variation-aware training: inject the write noise of factor gamma into K and V (0: off)")
+    p.add_argument("--vat-sigma-w", type=float, default=0.0,
+                   help="sigma_w of the injected noise (0: the simulator's calibrated value for --vat-granularity)")
+    p.add_argument("--vat-granularity", choices=["slice", "value"], default="slice")
     return p.parse_args(argv)
 
 
@@ -459,6 +515,13 @@ def main(argv=None):
         "fill": (0.0 - torch.tensor(mean, dtype=torch.float32)) / torch.tensor(std, dtype=torch.float32),
     }
     model = build_vit(h, c, num_classes, args.dim, args.heads, args.depth, args.patch, args.mlp_ratio)
+    if args.init:
+        tensors, _ = read_safetensors(args.init)
+        model.load_state_dict({k2: torch.from_numpy(v.copy()) for k2, v in tensors.items()}, strict=True)
+        log(f"initialised from {args.init}")
+    if args.vat_gamma > 0:
+        VAT["gs"] = args.vat_gamma * vat_sigma_w(args)
+        VAT["granularity"] = args.vat_granularity
     log(f"{args.name}: {arch_name(model)} head_dim {args.dim // args.heads} tokens {model.num_tokens} "
         f"params {count_params(model)} classes {num_classes} train {xtr_u8.shape[0]} test {xte_u8.shape[0]} "
         f"mean {mean} std {std} threads {torch.get_num_threads()}")
@@ -488,6 +551,8 @@ def main(argv=None):
         "test_accuracy": f"{acc:.2f}",
         "train_recipe": recipe_string(args),
     }
+    if args.vat_gamma > 0:
+        meta["vat"] = f"gamma {args.vat_gamma:g}, sigma_w {vat_sigma_w(args):g}, {args.vat_granularity}"
     path = os.path.join(args.out_dir, args.name + ".safetensors")
     export_model(model, path, meta)
     log(f"wrote {path} ({os.path.getsize(path)} bytes)")
