@@ -2,16 +2,13 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/clipformer/clipformer/internal/filehash"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/internal/version"
 	"github.com/clipformer/clipformer/proto/cfpb"
@@ -95,7 +92,7 @@ func (e *Executor) Model(ref *cfpb.ModelRef) (*vit.Model, error) {
 	}
 	e.mu.Unlock()
 	me.once.Do(func() {
-		if me.sha256, me.err = fileSHA256(p); me.err != nil {
+		if me.sha256, me.err = filehash.SHA256(p); me.err != nil {
 			me.err = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.err)
 			return
 		}
@@ -255,17 +252,4 @@ func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardW
 func Result(l *cfpb.LeaseRef, worker string, sum *cfpb.Summary, took time.Duration) *cfpb.ShardResult {
 	return &cfpb.ShardResult{SweepId: l.GetSweepId(), Shard: l.GetShard(), Attempt: l.GetAttempt(), LeaseId: l.GetLeaseId(),
 		Worker: worker, Summary: sum, DurationNs: took.Nanoseconds(), SimVersion: version.String()}
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

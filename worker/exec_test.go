@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipformer/clipformer/internal/filehash"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -22,7 +23,7 @@ func testSpec(t *testing.T, model, sha string) *cfpb.SweepSpec {
 const bundled = "../models/vit-mnist.safetensors"
 
 func TestExecutorChecksTheModelChecksum(t *testing.T) {
-	sum, err := fileSHA256(bundled)
+	sum, err := filehash.SHA256(bundled)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/clipformer/clipformer/internal/filehash"
 	"github.com/clipformer/clipformer/sim"
 	"github.com/clipformer/clipformer/sim/dataset"
 	"github.com/clipformer/clipformer/sim/vit"
@@ -37,24 +37,11 @@ func newCalibrationCache() calibrationCache {
 	return calibrationCache{dir: filepath.Join(d, "clipformer", "kv-scales")}
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // scales returns the cached scales or computes and stores them.
 func (c calibrationCache) scales(ctx context.Context, modelPath string, m *vit.Model, data dataset.Dataset, n, workers int) (*sim.KVScales, error) {
 	var file string
 	if c.dir != "" {
-		if sum, err := fileSHA256(modelPath); err == nil {
+		if sum, err := filehash.SHA256(modelPath); err == nil {
 			key := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", sum, data.Name(), n)))
 			file = filepath.Join(c.dir, hex.EncodeToString(key[:16])+".json")
 			if b, err := os.ReadFile(file); err == nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clipformer/clipformer/internal/filehash"
 	"github.com/clipformer/clipformer/internal/local"
 	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/internal/sweep"
@@ -104,7 +105,7 @@ func loadSpecFile(path string) (*cfpb.SweepSpec, error) {
 // fillChecksum computes the model's sha256 when the spec leaves it out and
 // the file is readable here; with a checksum given, it checks it.
 func fillChecksum(spec *cfpb.SweepSpec) error {
-	sum, err := fileSHA256(spec.Model.Path)
+	sum, err := filehash.SHA256(spec.Model.Path)
 	if err != nil {
 		if spec.Model.Sha256 != "" {
 			return nil // the workers have the file; we need not
