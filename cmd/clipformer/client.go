@@ -235,7 +235,7 @@ func fetchRows(ctx context.Context, conn *grpc.ClientConn, id string) (*cfpb.Swe
 func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var format, out string
 	return clientCommand(ctx, "results", "results [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "table", "table, csv, jsonl or parquet")
+		fs.StringVar(&format, "format", "table", "table, best (the best ClipFormer setting per gamma), csv, jsonl or parquet")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
 	}, func(conn *grpc.ClientConn, rest []string) error {
 		_, rows, err := fetchRows(ctx, conn, rest[0])
@@ -253,8 +253,11 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		} else if format == "parquet" {
 			return errors.New("results: parquet is binary; give --out FILE")
 		}
-		if format == "table" {
+		switch format {
+		case "table":
 			return report.WriteTable(w, rows)
+		case "best":
+			return report.WriteBest(w, report.BestPerGamma(rows))
 		}
 		return report.WriteFormat(w, format, rows)
 	})

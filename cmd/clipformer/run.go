@@ -182,8 +182,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		spec.Name, len(l.Points), l.Trials, l.Images, l.Shards(), l.Chunk, *workers)
 	bar := newSweepBar(stderr)
 	begin := time.Now()
+	resumedImages := int64(-1) // images already done when this run started
+	progress := func(s *cfpb.Sweep) {
+		if resumedImages < 0 {
+			resumedImages = s.Progress.ImagesDone
+		}
+		bar.update(s)
+	}
 	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
-		Exec: &worker.Executor{AllowUnchecked: true}, Progress: bar.update, Logger: logger})
+		Exec: &worker.Executor{AllowUnchecked: true}, Progress: progress, Logger: logger})
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {
@@ -197,13 +204,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := report.WriteTable(stdout, rows); err != nil {
 		return err
 	}
+	if best := report.BestPerGamma(rows); len(rows) > len(best) {
+		fmt.Fprintln(stdout)
+		if err := report.WriteBest(stdout, best); err != nil {
+			return err
+		}
+	}
 	files, err := writeOutputs(*out, sw, spec, rows)
 	if err != nil {
 		return err
 	}
 	el := time.Since(begin)
-	fmt.Fprintf(stderr, "sweep %s done in %s: %d images evaluated, %.1f images/s\n", sw.Id, fmtDuration(el),
-		sw.Progress.ImagesDone, float64(sw.Progress.ImagesDone)/el.Seconds())
+	evaluated := sw.Progress.ImagesDone - max(resumedImages, 0)
+	fmt.Fprintf(stderr, "sweep %s done in %s: %d images evaluated, %.1f images/s", sw.Id, fmtDuration(el),
+		evaluated, float64(evaluated)/el.Seconds())
+	if resumedImages > 0 {
+		fmt.Fprintf(stderr, " (resumed: %d images were done before)", resumedImages)
+	}
+	fmt.Fprintln(stderr)
 	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
 	return failed
 }

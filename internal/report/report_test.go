@@ -124,3 +124,29 @@ func TestAddHardwareFillsSlicesAndSavings(t *testing.T) {
 		t.Fatalf("table:\n%s", tb.String())
 	}
 }
+
+func TestBestPerGammaPicksTheMostAccurateClipSetting(t *testing.T) {
+	rows := []Row{
+		{Gamma: 4, Clip: "off", Trials: 1, Accuracy: 60, SNR: -7},
+		{Gamma: 4, Clip: "alpha=2 beta=0.25", ClipOn: true, Trials: 1, Accuracy: 63, SNR: -1},
+		{Gamma: 4, Clip: "alpha=3 beta=1", ClipOn: true, Trials: 1, Accuracy: 65, SNR: -3},
+		{Gamma: 0, Clip: "off", Trials: 1, Accuracy: 88, SNR: 44},
+		{Gamma: 0, Clip: "alpha=2 beta=0.25", ClipOn: true, Trials: 1, Accuracy: 80, SNR: 6},
+		{Gamma: 5, Clip: "alpha=2 beta=0.25", ClipOn: true, Trials: 0, Accuracy: 0},
+	}
+	best := BestPerGamma(rows)
+	if len(best) != 2 || best[0].Gamma != 0 || best[1].Gamma != 4 {
+		t.Fatalf("best %+v", best)
+	}
+	if b := best[1]; b.Clip.Clip != "alpha=3 beta=1" || b.GainPoints != 5 || b.GainDB != 4 {
+		t.Fatalf("gamma 4: %+v", b)
+	}
+	if b := best[0]; b.GainPoints != -8 {
+		t.Fatalf("gamma 0: %+v", b)
+	}
+	var out bytes.Buffer
+	WriteBest(&out, best)
+	if !strings.Contains(out.String(), "alpha=3 beta=1") || !strings.Contains(out.String(), "+5.00") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+}

@@ -1,0 +1,100 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Best is, for one gamma (and one value of every other axis), the
+// untransformed accuracy and the ClipFormer setting that scored highest.
+type Best struct {
+	Gamma              float64
+	Others             string // the other axes' values, "" when there are none
+	Off                *Row   // nil when the grid has no "off" point
+	Clip               *Row   // the best transformed point; nil when none ran
+	GainPoints, GainDB float64
+}
+
+// BestPerGamma picks, per gamma and per combination of the other axes, the
+// ClipFormer setting with the highest mean accuracy over complete trials.
+func BestPerGamma(rows []Row) []Best {
+	type key struct {
+		gamma  float64
+		others string
+	}
+	by := map[key]*Best{}
+	var keys []key
+	for i := range rows {
+		r := &rows[i]
+		if r.Trials == 0 {
+			continue
+		}
+		k := key{r.Gamma, strings.TrimSpace(fmt.Sprintf("%s %s %s",
+			ifNonZero("sigma_r", r.SigmaR, rows, func(x Row) float64 { return x.SigmaR }),
+			ifNonZero("sigma_w", r.SigmaW, rows, func(x Row) float64 { return x.SigmaW }), r.Device))}
+		b := by[k]
+		if b == nil {
+			b = &Best{Gamma: r.Gamma, Others: k.others}
+			by[k] = b
+			keys = append(keys, k)
+		}
+		if !r.ClipOn {
+			b.Off = r
+		} else if b.Clip == nil || r.Accuracy > b.Clip.Accuracy {
+			b.Clip = r
+		}
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		if keys[i].others != keys[j].others {
+			return keys[i].others < keys[j].others
+		}
+		return keys[i].gamma < keys[j].gamma
+	})
+	out := make([]Best, 0, len(keys))
+	for _, k := range keys {
+		b := by[k]
+		if b.Off != nil && b.Clip != nil {
+			b.GainPoints = b.Clip.Accuracy - b.Off.Accuracy
+			b.GainDB = b.Clip.SNR - b.Off.SNR
+		}
+		out = append(out, *b)
+	}
+	return out
+}
+
+// ifNonZero names an axis value only when the axis varies in the rows.
+func ifNonZero(name string, v float64, rows []Row, f func(Row) float64) string {
+	for _, r := range rows {
+		if f(r) != v {
+			return fmt.Sprintf("%s=%g", name, v)
+		}
+	}
+	return ""
+}
+
+// WriteBest prints BestPerGamma as a table.
+func WriteBest(w io.Writer, best []Best) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "gamma\tother axes\toff %\tbest ClipFormer\taccuracy %\t+-95%\tgain\t<SNR> gain dB\t")
+	for _, b := range best {
+		off, clip, acc, ci, gain, db := "-", "-", "-", "-", "-", "-"
+		if b.Off != nil {
+			off = fmt.Sprintf("%.2f", b.Off.Accuracy)
+		}
+		if b.Clip != nil {
+			clip, acc, ci = b.Clip.Clip, fmt.Sprintf("%.2f", b.Clip.Accuracy), fmt.Sprintf("%.2f", b.Clip.CI95)
+		}
+		if b.Off != nil && b.Clip != nil {
+			gain, db = fmt.Sprintf("%+.2f", b.GainPoints), fmt.Sprintf("%+.2f", b.GainDB)
+		}
+		others := b.Others
+		if others == "" {
+			others = "-"
+		}
+		fmt.Fprintf(tw, "%g\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", b.Gamma, others, off, clip, acc, ci, gain, db)
+	}
+	return tw.Flush()
+}
