@@ -107,6 +107,7 @@ type Node struct {
 	st      *state.State
 	raft    *raft.Raft
 	trans   raft.Transport
+	gate    *heartbeatGate
 	closers []io.Closer
 	Metrics *Metrics
 
@@ -193,6 +194,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 		n.closers = append(n.closers, trans.(io.Closer))
 	}
+	trans, n.gate = gateHeartbeats(trans)
 	n.trans = trans
 	hasState, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
@@ -363,6 +365,7 @@ func (n *Node) Shutdown() error {
 		close(n.stop)
 		n.wg.Wait()
 		err = n.raft.Shutdown().Error()
+		n.gate.close()
 		n.closeStores()
 	})
 	return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -89,4 +90,65 @@ func coordinatorsOnly(c *tls.Config) *tls.Config {
 		return nil
 	}
 	return c
+}
+
+// heartbeatGate wraps a raft transport so that no heartbeat touches the
+// stores after they close. Raft answers heartbeats on the transport's own
+// connection goroutines, which its Shutdown does not wait for; one still in
+// flight when the stores close makes raft panic ("failed to save current
+// term: database not open"). close waits for those in flight and refuses
+// the rest.
+type heartbeatGate struct {
+	raft.Transport
+	mu     sync.RWMutex
+	closed bool
+}
+
+// gateHeartbeats wraps t, keeping the optional interfaces raft looks for.
+func gateHeartbeats(t raft.Transport) (raft.Transport, *heartbeatGate) {
+	g := &heartbeatGate{Transport: t}
+	if pv, ok := t.(raft.WithPreVote); ok {
+		return &heartbeatGatePreVote{heartbeatGate: g, pv: pv}, g
+	}
+	return g, g
+}
+
+func (g *heartbeatGate) SetHeartbeatHandler(fn func(raft.RPC)) {
+	if fn == nil {
+		g.Transport.SetHeartbeatHandler(nil)
+		return
+	}
+	g.Transport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if g.closed {
+			rpc.Respond(nil, raft.ErrRaftShutdown)
+			return
+		}
+		fn(rpc)
+	})
+}
+
+// Close closes the wrapped transport when it can be closed.
+func (g *heartbeatGate) Close() error {
+	if c, ok := g.Transport.(raft.WithClose); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// close waits for heartbeats in flight and refuses later ones.
+func (g *heartbeatGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+type heartbeatGatePreVote struct {
+	*heartbeatGate
+	pv raft.WithPreVote
+}
+
+func (g *heartbeatGatePreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	return g.pv.RequestPreVote(id, target, args, resp)
 }
