@@ -28,3 +28,31 @@ func BenchmarkMatMul(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatMulKernels runs each kernel this CPU has on one DeiT-S shape,
+// side by side: they give the same bits, at different speeds.
+func BenchmarkMatMulKernels(b *testing.B) {
+	kernels := []struct {
+		name string
+		ok   bool
+		f    func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool)
+	}{
+		{"avx512", hasAVX512, matMulAsm},
+		{"avx2fma", hasFMA, matMulFMA},
+		{"go", true, matMulGo},
+	}
+	const m, n, k = 197, 1152, 384
+	r := rand.New(rand.NewPCG(1, 1))
+	a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	for _, kern := range kernels {
+		if !kern.ok {
+			continue
+		}
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", kern.name, m, n, k), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				kern.f(m, n, k, a, k, bb, n, c, n, false)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

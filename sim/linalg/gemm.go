@@ -12,7 +12,7 @@ import "math"
 // to float32. A row's result therefore depends only on that row and b, never
 // on how many rows are computed together, which is what makes results
 // independent of batch size and sharding; and every kernel that keeps this
-// order (the AVX-512 one, the pure-Go one with an exact float32 FMA) gives
+// order (the AVX-512 one, the AVX2 + FMA one, the pure-Go one with an exact float32 FMA) gives
 // the same bits.
 //
 // Reference loop:
@@ -44,6 +44,10 @@ func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 	_ = c[(m-1)*ldc+n-1]
 	if hasAVX512 {
 		matMulAsm(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+		return
+	}
+	if hasFMA {
+		matMulFMA(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
 		return
 	}
 	matMulGo(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
@@ -163,6 +167,12 @@ func FMA32(a, b, c float32) float32 {
 	t := float64(a) * float64(b)
 	cc := float64(c)
 	r := t + cc
+	// Fast path: for a result in float32's normal range, r is a midpoint
+	// exactly when the 29 float64 mantissa bits float32 drops are 1000...0.
+	bits := math.Float64bits(r)
+	if e := bits >> 52 & 0x7ff; e > 1023-126 && e < 1023+127 && bits&(1<<29-1) != 1<<28 {
+		return float32(r)
+	}
 	f := float32(r)
 	if d := r - float64(f); d != 0 && !math.IsInf(float64(f), 0) {
 		// The float32 neighbour of f on r's side; r is a midpoint if it

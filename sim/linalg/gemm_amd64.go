@@ -9,6 +9,15 @@ func kern4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc i
 //go:noescape
 func kern1x32(k int, a *float32, b *float32, ldb int, c *float32, accumulate bool, mask uint32)
 
+// AVX2 + FMA kernels, for CPUs without AVX-512; mask holds 16 lanes, -1
+// for a column computed, 0 for one left alone; full says all 16 are.
+//
+//go:noescape
+func kern4x16fma(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accumulate, full bool, mask *int32)
+
+//go:noescape
+func kern1x16fma(k int, a *float32, b *float32, ldb int, c *float32, accumulate, full bool, mask *int32)
+
 func cpuidex(op, op2 uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv0() (eax, edx uint32)
 
@@ -39,6 +48,56 @@ func detectAVX512() bool {
 	// F, DQ, BW and VL: every AVX-512 server CPU since Skylake-SP has them.
 	const need = 1<<16 | 1<<17 | 1<<30 | 1<<31
 	return ebx7&need == need
+}
+
+// hasFMA reports AVX2 and FMA with the OS saving the YMM state.
+var hasFMA = detectFMA()
+
+func detectFMA() bool {
+	maxID, _, _, _ := cpuidex(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuidex(1, 0)
+	const osxsave, fma = 1 << 27, 1 << 12
+	if ecx1&osxsave == 0 || ecx1&fma == 0 {
+		return false
+	}
+	if xcr0, _ := xgetbv0(); xcr0&0x6 != 0x6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuidex(7, 0)
+	const avx2 = 1 << 5
+	return ebx7&avx2 != 0
+}
+
+// fullMask16 selects all 16 columns of a panel.
+var fullMask16 = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+// matMulFMA computes MatMul with the AVX2 + FMA kernels: 16-column panels
+// (the last one masked), 4-row blocks, then single rows.
+func matMulFMA(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	var tail [16]int32
+	for j := 0; j < n; j += 16 {
+		mask, full := &fullMask16, true
+		if w := n - j; w < 16 {
+			full = false
+			for l := range tail {
+				tail[l] = 0
+				if l < w {
+					tail[l] = -1
+				}
+			}
+			mask = &tail
+		}
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			kern4x16fma(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc, accumulate, full, &mask[0])
+		}
+		for ; i < m; i++ {
+			kern1x16fma(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j], accumulate, full, &mask[0])
+		}
+	}
 }
 
 // matMulAsm computes MatMul with the AVX-512 kernels: 32-column panels (the

@@ -125,3 +125,143 @@ loop1:
 	VMOVUPS Z1, K2, 64(DX)
 	VZEROUPPER
 	RET
+
+// AVX2 + FMA kernels: the same canonical order, 16-column panels, tail
+// columns masked with VMASKMOVPS (masked-out lanes are neither read nor
+// written).
+#define ROW16(aptr, accLo, accHi) \
+	VBROADCASTSS (aptr), Y10 \
+	VFMADD231PS Y8, Y10, accLo \
+	VFMADD231PS Y9, Y10, accHi \
+	ADDQ $4, aptr
+
+// func kern4x16fma(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accumulate bool, full bool, mask *int32)
+//
+// c[0:4, 0:16] (=|+=) a[0:4, 0:k] b[0:k, 0:16], columns where mask[j] < 0;
+// full (all 16 columns) reads b with plain loads, which are faster.
+TEXT ·kern4x16fma(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R10
+	MOVBLZX accumulate+56(FP), R11
+	MOVQ mask+64(FP), AX
+	VMOVDQU (AX), Y12
+	VMOVDQU 32(AX), Y13
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	LEAQ (SI)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), R14
+	LEAQ (DX)(R10*1), BX
+	LEAQ (BX)(R10*1), R15
+	LEAQ (R15)(R10*1), AX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ R11, R11
+	JZ    loop4f
+	VMASKMOVPS (DX), Y12, Y0
+	VMASKMOVPS 32(DX), Y13, Y1
+	VMASKMOVPS (BX), Y12, Y2
+	VMASKMOVPS 32(BX), Y13, Y3
+	VMASKMOVPS (R15), Y12, Y4
+	VMASKMOVPS 32(R15), Y13, Y5
+	VMASKMOVPS (AX), Y12, Y6
+	VMASKMOVPS 32(AX), Y13, Y7
+
+loop4f:
+	MOVBLZX full+57(FP), R11
+	TESTQ R11, R11
+	JNZ   loop4full
+
+loop4m:
+	VMASKMOVPS (DI), Y12, Y8
+	VMASKMOVPS 32(DI), Y13, Y9
+	ROW16(SI, Y0, Y1)
+	ROW16(R12, Y2, Y3)
+	ROW16(R13, Y4, Y5)
+	ROW16(R14, Y6, Y7)
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loop4m
+	JMP  store4f
+
+loop4full:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	ROW16(SI, Y0, Y1)
+	ROW16(R12, Y2, Y3)
+	ROW16(R13, Y4, Y5)
+	ROW16(R14, Y6, Y7)
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loop4full
+
+store4f:
+	VMASKMOVPS Y0, Y12, (DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	VMASKMOVPS Y2, Y12, (BX)
+	VMASKMOVPS Y3, Y13, 32(BX)
+	VMASKMOVPS Y4, Y12, (R15)
+	VMASKMOVPS Y5, Y13, 32(R15)
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kern1x16fma(k int, a *float32, b *float32, ldb int, c *float32, accumulate bool, full bool, mask *int32)
+TEXT ·kern1x16fma(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R9
+	MOVQ c+32(FP), DX
+	MOVBLZX accumulate+40(FP), R11
+	MOVQ mask+48(FP), AX
+	VMOVDQU (AX), Y12
+	VMOVDQU 32(AX), Y13
+	SHLQ $2, R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ R11, R11
+	JZ    loop1f
+	VMASKMOVPS (DX), Y12, Y0
+	VMASKMOVPS 32(DX), Y13, Y1
+
+loop1f:
+	MOVBLZX full+41(FP), R11
+	TESTQ R11, R11
+	JNZ   loop1full
+
+loop1m:
+	VMASKMOVPS (DI), Y12, Y8
+	VMASKMOVPS 32(DI), Y13, Y9
+	ROW16(SI, Y0, Y1)
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loop1m
+	JMP  store1f
+
+loop1full:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	ROW16(SI, Y0, Y1)
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loop1full
+
+store1f:
+	VMASKMOVPS Y0, Y12, (DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	VZEROUPPER
+	RET

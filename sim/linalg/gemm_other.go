@@ -2,10 +2,17 @@
 
 package linalg
 
-const hasAVX512 = false
+const (
+	hasAVX512 = false
+	hasFMA    = false
+)
 
 // AVX512 reports whether this package's AVX-512 kernels run on this CPU.
 func AVX512() bool { return false }
+
+func matMulFMA(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	panic("linalg: no assembly kernels on this architecture")
+}
 
 func matMulAsm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	panic("linalg: no assembly kernels on this architecture")

@@ -51,25 +51,34 @@ func TestMatMulBitIdenticalToReferenceLoop(t *testing.T) {
 // The assembly kernels and the pure-Go kernel give the same bits, so a
 // result does not depend on the machine that computed it.
 func TestAssemblyAndGoKernelsGiveTheSameBits(t *testing.T) {
-	if !hasAVX512 {
-		t.Log("no AVX-512 on this CPU: only the pure-Go kernel runs here, and the other tests cover it")
+	kernels := map[string]func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool){}
+	if hasAVX512 {
+		kernels["AVX-512"] = matMulAsm
+	}
+	if hasFMA {
+		kernels["AVX2+FMA"] = matMulFMA
+	}
+	if len(kernels) == 0 {
+		t.Log("no AVX-512 nor AVX2+FMA on this CPU: only the pure-Go kernel runs here, and the other tests cover it")
 		return
 	}
-	r := rand.New(rand.NewPCG(7, 8))
-	for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}} {
-		for _, acc := range []bool{false, true} {
-			// Strided operands: lda, ldb, ldc larger than the rows.
-			lda, ldb, ldc := tc.k+3, tc.n+5, tc.n+7
-			a := randSlice(r, tc.m*lda)
-			b := randSlice(r, tc.k*ldb)
-			c0 := randSlice(r, tc.m*ldc)
-			got := append([]float32(nil), c0...)
-			want := append([]float32(nil), c0...)
-			matMulAsm(tc.m, tc.n, tc.k, a, lda, b, ldb, got, ldc, acc)
-			matMulGo(tc.m, tc.n, tc.k, a, lda, b, ldb, want, ldc, acc)
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%+v acc=%v: c[%d] assembly %v, Go %v (padding must stay untouched too)", tc, acc, i, got[i], want[i])
+	for name, kernel := range kernels {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {4, 16, 5}, {6, 15, 9}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}} {
+			for _, acc := range []bool{false, true} {
+				// Strided operands: lda, ldb, ldc larger than the rows.
+				lda, ldb, ldc := tc.k+3, tc.n+5, tc.n+7
+				a := randSlice(r, tc.m*lda)
+				b := randSlice(r, tc.k*ldb)
+				c0 := randSlice(r, tc.m*ldc)
+				got := append([]float32(nil), c0...)
+				want := append([]float32(nil), c0...)
+				kernel(tc.m, tc.n, tc.k, a, lda, b, ldb, got, ldc, acc)
+				matMulGo(tc.m, tc.n, tc.k, a, lda, b, ldb, want, ldc, acc)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %+v acc=%v: c[%d] assembly %v, Go %v (padding must stay untouched too)", name, tc, acc, i, got[i], want[i])
+					}
 				}
 			}
 		}
@@ -205,6 +214,14 @@ func TestFMA32RoundsOnce(t *testing.T) {
 		a := float32(r.NormFloat64())
 		b := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-20)))
 		c := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-30)))
+		check(a, b, c)
+	}
+	// Results near and below float32's smallest normal, and near overflow.
+	for i := 0; i < 100000; i++ {
+		e := []int{-63, -70, -75, 63, 64}[i%5]
+		a := float32(math.Ldexp(r.NormFloat64(), e))
+		b := float32(math.Ldexp(r.NormFloat64(), e))
+		c := float32(math.Ldexp(r.NormFloat64(), 2*e))
 		check(a, b, c)
 	}
 	// Constructed double-rounding cases: with a = -2^-12 (1 + u 2^-23),
