@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,5 +157,63 @@ func TestElectionDoesNotRerunWork(t *testing.T) {
 		if n != 1 {
 			t.Errorf("shard %d started %d times across the election", k, n)
 		}
+	}
+}
+
+// TestMalformedResultsCountAsFailedAttempts has a worker whose first
+// attempt at every shard reports a summary that does not fit the shard:
+// the leader refuses each as a failed attempt (no replica ever merges it),
+// the retries succeed, and the sweep ends done with the right numbers.
+func TestMalformedResultsCountAsFailedAttempts(t *testing.T) {
+	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, BackoffBase: 10 * time.Millisecond})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 8}\ngrid: {gamma: [0]}\nimages_per_shard: 2\n")
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		return &cfpb.Summary{Images: int64(w.Count), Correct: 1}, nil
+	}
+	var bad atomic.Int32
+	malformed := func(r worker.Runner) worker.Runner {
+		seen := map[int32]bool{}
+		var mu sync.Mutex
+		return func(ctx context.Context, s *cfpb.SweepSpec, w *cfpb.ShardWork, p func(int)) (*cfpb.Summary, error) {
+			mu.Lock()
+			first := !seen[w.Shard]
+			seen[w.Shard] = true
+			mu.Unlock()
+			if first {
+				bad.Add(1)
+				return &cfpb.Summary{Images: int64(w.Count), Signal: []*cfpb.Sum128{{Hi: 1}}}, nil
+			}
+			return r(ctx, s, w, p)
+		}
+	}
+	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 2, Run: malformed(run), RetryDelay: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	sw, err := sweeps.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := sweeps.Get(ctx, &cfpb.SweepRef{Id: sw.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == cfpb.SweepState_SWEEP_STATE_DONE {
+			if got.Progress.ImagesDone != 8 || len(got.Errors) == 0 || !strings.Contains(strings.Join(got.Errors, "\n"), "malformed") {
+				t.Fatalf("sweep done with %d images and errors %q", got.Progress.ImagesDone, got.Errors)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sweep not done: %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if bad.Load() != 4 {
+		t.Fatalf("%d malformed results sent, want 4 (one per shard)", bad.Load())
 	}
 }

@@ -387,10 +387,16 @@ func ignoreEOF(err error) error {
 	return err
 }
 
-func (s *sweepsService) setState(ctx context.Context, req *cfpb.SweepRef, st cfpb.SweepState) (*cfpb.Sweep, error) {
-	lr, _, err := s.leading()
+// setState applies a state change here when this node leads, or forwards
+// it to the leader; lr comes from the same leading() call, so a leadership
+// change in between cannot leave it nil.
+func (s *sweepsService) setState(req *cfpb.SweepRef, st cfpb.SweepState, forward func(cfpb.SweepsClient) (*cfpb.Sweep, error)) (*cfpb.Sweep, error) {
+	lr, fwd, err := s.leading()
 	if err != nil {
 		return nil, err
+	}
+	if fwd != nil {
+		return forward(fwd)
 	}
 	if _, err := s.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetState{SetState: &cfpb.SetSweepState{SweepId: req.GetId(), State: st}}}); err != nil {
 		return nil, grpcErr(err)
@@ -403,33 +409,15 @@ func (s *sweepsService) setState(ctx context.Context, req *cfpb.SweepRef, st cfp
 }
 
 func (s *sweepsService) Cancel(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	if _, fwd, err := s.leading(); err != nil || fwd != nil {
-		if err != nil {
-			return nil, err
-		}
-		return fwd.Cancel(ctx, req)
-	}
-	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_CANCELLED)
+	return s.setState(req, cfpb.SweepState_SWEEP_STATE_CANCELLED, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Cancel(ctx, req) })
 }
 
 func (s *sweepsService) Pause(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	if _, fwd, err := s.leading(); err != nil || fwd != nil {
-		if err != nil {
-			return nil, err
-		}
-		return fwd.Pause(ctx, req)
-	}
-	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_PAUSED)
+	return s.setState(req, cfpb.SweepState_SWEEP_STATE_PAUSED, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Pause(ctx, req) })
 }
 
 func (s *sweepsService) Resume(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	if _, fwd, err := s.leading(); err != nil || fwd != nil {
-		if err != nil {
-			return nil, err
-		}
-		return fwd.Resume(ctx, req)
-	}
-	return s.setState(ctx, req, cfpb.SweepState_SWEEP_STATE_RUNNING)
+	return s.setState(req, cfpb.SweepState_SWEEP_STATE_RUNNING, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Resume(ctx, req) })
 }
 
 func (s *sweepsService) Results(req *cfpb.SweepRef, stream cfpb.Sweeps_ResultsServer) error {

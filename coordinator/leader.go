@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -246,10 +247,19 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 	now := time.Now()
 	var results []*cfpb.ShardResult
 	var releases []*cfpb.Release
-	for _, ev := range evs {
+	for i, ev := range evs {
 		if ev.result != nil {
-			results = append(results, ev.result)
-			continue
+			if err := lr.checkResult(ev.result); err != nil {
+				// Refused before raft sees it, and counted as a failed attempt.
+				lr.n.log.Warn("malformed result", "worker", ev.sess.worker, "sweep", ev.result.SweepId, "shard", ev.result.Shard, "err", err)
+				ev = workerEvent{sess: ev.sess, failure: &cfpb.ShardFailure{Lease: &cfpb.LeaseRef{SweepId: ev.result.SweepId,
+					Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt},
+					Error: fmt.Sprintf("malformed result from worker %s: %v", ev.sess.worker, err)}}
+				evs[i] = ev
+			} else {
+				results = append(results, ev.result)
+				continue
+			}
 		}
 		f := ev.failure
 		sh, err := lr.n.st.Shard(f.Lease.GetSweepId(), f.Lease.GetShard())
@@ -267,9 +277,12 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 			return
 		}
 	}
+	released := true
 	if len(releases) > 0 {
 		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: releases}}}); err != nil {
+			// Not committed: the leases stay in the table, to expire.
 			lr.n.log.Warn("release", "err", err)
+			released = false
 		}
 	}
 	lr.mu.Lock()
@@ -278,23 +291,36 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 		if ev.result != nil {
 			ref = &cfpb.LeaseRef{SweepId: ev.result.SweepId, Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt}
 			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
-			lr.rateOf(ref.SweepId).add(now)
 		} else {
 			ref = ev.failure.Lease
 		}
 		k := leaseKey{ref.SweepId, ref.Shard}
 		if l, ok := lr.leases[k]; ok {
+			if ev.result != nil {
+				// Counted once per leased shard: not for duplicates, nor for
+				// sweep ids a worker made up.
+				lr.rateOf(ref.SweepId).add(now)
+			}
 			if ev.result != nil && l.ref.LeaseId != ref.LeaseId && l.sess != nil {
 				// Done by an earlier lease: stop the current holder.
 				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
 			}
-			if ev.result != nil || l.ref.LeaseId == ref.LeaseId {
+			if ev.result != nil || (released && l.ref.LeaseId == ref.LeaseId) {
 				delete(lr.leases, k)
 			}
 		}
 	}
 	lr.mu.Unlock()
 	lr.poke()
+}
+
+// checkResult reports a result whose summary does not fit its shard.
+func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
+	w, _, err := lr.n.st.Work(r.SweepId, r.Shard)
+	if err != nil {
+		return nil // an unknown shard: the state machine ignores it
+	}
+	return sweep.CheckSummary(r.Summary, int(w.Count))
 }
 
 // backoff is the delay before the attempt after the given number of
@@ -322,6 +348,7 @@ func (lr *leaderRole) reap() {
 		}
 		now := time.Now()
 		var rels []*cfpb.Release
+		removed := map[leaseKey]*lease{}
 		lr.mu.Lock()
 		for k, l := range lr.leases {
 			if now.Before(l.deadline) {
@@ -340,6 +367,7 @@ func (lr *leaderRole) reap() {
 				rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_LOST
 			}
 			rels = append(rels, rel)
+			removed[k] = l
 			delete(lr.leases, k)
 		}
 		lr.mu.Unlock()
@@ -347,7 +375,16 @@ func (lr *leaderRole) reap() {
 			continue
 		}
 		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: rels}}}); err != nil {
+			// Not committed: put the leases back, already expired, so the
+			// next tick tries again rather than leaving them leased forever.
 			lr.n.log.Warn("release expired leases", "err", err)
+			lr.mu.Lock()
+			for k, l := range removed {
+				if _, ok := lr.leases[k]; !ok {
+					lr.leases[k] = l
+				}
+			}
+			lr.mu.Unlock()
 		}
 		lr.poke()
 	}
@@ -401,6 +438,9 @@ func (lr *leaderRole) closeSession(s *session) {
 }
 
 func (lr *leaderRole) credit(s *session, n int32) {
+	if n <= 0 {
+		return // a credit only ever adds slots
+	}
 	lr.mu.Lock()
 	s.credits += int(n)
 	if s.credits > int(max(s.slots, 1))*4 {

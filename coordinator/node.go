@@ -339,9 +339,22 @@ func (n *Node) setLeader(on bool) {
 		return
 	}
 	// Everything the previous leader committed is applied before we lead.
-	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+	// A failed barrier is retried while raft still says we lead: giving up
+	// would leave a raft leader that never schedules.
+	for {
+		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+		if err == nil {
+			break
+		}
 		n.log.Warn("barrier after election", "err", err)
-		return
+		if n.raft.State() != raft.Leader {
+			return
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	lr := newLeaderRole(n)
 	n.mu.Lock()

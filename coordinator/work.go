@@ -16,6 +16,10 @@ import (
 // worker stream.
 const LeaderTrailer = "clipformer-leader"
 
+// MaxWorkerSlots bounds the slots one worker may offer: a worker process
+// runs one shard per slot, so more is a bug or a hostile peer.
+const MaxWorkerSlots = 1024
+
 // workService implements cfpb.WorkServer.
 type workService struct {
 	cfpb.UnimplementedWorkServer
@@ -51,8 +55,8 @@ func (w *workService) Work(stream cfpb.Work_WorkServer) error {
 	if hello == nil || hello.WorkerId == "" {
 		return status.Error(codes.InvalidArgument, "coordinator: the first message of a Work stream must be Hello with a worker_id")
 	}
-	if hello.Slots < 1 {
-		return status.Errorf(codes.InvalidArgument, "coordinator: worker %s offers %d slots; want >= 1", hello.WorkerId, hello.Slots)
+	if hello.Slots < 1 || hello.Slots > MaxWorkerSlots {
+		return status.Errorf(codes.InvalidArgument, "coordinator: worker %s offers %d slots; want 1 to %d", hello.WorkerId, hello.Slots, MaxWorkerSlots)
 	}
 	if _, err := n.Apply(&cfpb.Command{Cmd: &cfpb.Command_RegisterWorker{RegisterWorker: &cfpb.RegisterWorker{
 		WorkerId: hello.WorkerId, Version: hello.Version, Slots: hello.Slots}}}); err != nil {
@@ -135,6 +139,9 @@ func (w *workService) Work(stream cfpb.Work_WorkServer) error {
 	}()
 	select {
 	case err := <-recvErr:
+		// The sender must be out of stream.Send before the handler returns.
+		sess.close()
+		<-sendErr
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}

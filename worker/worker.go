@@ -51,6 +51,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[leaseKey]*task
+	held     int                         // tasks that own a slot (see task.ownsSlot)
 	unacked  map[leaseKey]*pendingResult // finished, waiting for Ack
 	draining bool
 	sendCh   chan *cfpb.WorkerMessage // the current stream's sender, if any
@@ -72,6 +73,10 @@ type task struct {
 	lease  *cfpb.LeaseRef
 	cancel context.CancelFunc
 	images int // progress
+	// ownsSlot: the coordinator counts this task against one of our slots,
+	// to be credited back when it ends (false once a reconnect has
+	// credited the slot already).
+	ownsSlot bool
 }
 
 // New returns a worker; Run connects it.
@@ -202,6 +207,14 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	for _, t := range w.running {
 		hello.Held = append(hello.Held, t.lease)
 	}
+	// Finished but unacknowledged shards are held too: otherwise the new
+	// leader lets their leases go and computes them again elsewhere.
+	for k, p := range w.unacked {
+		if _, ok := w.running[k]; !ok {
+			hello.Held = append(hello.Held, &cfpb.LeaseRef{SweepId: p.result.SweepId, Shard: p.result.Shard,
+				LeaseId: p.result.LeaseId, Attempt: p.result.Attempt})
+		}
+	}
 	w.mu.Unlock()
 	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: hello}}); err != nil {
 		return leaderHint(stream), recvErr(stream, err)
@@ -226,6 +239,10 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 		if t, ok := w.running[leaseKey{d.SweepId, d.Shard}]; ok && t.lease.LeaseId == d.LeaseId {
 			t.cancel()
 			delete(w.running, leaseKey{d.SweepId, d.Shard})
+			if t.ownsSlot {
+				t.ownsSlot = false
+				w.held--
+			}
 		}
 	}
 	// Results not yet acknowledged go again (the sender's first round);
@@ -233,7 +250,7 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	for _, p := range w.unacked {
 		p.sentAt = time.Time{}
 	}
-	free := w.cfg.Slots - len(w.running)
+	free := w.cfg.Slots - w.held
 	if !w.draining && free > 0 {
 		send <- &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: int32(free)}}}
 	}
@@ -359,7 +376,22 @@ func (w *Worker) heartbeat() *cfpb.WorkerMessage {
 func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send chan *cfpb.WorkerMessage) {
 	switch msg := m.Msg.(type) {
 	case *cfpb.CoordinatorMessage_Assign:
-		w.start(ctx, msg.Assign)
+		a := msg.Assign
+		if a.GetLease() == nil || a.Spec == nil || a.Work == nil {
+			// A confused peer: refuse the assignment rather than crash.
+			w.log.Warn("assignment without lease, spec or work: ignored", "lease", a.GetLease())
+			if a.GetLease() != nil {
+				w.mu.Lock()
+				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
+					Error: "worker: assignment without spec or work"}}})
+				if !w.draining {
+					w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
+				}
+				w.mu.Unlock()
+			}
+			return
+		}
+		w.start(ctx, a)
 	case *cfpb.CoordinatorMessage_Cancel:
 		w.mu.Lock()
 		k := leaseKey{msg.Cancel.SweepId, msg.Cancel.Shard}
@@ -383,9 +415,10 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 
 func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 	tctx, cancel := context.WithCancel(ctx)
-	t := &task{lease: a.Lease, cancel: cancel}
+	t := &task{lease: a.Lease, cancel: cancel, ownsSlot: true}
 	k := leaseKey{a.Lease.SweepId, a.Lease.Shard}
 	w.mu.Lock()
+	w.held++
 	if old, ok := w.running[k]; ok {
 		old.cancel()
 	}
@@ -420,8 +453,12 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 				p.sentAt = time.Now()
 			}
 		}
-		if !w.draining {
-			w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
+		if t.ownsSlot {
+			t.ownsSlot = false
+			w.held--
+			if !w.draining {
+				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
+			}
 		}
 		w.checkDrainedLocked()
 	}()

@@ -190,7 +190,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		bar.update(s)
 	}
 	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
-		Exec: &worker.Executor{AllowUnchecked: true}, Progress: progress, Logger: logger})
+		Exec: &worker.Executor{AllowUnchecked: true, Threads: max(*threads, 1)}, Progress: progress, Logger: logger})
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {

@@ -112,8 +112,9 @@ type Response struct {
 	// Completed counts results recorded; Duplicates those ignored because
 	// the shard was already done with equal numbers; Alarms those whose
 	// numbers differed (non-determinism); Ignored those for cancelled or
-	// unknown shards.
-	Completed, Duplicates, Alarms, Ignored int
+	// unknown shards; Malformed those refused because the summary does not
+	// fit the shard (see sweep.CheckSummary).
+	Completed, Duplicates, Alarms, Ignored, Malformed int
 	// Released counts leases ended; Failed the shards that reached
 	// MaxFailures.
 	Released, Failed int
@@ -290,6 +291,14 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw, sh := s.shardOf(res.GetSweepId(), res.GetShard())
 	if sh == nil || res.Summary == nil {
 		r.Ignored++
+		return
+	}
+	// A summary that does not fit its shard would break every later merge
+	// of the sweep on every replica; the lease runs out and the shard is
+	// computed again.
+	if err := sweep.CheckSummary(res.Summary, int(sw.layout.Shard("", int(res.Shard)).Count)); err != nil {
+		r.Malformed++
+		sw.noteError(int(res.Shard), fmt.Sprintf("malformed result from worker %s: %v", res.Worker, err))
 		return
 	}
 	switch sh.state {

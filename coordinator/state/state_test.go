@@ -279,3 +279,41 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		t.Fatal("a refused restore changed the state")
 	}
 }
+
+// A summary that does not fit its shard is refused on every replica alike,
+// before it can reach a merge: the shard stays leased, and the sweep's
+// results and a later good result are unharmed.
+func TestMalformedResultIsRefusedAndNeverMerged(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	ls := leaseAll(t, s, 2, "w1", 2)
+	bad := map[string]*cfpb.Summary{
+		"signal without noise":     {Images: 10, Correct: 3, Signal: []*cfpb.Sum128{{Hi: 1}, {Hi: 2}}, Noise: []*cfpb.Sum128{{Lo: 1}}},
+		"negative images":          {Images: -10, Correct: 0},
+		"wrong image count":        {Images: 11, Correct: 3},
+		"more correct than images": {Images: 10, Correct: 12},
+	}
+	for name, sum := range bad {
+		r := result(ls[0], "w1", 0)
+		r.Summary = sum
+		if got := mustApply(t, s, cmd(3, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{r}})); got.Malformed != 1 || got.Completed != 0 {
+			t.Fatalf("%s: %+v", name, got)
+		}
+	}
+	if sh, _ := s.Shard("a", ls[0].Shard); sh.State != cfpb.ShardState_SHARD_STATE_LEASED {
+		t.Fatalf("shard after malformed results: %v", sh.State)
+	}
+	if sw, _ := s.Sweep("a"); len(sw.Errors) == 0 {
+		t.Fatal("the sweep shows no error for the malformed results")
+	}
+	// Different signal lengths across shards still merge.
+	good := []*cfpb.ShardResult{result(ls[0], "w1", 9), result(ls[1], "w1", 8)}
+	good[1].Summary.Signal = append(good[1].Summary.Signal, &cfpb.Sum128{Hi: 1})
+	good[1].Summary.Noise = append(good[1].Summary.Noise, &cfpb.Sum128{Hi: 1})
+	if got := mustApply(t, s, cmd(4, &cfpb.CompleteShards{Results: good})); got.Completed != 2 {
+		t.Fatalf("%+v", got)
+	}
+	if _, err := s.Results("a"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,7 +37,8 @@ type Options struct {
 	// Run replaces the simulator (tests and overhead benchmarks).
 	Run worker.Runner
 	// Exec is the simulator executor when Run is nil (default: a new one
-	// that accepts specs without a model checksum).
+	// that accepts specs without a model checksum, on ThreadsPerWorker
+	// goroutines). A given Exec is used as it is, Threads included.
 	Exec *worker.Executor
 	// Progress receives the sweep at every change.
 	Progress func(*cfpb.Sweep)
@@ -128,9 +129,8 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 	if run == nil {
 		exec := opt.Exec
 		if exec == nil {
-			exec = &worker.Executor{AllowUnchecked: true}
+			exec = &worker.Executor{AllowUnchecked: true, Threads: opt.ThreadsPerWorker}
 		}
-		exec.Threads = opt.ThreadsPerWorker
 		run = exec.Run
 	}
 	wctx, stopWorkers := context.WithCancel(ctx)

@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"fmt"
+
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim"
 )
@@ -67,4 +69,20 @@ func Aggregate(l *Layout, state func(k int) cfpb.ShardState, summary func(k int)
 		}
 	}
 	return out
+}
+
+// CheckSummary reports what is wrong with a shard summary that claims to
+// cover want images; a malformed one must never reach Merge.
+func CheckSummary(s *cfpb.Summary, want int) error {
+	switch {
+	case s == nil:
+		return fmt.Errorf("no summary")
+	case s.Images != int64(want):
+		return fmt.Errorf("summary covers %d images; the shard has %d", s.Images, want)
+	case s.Correct < 0 || s.Correct > s.Images:
+		return fmt.Errorf("summary counts %d correct of %d images", s.Correct, s.Images)
+	case len(s.Signal) != len(s.Noise):
+		return fmt.Errorf("summary has %d signal sums but %d noise sums", len(s.Signal), len(s.Noise))
+	}
+	return nil
 }
