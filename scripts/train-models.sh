@@ -3,7 +3,7 @@
 #   models/vit-mnist.safetensors          (+ .golden.safetensors, .log)
 #   models/vit-fashion-mnist.safetensors  (+ .golden.safetensors, .log)
 #
-# Usage: scripts/train-models.sh [mnist] [fashion-mnist] [mnist-vat] [fashion-mnist-vat]
+# Usage: scripts/train-models.sh [mnist] [fashion-mnist] [mnist-vat] [fashion-mnist-vat] [lvvit-mnist]
 #        (default: mnist fashion-mnist)
 #
 # The -vat targets fine-tune the bundled models with variation-aware training
@@ -90,8 +90,14 @@ for t in "${targets[@]}"; do
 		train vit-fashion-mnist-vat fashion-mnist "$(fashion_dir)" --init models/vit-fashion-mnist.safetensors \
 			--dim 192 --heads 3 --depth 6 --patch 7 --epochs 3 --lr 1e-4 --warmup-epochs 0 --vat-gamma 4
 		;;
+	lvvit-mnist)
+		# A small LV-ViT in the official layout: 14x14 stem of 16 channels,
+		# patch 4 (kernel 2 on the stem), mlp ratio 3, skip_lam 2.
+		train lvvit-mnist mnist "$(mnist_dir)" --arch lvvit \
+			--dim 128 --heads 2 --depth 4 --patch 4 --mlp-ratio 3 --stem 16 --skip-lam 2 --epochs 2
+		;;
 	*)
-		echo "train-models.sh: unknown model $t (want mnist, fashion-mnist, mnist-vat or fashion-mnist-vat)" >&2
+		echo "train-models.sh: unknown model $t (want mnist, fashion-mnist, mnist-vat, fashion-mnist-vat or lvvit-mnist)" >&2
 		exit 2
 		;;
 	esac

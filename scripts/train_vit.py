@@ -259,6 +259,71 @@ class VisionTransformer(nn.Module):
         return self.head(self.forward_features(x)[:, 0])
 
 
+class LVStem(nn.Module):
+    """LV-ViT's PatchEmbed4_2 (official layout): conv 7x7 stride 2, two 3x3 convs, each with
+    BatchNorm and ReLU, then a patch projection of kernel and stride patch/2."""
+
+    def __init__(self, img_size, patch_size, in_chans, embed_dim, stem):
+        super().__init__()
+        if patch_size % 2 or img_size % patch_size:
+            raise ValueError(f"LV-ViT needs an even patch dividing the image, not {patch_size} for {img_size}")
+        self.num_patches = (img_size // patch_size) ** 2
+        self.conv1 = nn.Conv2d(in_chans, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        self.conv2 = nn.Conv2d(stem, stem, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(stem)
+        self.conv3 = nn.Conv2d(stem, stem, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(stem)
+        self.proj = nn.Conv2d(stem, embed_dim, kernel_size=patch_size // 2, stride=patch_size // 2)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        x = F.relu(self.bn3(self.conv3(x)))
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class LVBlock(Block):
+    """LV-ViT block: each residual branch divided by skip_lam."""
+
+    def __init__(self, dim, num_heads, mlp_ratio, skip_lam):
+        super().__init__(dim, num_heads, mlp_ratio, qkv_bias=False)
+        self.skip_lam = skip_lam
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x)) / self.skip_lam
+        x = x + self.mlp(self.norm2(x)) / self.skip_lam
+        return x
+
+
+class LVViT(VisionTransformer):
+    """LV-ViT in the official layout (convolutional stem, qkv without bias, skip_lam, head plus
+    aux_head). Output, in training and evaluation alike: head(cls) + 0.5 max over patch tokens
+    of aux_head, the official inference rule. Trained on image labels only (no token labelling:
+    there is no teacher here)."""
+
+    def __init__(self, img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads,
+                 mlp_ratio, stem, skip_lam):
+        super().__init__(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads,
+                         mlp_ratio, qkv_bias=False)
+        self.stem, self.skip_lam = stem, skip_lam
+        self.patch_embed = LVStem(img_size, patch_size, in_chans, embed_dim, stem)
+        self.blocks = nn.ModuleList([LVBlock(embed_dim, num_heads, mlp_ratio, skip_lam) for _ in range(depth)])
+        self.aux_head = nn.Linear(embed_dim, num_classes)
+        self._init_weights()
+
+    def forward(self, x):
+        x = self.forward_features(x)
+        return self.head(x[:, 0]) + 0.5 * self.aux_head(x[:, 1:]).max(1)[0]
+
+
+def build_model(args, img_size, in_chans, num_classes):
+    if args.arch == "lvvit":
+        return LVViT(img_size, args.patch, in_chans, num_classes, args.dim, args.depth, args.heads,
+                     args.mlp_ratio, args.stem, args.skip_lam)
+    return build_vit(img_size, in_chans, num_classes, args.dim, args.heads, args.depth, args.patch, args.mlp_ratio)
+
+
 def build_vit(img_size, in_chans, num_classes, dim, heads, depth, patch, mlp_ratio=4.0):
     return VisionTransformer(img_size=img_size, patch_size=patch, in_chans=in_chans,
                              num_classes=num_classes, embed_dim=dim, depth=depth,
@@ -266,6 +331,9 @@ def build_vit(img_size, in_chans, num_classes, dim, heads, depth, patch, mlp_rat
 
 
 def arch_name(model):
+    if isinstance(model, LVViT):
+        return (f"lvvit-d{model.embed_dim}-h{model.num_heads}-l{model.depth}-p{model.patch_size}"
+                f"-m{model.mlp_ratio:g}-stem{model.stem}-lam{model.skip_lam:g}")
     name = f"vit-d{model.embed_dim}-h{model.num_heads}-l{model.depth}-p{model.patch_size}"
     if model.mlp_ratio != 4.0:
         name += f"-m{model.mlp_ratio:g}"
@@ -470,6 +538,10 @@ def parse_args(argv=None):
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--patch", type=int, default=7)
     p.add_argument("--mlp-ratio", type=float, default=4.0)
+    p.add_argument("--arch", choices=["vit", "lvvit"], default="vit",
+                   help="vit: timm's ViT; lvvit: LV-ViT's official layout (use --mlp-ratio 3)")
+    p.add_argument("--stem", type=int, default=64, help="LV-ViT stem channels")
+    p.add_argument("--skip-lam", type=float, default=2.0, help="LV-ViT residual divisor")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -514,7 +586,7 @@ def main(argv=None):
         "test_x": normalize(xte_u8, mean, std), "test_y": torch.from_numpy(yte),
         "fill": (0.0 - torch.tensor(mean, dtype=torch.float32)) / torch.tensor(std, dtype=torch.float32),
     }
-    model = build_vit(h, c, num_classes, args.dim, args.heads, args.depth, args.patch, args.mlp_ratio)
+    model = build_model(args, h, c, num_classes)
     if args.init:
         tensors, _ = read_safetensors(args.init)
         model.load_state_dict({k2: torch.from_numpy(v.copy()) for k2, v in tensors.items()}, strict=True)
@@ -551,6 +623,8 @@ def main(argv=None):
         "test_accuracy": f"{acc:.2f}",
         "train_recipe": recipe_string(args),
     }
+    if args.arch == "lvvit":
+        meta["skip_lam"] = f"{args.skip_lam:g}"
     if args.vat_gamma > 0:
         meta["vat"] = f"gamma {args.vat_gamma:g}, sigma_w {vat_sigma_w(args):g}, {args.vat_granularity}"
     path = os.path.join(args.out_dir, args.name + ".safetensors")
@@ -570,7 +644,7 @@ def main(argv=None):
 
     # Round trip: reload the exported weights into a fresh model and compare logits.
     tensors, _ = read_safetensors(path)
-    fresh = build_vit(h, c, num_classes, args.dim, args.heads, args.depth, args.patch, args.mlp_ratio)
+    fresh = build_model(args, h, c, num_classes)
     fresh.load_state_dict({k2: torch.from_numpy(v.copy()) for k2, v in tensors.items()}, strict=True)
     fresh.eval()
     with torch.no_grad():

@@ -111,6 +111,10 @@ func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFo
 		{crossbar.PlaceFC2, "blocks.*.mlp.fc2", c.MLPHidden, d, sumTokens(mlpTokens), c.Depth},
 		{crossbar.PlaceHead, "head", d, c.Classes, c.PrefixTokens(), c.PrefixTokens()},
 	}
+	if c.AuxHead {
+		// LV-ViT's aux_head reads every patch token that survives pruning.
+		lins = append(lins, lin{crossbar.PlaceHead, "aux_head", d, c.Classes, prune.TokensAfter(&c) - c.PrefixTokens(), 1})
+	}
 	for _, l := range lins {
 		if !p.On(l.place) {
 			continue

@@ -128,6 +128,9 @@ func linearsOf(m *vit.Model) map[vit.LinearID]*vit.Linear {
 	if m.Distilled {
 		ls[vit.LinearID{Block: -1, Kind: vit.HeadDist}] = &m.HeadDist
 	}
+	if m.Config.AuxHead {
+		ls[vit.LinearID{Block: -1, Kind: vit.AuxHead}] = &m.Aux
+	}
 	for i := range m.Blocks {
 		b := &m.Blocks[i]
 		ls[vit.LinearID{Block: i, Kind: vit.QKV}] = &b.QKV

@@ -125,7 +125,14 @@ func printArch(w io.Writer, m *vit.Model) {
 	if c.Distilled {
 		dist = " (distilled: class and distillation heads averaged)"
 	}
+	if c.AuxHead {
+		dist = " (LV-ViT: head on the class token + 0.5 x the max over patch tokens of aux_head)"
+	}
 	fmt.Fprintf(w, "classes:     %d%s\n", c.Classes, dist)
+	if c.Stem > 0 || c.SkipLam != 0 || c.NoQKVBias {
+		fmt.Fprintf(w, "lv-vit:      conv stem of %d channels (7x7 stride 2, 3x3, 3x3; BatchNorm, ReLU; computed digitally), skip_lam %g, qkv bias %v\n",
+			c.Stem, c.SkipLam, !c.NoQKVBias)
+	}
 	fmt.Fprintf(w, "parameters:  %d (%.1f MB as float32)\n", c.Params(), float64(c.Params())*4/1e6)
 	fmt.Fprintf(w, "forward:     %.3f GFLOP per image\n", c.FLOPs()/1e9)
 }

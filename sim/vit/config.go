@@ -2,6 +2,7 @@ package vit
 
 import (
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -18,6 +19,20 @@ type Config struct {
 	Classes   int       // classifier outputs
 	Distilled bool      // DeiT's distillation token and head_dist
 	Mean, Std []float32 // per-channel input normalisation
+
+	// LV-ViT (official layout, "All Tokens Matter", Jiang et al. 2021).
+	// Stem is the channel count of the convolutional stem (0: none): a 7x7
+	// stride-2 convolution and two 3x3 ones, each with BatchNorm and ReLU,
+	// halve the image before a patch embedding of kernel Patch/2.
+	Stem int
+	// SkipLam divides each block's attention and MLP branch before the
+	// residual sum (0 or 1: none).
+	SkipLam float32
+	// AuxHead is LV-ViT's token-labelling head on the patch tokens; the
+	// logits are head(cls) + 0.5 max over patch tokens of aux_head(token).
+	AuxHead bool
+	// NoQKVBias: the qkv projection has no bias (LV-ViT).
+	NoQKVBias bool
 }
 
 // ImageNet's default normalisation, which timm and DeiT use.
@@ -43,17 +58,58 @@ func (c Config) PrefixTokens() int {
 // Tokens is the sequence length seen by every block.
 func (c Config) Tokens() int { return c.Patches() + c.PrefixTokens() }
 
-// PatchInputs is the length of one flattened patch, C*p*p.
-func (c Config) PatchInputs() int { return c.InChans * c.Patch * c.Patch }
+// PatchInputs is the length of one flattened patch, C*p*p, or with a stem
+// Stem*(p/2)*(p/2).
+func (c Config) PatchInputs() int {
+	if c.Stem > 0 {
+		return c.Stem * (c.Patch / 2) * (c.Patch / 2)
+	}
+	return c.InChans * c.Patch * c.Patch
+}
+
+// StemConvs describes the LV-ViT stem's convolutions (none without a stem).
+func (c Config) StemConvs() []ConvShape {
+	if c.Stem <= 0 {
+		return nil
+	}
+	return []ConvShape{
+		{In: c.InChans, Out: c.Stem, K: 7, Stride: 2, Pad: 3},
+		{In: c.Stem, Out: c.Stem, K: 3, Stride: 1, Pad: 1},
+		{In: c.Stem, Out: c.Stem, K: 3, Stride: 1, Pad: 1},
+	}
+}
+
+// ConvShape is a 2-D convolution's geometry.
+type ConvShape struct{ In, Out, K, Stride, Pad int }
+
+// OutSize is the output side for an input side of n.
+func (s ConvShape) OutSize(n int) int { return (n+2*s.Pad-s.K)/s.Stride + 1 }
+
+// skipLam is the residual branch divisor, 1 when none.
+func (c Config) skipLam() float32 {
+	if c.SkipLam == 0 {
+		return 1
+	}
+	return c.SkipLam
+}
 
 // Params is the parameter count.
 func (c Config) Params() int {
 	d, h := c.Dim, c.MLPHidden
 	n := d*c.PatchInputs() + d + c.PrefixTokens()*d + c.Tokens()*d
 	block := 4*d + (3*d*d + 3*d) + (d*d + d) + (h*d + h) + (d*h + d)
+	if c.NoQKVBias {
+		block -= 3 * d
+	}
 	n += c.Depth*block + 2*d + c.Classes*d + c.Classes
 	if c.Distilled {
 		n += c.Classes*d + c.Classes
+	}
+	if c.AuxHead {
+		n += c.Classes*d + c.Classes
+	}
+	for _, s := range c.StemConvs() {
+		n += s.Out*s.In*s.K*s.K + 2*s.Out // the kernel, BatchNorm's affine
 	}
 	return n
 }
@@ -65,7 +121,15 @@ func (c Config) FLOPs() float64 {
 	patch := float64(c.Patches()) * float64(c.PatchInputs()) * d
 	block := n*d*3*d + n*d*d + 2*n*d*h + 2*n*n*d
 	head := float64(c.PrefixTokens()) * d * float64(c.Classes)
-	return 2 * (patch + float64(c.Depth)*block + head)
+	if c.AuxHead {
+		head += float64(c.Patches()) * d * float64(c.Classes)
+	}
+	stem, side := 0.0, c.ImgSize
+	for _, s := range c.StemConvs() {
+		side = s.OutSize(side)
+		stem += float64(side*side) * float64(s.In*s.K*s.K*s.Out)
+	}
+	return 2 * (stem + patch + float64(c.Depth)*block + head)
 }
 
 // Validate reports an architecture that cannot run.
@@ -77,6 +141,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vit: non-positive size in %+v", c)
 	case c.Heads <= 0 || c.Dim%c.Heads != 0:
 		return fmt.Errorf("vit: dim %d is not divisible by %d heads", c.Dim, c.Heads)
+	case c.Stem < 0 || (c.Stem > 0 && (c.Patch%2 != 0 || c.ImgSize%2 != 0)):
+		return fmt.Errorf("vit: a convolutional stem (%d channels) needs an even patch size and image size, not %d and %d", c.Stem, c.Patch, c.ImgSize)
+	case c.SkipLam < 0 || math.IsNaN(float64(c.SkipLam)) || math.IsInf(float64(c.SkipLam), 0):
+		return fmt.Errorf("vit: skip_lam %v is not a positive number", c.SkipLam)
 	case len(c.Mean) != c.InChans || len(c.Std) != c.InChans:
 		return fmt.Errorf("vit: normalisation has %d means and %d stds for %d channels", len(c.Mean), len(c.Std), c.InChans)
 	}
@@ -96,6 +164,10 @@ var Presets = map[string]Config{
 	"deit-tiny-distilled":  deit("deit-tiny-distilled", 192, 3, true),
 	"deit-small-distilled": deit("deit-small-distilled", 384, 6, true),
 	"deit-base-distilled":  deit("deit-base-distilled", 768, 12, true),
+	// LV-ViT-S as the official lvvit_s: 16 blocks, mlp ratio 3, skip_lam 2.
+	"lvvit-s": {Arch: "lvvit-s", ImgSize: 224, InChans: 3, Patch: 16, Dim: 384, Depth: 16, Heads: 6,
+		MLPHidden: 1152, Classes: 1000, Mean: ImageNetMean, Std: ImageNetStd,
+		Stem: 64, SkipLam: 2, AuxHead: true, NoQKVBias: true},
 }
 
 func deit(name string, dim, heads int, distilled bool) Config {

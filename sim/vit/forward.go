@@ -18,9 +18,10 @@ const (
 	FC2
 	Head
 	HeadDist
+	AuxHead
 )
 
-var linearKindNames = [...]string{"patch_embed", "qkv", "proj", "fc1", "fc2", "head", "head_dist"}
+var linearKindNames = [...]string{"patch_embed", "qkv", "proj", "fc1", "fc2", "head", "head_dist", "aux_head"}
 
 func (k LinearKind) String() string { return linearKindNames[k] }
 
@@ -110,6 +111,7 @@ type Workspace struct {
 	mlp, cls, logits2      []float32
 	q, k, v, out           []float32
 	clsAttn, pruned        []float32
+	stemA, stemB, stemCols []float32 // LV-ViT stem activations (HWC) and patches
 	order                  []int
 	heads                  int
 	attn                   Attention
@@ -139,6 +141,15 @@ func (ws *Workspace) ensure(c *Config, batch int) {
 	ws.pruned = make([]float32, n*d)
 	ws.order = make([]int, n)
 	ws.heads = c.Heads
+	if c.Stem > 0 {
+		side := c.ImgSize / 2
+		ws.stemA = make([]float32, max(side*side*c.Stem, c.ImgSize*c.ImgSize*c.InChans))
+		ws.stemB = make([]float32, side*side*c.Stem)
+		ws.stemCols = make([]float32, side*side*c.Stem*9+side*side*c.InChans*49)
+	}
+	if c.AuxHead {
+		ws.logits2 = make([]float32, rows*c.Classes)
+	}
 }
 
 // Forward runs a batch of normalised images (batch x C x H x W, the batch
@@ -153,7 +164,12 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 	pre := c.PrefixTokens()
 	imgLen := c.InChans * c.ImgSize * c.ImgSize
 	for b := 0; b < batch; b++ {
-		im2col(ws.patches[b*np*pin:(b+1)*np*pin], images[b*imgLen:(b+1)*imgLen], c)
+		dst, img := ws.patches[b*np*pin:(b+1)*np*pin], images[b*imgLen:(b+1)*imgLen]
+		if c.Stem > 0 {
+			m.stem(ws, dst, img)
+		} else {
+			im2col(dst, img, c)
+		}
 	}
 	emb := ws.h[:batch*np*d]
 	ops.Linear(LinearID{-1, PatchEmbed}, &m.PatchEmbed, emb, ws.patches[:batch*np*pin], batch*np)
@@ -169,6 +185,7 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 	rows := batch * n
 	x, h := ws.x[:rows*d], ws.h[:rows*d]
 	hd := c.HeadDim()
+	lam := c.skipLam()
 	for bi := range m.Blocks {
 		blk := &m.Blocks[bi]
 		prune := ws.Prune.at(bi)
@@ -202,6 +219,7 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 			}
 		}
 		ops.Linear(LinearID{bi, Proj}, &blk.Proj, h, ws.at[:rows*d], rows)
+		divide(h, lam)
 		linalg.Add(x, h)
 		if prune {
 			n = ws.pruneTokens(ws.Prune, x, batch, n, d, pre)
@@ -213,7 +231,12 @@ func (m *Model) Forward(ops Ops, ws *Workspace, images []float32, indices []int,
 		ops.Linear(LinearID{bi, FC1}, &blk.FC1, mlp, h, rows)
 		linalg.GELU(mlp)
 		ops.Linear(LinearID{bi, FC2}, &blk.FC2, h, mlp, rows)
+		divide(h, lam)
 		linalg.Add(x, h)
+	}
+	if c.AuxHead {
+		m.lvvitHeads(ops, ws, x, batch, n, logits)
+		return
 	}
 	// Only the prefix tokens reach the heads; LayerNorm is per token.
 	cls := ws.cls[:batch*pre*d]
@@ -269,6 +292,108 @@ func (c *Config) Normalize(img []float32) {
 		px := img[ch*hw : (ch+1)*hw]
 		for i := range px {
 			px[i] = (px[i] - m) / s
+		}
+	}
+}
+
+// divide sets x[i] /= lam, as LV-ViT scales its residual branches (a
+// division, not a product with 1/lam, for PyTorch's rounding).
+func divide(x []float32, lam float32) {
+	if lam == 1 {
+		return
+	}
+	for i := range x {
+		x[i] /= lam
+	}
+}
+
+// lvvitHeads is LV-ViT's inference output: the final LayerNorm on every
+// token, head on the class token plus half the per-class maximum of
+// aux_head over the patch tokens.
+func (m *Model) lvvitHeads(ops Ops, ws *Workspace, x []float32, batch, n int, logits []float32) {
+	c := &m.Config
+	d, k := c.Dim, c.Classes
+	h := ws.h[:batch*n*d]
+	linalg.LayerNorm(h, x, batch*n, d, m.NormW, m.NormB, 1e-6)
+	cls := ws.cls[:batch*d]
+	for b := 0; b < batch; b++ {
+		copy(cls[b*d:(b+1)*d], h[b*n*d:b*n*d+d])
+	}
+	ops.Linear(LinearID{-1, Head}, &m.Head, logits[:batch*k], cls, batch)
+	// The patch tokens of all images, packed.
+	pt := n - 1
+	tok := ws.at[:batch*pt*d]
+	for b := 0; b < batch; b++ {
+		copy(tok[b*pt*d:(b+1)*pt*d], h[b*n*d+d:(b+1)*n*d])
+	}
+	aux := ws.logits2[:batch*pt*k]
+	ops.Linear(LinearID{-1, AuxHead}, &m.Aux, aux, tok, batch*pt)
+	for b := 0; b < batch; b++ {
+		for j := 0; j < k; j++ {
+			best := aux[b*pt*k+j]
+			for t := 1; t < pt; t++ {
+				best = max(best, aux[(b*pt+t)*k+j])
+			}
+			logits[b*k+j] += 0.5 * best
+		}
+	}
+}
+
+// stem runs LV-ViT's convolutional stem on one normalised CHW image and
+// writes its patches (the patch embedding's input rows) to dst.
+func (m *Model) stem(ws *Workspace, dst, img []float32) {
+	c := &m.Config
+	side := c.ImgSize
+	// HWC from here on: a convolution is then one matrix product.
+	src := ws.stemA[:side*side*c.InChans]
+	for ch := 0; ch < c.InChans; ch++ {
+		for i, v := range img[ch*side*side : (ch+1)*side*side] {
+			src[i*c.InChans+ch] = v
+		}
+	}
+	chans := c.InChans
+	a, b := ws.stemA, ws.stemB
+	for i := range m.StemLayers {
+		cv := &m.StemLayers[i]
+		out := cv.OutSize(side)
+		cols := ws.stemCols[:out*out*chans*cv.K*cv.K]
+		convCols(cols, a[:side*side*chans], side, chans, cv.K, cv.Stride, cv.Pad)
+		y := b[:out*out*cv.Out]
+		linalg.MatMul(out*out, cv.Out, chans*cv.K*cv.K, cols, chans*cv.K*cv.K, cv.WT, cv.Out, y, cv.Out, false)
+		linalg.AddBias(y, out*out, cv.Out, cv.B)
+		for j, v := range y {
+			if v < 0 {
+				y[j] = 0
+			}
+		}
+		a, b, side, chans = b, a, out, cv.Out
+	}
+	p := c.Patch / 2
+	convCols(dst, a[:side*side*chans], side, chans, p, p, 0)
+}
+
+// convCols writes the input rows of a convolution of an HWC image (side x
+// side x chans): one row per output position, in (channel, ky, kx) order as
+// PyTorch flattens a kernel; zero padding.
+func convCols(dst, src []float32, side, chans, k, stride, pad int) {
+	out := (side+2*pad-k)/stride + 1
+	i := 0
+	for oy := 0; oy < out; oy++ {
+		for ox := 0; ox < out; ox++ {
+			for ch := 0; ch < chans; ch++ {
+				for ky := 0; ky < k; ky++ {
+					iy := oy*stride - pad + ky
+					for kx := 0; kx < k; kx++ {
+						ix := ox*stride - pad + kx
+						if iy < 0 || iy >= side || ix < 0 || ix >= side {
+							dst[i] = 0
+						} else {
+							dst[i] = src[(iy*side+ix)*chans+ch]
+						}
+						i++
+					}
+				}
+			}
 		}
 	}
 }

@@ -42,6 +42,35 @@ func (l *Linear) W() []float32 {
 	return w
 }
 
+// Conv2D is one convolution of LV-ViT's stem with its eval-mode BatchNorm:
+// y = Gamma (conv(x, W) - Mean) / sqrt(Var + 1e-5) + Beta, then ReLU. The
+// product runs on WT and B, the kernel with the BatchNorm folded in.
+type Conv2D struct {
+	Name string // the checkpoint's prefix, e.g. "patch_embed.conv1"
+	ConvShape
+	W                      []float32 // Out x (In K K), PyTorch's layout
+	Gamma, Beta, Mean, Var []float32 // BatchNorm, Out each
+	WT                     []float32 // (In K K) x Out, folded
+	B                      []float32 // Out, folded
+}
+
+// bnEps is PyTorch's BatchNorm2d default.
+const bnEps = 1e-5
+
+// fold computes WT and B from the kernel and the BatchNorm statistics.
+func (c *Conv2D) fold() {
+	n := c.In * c.K * c.K
+	c.WT = make([]float32, n*c.Out)
+	c.B = make([]float32, c.Out)
+	for o := 0; o < c.Out; o++ {
+		g := c.Gamma[o] / float32(math.Sqrt(float64(c.Var[o])+bnEps))
+		for i := 0; i < n; i++ {
+			c.WT[i*c.Out+o] = c.W[o*n+i] * g
+		}
+		c.B[o] = c.Beta[o] - c.Mean[o]*g
+	}
+}
+
 // Block is one encoder block.
 type Block struct {
 	Norm1W, Norm1B []float32
@@ -62,7 +91,9 @@ type Model struct {
 	NormW      []float32
 	NormB      []float32
 	Head       Linear
-	HeadDist   Linear // distilled models only
+	HeadDist   Linear   // distilled models only
+	StemLayers []Conv2D // LV-ViT's convolutional stem, in order
+	Aux        Linear   // LV-ViT's token-labelling head, aux_head
 }
 
 // LoadOptions adjusts how a checkpoint is read.
@@ -74,7 +105,13 @@ type LoadOptions struct {
 	// metadata ("mean", "std": comma-separated), else ImageNet's for three
 	// channels and 0.5/0.5 otherwise.
 	Mean, Std []float32
+	// SkipLam overrides an LV-ViT's residual divisor; 0 takes it from the
+	// metadata ("skip_lam"), else from the official model of that shape.
+	SkipLam float32
 }
+
+// officialSkipLam is skip_lam of the official LV-ViT models, by (dim, depth).
+var officialSkipLam = map[[2]int]float32{{240, 12}: 1, {384, 16}: 2, {512, 20}: 2, {768, 24}: 3}
 
 // Load reads a safetensors checkpoint with timm's tensor names.
 func Load(path string, opt LoadOptions) (*Model, error) {
@@ -99,6 +136,20 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 	}
 	var c Config
 	c.Dim, c.InChans, c.Patch = pw.Shape[0], pw.Shape[1], pw.Shape[2]
+	if f.Has("patch_embed.conv1.weight") {
+		// LV-ViT: the stem's channels feed a patch embedding of half the
+		// token patch size.
+		c1, err := f.Get("patch_embed.conv1.weight", -1, -1, 7, 7)
+		if err != nil {
+			return nil, err
+		}
+		if c1.Shape[0] != pw.Shape[1] {
+			return nil, bad("patch_embed.conv1.weight has %d output channels but patch_embed.proj.weight reads %d", c1.Shape[0], pw.Shape[1])
+		}
+		c.Stem, c.InChans, c.Patch = c1.Shape[0], c1.Shape[1], 2*pw.Shape[2]
+	}
+	c.AuxHead = f.Has("aux_head.weight")
+	c.NoQKVBias = !f.Has("blocks.0.attn.qkv.bias")
 	c.Distilled = f.Has("dist_token")
 	pos, err := f.Get("pos_embed", 1, -1, c.Dim)
 	if err != nil {
@@ -134,6 +185,11 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	c.Arch = f.Metadata["arch"]
+	if c.Stem > 0 || c.AuxHead {
+		if c.SkipLam, err = skipLamOf(f, opt.SkipLam, c.Dim, c.Depth); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -151,9 +207,28 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 		return t.Data
 	}
 	linear := func(name string, out, in int) Linear {
-		return newLinear(name, out, in, get(name+".weight", out, in), get(name+".bias", out))
+		var b []float32
+		if !(c.NoQKVBias && strings.HasSuffix(name, ".attn.qkv")) {
+			b = get(name+".bias", out)
+		}
+		return newLinear(name, out, in, get(name+".weight", out, in), b)
 	}
 	d := c.Dim
+	for _, sh := range c.StemConvs() {
+		p := fmt.Sprintf("patch_embed.conv%d", len(m.StemLayers)+1)
+		bn := fmt.Sprintf("patch_embed.bn%d.", len(m.StemLayers)+1)
+		cv := Conv2D{Name: p, ConvShape: sh, W: get(p+".weight", sh.Out, sh.In, sh.K, sh.K),
+			Gamma: get(bn+"weight", sh.Out), Beta: get(bn+"bias", sh.Out), Mean: get(bn+"running_mean", sh.Out), Var: get(bn+"running_var", sh.Out)}
+		if err == nil {
+			for o, v := range cv.Var {
+				if v < 0 {
+					return nil, bad("tensor %srunning_var[%d] = %v is negative", bn, o, v)
+				}
+			}
+			cv.fold()
+		}
+		m.StemLayers = append(m.StemLayers, cv)
+	}
 	m.PatchEmbed = newLinear("patch_embed.proj", d, c.PatchInputs(), pw.Data, get("patch_embed.proj.bias", d))
 	m.Cls = get("cls_token", 1, 1, d)
 	if c.Distilled {
@@ -177,10 +252,30 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 	if c.Distilled {
 		m.HeadDist = linear("head_dist", c.Classes, d)
 	}
+	if c.AuxHead {
+		m.Aux = linear("aux_head", c.Classes, d)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+func skipLamOf(f *safetensors.File, override float32, dim, depth int) (float32, error) {
+	if override > 0 {
+		return override, nil
+	}
+	if s, ok := f.Metadata["skip_lam"]; ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 32)
+		if err != nil || !(v > 0) {
+			return 0, fmt.Errorf("%w %s: metadata skip_lam = %q is not a positive number", ErrCheckpoint, f.Path, s)
+		}
+		return float32(v), nil
+	}
+	if v, ok := officialSkipLam[[2]int{dim, depth}]; ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("%w %s: an LV-ViT of dim %d and depth %d matches no official model and has no skip_lam in its metadata: name it", ErrCheckpoint, f.Path, dim, depth)
 }
 
 func headsOf(f *safetensors.File, override, dim int) (int, error) {
@@ -266,6 +361,9 @@ func (m *Model) Linears() []*Linear {
 	if m.Distilled {
 		ls = append(ls, &m.HeadDist)
 	}
+	if m.Config.AuxHead {
+		ls = append(ls, &m.Aux)
+	}
 	return ls
 }
 
@@ -283,7 +381,20 @@ func (m *Model) Tensors() []*safetensors.Tensor {
 			add(l.Name+".bias", l.B, l.Out)
 		}
 	}
-	add("patch_embed.proj.weight", m.PatchEmbed.W(), d, m.InChans, m.Patch, m.Patch)
+	for i := range m.StemLayers {
+		cv := &m.StemLayers[i]
+		bn := fmt.Sprintf("patch_embed.bn%d.", i+1)
+		add(cv.Name+".weight", cv.W, cv.Out, cv.In, cv.K, cv.K)
+		add(bn+"weight", cv.Gamma, cv.Out)
+		add(bn+"bias", cv.Beta, cv.Out)
+		add(bn+"running_mean", cv.Mean, cv.Out)
+		add(bn+"running_var", cv.Var, cv.Out)
+	}
+	if m.Config.Stem > 0 {
+		add("patch_embed.proj.weight", m.PatchEmbed.W(), d, m.Stem, m.Patch/2, m.Patch/2)
+	} else {
+		add("patch_embed.proj.weight", m.PatchEmbed.W(), d, m.InChans, m.Patch, m.Patch)
+	}
 	add("patch_embed.proj.bias", m.PatchEmbed.B, d)
 	add("cls_token", m.Cls, 1, 1, d)
 	if m.Distilled {
@@ -308,6 +419,9 @@ func (m *Model) Tensors() []*safetensors.Tensor {
 	if m.Distilled {
 		addLinear(&m.HeadDist)
 	}
+	if m.Config.AuxHead {
+		addLinear(&m.Aux)
+	}
 	return ts
 }
 
@@ -321,7 +435,7 @@ func (m *Model) Metadata() map[string]string {
 		}
 		return strings.Join(s, ",")
 	}
-	return map[string]string{
+	md := map[string]string{
 		"arch":        m.Arch,
 		"num_heads":   strconv.Itoa(m.Heads),
 		"img_size":    strconv.Itoa(m.ImgSize),
@@ -330,6 +444,10 @@ func (m *Model) Metadata() map[string]string {
 		"mean":        join(m.Mean),
 		"std":         join(m.Std),
 	}
+	if m.SkipLam != 0 {
+		md["skip_lam"] = join([]float32{m.SkipLam})
+	}
+	return md
 }
 
 // Synth returns a model of architecture c with seeded random weights: linear
@@ -352,6 +470,17 @@ func Synth(c Config, seed uint64) (*Model, error) {
 	}
 	d := c.Dim
 	m := &Model{Config: c, Source: "synth:" + c.Arch}
+	for i, sh := range c.StemConvs() {
+		fan := float64(sh.In * sh.K * sh.K)
+		cv := Conv2D{Name: fmt.Sprintf("patch_embed.conv%d", i+1), ConvShape: sh,
+			W: normal(sh.Out*sh.In*sh.K*sh.K, 0, math.Sqrt(2/fan)), Gamma: normal(sh.Out, 1, 0.05),
+			Beta: normal(sh.Out, 0, 0.02), Mean: normal(sh.Out, 0, 0.02), Var: make([]float32, sh.Out)}
+		for o := range cv.Var {
+			cv.Var[o] = float32(1 + 0.5*r.Float64())
+		}
+		cv.fold()
+		m.StemLayers = append(m.StemLayers, cv)
+	}
 	m.PatchEmbed = linear("patch_embed.proj", d, c.PatchInputs())
 	m.Cls = normal(d, 0, 0.02)
 	if c.Distilled {
@@ -374,6 +503,14 @@ func Synth(c Config, seed uint64) (*Model, error) {
 	m.Head = linear("head", c.Classes, d)
 	if c.Distilled {
 		m.HeadDist = linear("head_dist", c.Classes, d)
+	}
+	if c.AuxHead {
+		m.Aux = linear("aux_head", c.Classes, d)
+	}
+	if c.NoQKVBias {
+		for i := range m.Blocks {
+			m.Blocks[i].QKV.B = nil
+		}
 	}
 	return m, nil
 }
