@@ -24,6 +24,7 @@ const usage = `clipformer: Vision Transformers on noisy memristive crossbars, wi
 Usage:
   clipformer run SPEC.yaml             run a sweep on this machine: results table, results.csv, plots
   clipformer eval [flags]              evaluate one point: accuracy, SNR, hardware counts
+  clipformer report RESULTS_DIR        reproduction tables (Markdown) and figures from result CSVs
 
  cluster:
   clipformer coordinator [flags]       run a raft coordinator
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runHealth(args[1:], stdout, stderr)
 	case "model":
 		return runModel(args[1:], stdout, stderr)
+	case "report":
+		return runReport(args[1:], stdout, stderr)
 	case "hw":
 		return runHW(args[1:], stdout, stderr)
 	case "profile":

@@ -186,3 +186,30 @@ func TestHWPrintsCountsAreaEnergyAndSources(t *testing.T) {
 		t.Fatalf("%v\n%s", err, js)
 	}
 }
+
+// The committed result CSVs regenerate the committed reproduction tables
+// exactly: docs/REPRODUCTION-TABLES.md is `clipformer report docs/results`
+// under the header scripts/reproduce.sh writes.
+func TestReportRegeneratesTheCommittedTables(t *testing.T) {
+	out, _, err := runCmd(t, "report", filepath.Join("..", "..", "docs", "results"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "..", "docs", "REPRODUCTION-TABLES.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(committed), out) {
+		t.Fatal("docs/REPRODUCTION-TABLES.md is stale: run scripts/reproduce.sh --report-only")
+	}
+	for _, want := range []string{"Table II analogue", "| 4 | 10000 x 3 | 60.29 ± 0.96 | 63.51 ± 0.09 (2, 0.25) |", "Table III analogue"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("gamma,clip,accuracy\n4,off,high\n"), 0o644)
+	if _, _, err := runCmd(t, "report", dir); err == nil || !strings.Contains(err.Error(), "bad.csv:2") {
+		t.Fatalf("a bad CSV gave %v, want an error naming bad.csv:2", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -148,5 +149,31 @@ func TestBestPerGammaPicksTheMostAccurateClipSetting(t *testing.T) {
 	WriteBest(&out, best)
 	if !strings.Contains(out.String(), "alpha=3 beta=1") || !strings.Contains(out.String(), "+5.00") {
 		t.Fatalf("table:\n%s", out.String())
+	}
+}
+
+// A results CSV reads back into the rows that wrote it.
+func TestCSVRoundTrip(t *testing.T) {
+	rows := []Row{
+		{Sweep: "s", Point: 0, Gamma: 4, Clip: "off", SigmaW: 0.483, Trials: 3, Images: 100, Accuracy: 61.5, Std: 0.5, CI95: 1.2,
+			PerTrial: []float64{61, 61.5, 62}, SNR: -3.25, BlockSNR: []float64{-3, -3.5}, Shards: 3, AllShards: 3, KVSlices: 4},
+		{Sweep: "s", Point: 1, Gamma: 4, Clip: "alpha=2 beta=0.25", ClipOn: true, Alpha: 2, Beta: 0.25, SigmaR: 0.05,
+			Pruning: "keep 0.7 after blocks 1,3, fused", Trials: 3, Images: 100, Accuracy: 66, KVSlices: 3, AreaSavingPct: 2.8},
+	}
+	var b strings.Builder
+	if err := WriteCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCSV(strings.NewReader(b.String()), "r.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("read back\n%+v\nwrote\n%+v", got, rows)
+	}
+	for _, bad := range []string{"", "a,b\n1,2\n", "gamma,clip,accuracy\n4,off,x\n", "gamma,clip,accuracy\n4,off\n"} {
+		if _, err := ReadCSV(strings.NewReader(bad), "bad.csv"); err == nil || !strings.Contains(err.Error(), "bad.csv") {
+			t.Errorf("%q: got %v, want an error naming the file", bad, err)
+		}
 	}
 }

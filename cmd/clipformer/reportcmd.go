@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/clipformer/clipformer/internal/report"
+)
+
+// runReport turns a folder of result CSVs (what `clipformer run` writes as
+// results.csv, saved under the sweep's name) into the reproduction tables in
+// Markdown and, optionally, the accuracy and SNR figures of each.
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "write the Markdown here instead of standard output")
+	figures := fs.String("figures", "", "also write NAME-accuracy and NAME-snr figures (PNG, SVG) into this folder")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: clipformer report [flags] RESULTS_DIR\n\nReads RESULTS_DIR/*.csv: table2-NAME[-vat].csv (Table II), table3-*.csv (Table III),\nstudy-*.csv (best ClipFormer setting per gamma) and any other result CSV.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("report: want one RESULTS_DIR")
+	}
+	dir := fs.Arg(0)
+	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("report: %s holds no .csv files", dir)
+	}
+	sort.Strings(files)
+	sets := map[string][]report.Row{}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		rows, err := report.ReadCSV(fh, f)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".csv")
+		sets[name] = rows
+		if *figures != "" {
+			if err := os.MkdirAll(*figures, 0o755); err != nil {
+				return err
+			}
+			if _, err := report.Plot(rows, name, filepath.Join(*figures, name), []string{"png", "svg"}); err != nil {
+				return fmt.Errorf("report: figures of %s: %w", f, err)
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := report.WriteMarkdown(&b, sets); err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err := stdout.Write(b.Bytes())
+		return err
+	}
+	return os.WriteFile(*out, b.Bytes(), 0o644)
+}

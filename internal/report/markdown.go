@@ -1,0 +1,148 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// WriteMarkdown writes the reproduction tables from result sets named by
+// their files' base names: table2-NAME and table2-NAME-vat side by side
+// (the paper's Table II), table3-* (Table III, pruned), study-* (the best
+// ClipFormer setting per gamma) and any other set in full.
+func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
+	names := make([]string, 0, len(sets))
+	for n := range sets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	pct := func(r *Row) string {
+		if r == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f ± %.2f", r.Accuracy, r.CI95)
+	}
+	used := map[string]bool{}
+
+	fmt.Fprintln(w, "## Table II analogue: accuracy (%, mean ± 95 % half-width over trials)")
+	for _, n := range names {
+		if !strings.HasPrefix(n, "table2-") || strings.HasSuffix(n, "-vat") {
+			continue
+		}
+		used[n], used[n+"-vat"] = true, true
+		std, vat := sets[n], sets[n+"-vat"]
+		fmt.Fprintf(w, "\n### %s\n\n", strings.TrimPrefix(n, "table2-"))
+		fmt.Fprintln(w, "| gamma | images x trials | standard | + ClipFormer | VAT | VAT + ClipFormer | <SNR> dB, off → ClipFormer | K/V slices | attention area / energy saving |")
+		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+		for _, g := range gammas(std) {
+			off, clip := pick(std, g, false), pick(std, g, true)
+			voff, vclip := pick(vat, g, false), pick(vat, g, true)
+			cf := pct(clip)
+			if clip != nil {
+				cf += fmt.Sprintf(" (%g, %g)", clip.Alpha, clip.Beta)
+			}
+			snr, slices, saving := "-", "-", "-"
+			if off != nil && clip != nil {
+				snr = fmt.Sprintf("%.2f → %.2f", off.SNR, clip.SNR)
+				slices = fmt.Sprintf("%d → %d", off.KVSlices, clip.KVSlices)
+				saving = fmt.Sprintf("%.1f %% / %.1f %%", clip.AreaSavingPct, clip.EnergySavingPct)
+			}
+			size := "-"
+			if off != nil {
+				size = fmt.Sprintf("%d x %d", off.Images, off.Trials)
+			}
+			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s |\n", g, size, pct(off), cf, pct(voff), pct(vclip), snr, slices, saving)
+		}
+	}
+
+	first := true
+	for _, n := range names {
+		if !strings.HasPrefix(n, "table3-") {
+			continue
+		}
+		used[n] = true
+		if first {
+			fmt.Fprintln(w, "\n## Table III analogue: token-pruned models")
+			first = false
+		}
+		fmt.Fprintf(w, "\n### %s\n\n| gamma | pruning | standard | + ClipFormer |\n| ---: | --- | ---: | ---: |\n", strings.TrimPrefix(n, "table3-"))
+		for _, g := range gammas(sets[n]) {
+			off, clip := pick(sets[n], g, false), pick(sets[n], g, true)
+			prune := "-"
+			if off != nil {
+				prune = off.Pruning
+			}
+			fmt.Fprintf(w, "| %g | %s | %s | %s |\n", g, prune, pct(off), pct(clip))
+		}
+	}
+
+	first = true
+	for _, n := range names {
+		if !strings.HasPrefix(n, "study-") {
+			continue
+		}
+		used[n] = true
+		if first {
+			fmt.Fprintln(w, "\n## The best ClipFormer setting per gamma (study grids)")
+			first = false
+		}
+		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | <SNR> gain (dB) |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n", n)
+		for _, b := range BestPerGamma(sets[n]) {
+			others, size, best, gain, db := b.Others, "-", "-", "-", "-"
+			if others == "" {
+				others = "-"
+			}
+			if b.Off != nil {
+				size = fmt.Sprintf("%d x %d", b.Off.Images, b.Off.Trials)
+			}
+			if b.Clip != nil {
+				best = fmt.Sprintf("(%g, %g)", b.Clip.Alpha, b.Clip.Beta)
+			}
+			if b.Off != nil && b.Clip != nil {
+				gain, db = fmt.Sprintf("%+.2f", b.GainPoints), fmt.Sprintf("%+.2f", b.GainDB)
+			}
+			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, db)
+		}
+	}
+
+	for _, n := range names {
+		if used[n] {
+			continue
+		}
+		fmt.Fprintf(w, "\n## %s\n\n| gamma | ClipFormer | sigma_w | sigma_r | device | images x trials | accuracy | <SNR> dB |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n", n)
+		for i := range sets[n] {
+			r := &sets[n][i]
+			dev := r.Device
+			if dev == "" {
+				dev = "-"
+			}
+			fmt.Fprintf(w, "| %g | %s | %g | %g | %s | %d x %d | %s | %.2f |\n", r.Gamma, r.Clip, r.SigmaW, r.SigmaR, dev, r.Images, r.Trials, pct(r), r.SNR)
+		}
+	}
+	return nil
+}
+
+// gammas lists the gammas of rows in order of first appearance.
+func gammas(rows []Row) []float64 {
+	var out []float64
+	seen := map[float64]bool{}
+	for _, r := range rows {
+		if !seen[r.Gamma] {
+			seen[r.Gamma] = true
+			out = append(out, r.Gamma)
+		}
+	}
+	return out
+}
+
+// pick is the first row at gamma with ClipFormer on or off that has a
+// complete trial, or nil.
+func pick(rows []Row, gamma float64, clip bool) *Row {
+	for i := range rows {
+		if rows[i].Gamma == gamma && rows[i].ClipOn == clip && rows[i].Trials > 0 {
+			return &rows[i]
+		}
+	}
+	return nil
+}
