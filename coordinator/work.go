@@ -13,8 +13,8 @@ import (
 )
 
 // LeaderTrailer carries the leader's API address when a follower refuses a
-// worker stream.
-const LeaderTrailer = "clipformer-leader"
+// call.
+const LeaderTrailer = cfpb.LeaderTrailer
 
 // MaxWorkerSlots bounds the slots one worker may offer: a worker process
 // runs one shard per slot, so more is a bug or a hostile peer.

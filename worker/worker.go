@@ -326,7 +326,7 @@ func recvErr(stream cfpb.Work_WorkClient, err error) error {
 
 func leaderHint(stream grpc.ClientStream) string {
 	var md metadata.MD = stream.Trailer()
-	if v := md.Get("clipformer-leader"); len(v) > 0 {
+	if v := md.Get(cfpb.LeaderTrailer); len(v) > 0 {
 		return v[0]
 	}
 	return ""

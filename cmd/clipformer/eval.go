@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clipformer/clipformer/internal/config"
+	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/sim"
 	"github.com/clipformer/clipformer/sim/crossbar"
 	"github.com/clipformer/clipformer/sim/dataset"
@@ -326,9 +326,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		} else {
 			rep.KVScale = "dynamic"
 		}
-		snr := &snrJSON{Mean: finite(merged.MeanSNR())}
+		snr := &snrJSON{Mean: report.Finite(merged.MeanSNR())}
 		for b := range merged.Signal {
-			snr.Blocks = append(snr.Blocks, finite(merged.BlockSNR(b)))
+			snr.Blocks = append(snr.Blocks, report.Finite(merged.BlockSNR(b)))
 		}
 		rep.SNR = snr
 		hw := sim.HardwareCountsPruned(m.Config, s.Profile, s.Clip, &s.Prune)
@@ -346,15 +346,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	printReport(stdout, &rep, m)
 	return nil
-}
-
-// finite maps +Inf (no noise at all) to a large finite dB value so JSON can
-// carry it.
-func finite(v float64) float64 {
-	if math.IsInf(v, 1) {
-		return 999
-	}
-	return v
 }
 
 // calibrate computes the static K/V scales on the calibration set.

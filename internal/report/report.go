@@ -50,9 +50,9 @@ type Row struct {
 	AllShards       int     `json:"shards_total" parquet:"shards_total"`
 }
 
-// finite maps +-Inf and NaN (no noise, no images) to values every format
+// Finite maps +-Inf and NaN (no noise, no images) to values every format
 // can carry: 999 dB for a noise-free SNR, 0 otherwise.
-func finite(v float64) float64 {
+func Finite(v float64) float64 {
 	switch {
 	case math.IsInf(v, 1):
 		return 999
@@ -110,9 +110,9 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 		if len(accs) > 0 {
 			iv := sim.Summarize(accs, images)
 			r.Accuracy, r.Std, r.CI95 = iv.Mean, iv.Std, iv.Half
-			r.SNR = finite(merged.MeanSNR())
+			r.SNR = Finite(merged.MeanSNR())
 			for b := range merged.Signal {
-				r.BlockSNR = append(r.BlockSNR, finite(merged.BlockSNR(b)))
+				r.BlockSNR = append(r.BlockSNR, Finite(merged.BlockSNR(b)))
 			}
 		}
 		rows = append(rows, r)
