@@ -35,7 +35,8 @@ fi
 specs=("$@")
 [ ${#specs[@]} -eq 0 ] && ! $report_only && specs=(examples/calibration.yaml examples/table2-fashion-mnist.yaml
   examples/table2-fashion-mnist-vat.yaml examples/table2-mnist.yaml examples/table2-mnist-vat.yaml
-  examples/table2-lvvit-mnist.yaml examples/table3-pruned.yaml examples/study-fashion-mnist.yaml examples/study-mnist.yaml)
+  examples/table2-lvvit-mnist.yaml examples/table3-pruned.yaml examples/study-fashion-mnist-sigma-r0-quick.yaml
+  examples/study-fashion-mnist.yaml examples/study-mnist.yaml)
 scripts/install-deps.sh
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
