@@ -26,49 +26,30 @@ func xgetbv0() (eax, edx uint32)
 func AVX512() bool { return hasAVX512 }
 
 // hasAVX512 reports AVX-512 F, DQ, BW and VL with the OS saving the ZMM and
-// opmask state.
-var hasAVX512 = detectAVX512()
-
-func detectAVX512() bool {
-	maxID, _, _, _ := cpuidex(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuidex(1, 0)
-	const osxsave = 1 << 27
-	if ecx1&osxsave == 0 {
-		return false
-	}
-	xcr0, _ := xgetbv0()
-	// XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM state enabled by the OS.
-	if xcr0&0xe6 != 0xe6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuidex(7, 0)
-	// F, DQ, BW and VL: every AVX-512 server CPU since Skylake-SP has them.
-	const need = 1<<16 | 1<<17 | 1<<30 | 1<<31
-	return ebx7&need == need
-}
+// opmask state: every AVX-512 server CPU since Skylake-SP has these four.
+var hasAVX512 = cpuHas(0, 0xe6, 1<<16|1<<17|1<<30|1<<31)
 
 // hasFMA reports AVX2 and FMA with the OS saving the YMM state.
-var hasFMA = detectFMA()
+var hasFMA = cpuHas(1<<12, 0x6, 1<<5)
 
-func detectFMA() bool {
+// cpuHas reports whether CPUID leaf 1 ECX has every bit of ecx1, the OS
+// saves every state component of xcr0 (XGETBV; 0x6 XMM and YMM, 0xe6 adds
+// the opmask and ZMM registers) and CPUID leaf 7 EBX has every bit of ebx7.
+func cpuHas(ecx1, xcr0, ebx7 uint32) bool {
 	maxID, _, _, _ := cpuidex(0, 0)
 	if maxID < 7 {
 		return false
 	}
-	_, _, ecx1, _ := cpuidex(1, 0)
-	const osxsave, fma = 1 << 27, 1 << 12
-	if ecx1&osxsave == 0 || ecx1&fma == 0 {
+	const osxsave = 1 << 27
+	_, _, c1, _ := cpuidex(1, 0)
+	if c1&osxsave == 0 || c1&ecx1 != ecx1 {
 		return false
 	}
-	if xcr0, _ := xgetbv0(); xcr0&0x6 != 0x6 {
+	if x, _ := xgetbv0(); x&xcr0 != xcr0 {
 		return false
 	}
-	_, ebx7, _, _ := cpuidex(7, 0)
-	const avx2 = 1 << 5
-	return ebx7&avx2 != 0
+	_, b7, _, _ := cpuidex(7, 0)
+	return b7&ebx7 == ebx7
 }
 
 // fullMask16 selects all 16 columns of a panel.
