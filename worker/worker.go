@@ -363,6 +363,13 @@ func (w *Worker) sendLocked(m *cfpb.WorkerMessage) bool {
 	}
 }
 
+// creditSlotLocked gives the coordinator one slot back, unless draining.
+func (w *Worker) creditSlotLocked() {
+	if !w.draining {
+		w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
+	}
+}
+
 func (w *Worker) heartbeat() *cfpb.WorkerMessage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -384,9 +391,7 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 				w.mu.Lock()
 				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 					Error: "worker: assignment without spec or work"}}})
-				if !w.draining {
-					w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
-				}
+				w.creditSlotLocked()
 				w.mu.Unlock()
 			}
 			return
@@ -456,9 +461,7 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 		if t.ownsSlot {
 			t.ownsSlot = false
 			w.held--
-			if !w.draining {
-				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}})
-			}
+			w.creditSlotLocked()
 		}
 		w.checkDrainedLocked()
 	}()
