@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type evalConfig struct {
 	setting                               sim.Setting
 	json                                  bool
 	predictions                           string
+	cpuProfile                            string
 	// profile overrides, applied after --profile
 	sigmaW, sigmaR, granularity, kvScale string
 	adcBits                              string
@@ -76,6 +78,7 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	fs.IntVar(&c.batch, "batch", 0, "images per forward pass (0: 8)")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.predictions, "predictions", "", "write per-image label, prediction and logits to this CSV file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -257,6 +260,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if kv, err = c.calibrate(ctx, modelPath, m, data, s.Profile.CalibrationImages, stderr); err != nil {
 			return err
 		}
+	}
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	total := data.Len() - c.start
 	if c.limit > 0 {
@@ -476,4 +486,17 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, config.FormatProfile(p))
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned func runs.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: --cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("eval: --cpuprofile %s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -51,6 +51,24 @@ func TestEvalPrintsAccuracySNRAndHardware(t *testing.T) {
 	}
 }
 
+// --cpuprofile writes a profile pprof can read; a folder that does not
+// exist is an error naming the flag.
+func TestEvalCPUProfile(t *testing.T) {
+	model := mnistShapedModel(t)
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if _, _, err := runCmd(t, "eval", "--model", model, "--data", "mnist", "--limit", "8", "--gamma", "2", "--cpuprofile", prof); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof profiles are gzipped protobuf
+		t.Fatalf("profile %s: %d bytes, %v", prof, len(b), err)
+	}
+	bad := filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.prof")
+	if _, _, err := runCmd(t, "eval", "--model", model, "--data", "mnist", "--limit", "8", "--cpuprofile", bad); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Fatalf("unwritable profile: got %v", err)
+	}
+}
+
 func TestEvalJSONAndPredictions(t *testing.T) {
 	model := mnistShapedModel(t)
 	preds := filepath.Join(t.TempDir(), "p.csv")

@@ -20,7 +20,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "write the Markdown here instead of standard output")
-	figures := fs.String("figures", "", "also write NAME-accuracy and NAME-snr figures (PNG, SVG) into this folder")
+	figures := fs.String("figures", "", "also write the figures (PNG, SVG) into this folder: NAME-accuracy and NAME-snr, or for study-* sets NAME-best, NAME-beta-accuracy, NAME-beta-snr and NAME-blocksnr")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: clipformer report [flags] RESULTS_DIR\n\nReads RESULTS_DIR/*.csv: table2-NAME[-vat].csv (Table II), table3-*.csv (Table III),\nstudy-*.csv (best ClipFormer setting per gamma) and any other result CSV.")
 		fs.PrintDefaults()
@@ -58,7 +58,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			if err := os.MkdirAll(*figures, 0o755); err != nil {
 				return err
 			}
-			if _, err := report.Plot(rows, name, filepath.Join(*figures, name), []string{"png", "svg"}); err != nil {
+			plotFn := report.Plot
+			if strings.HasPrefix(name, "study-") {
+				plotFn = report.PlotStudy // dozens of settings: the best per gamma and cuts through the grid
+			}
+			if _, err := plotFn(rows, name, filepath.Join(*figures, name), []string{"png", "svg"}); err != nil {
 				return fmt.Errorf("report: figures of %s: %w", f, err)
 			}
 		}

@@ -87,7 +87,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			fmt.Fprintln(w, "\n## The best ClipFormer setting per gamma (study grids)")
 			first = false
 		}
-		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | <SNR> gain (dB) |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n", n)
+		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | <SNR> dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |\n", n)
 		for _, b := range BestPerGamma(sets[n]) {
 			others, size, best, gain, db := b.Others, "-", "-", "-", "-"
 			if others == "" {
@@ -99,10 +99,13 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			if b.Clip != nil {
 				best = fmt.Sprintf("(%g, %g)", b.Clip.Alpha, b.Clip.Beta)
 			}
+			blocks := "-"
 			if b.Off != nil && b.Clip != nil {
-				gain, db = fmt.Sprintf("%+.2f", b.GainPoints), fmt.Sprintf("%+.2f", b.GainDB)
+				gain = fmt.Sprintf("%+.2f", b.GainPoints)
+				db = fmt.Sprintf("%s → %s", dB(b.Off.SNR), dB(b.Clip.SNR))
+				blocks = fmt.Sprintf("%s → %s", dBList(b.Off.BlockSNR), dBList(b.Clip.BlockSNR))
 			}
-			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, db)
+			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, db, blocks)
 		}
 	}
 
@@ -121,6 +124,25 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 		}
 	}
 	return nil
+}
+
+// dB formats an SNR, with "inf" for a noise-free one (999 in the results).
+func dB(v float64) string {
+	if v == 999 {
+		return "inf"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func dBList(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = dB(x)
+	}
+	return strings.Join(s, " ")
 }
 
 // gammas lists the gammas of rows in order of first appearance.

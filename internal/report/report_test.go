@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -174,6 +175,68 @@ func TestCSVRoundTrip(t *testing.T) {
 	for _, bad := range []string{"", "a,b\n1,2\n", "gamma,clip,accuracy\n4,off,x\n", "gamma,clip,accuracy\n4,off\n"} {
 		if _, err := ReadCSV(strings.NewReader(bad), "bad.csv"); err == nil || !strings.Contains(err.Error(), "bad.csv") {
 			t.Errorf("%q: got %v, want an error naming the file", bad, err)
+		}
+	}
+}
+
+// A study grid gets the best-per-gamma, beta and per-block figures, one set
+// per value of an axis other than gamma and the clip.
+func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
+	var rows []Row
+	for _, sr := range []float64{0, 0.05} {
+		for _, g := range []float64{0, 4} {
+			rows = append(rows, Row{Gamma: g, SigmaR: sr, Clip: "off", Trials: 1, Accuracy: 80 - 5*g, CI95: 1, SNR: 10 - g, BlockSNR: []float64{9 - g, 11 - g}})
+			for _, a := range []float64{2, 4} {
+				for _, b := range []float64{1, 0.25} {
+					rows = append(rows, Row{Gamma: g, SigmaR: sr, Clip: fmt.Sprintf("alpha=%g beta=%g", a, b), ClipOn: true, Alpha: a, Beta: b,
+						Trials: 1, Accuracy: 80 - 4*g + a*(1-b), CI95: 1, SNR: 11 - g*b, BlockSNR: []float64{10 - g*b, 12 - g*b}})
+				}
+			}
+		}
+	}
+	prefix := filepath.Join(t.TempDir(), "study-x")
+	files, err := PlotStudy(rows, "study-x", prefix, []string{"png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
+			t.Fatalf("%s: %v", f, err)
+		}
+		names = append(names, filepath.Base(f))
+	}
+	want := []string{
+		"study-x-sigma_r0-best.png", "study-x-sigma_r0-beta-accuracy.png", "study-x-sigma_r0-beta-snr.png", "study-x-sigma_r0-blocksnr.png",
+		"study-x-sigma_r0.05-best.png", "study-x-sigma_r0.05-beta-accuracy.png", "study-x-sigma_r0.05-beta-snr.png", "study-x-sigma_r0.05-blocksnr.png",
+	}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("files %v, want %v", names, want)
+	}
+	if _, err := PlotStudy(rows[:0], "empty", prefix, []string{"png"}); err == nil {
+		t.Fatal("no rows: want an error")
+	}
+}
+
+// The study table shows <SNR> and the per-block SNR of the untransformed
+// and the best setting.
+func TestMarkdownStudyShowsBlockSNR(t *testing.T) {
+	rows := []Row{
+		{Gamma: 4, Clip: "off", Trials: 3, Images: 100, Accuracy: 60, CI95: 1, SNR: -7.25, BlockSNR: []float64{-8, -6.5}},
+		{Gamma: 4, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Images: 100, Accuracy: 66, CI95: 1, SNR: -1.04, BlockSNR: []float64{-1, -1.08}},
+		{Gamma: 0, Clip: "off", Trials: 3, Images: 100, Accuracy: 88, SNR: 999, BlockSNR: []float64{999, 999}},
+		{Gamma: 0, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Images: 100, Accuracy: 80, SNR: 6, BlockSNR: []float64{6, 6}},
+	}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, map[string][]Row{"study-x": rows}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 4 | - | 100 x 3 | 60.00 ± 1.00 | (4, 0.25) | 66.00 ± 1.00 | +6.00 | -7.2 → -1.0 | -8.0 -6.5 → -1.0 -1.1 |",
+		"| 0 | - | 100 x 3 | 88.00 ± 0.00 | (4, 0.25) | 80.00 ± 0.00 | -8.00 | inf → 6.0 | inf inf → 6.0 6.0 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, b.String())
 		}
 	}
 }
