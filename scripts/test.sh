@@ -24,7 +24,15 @@ for spec in examples/study-fashion-mnist.yaml examples/study-mnist.yaml; do
   rows=$(($(wc -l <"$out/results.csv") - 1))
   [ "$rows" -eq 372 ] || { echo "study $spec: $rows result rows, want 372"; exit 1; }
   echo "study $spec (100 images, 1 trial): $rows points $(grep -o 'done in .*' "$out.log")"
+  mkdir -p "$bin/results"
+  cp "$out/results.csv" "$bin/results/$(basename "$spec" .yaml).csv"
 done
+# ... and through the report that makes docs/REPRODUCTION-TABLES.md and its figures.
+"$bin/clipformer" report --figures "$bin/figures" --out "$bin/tables.md" "$bin/results"
+grep -q "## The best ClipFormer setting per gamma" "$bin/tables.md" || { echo "report: no study table"; cat "$bin/tables.md"; exit 1; }
+figs=$(ls "$bin/figures" | grep -c '^study-.*-\(best\|beta-accuracy\|beta-snr\|blocksnr\)\.\(png\|svg\)$' || true)
+[ "$figs" -ge 16 ] || { echo "report: $figs study figures, want at least 16"; ls "$bin/figures"; exit 1; }
+echo "report of the small study: $(grep -c '^| ' "$bin/tables.md") table rows, $figs figures"
 
 # The docker-compose end-to-end test, whenever a Docker engine answers.
 if docker info >/dev/null 2>&1; then
