@@ -87,7 +87,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			fmt.Fprintln(w, "\n## The best ClipFormer setting per gamma (study grids)")
 			first = false
 		}
-		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | <SNR> dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |\n", n)
+		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | gain, chosen on other trials | <SNR> dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n", n)
 		for _, b := range BestPerGamma(sets[n]) {
 			others, size, best, gain, db := b.Others, "-", "-", "-", "-"
 			if others == "" {
@@ -99,13 +99,16 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			if b.Clip != nil {
 				best = fmt.Sprintf("(%g, %g)", b.Clip.Alpha, b.Clip.Beta)
 			}
-			blocks := "-"
+			blocks, held := "-", "-"
+			if b.HasHeldOut {
+				held = fmt.Sprintf("%+.2f", b.HeldOutGain)
+			}
 			if b.Off != nil && b.Clip != nil {
 				gain = fmt.Sprintf("%+.2f", b.GainPoints)
 				db = fmt.Sprintf("%s → %s", dB(b.Off.SNR), dB(b.Clip.SNR))
 				blocks = fmt.Sprintf("%s → %s", dBList(b.Off.BlockSNR), dBList(b.Clip.BlockSNR))
 			}
-			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, db, blocks)
+			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, held, db, blocks)
 		}
 	}
 

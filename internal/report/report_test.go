@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -153,6 +154,31 @@ func TestBestPerGammaPicksTheMostAccurateClipSetting(t *testing.T) {
 	}
 }
 
+// The held-out gain chooses the setting on the other trials: a setting that
+// wins on one lucky trial is not credited with that trial.
+func TestBestPerGammaHeldOutGain(t *testing.T) {
+	rows := []Row{
+		{Gamma: 5, Clip: "off", Trials: 3, Accuracy: 50, PerTrial: []float64{50, 50, 50}},
+		// steady: +5 on every trial
+		{Gamma: 5, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Accuracy: 55, PerTrial: []float64{55, 55, 55}},
+		// lucky: best mean (56) from one trial of 68
+		{Gamma: 5, Clip: "alpha=1 beta=1", ClipOn: true, Alpha: 1, Beta: 1, Trials: 3, Accuracy: 56, PerTrial: []float64{68, 50, 50}},
+	}
+	b := BestPerGamma(rows)
+	if len(b) != 1 || b[0].Clip.Clip != "alpha=1 beta=1" || b[0].GainPoints != 6 {
+		t.Fatalf("best %+v", b)
+	}
+	// Leave out trial 0: steady (55 > 50) is chosen, +5. Trials 1, 2: lucky
+	// (mean 59 > 55) is chosen and scores 50 there, +0. Mean 5/3.
+	if !b[0].HasHeldOut || math.Abs(b[0].HeldOutGain-5.0/3) > 1e-12 {
+		t.Fatalf("held-out gain %v (%v), want 5/3", b[0].HeldOutGain, b[0].HasHeldOut)
+	}
+	rows[0].PerTrial = rows[0].PerTrial[:1]
+	if b := BestPerGamma(rows); b[0].HasHeldOut {
+		t.Fatal("one trial of off: no held-out gain")
+	}
+}
+
 // A results CSV reads back into the rows that wrote it.
 func TestCSVRoundTrip(t *testing.T) {
 	rows := []Row{
@@ -232,8 +258,8 @@ func TestMarkdownStudyShowsBlockSNR(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| 4 | - | 100 x 3 | 60.00 ± 1.00 | (4, 0.25) | 66.00 ± 1.00 | +6.00 | -7.2 → -1.0 | -8.0 -6.5 → -1.0 -1.1 |",
-		"| 0 | - | 100 x 3 | 88.00 ± 0.00 | (4, 0.25) | 80.00 ± 0.00 | -8.00 | inf → 6.0 | inf inf → 6.0 6.0 |",
+		"| 4 | - | 100 x 3 | 60.00 ± 1.00 | (4, 0.25) | 66.00 ± 1.00 | +6.00 | - | -7.2 → -1.0 | -8.0 -6.5 → -1.0 -1.1 |",
+		"| 0 | - | 100 x 3 | 88.00 ± 0.00 | (4, 0.25) | 80.00 ± 0.00 | -8.00 | - | inf → 6.0 | inf inf → 6.0 6.0 |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b.String())
