@@ -42,9 +42,7 @@ func BestPerGamma(rows []Row) []Best {
 		if r.Trials == 0 {
 			continue
 		}
-		k := key{r.Gamma, strings.TrimSpace(fmt.Sprintf("%s %s %s",
-			ifNonZero("sigma_r", r.SigmaR, rows, func(x Row) float64 { return x.SigmaR }),
-			ifNonZero("sigma_w", r.SigmaW, rows, func(x Row) float64 { return x.SigmaW }), r.Device))}
+		k := key{r.Gamma, othersKey(r, rows)}
 		b := by[k]
 		if b == nil {
 			b = &Best{Gamma: r.Gamma, Others: k.others}
@@ -78,6 +76,82 @@ func BestPerGamma(rows []Row) []Best {
 		out = append(out, *b)
 	}
 	return out
+}
+
+// othersKey names the values of the axes other than gamma and the clip
+// (those that vary in rows, and the device), "" when there are none.
+func othersKey(r *Row, rows []Row) string {
+	return strings.TrimSpace(fmt.Sprintf("%s %s %s",
+		ifNonZero("sigma_r", r.SigmaR, rows, func(x Row) float64 { return x.SigmaR }),
+		ifNonZero("sigma_w", r.SigmaW, rows, func(x Row) float64 { return x.SigmaW }), r.Device))
+}
+
+// WriteGainGrids writes, per gamma and combination of the other axes, the
+// gain over the untransformed model (points) of every (alpha, beta) of a
+// product grid as an alpha x beta Markdown table, the best in bold.
+func WriteGainGrids(w io.Writer, rows []Row) {
+	for _, b := range BestPerGamma(rows) {
+		if b.Off == nil || b.Clip == nil {
+			continue
+		}
+		cell := map[[2]float64]float64{}
+		var alphas, betas []float64
+		seenA, seenB := map[float64]bool{}, map[float64]bool{}
+		for i := range rows {
+			r := &rows[i]
+			if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || othersKey(r, rows) != b.Others {
+				continue
+			}
+			cell[[2]float64{r.Alpha, r.Beta}] = r.Accuracy - b.Off.Accuracy
+			if !seenA[r.Alpha] {
+				seenA[r.Alpha] = true
+				alphas = append(alphas, r.Alpha)
+			}
+			if !seenB[r.Beta] {
+				seenB[r.Beta] = true
+				betas = append(betas, r.Beta)
+			}
+		}
+		sort.Float64s(alphas)
+		sort.Sort(sort.Reverse(sort.Float64Slice(betas)))
+		title := fmt.Sprintf("gamma %g", b.Gamma)
+		if b.Others != "" {
+			title += ", " + b.Others
+		}
+		fmt.Fprintf(w, "\nGain over ClipFormer off (%.2f %%), points, %s:\n\n| alpha \\ beta |", b.Off.Accuracy, title)
+		for _, be := range betas {
+			fmt.Fprintf(w, " %g |", be)
+		}
+		fmt.Fprint(w, "\n| ---: |")
+		for range betas {
+			fmt.Fprint(w, " ---: |")
+		}
+		fmt.Fprintln(w)
+		for _, a := range alphas {
+			fmt.Fprintf(w, "| %g |", a)
+			for _, be := range betas {
+				g, ok := cell[[2]float64{a, be}]
+				switch {
+				case !ok:
+					fmt.Fprint(w, " - |")
+				case a == b.Clip.Alpha && be == b.Clip.Beta:
+					fmt.Fprintf(w, " **%s** |", points1(g))
+				default:
+					fmt.Fprintf(w, " %s |", points1(g))
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// points1 is a signed gain to 0.1 point, with "0.0" for what rounds to zero.
+func points1(g float64) string {
+	s := fmt.Sprintf("%+.1f", g)
+	if s == "+0.0" || s == "-0.0" {
+		return "0.0"
+	}
+	return s
 }
 
 // heldOutGain is leave-one-trial-out: the setting chosen on the other

@@ -110,6 +110,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			}
 			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, held, db, blocks)
 		}
+		WriteGainGrids(w, sets[n])
 	}
 
 	for _, n := range names {

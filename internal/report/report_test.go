@@ -245,11 +245,14 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 }
 
 // The study table shows <SNR> and the per-block SNR of the untransformed
-// and the best setting.
+// and the best setting, then every setting's gain as an alpha x beta grid.
 func TestMarkdownStudyShowsBlockSNR(t *testing.T) {
 	rows := []Row{
 		{Gamma: 4, Clip: "off", Trials: 3, Images: 100, Accuracy: 60, CI95: 1, SNR: -7.25, BlockSNR: []float64{-8, -6.5}},
 		{Gamma: 4, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Images: 100, Accuracy: 66, CI95: 1, SNR: -1.04, BlockSNR: []float64{-1, -1.08}},
+		{Gamma: 4, Clip: "alpha=2 beta=1", ClipOn: true, Alpha: 2, Beta: 1, Trials: 3, Images: 100, Accuracy: 59.96},
+		{Gamma: 4, Clip: "alpha=2 beta=0.25", ClipOn: true, Alpha: 2, Beta: 0.25, Trials: 3, Images: 100, Accuracy: 59.5},
+		{Gamma: 4, Clip: "alpha=3 beta=1", ClipOn: true, Alpha: 3, Beta: 1, Trials: 0, Images: 100}, // no complete trial: not shown
 		{Gamma: 0, Clip: "off", Trials: 3, Images: 100, Accuracy: 88, SNR: 999, BlockSNR: []float64{999, 999}},
 		{Gamma: 0, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Images: 100, Accuracy: 80, SNR: 6, BlockSNR: []float64{6, 6}},
 	}
@@ -260,6 +263,7 @@ func TestMarkdownStudyShowsBlockSNR(t *testing.T) {
 	for _, want := range []string{
 		"| 4 | - | 100 x 3 | 60.00 ± 1.00 | (4, 0.25) | 66.00 ± 1.00 | +6.00 | - | -7.2 → -1.0 | -8.0 -6.5 → -1.0 -1.1 |",
 		"| 0 | - | 100 x 3 | 88.00 ± 0.00 | (4, 0.25) | 80.00 ± 0.00 | -8.00 | - | inf → 6.0 | inf inf → 6.0 6.0 |",
+		"Gain over ClipFormer off (60.00 %), points, gamma 4:\n\n| alpha \\ beta | 1 | 0.25 |\n| ---: | ---: | ---: |\n| 2 | 0.0 | -0.5 |\n| 4 | - | **+6.0** |\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b.String())
