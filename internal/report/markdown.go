@@ -110,6 +110,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			}
 			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, held, db, blocks)
 		}
+		writeKept(w, BestPerGamma(sets[n]))
 		WriteGainGrids(w, sets[n])
 	}
 
@@ -128,6 +129,42 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 		}
 	}
 	return nil
+}
+
+// paperKept is the share of its software accuracy (79.76 %) DeiT-S keeps
+// in the ClipFormer paper's Table II, untransformed and with ClipFormer
+// (alpha 2, beta 0.25), by gamma.
+var paperKept = map[float64][2]float64{3: {71.06 / 79.76, 74.64 / 79.76}, 4: {54.82 / 79.76, 68.81 / 79.76}, 5: {22.59 / 79.76, 64.05 / 79.76}}
+
+// writeKept writes the share of the accuracy without write noise (gamma 0,
+// ClipFormer off, same other axes) kept per gamma, untransformed and
+// with the best setting, beside the paper's DeiT-S.
+func writeKept(w io.Writer, best []Best) {
+	base := map[string]*Row{}
+	for _, b := range best {
+		if b.Gamma == 0 && b.Off != nil && b.Off.Accuracy > 0 {
+			base[b.Others] = b.Off
+		}
+	}
+	if len(base) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nShare of the accuracy at gamma 0 (ClipFormer off, same other axes) kept, beside the paper's DeiT-S (Table II: share of its 79.76 % software accuracy; ClipFormer there is (2, 0.25)):")
+	fmt.Fprintln(w, "\n| gamma | other axes | off | best ClipFormer | paper: standard | paper: + ClipFormer |\n| ---: | --- | ---: | ---: | ---: | ---: |")
+	for _, b := range best {
+		ref := base[b.Others]
+		if ref == nil || b.Gamma == 0 || b.Off == nil || b.Clip == nil {
+			continue
+		}
+		others, ps, pc := b.Others, "-", "-"
+		if others == "" {
+			others = "-"
+		}
+		if p, ok := paperKept[b.Gamma]; ok {
+			ps, pc = fmt.Sprintf("%.0f %%", 100*p[0]), fmt.Sprintf("%.0f %%", 100*p[1])
+		}
+		fmt.Fprintf(w, "| %g | %s | %.0f %% | %.0f %% | %s | %s |\n", b.Gamma, others, 100*b.Off.Accuracy/ref.Accuracy, 100*b.Clip.Accuracy/ref.Accuracy, ps, pc)
+	}
 }
 
 // dB formats an SNR, with "inf" for a noise-free one (999 in the results).

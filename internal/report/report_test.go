@@ -263,6 +263,7 @@ func TestMarkdownStudyShowsBlockSNR(t *testing.T) {
 	for _, want := range []string{
 		"| 4 | - | 100 x 3 | 60.00 ± 1.00 | (4, 0.25) | 66.00 ± 1.00 | +6.00 | - | -7.2 → -1.0 | -8.0 -6.5 → -1.0 -1.1 |",
 		"| 0 | - | 100 x 3 | 88.00 ± 0.00 | (4, 0.25) | 80.00 ± 0.00 | -8.00 | - | inf → 6.0 | inf inf → 6.0 6.0 |",
+		"| 4 | - | 68 % | 75 % | 69 % | 86 % |\n",
 		"Gain over ClipFormer off (60.00 %), points, gamma 4:\n\n| alpha \\ beta | 1 | 0.25 |\n| ---: | ---: | ---: |\n| 2 | 0.0 | -0.5 |\n| 4 | - | **+6.0** |\n",
 	} {
 		if !strings.Contains(b.String(), want) {
