@@ -55,6 +55,8 @@ for spec in ${specs[@]+"${specs[@]}"}; do
   "$bin/clipformer" run "${limit[@]}" --out "$OUT/$name" "$spec"
   cp "$OUT/$name/results.csv" "$RESULTS/$name.csv"
 done
+# Every figure is remade from the CSVs: drop the old ones so none outlives its CSV.
+rm -f "$FIGURES"/*.png "$FIGURES"/*.svg
 tables="$(dirname "$RESULTS")/REPRODUCTION-TABLES.md"
 [ "${limit[*]}" = "" ] || tables="$OUT/REPRODUCTION-TABLES.md"
 {
