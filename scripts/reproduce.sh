@@ -41,7 +41,7 @@ fi
 specs=("$@")
 [ ${#specs[@]} -eq 0 ] && ! $report_only && specs=(examples/calibration.yaml examples/table2-fashion-mnist.yaml
   examples/table2-fashion-mnist-vat.yaml examples/table2-mnist.yaml examples/table2-mnist-vat.yaml
-  examples/table2-lvvit-mnist.yaml examples/table3-pruned.yaml
+  examples/table2-lvvit-mnist.yaml examples/table2-lvvit-mnist-vat.yaml examples/table3-pruned.yaml
   examples/study-fashion-mnist-sigma-r0.yaml examples/study-mnist-sigma-r0.yaml
   examples/study-fashion-mnist-read-noise-1000.yaml examples/study-mnist-read-noise-1000.yaml)
 scripts/install-deps.sh

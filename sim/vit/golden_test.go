@@ -10,7 +10,7 @@ import (
 )
 
 // bundled lists the models the project ships, relative to this package.
-var bundled = []string{"vit-mnist", "vit-fashion-mnist", "vit-mnist-vat", "vit-fashion-mnist-vat", "lvvit-mnist"}
+var bundled = []string{"vit-mnist", "vit-fashion-mnist", "vit-mnist-vat", "vit-fashion-mnist-vat", "lvvit-mnist", "lvvit-mnist-vat"}
 
 func modelPath(name string) string { return filepath.Join("..", "..", "models", name+".safetensors") }
 
