@@ -175,14 +175,14 @@ func plotBeta(rows []Row, top Best, title string, snr bool) (*plot.Plot, error) 
 	sort.Float64s(alphas)
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s, gamma %g", title, top.Gamma)
-	p.X.Label.Text = "beta (clip level, as a share of alpha)"
+	p.X.Label.Text = "beta (cap on the conductance, as a share of Gmax)"
 	if snr {
 		p.Y.Label.Text = "<SNR> of the attention core (dB)"
 	} else {
 		p.Y.Label.Text = "top-1 accuracy (%)"
 	}
-	p.Legend.Left = true
-	p.Legend.Top = !snr
+	// Where the lines are not: low beta scores high on both, high beta low on SNR.
+	p.Legend.Top = snr
 	p.Add(plotter.NewGrid())
 	for i, a := range alphas {
 		pts, ci := byAlpha[a], ciAlpha[a]
