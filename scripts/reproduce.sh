@@ -11,7 +11,7 @@
 #   III specs, then the study grids (the long part): the read-noise-free
 #   half of each study on the full test set (186 points x 3 trials x 10,000
 #   images, about 50 minutes each on 2 cores with AVX-512) and the
-#   read-noise half on the first 1,000 images. The full studies,
+#   read-noise half on the first 2,000 images. The full studies,
 #   examples/study-fashion-mnist.yaml and examples/study-mnist.yaml (both
 #   halves on the full test sets; their read-noise-free half is the same
 #   points with the same seed, so the same numbers), take about 5 hours each
@@ -43,7 +43,7 @@ specs=("$@")
   examples/table2-fashion-mnist-vat.yaml examples/table2-mnist.yaml examples/table2-mnist-vat.yaml
   examples/table2-lvvit-mnist.yaml examples/table2-lvvit-mnist-vat.yaml examples/table3-pruned.yaml
   examples/study-fashion-mnist-sigma-r0.yaml examples/study-mnist-sigma-r0.yaml
-  examples/study-fashion-mnist-read-noise-1000.yaml examples/study-mnist-read-noise-1000.yaml)
+  examples/study-fashion-mnist-read-noise-2000.yaml examples/study-mnist-read-noise-2000.yaml)
 scripts/install-deps.sh
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
