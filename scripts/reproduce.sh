@@ -55,8 +55,6 @@ for spec in ${specs[@]+"${specs[@]}"}; do
   "$bin/clipformer" run "${limit[@]}" --out "$OUT/$name" "$spec"
   cp "$OUT/$name/results.csv" "$RESULTS/$name.csv"
 done
-# Every figure is remade from the CSVs: drop the old ones so none outlives its CSV.
-rm -f "$FIGURES"/*.png "$FIGURES"/*.svg
 tables="$(dirname "$RESULTS")/REPRODUCTION-TABLES.md"
 [ "${limit[*]}" = "" ] || tables="$OUT/REPRODUCTION-TABLES.md"
 {
@@ -66,6 +64,11 @@ tables="$(dirname "$RESULTS")/REPRODUCTION-TABLES.md"
   echo "CSVs in [$RESULTS](results/); do not edit by hand. The discussion is in"
   echo "[REPRODUCTION.md](REPRODUCTION.md)."
   echo
-  "$bin/clipformer" report --figures "$FIGURES" "$RESULTS"
-} >"$tables"
+  "$bin/clipformer" report --figures "$bin/figures" "$RESULTS"
+} >"$bin/tables.md"
+# Every figure is remade from the CSVs: replace the old ones only now that the
+# report succeeded, so none outlives its CSV and a failure loses nothing.
+mv "$bin/tables.md" "$tables"
+rm -f "$FIGURES"/*.png "$FIGURES"/*.svg
+mv "$bin"/figures/* "$FIGURES"/
 echo "wrote $tables and the figures in $FIGURES"

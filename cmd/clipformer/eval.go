@@ -78,7 +78,7 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	fs.IntVar(&c.batch, "batch", 0, "images per forward pass (0: 8)")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.predictions, "predictions", "", "write per-image label, prediction and logits to this CSV file")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation (go tool pprof) to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation (after loading and calibration; go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -498,5 +498,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("eval: --cpuprofile %s: %w", path, err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "eval: --cpuprofile %s: %v\n", path, err)
+		}
+	}, nil
 }

@@ -21,8 +21,9 @@ type Best struct {
 	// on trial k against the untransformed trial k, averaged over k. Picking
 	// the maximum of 30 noisy estimates flatters GainPoints; this does not
 	// (the trials share the images, so it removes the Monte-Carlo part of
-	// that bias, not the test set's). HasHeldOut is false with fewer than 2
-	// trials.
+	// that bias, not the test set's). HasHeldOut is false unless the
+	// untransformed point and every transformed one at this gamma have all
+	// their shards done and the same 2 or more trials.
 	HeldOutGain float64
 	HasHeldOut  bool
 	clips       []*Row
@@ -90,6 +91,10 @@ func othersKey(r *Row, rows []Row) string {
 // gain over the untransformed model (points) of every (alpha, beta) of a
 // product grid as an alpha x beta Markdown table, the best in bold.
 func WriteGainGrids(w io.Writer, rows []Row) {
+	keys := make([]string, len(rows))
+	for i := range rows {
+		keys[i] = othersKey(&rows[i], rows)
+	}
 	for _, b := range BestPerGamma(rows) {
 		if b.Off == nil || b.Clip == nil {
 			continue
@@ -99,7 +104,7 @@ func WriteGainGrids(w io.Writer, rows []Row) {
 		seenA, seenB := map[float64]bool{}, map[float64]bool{}
 		for i := range rows {
 			r := &rows[i]
-			if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || othersKey(r, rows) != b.Others {
+			if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || keys[i] != b.Others {
 				continue
 			}
 			cell[[2]float64{r.Alpha, r.Beta}] = r.Accuracy - b.Off.Accuracy
@@ -157,12 +162,15 @@ func points1(g float64) string {
 // heldOutGain is leave-one-trial-out: the setting chosen on the other
 // trials, scored on the one left out, against off on that trial.
 func heldOutGain(off *Row, clips []*Row) (float64, bool) {
+	// PerTrial lists complete trials by position; only when every shard is
+	// done is position k trial k for every point.
+	complete := func(r *Row) bool { return r.AllShards > 0 && r.Shards == r.AllShards && len(r.PerTrial) == r.Trials }
 	n := len(off.PerTrial)
-	if n < 2 {
+	if n < 2 || !complete(off) {
 		return 0, false
 	}
 	for _, c := range clips {
-		if len(c.PerTrial) != n {
+		if len(c.PerTrial) != n || !complete(c) {
 			return 0, false
 		}
 	}

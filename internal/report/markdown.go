@@ -33,7 +33,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 		used[n], used[n+"-vat"] = true, true
 		std, vat := sets[n], sets[n+"-vat"]
 		fmt.Fprintf(w, "\n### %s\n\n", strings.TrimPrefix(n, "table2-"))
-		fmt.Fprintln(w, "| gamma | images x trials | standard | + ClipFormer | VAT | VAT + ClipFormer | <SNR> dB, off → ClipFormer | K/V slices | attention area / energy saving |")
+		fmt.Fprintln(w, "| gamma | images x trials | standard | + ClipFormer | VAT | VAT + ClipFormer | ⟨SNR⟩ dB, off → ClipFormer | K/V slices | attention area / energy saving |")
 		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 		for _, g := range gammas(std) {
 			off, clip := pick(std, g, false), pick(std, g, true)
@@ -87,7 +87,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			fmt.Fprintln(w, "\n## The best ClipFormer setting per gamma (study grids)")
 			first = false
 		}
-		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | gain, chosen on other trials | <SNR> dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n", n)
+		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | gain, chosen on other trials | ⟨SNR⟩ dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n", n)
 		for _, b := range BestPerGamma(sets[n]) {
 			others, size, best, gain, db := b.Others, "-", "-", "-", "-"
 			if others == "" {
@@ -118,7 +118,7 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 		if used[n] {
 			continue
 		}
-		fmt.Fprintf(w, "\n## %s\n\n| gamma | ClipFormer | sigma_w | sigma_r | device | images x trials | accuracy | <SNR> dB |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n", n)
+		fmt.Fprintf(w, "\n## %s\n\n| gamma | ClipFormer | sigma_w | sigma_r | device | images x trials | accuracy | ⟨SNR⟩ dB |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n", n)
 		for i := range sets[n] {
 			r := &sets[n][i]
 			dev := r.Device

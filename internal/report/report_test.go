@@ -158,11 +158,11 @@ func TestBestPerGammaPicksTheMostAccurateClipSetting(t *testing.T) {
 // wins on one lucky trial is not credited with that trial.
 func TestBestPerGammaHeldOutGain(t *testing.T) {
 	rows := []Row{
-		{Gamma: 5, Clip: "off", Trials: 3, Accuracy: 50, PerTrial: []float64{50, 50, 50}},
+		{Gamma: 5, Clip: "off", Trials: 3, Accuracy: 50, PerTrial: []float64{50, 50, 50}, Shards: 3, AllShards: 3},
 		// steady: +5 on every trial
-		{Gamma: 5, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Accuracy: 55, PerTrial: []float64{55, 55, 55}},
+		{Gamma: 5, Clip: "alpha=4 beta=0.25", ClipOn: true, Alpha: 4, Beta: 0.25, Trials: 3, Accuracy: 55, PerTrial: []float64{55, 55, 55}, Shards: 3, AllShards: 3},
 		// lucky: best mean (56) from one trial of 68
-		{Gamma: 5, Clip: "alpha=1 beta=1", ClipOn: true, Alpha: 1, Beta: 1, Trials: 3, Accuracy: 56, PerTrial: []float64{68, 50, 50}},
+		{Gamma: 5, Clip: "alpha=1 beta=1", ClipOn: true, Alpha: 1, Beta: 1, Trials: 3, Accuracy: 56, PerTrial: []float64{68, 50, 50}, Shards: 3, AllShards: 3},
 	}
 	b := BestPerGamma(rows)
 	if len(b) != 1 || b[0].Clip.Clip != "alpha=1 beta=1" || b[0].GainPoints != 6 {
@@ -173,7 +173,15 @@ func TestBestPerGammaHeldOutGain(t *testing.T) {
 	if !b[0].HasHeldOut || math.Abs(b[0].HeldOutGain-5.0/3) > 1e-12 {
 		t.Fatalf("held-out gain %v (%v), want 5/3", b[0].HeldOutGain, b[0].HasHeldOut)
 	}
-	rows[0].PerTrial = rows[0].PerTrial[:1]
+	// A point with a shard not done lists its complete trials by position,
+	// which need not be trial numbers: no held-out gain.
+	rows[1].Shards, rows[1].Trials, rows[1].PerTrial = 2, 2, []float64{55, 55}
+	rows[2].Shards, rows[2].Trials, rows[2].PerTrial = 2, 2, []float64{68, 50}
+	rows[0].Shards, rows[0].Trials, rows[0].PerTrial = 2, 2, []float64{50, 50}
+	if b := BestPerGamma(rows); b[0].HasHeldOut {
+		t.Fatal("incomplete points: no held-out gain")
+	}
+	rows[0].Shards, rows[0].AllShards, rows[0].Trials, rows[0].PerTrial = 1, 1, 1, []float64{50}
 	if b := BestPerGamma(rows); b[0].HasHeldOut {
 		t.Fatal("one trial of off: no held-out gain")
 	}
@@ -241,6 +249,27 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 	}
 	if _, err := PlotStudy(rows[:0], "empty", prefix, []string{"png"}); err == nil {
 		t.Fatal("no rows: want an error")
+	}
+
+	// One group (no suffix), and the largest gamma has only its untransformed
+	// point done (a run still going): the beta and block figures fall back to
+	// the largest gamma with a transformed point.
+	var one []Row
+	for _, r := range rows {
+		if r.SigmaR == 0 && (r.Gamma == 0 || !r.ClipOn) {
+			one = append(one, r)
+		}
+	}
+	files, err = PlotStudy(one, "study-y", filepath.Join(t.TempDir(), "study-y"), []string{"png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if want := []string{"study-y-best.png", "study-y-beta-accuracy.png", "study-y-beta-snr.png", "study-y-blocksnr.png"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("files %v, want %v", names, want)
 	}
 }
 

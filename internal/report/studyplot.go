@@ -21,10 +21,11 @@ import (
 //   - PREFIX-best: accuracy against gamma, untransformed and the best
 //     (alpha, beta) per gamma, with 95 % intervals;
 //   - PREFIX-beta-accuracy and PREFIX-beta-snr: accuracy and <SNR> against
-//     beta at the largest gamma, one line per alpha, the untransformed level
-//     dashed (how the gain and the SNR follow the rigour of the clip);
-//   - PREFIX-blocksnr: SNR per block at the largest gamma, untransformed and
-//     the best setting there.
+//     beta at the largest gamma with a ClipFormer point done, one line per
+//     alpha, the untransformed level dashed (how the gain and the SNR follow
+//     the rigour of the clip);
+//   - PREFIX-blocksnr: SNR per block at that gamma, untransformed and the
+//     best setting there.
 //
 // It returns the files written.
 func PlotStudy(rows []Row, title, prefix string, exts []string) ([]string, error) {
@@ -48,7 +49,15 @@ func PlotStudy(rows []Row, title, prefix string, exts []string) ([]string, error
 			t += ", " + others
 		}
 		bs := groups[others]
-		top := bs[len(bs)-1] // largest gamma: BestPerGamma sorts by gamma within a group
+		// The largest gamma with a transformed point done (BestPerGamma sorts
+		// by gamma within a group); a run still going may lack the very last.
+		top := bs[len(bs)-1]
+		for i := len(bs) - 1; i >= 0; i-- {
+			if bs[i].Clip != nil {
+				top = bs[i]
+				break
+			}
+		}
 		figs := []struct {
 			name string
 			make func() (*plot.Plot, error)
