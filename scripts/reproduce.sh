@@ -11,11 +11,11 @@
 #   III specs, then the study grids (the long part): the read-noise-free
 #   half of each study on the full test set (186 points x 3 trials x 10,000
 #   images, about 50 minutes each on 2 cores with AVX-512) and the
-#   read-noise half on the first 2,000 images. The full studies,
-#   examples/study-fashion-mnist.yaml and examples/study-mnist.yaml (both
-#   halves on the full test sets; their read-noise-free half is the same
-#   points with the same seed, so the same numbers), take about 5 hours each
-#   on such a machine: name them to run them.
+#   read-noise half on the first 2,000 images. The read-noise half on the
+#   full test sets, examples/study-{fashion-mnist,mnist}-read-noise.yaml
+#   (about 2.4 and 1.1 hours on such a machine), and the whole studies,
+#   examples/study-{fashion-mnist,mnist}.yaml (both halves; the same points
+#   with the same seed give the same numbers), run when named.
 #   --quick: 200 images and 1 trial per point, into out/reproduce-quick, to
 #   check the pipeline end to end; its numbers are not the study's.
 #   --report-only: run nothing; remake the tables and figures from the CSVs
