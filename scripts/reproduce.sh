@@ -10,10 +10,10 @@
 #   default specs: what docs/results holds: the calibration, Table II and
 #   III specs, then the study grids (the long part): the read-noise-free
 #   half of each study on the full test set (186 points x 3 trials x 10,000
-#   images, about 50 minutes each on 2 cores with AVX-512) and the
-#   read-noise half on the first 2,000 images. The read-noise half on the
+#   images, about 50 minutes each on 2 cores with AVX-512) and, on the first
+#   2,000 images, both halves (the read-noise effect, paired). The read-noise half on the
 #   full test sets, examples/study-{fashion-mnist,mnist}-read-noise.yaml
-#   (about 2.4 and 1.1 hours on such a machine), and the whole studies,
+#   (about 2.3 and 1.4 hours on such a machine), and the whole studies,
 #   examples/study-{fashion-mnist,mnist}.yaml (both halves; the same points
 #   with the same seed give the same numbers), run when named.
 #   --quick: 200 images and 1 trial per point, into out/reproduce-quick, to
@@ -43,6 +43,7 @@ specs=("$@")
   examples/table2-fashion-mnist-vat.yaml examples/table2-mnist.yaml examples/table2-mnist-vat.yaml
   examples/table2-lvvit-mnist.yaml examples/table2-lvvit-mnist-vat.yaml examples/table3-pruned.yaml
   examples/study-fashion-mnist-sigma-r0.yaml examples/study-mnist-sigma-r0.yaml
+  examples/study-fashion-mnist-sigma-r0-2000.yaml examples/study-mnist-sigma-r0-2000.yaml
   examples/study-fashion-mnist-read-noise-2000.yaml examples/study-mnist-read-noise-2000.yaml)
 scripts/install-deps.sh
 bin=$(mktemp -d)
