@@ -10,9 +10,9 @@
 #   default specs: what docs/results holds: the calibration, Table II and
 #   III specs, then the study grids (the long part): the read-noise-free
 #   half of each study on the full test set (186 points x 3 trials x 10,000
-#   images, about 50 minutes each on 2 cores with AVX-512) and, on the first
-#   2,000 images, both halves (the read-noise effect, paired). The read-noise half on the
-#   full test sets, examples/study-{fashion-mnist,mnist}-read-noise.yaml
+#   images: 51 and 23 minutes on 2 cores with AVX-512) and, on the first
+#   2,000 images, both halves (the read-noise effect, paired). The
+#   read-noise half on the full test sets, examples/study-{fashion-mnist,mnist}-read-noise.yaml
 #   (about 2.3 and 1.4 hours on such a machine), and the whole studies,
 #   examples/study-{fashion-mnist,mnist}.yaml (both halves; the same points
 #   with the same seed give the same numbers), run when named.
