@@ -47,11 +47,7 @@ func group(rows []Row) []*series {
 		s.gamma = append(s.gamma, r.Gamma)
 		s.acc = append(s.acc, r.Accuracy)
 		s.ci = append(s.ci, r.CI95)
-		snr := r.SNR
-		if snr == 999 {
-			snr = 60 // noise-free: drawn at the top of the axis rather than off it
-		}
-		s.snr = append(s.snr, snr)
+		s.snr = append(s.snr, plotSNR(r.SNR))
 	}
 	out := make([]*series, 0, len(order))
 	for _, l := range order {
@@ -115,27 +111,12 @@ func Plot(rows []Row, title, prefix string, exts []string) ([]string, error) {
 					pts[j].Y = s.snr[j]
 				}
 			}
-			line, points, err := plotter.NewLinePoints(pts)
-			if err != nil {
-				return nil, err
-			}
-			line.Color = plotutil.Color(i)
-			line.Dashes = plotutil.Dashes(i / 7)
-			points.Color = plotutil.Color(i)
-			points.Shape = plotutil.Shape(i)
-			p.Add(line, points)
-			p.Legend.Add(s.label, line, points)
+			var ci []float64
 			if kind == "accuracy" {
-				errs := make(plotter.YErrors, len(s.ci))
-				for j, c := range s.ci {
-					errs[j].Low, errs[j].High = c, c
-				}
-				eb, err := plotter.NewYErrorBars(errPoints{pts, errs})
-				if err != nil {
-					return nil, err
-				}
-				eb.Color = plotutil.Color(i)
-				p.Add(eb)
+				ci = s.ci
+			}
+			if err := addLine(p, i, s.label, pts, ci, plotutil.Dashes(i/7)); err != nil {
+				return nil, err
 			}
 		}
 		for _, ext := range exts {

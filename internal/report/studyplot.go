@@ -87,16 +87,15 @@ func PlotStudy(rows []Row, title, prefix string, exts []string) ([]string, error
 	return files, nil
 }
 
-// addLine draws pts with optional symmetric y errors and a legend entry.
-func addLine(p *plot.Plot, i int, label string, pts plotter.XYs, ci []float64, dashed bool) error {
+// addLine draws pts in the i-th colour and shape, with symmetric y errors
+// when ci is not nil, and a legend entry.
+func addLine(p *plot.Plot, i int, label string, pts plotter.XYs, ci []float64, dashes []vg.Length) error {
 	line, points, err := plotter.NewLinePoints(pts)
 	if err != nil {
 		return err
 	}
 	line.Color, points.Color, points.Shape = plotutil.Color(i), plotutil.Color(i), plotutil.Shape(i)
-	if dashed {
-		line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-	}
+	line.Dashes = dashes
 	p.Add(line, points)
 	p.Legend.Add(label, line, points)
 	if ci != nil {
@@ -136,12 +135,12 @@ func plotBest(bs []Best, title string) (*plot.Plot, error) {
 		}
 	}
 	if len(off) > 0 {
-		if err := addLine(p, 0, "ClipFormer off", off, offCI, false); err != nil {
+		if err := addLine(p, 0, "ClipFormer off", off, offCI, nil); err != nil {
 			return nil, err
 		}
 	}
 	if len(clip) > 0 {
-		if err := addLine(p, 1, "best (alpha, beta) per gamma", clip, clipCI, false); err != nil {
+		if err := addLine(p, 1, "best (alpha, beta) per gamma", clip, clipCI, nil); err != nil {
 			return nil, err
 		}
 		l, err := plotter.NewLabels(plotter.XYLabels{XYs: clip, Labels: labels})
@@ -207,7 +206,7 @@ func plotBeta(rows []Row, top Best, title string, snr bool) (*plot.Plot, error) 
 		if snr {
 			sci = nil
 		}
-		if err := addLine(p, i, fmt.Sprintf("alpha=%g", a), sp, sci, false); err != nil {
+		if err := addLine(p, i, fmt.Sprintf("alpha=%g", a), sp, sci, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -249,7 +248,7 @@ func plotBlockSNR(top Best, title string) (*plot.Plot, error) {
 		if r.ClipOn {
 			label = fmt.Sprintf("best: alpha=%g beta=%g", r.Alpha, r.Beta)
 		}
-		if err := addLine(p, i, label, pts, nil, false); err != nil {
+		if err := addLine(p, i, label, pts, nil, nil); err != nil {
 			return nil, err
 		}
 		n++
@@ -272,7 +271,8 @@ func lenSNR(r *Row) int {
 	return len(r.BlockSNR)
 }
 
-// plotSNR keeps a noise-free SNR (999 dB in the results) on the axis.
+// plotSNR draws a noise-free SNR (999 dB in the results) at the top of the
+// axis rather than off it.
 func plotSNR(v float64) float64 {
 	if v == 999 {
 		return 60
