@@ -38,12 +38,13 @@ func BestPerGamma(rows []Row) []Best {
 	}
 	by := map[key]*Best{}
 	var keys []key
+	others := othersKeys(rows)
 	for i := range rows {
 		r := &rows[i]
 		if r.Trials == 0 {
 			continue
 		}
-		k := key{r.Gamma, othersKey(r, rows)}
+		k := key{r.Gamma, others[i]}
 		b := by[k]
 		if b == nil {
 			b = &Best{Gamma: r.Gamma, Others: k.others}
@@ -79,23 +80,27 @@ func BestPerGamma(rows []Row) []Best {
 	return out
 }
 
-// othersKey names the values of the axes other than gamma and the clip
-// (those that vary in rows, and the device), "" when there are none.
-func othersKey(r *Row, rows []Row) string {
-	return strings.TrimSpace(fmt.Sprintf("%s %s %s",
-		ifNonZero("sigma_r", r.SigmaR, rows, func(x Row) float64 { return x.SigmaR }),
-		ifNonZero("sigma_w", r.SigmaW, rows, func(x Row) float64 { return x.SigmaW }), r.Device))
+// othersKeys names, for each row, the values of the axes other than gamma
+// and the clip (those that vary in rows, and the device), "" when there are
+// none: the key BestPerGamma groups by and Best.Others.
+func othersKeys(rows []Row) []string {
+	keys := make([]string, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		keys[i] = strings.TrimSpace(fmt.Sprintf("%s %s %s",
+			ifNonZero("sigma_r", r.SigmaR, rows, func(x Row) float64 { return x.SigmaR }),
+			ifNonZero("sigma_w", r.SigmaW, rows, func(x Row) float64 { return x.SigmaW }), r.Device))
+	}
+	return keys
 }
 
 // WriteGainGrids writes, per gamma and combination of the other axes, the
 // gain over the untransformed model (points) of every (alpha, beta) of a
-// product grid as an alpha x beta Markdown table, the best in bold.
-func WriteGainGrids(w io.Writer, rows []Row) {
-	keys := make([]string, len(rows))
-	for i := range rows {
-		keys[i] = othersKey(&rows[i], rows)
-	}
-	for _, b := range BestPerGamma(rows) {
+// product grid as an alpha x beta Markdown table, the best in bold. best is
+// BestPerGamma(rows).
+func WriteGainGrids(w io.Writer, rows []Row, best []Best) {
+	keys := othersKeys(rows)
+	for _, b := range best {
 		if b.Off == nil || b.Clip == nil {
 			continue
 		}

@@ -88,7 +88,8 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			first = false
 		}
 		fmt.Fprintf(w, "\n### %s\n\n| gamma | other axes | images x trials | off | best (alpha, beta) | accuracy | gain (points) | gain, chosen on other trials | ⟨SNR⟩ dB, off → best | SNR per block (dB), off → best |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n", n)
-		for _, b := range BestPerGamma(sets[n]) {
+		bests := BestPerGamma(sets[n])
+		for _, b := range bests {
 			others, size, best, gain, db := b.Others, "-", "-", "-", "-"
 			if others == "" {
 				others = "-"
@@ -110,8 +111,8 @@ func WriteMarkdown(w io.Writer, sets map[string][]Row) error {
 			}
 			fmt.Fprintf(w, "| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Gamma, others, size, pct(b.Off), best, pct(b.Clip), gain, held, db, blocks)
 		}
-		writeKept(w, BestPerGamma(sets[n]))
-		WriteGainGrids(w, sets[n])
+		writeKept(w, bests)
+		WriteGainGrids(w, sets[n], bests)
 	}
 
 	for _, n := range names {

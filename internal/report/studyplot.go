@@ -162,12 +162,12 @@ func plotBeta(rows []Row, top Best, title string, snr bool) (*plot.Plot, error) 
 	if top.Clip == nil {
 		return nil, nil
 	}
-	ref := top.Clip
+	others := othersKeys(rows)
 	byAlpha := map[float64]plotter.XYs{}
 	ciAlpha := map[float64][]float64{}
 	var alphas []float64
-	for _, r := range rows {
-		if !r.ClipOn || r.Trials == 0 || r.Gamma != top.Gamma || r.SigmaR != ref.SigmaR || r.SigmaW != ref.SigmaW || r.Device != ref.Device || r.Pruning != ref.Pruning {
+	for i, r := range rows {
+		if !r.ClipOn || r.Trials == 0 || r.Gamma != top.Gamma || others[i] != top.Others {
 			continue
 		}
 		if _, ok := byAlpha[r.Alpha]; !ok {
