@@ -9,20 +9,20 @@ import (
 
 // MatrixCount is the crossbar footprint of one kind of stored matrix.
 type MatrixCount struct {
-	Name      string // e.g. "blocks.*.attn.qkv", "K^T", "V"
-	Place     string // its crossbar place (crossbar.PlaceQKV ...)
-	Rows      int    // stored rows R (inputs)
-	Cols      int    // stored columns C (outputs)
-	Slices    int    // bit slices per value
-	RowTiles  int    // ceil(R / crossbar rows)
-	ColTiles  int    // ceil(C * slices * 2 / crossbar columns)
-	Instances int    // how many such matrices the model holds (per image for K/V)
+	Name      string `json:"name"`      // e.g. "blocks.*.attn.qkv", "K^T", "V"
+	Place     string `json:"place"`     // its crossbar place (crossbar.PlaceQKV ...)
+	Rows      int    `json:"rows"`      // stored rows R (inputs)
+	Cols      int    `json:"cols"`      // stored columns C (outputs)
+	Slices    int    `json:"slices"`    // bit slices per value
+	RowTiles  int    `json:"row_tiles"` // ceil(R / crossbar rows)
+	ColTiles  int    `json:"col_tiles"` // ceil(C * slices * 2 / crossbar columns)
+	Instances int    `json:"instances"` // how many such matrices the model holds (per image for K/V)
 	// Conversions is the ADC conversions per image for all instances:
 	// input bits x input passes x row tiles x C x slices per input vector.
-	Conversions int64
+	Conversions int64 `json:"conversions"`
 	// BitCycles is the input-bit cycles per image over all instances: each
 	// drives every row of the matrix and reads all its cells once.
-	BitCycles int64
+	BitCycles int64 `json:"bit_cycles"`
 }
 
 // RowDrives is the wordline (DAC) activations per image: every row of every
@@ -41,19 +41,19 @@ func (m MatrixCount) Crossbars() int { return m.RowTiles * m.ColTiles * m.Instan
 // Hardware holds the hardware counts of a model under a profile and a K/V
 // transform, with the untransformed baseline beside them.
 type Hardware struct {
-	Matrices []MatrixCount
+	Matrices []MatrixCount `json:"matrices"`
 	// Baseline holds the K^T and V matrices without ClipFormer (the static
 	// linears are the same in both).
-	Baseline         []MatrixCount `json:",omitempty"`
-	KVSlices         int           // slices K and V need: the digits of the largest possible code
-	KVSlicesBaseline int           // the same without ClipFormer
-	StaticCrossbars  int           // crossbars holding static weights
-	KVCrossbars      int           // crossbars written with K^T and V, per image
-	KVCrossbarsBase  int           // the same without ClipFormer
-	CellsWritten     int64         // cells written per image (K^T and V, both polarities)
-	CellsWrittenBase int64
-	Conversions      int64 // ADC conversions per image, all crossbar products
-	ConversionsBase  int64
+	Baseline         []MatrixCount `json:"baseline,omitempty"`
+	KVSlices         int           `json:"kv_slices"`              // slices K and V need: the digits of the largest possible code
+	KVSlicesBaseline int           `json:"kv_slices_baseline"`     // the same without ClipFormer
+	StaticCrossbars  int           `json:"static_crossbars"`       // crossbars holding static weights
+	KVCrossbars      int           `json:"kv_crossbars"`           // crossbars written with K^T and V, per image
+	KVCrossbarsBase  int           `json:"kv_crossbars_baseline"`  // the same without ClipFormer
+	CellsWritten     int64         `json:"cells_written"`          // cells written per image (K^T and V, both polarities)
+	CellsWrittenBase int64         `json:"cells_written_baseline"` // the same without ClipFormer
+	Conversions      int64         `json:"conversions"`            // ADC conversions per image, all crossbar products
+	ConversionsBase  int64         `json:"conversions_baseline"`   // the same without ClipFormer
 }
 
 // HardwareCounts computes spec section 8's counts. Inputs are streamed

@@ -147,3 +147,28 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// The checkpoint's metadata names the data set it was trained on, and writing a model
+// keeps it.
+func TestLoadReadsTheDatasetFromTheMetadata(t *testing.T) {
+	for name, want := range map[string]string{"vit-mnist": "mnist", "vit-fashion-mnist": "fashion-mnist", "lvvit-mnist": "mnist"} {
+		m, err := Load(modelPath(name), LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Dataset != want {
+			t.Errorf("%s: Dataset %q, want %q", name, m.Dataset, want)
+		}
+		path := filepath.Join(t.TempDir(), "m.safetensors")
+		if err := safetensors.Write(path, m.Tensors(), m.Metadata(), "F32"); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(path, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Dataset != want {
+			t.Errorf("%s written and read back: Dataset %q, want %q", name, back.Dataset, want)
+		}
+	}
+}

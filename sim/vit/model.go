@@ -83,6 +83,7 @@ type Block struct {
 type Model struct {
 	Config
 	Source     string    // where it was loaded from
+	Dataset    string    // the data set the metadata names ("dataset"), e.g. "mnist"; may be empty
 	PatchEmbed Linear    // Dim x (C*p*p), the conv kernel flattened in (c, ky, kx) order
 	Cls        []float32 // Dim
 	Dist       []float32 // Dim, distilled models only
@@ -194,7 +195,7 @@ func FromFile(f *safetensors.File, opt LoadOptions) (*Model, error) {
 		return nil, bad("%v", err)
 	}
 
-	m := &Model{Config: c, Source: f.Path}
+	m := &Model{Config: c, Source: f.Path, Dataset: f.Metadata["dataset"]}
 	get := func(name string, shape ...int) []float32 {
 		if err != nil {
 			return nil
@@ -446,6 +447,9 @@ func (m *Model) Metadata() map[string]string {
 	}
 	if m.SkipLam != 0 {
 		md["skip_lam"] = join([]float32{m.SkipLam})
+	}
+	if m.Dataset != "" {
+		md["dataset"] = m.Dataset
 	}
 	return md
 }
