@@ -103,3 +103,9 @@ func CalibrateKV(ctx context.Context, m *vit.Model, data dataset.Dataset, n, wor
 	}
 	return out, nil
 }
+
+// Description says which images calibrated the scales, for reports: "256 images of
+// mnist-train".
+func (s *KVScales) Description() string {
+	return fmt.Sprintf("%d images of %s", s.Images, s.Source)
+}

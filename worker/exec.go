@@ -39,7 +39,7 @@ type Executor struct {
 	mu       sync.Mutex
 	models   map[string]*modelEntry // by path
 	datasets map[string]*dataEntry  // by kind|path|split
-	calib    map[string]*calibEntry // by model path|calibration set|n
+	calib    map[string]*calibEntry // by model path|data set spec|split|n
 	mapped   []*mappedEntry         // most recent last
 }
 
@@ -159,17 +159,13 @@ func (e *Executor) Dataset(d *cfpb.DatasetRef, m *vit.Model) (dataset.Dataset, e
 	return data, nil
 }
 
-// kvScales calibrates (once) the static K/V scales: on the training split
-// of IDX data, on the evaluation folder itself for image folders (as eval).
+// kvScales calibrates (once) the static K/V scales on the images
+// dataset.CalibrationSet chooses for the sweep's data set, as eval does. The
+// key names the data set by its resolved path and split, so two folders of
+// one name never share scales.
 func (e *Executor) kvScales(ctx context.Context, spec *cfpb.SweepSpec, m *vit.Model, data dataset.Dataset, n int) (*sim.KVScales, error) {
-	calib := data
-	if spec.Dataset.GetKind() != "folder" {
-		var err error
-		if calib, err = e.dataset(e.openSpec(spec.Dataset), "train"); err != nil {
-			return nil, fmt.Errorf("calibration set: %w", err)
-		}
-	}
-	key := fmt.Sprintf("%s|%s|%d", e.path(spec.Model.GetPath()), calib.Name(), n)
+	dspec := e.openSpec(spec.Dataset)
+	key := fmt.Sprintf("%s|%s|%s|%d", e.path(spec.Model.GetPath()), dspec, spec.Dataset.GetSplit(), n)
 	e.mu.Lock()
 	if e.calib == nil {
 		e.calib = map[string]*calibEntry{}
@@ -180,7 +176,14 @@ func (e *Executor) kvScales(ctx context.Context, spec *cfpb.SweepSpec, m *vit.Mo
 		e.calib[key] = ce
 	}
 	e.mu.Unlock()
-	ce.once.Do(func() { ce.kv, ce.err = sim.CalibrateKV(context.WithoutCancel(ctx), m, calib, n, e.Threads) })
+	ce.once.Do(func() {
+		calib, err := dataset.CalibrationSet(dspec, data, e.dataset)
+		if err != nil {
+			ce.err = fmt.Errorf("calibration set: %w", err)
+			return
+		}
+		ce.kv, ce.err = sim.CalibrateKV(context.WithoutCancel(ctx), m, calib, n, e.Threads)
+	})
 	return ce.kv, ce.err
 }
 

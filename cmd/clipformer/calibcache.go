@@ -16,9 +16,12 @@ import (
 )
 
 // calibrationCache keeps static K/V scales on disk, keyed by the checkpoint's
-// sha256, the calibration set's name and the image count, so repeated
-// evaluations of a large model calibrate once. An unreadable or stale entry
-// is recomputed, never trusted.
+// sha256, the calibration images themselves (dataset.Fingerprint: pixel bytes,
+// or each file's path, size and modification time) and the image count, so
+// repeated evaluations of a large model calibrate once, and a set of the same
+// name with other images never reuses an entry. An unreadable or stale entry
+// is recomputed, never trusted; a set that cannot be fingerprinted is not
+// cached.
 type calibrationCache struct {
 	dir string // "" disables the cache
 }
@@ -41,8 +44,13 @@ func newCalibrationCache() calibrationCache {
 func (c calibrationCache) scales(ctx context.Context, modelPath string, m *vit.Model, data dataset.Dataset, n, workers int) (*sim.KVScales, error) {
 	var file string
 	if c.dir != "" {
-		if sum, err := filehash.SHA256(modelPath); err == nil {
-			key := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", sum, data.Name(), n)))
+		sum, err := filehash.SHA256(modelPath)
+		var images string
+		if err == nil {
+			images, err = dataset.Fingerprint(data, n)
+		}
+		if err == nil {
+			key := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", sum, images, n)))
 			file = filepath.Join(c.dir, hex.EncodeToString(key[:16])+".json")
 			if b, err := os.ReadFile(file); err == nil {
 				var kv sim.KVScales

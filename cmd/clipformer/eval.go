@@ -24,11 +24,14 @@ import (
 	"github.com/clipformer/clipformer/sim/vit"
 )
 
-// The bundled default point: the Fashion-MNIST model on its test set.
-const (
-	defaultModel = "models/vit-fashion-mnist.safetensors"
-	defaultData  = "fashion-mnist"
-)
+// The bundled default model, the Fashion-MNIST one; its metadata names its data set.
+const defaultModel = "models/vit-fashion-mnist.safetensors"
+
+// predictionChunk is the most images whose predictions eval holds at once: the
+// evaluation runs in chunks of this many and each chunk's rows go to the file as it
+// completes. 2048 x 1000 logits is 8 MB; a chunk still gives every worker hundreds
+// of batches, so the idle tail at a chunk's end costs little.
+const predictionChunk = 2048
 
 // evalConfig is everything `clipformer eval` was asked for.
 type evalConfig struct {
@@ -53,10 +56,10 @@ func parseEvalFlags(args []string, stderr io.Writer) (*evalConfig, error) {
 	c := &evalConfig{}
 	fs.StringVar(&c.model, "model", defaultModel, "checkpoint (.safetensors, timm ViT/DeiT names)")
 	fs.IntVar(&c.heads, "heads", 0, "head count when the checkpoint's metadata lacks it (default: metadata, else dim/64)")
-	fs.StringVar(&c.data, "data", defaultData, `dataset: mnist, fashion-mnist, idx:DIR, folder:DIR or a DIR`)
+	fs.StringVar(&c.data, "data", "", `dataset: mnist, fashion-mnist, idx:DIR, folder:DIR or a DIR (default: the one the checkpoint's metadata names)`)
 	fs.StringVar(&c.split, "split", "test", "split of an IDX dataset: train or test")
-	fs.StringVar(&c.calib, "calib", "", "calibration set for the static K/V scale (default: the dataset's train split; an image folder calibrates on itself)")
-	fs.StringVar(&c.calibSplit, "calib-split", "train", "split of an IDX calibration set: train or test")
+	fs.StringVar(&c.calib, "calib", "", "calibration set for the static K/V scale (default: the dataset's train split; an image folder without train/ calibrates on a class-stratified sample of itself)")
+	fs.StringVar(&c.calibSplit, "calib-split", "train", "split of the --calib set: train or test")
 	fs.IntVar(&c.start, "start", 0, "first image index")
 	fs.IntVar(&c.limit, "limit", 0, "images to evaluate (0: all from --start)")
 	fs.IntVar(&c.trials, "trials", 1, "Monte-Carlo trials")
@@ -204,11 +207,18 @@ type evalReport struct {
 	Pruning    string           `json:"pruning,omitempty"`
 	Profile    crossbar.Profile `json:"profile"`
 	KVScale    string           `json:"kv_scale_source,omitempty"`
-	Accuracy   accJSON          `json:"accuracy"`
-	SNR        *snrJSON         `json:"snr_db,omitempty"`
-	Hardware   *sim.Hardware    `json:"hardware,omitempty"`
-	Elapsed    float64          `json:"elapsed_seconds"`
-	ImagesPerS float64          `json:"images_per_second"`
+	// Calibration names the images the static K/V scale was calibrated on.
+	Calibration *calibrationJSON `json:"calibration,omitempty"`
+	Accuracy    accJSON          `json:"accuracy"`
+	SNR         *snrJSON         `json:"snr_db,omitempty"`
+	Hardware    *sim.Hardware    `json:"hardware,omitempty"`
+	Elapsed     float64          `json:"elapsed_seconds"`
+	ImagesPerS  float64          `json:"images_per_second"`
+}
+
+type calibrationJSON struct {
+	Set    string `json:"set"`    // the calibration set's name, e.g. "imagenet-train"
+	Images int    `json:"images"` // its first images used
 }
 
 type clipJSON struct {
@@ -243,11 +253,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// before the crossbar mapping allocates, so they do not add to the peak.
 	runtime.GC()
 	debug.FreeOSMemory()
-	data, err := dataset.Open(c.data, c.split)
+	data, err := c.openData(modelPath, m, stderr)
 	if err != nil {
-		return err
-	}
-	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
 		return err
 	}
 	s := c.setting
@@ -279,12 +286,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "note:", note)
 	}
 
+	var sink *predictionWriter
+	if c.predictions != "" {
+		if sink, err = createPredictions(c.predictions, m.Classes); err != nil {
+			return err
+		}
+		defer sink.abort() // a failed evaluation leaves no partial file
+	}
 	bar := newProgress(stderr, total*c.trials)
 	var (
 		mapped *sim.Mapped
 		merged = &sim.Result{}
 		accs   []float64
-		preds  [][]sim.Prediction
 	)
 	begin := time.Now()
 	for trial := 0; trial < c.trials; trial++ {
@@ -303,16 +316,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 		base := trial * total
-		r, err := sim.Evaluate(ctx, sim.Request{Model: m, Data: data, Start: c.start, Count: total, Setting: s, KV: kv,
-			Mapped: mapped, Workers: c.workers, Batch: c.batch, Predictions: c.predictions != "",
-			Progress: func(done int) { bar.set(base + done) }})
+		req := sim.Request{Model: m, Data: data, Start: c.start, Count: total, Setting: s, KV: kv,
+			Mapped: mapped, Workers: c.workers, Batch: c.batch, Progress: func(done int) { bar.set(base + done) }}
+		var write func([]sim.Prediction) error
+		if sink != nil {
+			write = func(p []sim.Prediction) error { return sink.write(trial, p) }
+		}
+		r, err := evaluateTrial(ctx, req, predictionChunk, write)
 		if err != nil {
 			bar.clear()
 			return err
 		}
 		accs = append(accs, r.Accuracy())
-		preds = append(preds, r.Predictions)
-		r.Predictions = nil
 		merged.Merge(r)
 	}
 	elapsed := time.Since(begin)
@@ -332,7 +347,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rep.Accuracy = accJSON{Mean: iv.Mean, Std: iv.Std, CI95: iv.Half, PerTrial: accs}
 	if !s.Ideal {
 		if kv != nil {
-			rep.KVScale = fmt.Sprintf("static, calibrated on %d images of %s", kv.Images, kv.Source)
+			rep.KVScale = "static, calibrated on " + kv.Description()
+			rep.Calibration = &calibrationJSON{Set: kv.Source, Images: kv.Images}
 		} else {
 			rep.KVScale = "dynamic"
 		}
@@ -344,8 +360,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		hw := sim.HardwareCountsPruned(m.Config, s.Profile, s.Clip, &s.Prune)
 		rep.Hardware = &hw
 	}
-	if c.predictions != "" {
-		if err := writePredictions(c.predictions, preds, m.Classes); err != nil {
+	if sink != nil {
+		if err := sink.close(); err != nil {
 			return err
 		}
 	}
@@ -358,42 +374,57 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// calibrate computes the static K/V scales on the calibration set.
+// openData opens --data, or the data set the checkpoint's metadata names, and
+// refuses one that does not fit the model.
+func (c *evalConfig) openData(modelPath string, m *vit.Model, stderr io.Writer) (dataset.Dataset, error) {
+	if c.data == "" {
+		if m.Dataset == "" {
+			return nil, fmt.Errorf("eval: no --data given and %s names no data set in its metadata (key \"dataset\"): name one with --data", modelPath)
+		}
+		c.data = m.Dataset
+	} else if m.Dataset != "" && m.Dataset != c.data && !c.json {
+		fmt.Fprintf(stderr, "note: %s was trained on %s; evaluating it on %s\n", modelPath, m.Dataset, c.data)
+	}
+	data, err := dataset.Open(c.data, c.split)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkModelFits(modelPath, m, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// checkModelFits refuses a data set whose images (channels, size) or class count
+// differ from the model's: its accuracy would mean nothing.
+func checkModelFits(modelPath string, m *vit.Model, data dataset.Dataset) error {
+	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
+		return fmt.Errorf("eval: model %s does not fit: %w", modelPath, err)
+	}
+	if n := data.NumClasses(); n != m.Classes {
+		return fmt.Errorf("eval: model %s has %d classes, data set %s has %d: %w", modelPath, m.Classes, data.Name(), n, dataset.ErrFit)
+	}
+	return nil
+}
+
+// calibrate computes (or finds in the cache) the static K/V scales on --calib, else
+// on the set dataset.CalibrationSet chooses for the evaluated data.
 func (c *evalConfig) calibrate(ctx context.Context, modelPath string, m *vit.Model, data dataset.Dataset, n int, stderr io.Writer) (*sim.KVScales, error) {
 	var calib dataset.Dataset
-	switch {
-	case c.calib != "":
-		var err error
+	var err error
+	if c.calib != "" {
 		if calib, err = dataset.Open(c.calib, c.calibSplit); err != nil {
 			return nil, err
 		}
-	case isFolderSpec(c.data):
-		calib = data
-		if !c.json {
-			fmt.Fprintf(stderr, "note: calibrating the static K/V scale on the first %d images of %s itself (name another set with --calib)\n", min(n, data.Len()), data.Name())
-		}
-	default:
-		var err error
-		if calib, err = dataset.Open(c.data, c.calibSplit); err != nil {
+	} else {
+		if calib, err = dataset.CalibrationSet(c.data, data, dataset.Open); err != nil {
 			return nil, fmt.Errorf("eval: calibration set: %w", err)
+		}
+		if _, folder := data.(*dataset.Folder); folder && !c.json {
+			fmt.Fprintf(stderr, "note: calibrating the static K/V scale on %d images of %s (name another set with --calib)\n", min(n, calib.Len()), calib.Name())
 		}
 	}
 	return newCalibrationCache().scales(ctx, modelPath, m, calib, n, c.workers)
-}
-
-func isFolderSpec(spec string) bool {
-	if strings.HasPrefix(spec, "folder:") {
-		return true
-	}
-	switch spec {
-	case "mnist", "fashion-mnist":
-		return false
-	}
-	if strings.HasPrefix(spec, "idx:") {
-		return false
-	}
-	_, err := dataset.OpenIDXDir(spec, "train")
-	return err != nil
 }
 
 func printReport(w io.Writer, r *evalReport, m *vit.Model) {
@@ -442,32 +473,97 @@ func joinF(v []float64, format string) string {
 	return strings.Join(s, " ")
 }
 
-func writePredictions(path string, trials [][]sim.Prediction, classes int) error {
+// evaluateTrial runs one trial of req. With write set it evaluates chunk images at
+// a time and hands each chunk's predictions to write as the chunk completes, in image
+// order, so the logits never pile up in memory; each image's result depends only on
+// its index, so the chunking changes no number.
+func evaluateTrial(ctx context.Context, req sim.Request, chunk int, write func([]sim.Prediction) error) (*sim.Result, error) {
+	if write == nil {
+		return sim.Evaluate(ctx, req)
+	}
+	total, progress := req.Count, req.Progress
+	merged := &sim.Result{}
+	for first := 0; first < total; first += chunk {
+		part := req
+		part.Start, part.Count, part.Predictions = req.Start+first, min(chunk, total-first), true
+		if progress != nil {
+			part.Progress = func(done int) { progress(first + done) }
+		}
+		r, err := sim.Evaluate(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		if err := write(r.Predictions); err != nil {
+			return nil, err
+		}
+		r.Predictions = nil
+		merged.Merge(r)
+	}
+	return merged, nil
+}
+
+// predictionWriter streams the --predictions CSV: a header, then one row per trial
+// and image, written as the evaluation produces them.
+type predictionWriter struct {
+	path   string
+	f      *os.File
+	w      *csv.Writer
+	row    []string
+	closed bool
+}
+
+// createPredictions creates the file and writes the header: trial, index, label,
+// prediction and one logit_K column per class.
+func createPredictions(path string, classes int) (*predictionWriter, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("eval: predictions: %w", err)
+		return nil, fmt.Errorf("eval: predictions: %w", err)
 	}
-	w := csv.NewWriter(f)
+	p := &predictionWriter{path: path, f: f, w: csv.NewWriter(f)}
 	head := []string{"trial", "index", "label", "prediction"}
 	for k := 0; k < classes; k++ {
 		head = append(head, fmt.Sprintf("logit_%d", k))
 	}
-	w.Write(head)
-	for t, preds := range trials {
-		for _, p := range preds {
-			row := []string{strconv.Itoa(t), strconv.Itoa(p.Index), strconv.Itoa(p.Label), strconv.Itoa(p.Pred)}
-			for _, l := range p.Logits {
-				row = append(row, strconv.FormatFloat(float64(l), 'g', -1, 32))
-			}
-			w.Write(row)
+	p.w.Write(head)
+	return p, nil
+}
+
+// write appends one trial's rows for preds and flushes them to the file.
+func (p *predictionWriter) write(trial int, preds []sim.Prediction) error {
+	for _, pr := range preds {
+		p.row = append(p.row[:0], strconv.Itoa(trial), strconv.Itoa(pr.Index), strconv.Itoa(pr.Label), strconv.Itoa(pr.Pred))
+		for _, l := range pr.Logits {
+			p.row = append(p.row, strconv.FormatFloat(float64(l), 'g', -1, 32))
 		}
+		p.w.Write(p.row)
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("eval: predictions %s: %w", path, err)
+	p.w.Flush()
+	if err := p.w.Error(); err != nil {
+		return fmt.Errorf("eval: predictions %s: %w", p.path, err)
 	}
-	return f.Close()
+	return nil
+}
+
+// close flushes and closes the file.
+func (p *predictionWriter) close() error {
+	p.closed = true
+	p.w.Flush()
+	err := p.w.Error()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("eval: predictions %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// abort removes the file unless close ran.
+func (p *predictionWriter) abort() {
+	if !p.closed {
+		p.f.Close()
+		os.Remove(p.path)
+	}
 }
 
 func runProfile(args []string, stdout, stderr io.Writer) error {
