@@ -138,9 +138,11 @@ step sgemm_tuned torch_run "$out/torch_sgemm_tuned.json" --sgemm 2048 --threads 
 imgdir=$out/images
 rm -rf "$imgdir"
 step mkimages go run ./scripts/mkimages -out "$imgdir" -n $images -classes 2 -size 256x256 -seed 1 -format jpg
-# An image folder calibrates the static K/V scale on itself.
+# eval refuses a data set whose class count differs from the model's: a DeiT-S with the
+# folder's 2 classes. A folder without train/ calibrates on a class-stratified sample of itself.
+step synth2 ./clipformer model synth --arch deit-small --classes 2 --out "$out/deit-s-2.safetensors"
 step eval_rss bash -o pipefail -c '/usr/bin/time -v ./clipformer eval --model "$1" --data "folder:$2" --limit "$3" --gamma 4 --clip 2,0.25 >"$4" 2>"$5"; rc=$?; cat "$4"; exit $rc' \
-  bash "$model" "$imgdir" "$images" "$out/eval.txt" "$out/eval_time.txt"
+  bash "$out/deit-s-2.safetensors" "$imgdir" "$images" "$out/eval.txt" "$out/eval_time.txt"
 
 # --- f. the reference path against the fast path ------------------------------
 step go_reference bash -o pipefail -c 'go test -run XXX -bench ReferencePathTiny -benchtime "$1" ./sim/ | tee "$2"' \
