@@ -26,13 +26,38 @@ type clipSchema struct {
 	Beta  float64 `yaml:"beta"`
 }
 
+// schemaChecker walks a YAML tree against a Go type.
+type schemaChecker struct {
+	errs *fieldErrors
+	// aliased holds the anchored nodes already checked, by type: an alias
+	// is checked once, so that nested aliases (a "billion laughs"
+	// document) cost no more than the document's length.
+	aliased map[aliasKey]bool
+}
+
+type aliasKey struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
 // checkSchema reports every field of n that t does not have and every value
 // whose kind does not fit its field, with its path and line.
 func checkSchema(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) {
+	c := &schemaChecker{errs: errs, aliased: map[aliasKey]bool{}}
+	c.check(n, t, path)
+}
+
+func (c *schemaChecker) check(n *yaml.Node, t reflect.Type, path string) {
+	errs := c.errs
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		k := aliasKey{n.Alias, t}
+		if c.aliased[k] {
+			return
+		}
+		c.aliased[k] = true
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -43,13 +68,13 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) {
 		return // kept as written (device-axis values), checked when used
 	case t == clipType:
 		if n.Kind == yaml.MappingNode {
-			checkSchema(n, reflect.TypeOf(clipSchema{}), path, errs)
+			c.check(n, reflect.TypeOf(clipSchema{}), path)
 		}
 		return // the scalar form is checked by clipYAML.UnmarshalYAML
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		checkMapping(n, t, path, errs)
+		c.checkMapping(n, t, path)
 	case reflect.Slice:
 		switch {
 		case n.Kind == yaml.ScalarNode:
@@ -59,8 +84,8 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) {
 			errs.add(at(path, n), "want a list, not a %s", kindName(n.Kind))
 			return
 		}
-		for i, c := range n.Content {
-			checkSchema(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		for i, e := range n.Content {
+			c.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	default:
 		checkScalar(n, t, path, errs)
@@ -68,7 +93,8 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) {
 }
 
 // checkMapping checks a mapping node against struct type t.
-func checkMapping(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) {
+func (c *schemaChecker) checkMapping(n *yaml.Node, t reflect.Type, path string) {
+	errs := c.errs
 	fields := yamlFieldTypes(t)
 	if n.Kind != yaml.MappingNode {
 		errs.add(at(orTop(path), n), "want a mapping of fields (%s)", strings.Join(yamlFields(reflect.New(t).Elem().Interface()), ", "))
@@ -76,6 +102,10 @@ func checkMapping(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) 
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag == "!!merge" { // "<<: *anchor" merges the anchor's fields here
+			c.checkMerge(v, t, path)
+			continue
+		}
 		ft, ok := fields[k.Value]
 		if !ok {
 			where := "at the top level"
@@ -86,8 +116,19 @@ func checkMapping(n *yaml.Node, t reflect.Type, path string, errs *fieldErrors) 
 				where, strings.Join(yamlFields(reflect.New(t).Elem().Interface()), ", "))
 			continue
 		}
-		checkSchema(v, ft, join(path, k.Value), errs)
+		c.check(v, ft, join(path, k.Value))
 	}
+}
+
+// checkMerge checks the mapping (or list of mappings) merged by a "<<" key.
+func (c *schemaChecker) checkMerge(v *yaml.Node, t reflect.Type, path string) {
+	if v.Kind == yaml.SequenceNode {
+		for _, e := range v.Content {
+			c.check(e, t, path)
+		}
+		return
+	}
+	c.check(v, t, path)
 }
 
 // checkScalar checks that n holds a value of t's kind.

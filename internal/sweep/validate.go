@@ -100,7 +100,7 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	if s.Grid == nil {
 		errs.add("grid", "required")
 	} else if perr == nil {
-		validateGrid(s.Grid, &base, &errs)
+		validateGrid(s.Grid, &base, s.Path, &errs)
 	}
 	return errs.err()
 }
@@ -245,7 +245,14 @@ func validateDataset(d *cfpb.DatasetRef, errs *fieldErrors) {
 	}
 }
 
-func validateGrid(g *cfpb.Grid, base *Device, errs *fieldErrors) {
+func validateGrid(g *cfpb.Grid, base *Device, path string, errs *fieldErrors) {
+	// Rules that join two fields (gmax_us above gmin_us, an ADC and the
+	// fast path, clip betas and gmin_us/gmax_us) hold for every combination
+	// of the device axes' values, not only for each value on the base.
+	lowBeta := base.GminUS / base.GmaxUS
+	if axes, ok := validateDeviceAxes(g, base, errs); ok {
+		lowBeta = checkVariants(base, axes, path, errs)
+	}
 	if len(g.Gamma) == 0 {
 		errs.add("grid.gamma", "needs at least one value")
 	}
@@ -259,8 +266,8 @@ func validateGrid(g *cfpb.Grid, base *Device, errs *fieldErrors) {
 		if !finite(alpha) || alpha < 1 {
 			errs.add(path+".alpha", "%v must be finite and >= 1", alpha)
 		}
-		if lo := base.GminUS / base.GmaxUS; !(beta >= lo && beta <= 1) {
-			errs.add(path+".beta", "%v is outside [%g, 1]", beta, lo)
+		if !(beta >= lowBeta && beta <= 1) {
+			errs.add(path+".beta", "%v is outside [%g, 1]", beta, lowBeta)
 		}
 	}
 	for i, c := range g.Clip {
@@ -294,37 +301,6 @@ func validateGrid(g *cfpb.Grid, base *Device, errs *fieldErrors) {
 		}
 	}
 	dup(g.SigmaW, "grid.sigma_w", errs)
-	fields := map[string]bool{}
-	for i, ax := range g.Device {
-		path := fmt.Sprintf("grid.device[%d]", i)
-		switch {
-		case ax.Field == "":
-			errs.add(path+".field", "required")
-			continue
-		case ax.Field == "sigma_r" || ax.Field == "sigma_w":
-			errs.add(path+".field", "%s has its own axis: use grid.%s", ax.Field, ax.Field)
-			continue
-		case !isDeviceField(ax.Field):
-			errs.add(path+".field", "%q is not a device-profile field; the fields are %s", ax.Field, strings.Join(deviceFields(), ", "))
-			continue
-		case fields[ax.Field]:
-			errs.add(path+".field", "%q is already an axis", ax.Field)
-		}
-		fields[ax.Field] = true
-		if len(ax.Values) == 0 {
-			errs.add(path+".values", "needs at least one value")
-		}
-		for j, v := range ax.Values {
-			p := *base
-			if err := SetDeviceField(&p, ax.Field, v); err != nil {
-				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%v", err)
-				continue
-			}
-			if err := p.Validate(); err != nil {
-				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%v", err)
-			}
-		}
-	}
 }
 
 func dup(v []float64, path string, errs *fieldErrors) {
