@@ -413,9 +413,9 @@ func TestEveryDeviceCombinationIsValidated(t *testing.T) {
 	const base = "model: {path: m}\ndataset: {kind: mnist}\n"
 	for spec, want := range map[string]string{
 		base + "grid: {gamma: [1], device: [{field: gmin_us, values: [0.1, 5]}, {field: gmax_us, values: [10, 2]}]}": "grid.device: the combination gmin_us=5 gmax_us=2: gmax_us: 2 must be finite and above gmin_us (5)",
-		base + "path: fast\ngrid: {gamma: [1], device: [{field: adc_bits, values: [0, 6]}]}":                           "path: fast cannot model an ADC, and the device combination adc_bits=6 has adc_bits 6",
-		base + "path: fast\nprofile: {adc_bits: 4}\ngrid: {gamma: [1]}":                                                 "path: fast cannot model an ADC, and the profile has adc_bits 4",
-		base + "grid: {gamma: [1], clip: [{alpha: 2, beta: 0.02}], device: [{field: gmax_us, values: [10, 0.5]}]}":    "grid.clip[0].beta: 0.02 is outside [0.2, 1]",
+		base + "path: fast\ngrid: {gamma: [1], device: [{field: adc_bits, values: [0, 6]}]}":                         "path: fast cannot model an ADC, and the device combination adc_bits=6 has adc_bits 6",
+		base + "path: fast\nprofile: {adc_bits: 4}\ngrid: {gamma: [1]}":                                              "path: fast cannot model an ADC, and the profile has adc_bits 4",
+		base + "grid: {gamma: [1], clip: [{alpha: 2, beta: 0.02}], device: [{field: gmax_us, values: [10, 0.5]}]}":   "grid.clip[0].beta: 0.02 is outside [0.2, 1]",
 	} {
 		_, err := Parse("c.yaml", []byte(spec))
 		if err == nil || !strings.Contains(err.Error(), want) {
