@@ -451,3 +451,38 @@ func BenchmarkValidateClipProduct3000x3000Message(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckPathsNamesEveryMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.safetensors"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "imgs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := func(model, kind, data string) *cfpb.SweepSpec {
+		return &cfpb.SweepSpec{Model: &cfpb.ModelRef{Path: model}, Dataset: &cfpb.DatasetRef{Kind: kind, Path: data, Limit: 4}}
+	}
+	if err := CheckPaths(spec("m.safetensors", "folder", "imgs"), dir); err != nil {
+		t.Fatalf("present inputs: %v", err)
+	}
+	if err := CheckPaths(spec("m.safetensors", "mnist", ""), dir); err != nil {
+		t.Fatalf("a named data set: %v", err)
+	}
+	for _, c := range []struct {
+		spec *cfpb.SweepSpec
+		want []string
+	}{
+		{spec("gone.safetensors", "folder", "imgs"), []string{"model.path: " + filepath.Join(dir, "gone.safetensors") + " does not exist"}},
+		{spec("m.safetensors", "folder", "nope"), []string{"dataset.path: " + filepath.Join(dir, "nope") + " does not exist"}},
+		{spec("imgs", "idx", "m.safetensors"), []string{"model.path: " + filepath.Join(dir, "imgs") + " is not a regular file",
+			"dataset.path: " + filepath.Join(dir, "m.safetensors") + " is not a folder"}},
+	} {
+		err := CheckPaths(c.spec, dir)
+		for _, w := range c.want {
+			if err == nil || !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), w) {
+				t.Errorf("err = %v, want ErrInput containing %q", err, w)
+			}
+		}
+	}
+}
