@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/clipformer/clipformer/internal/filehash"
-	"github.com/clipformer/clipformer/internal/sweep"
+	"github.com/clipformer/clipformer/internal/simspec"
 	"github.com/clipformer/clipformer/internal/version"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim"
@@ -225,7 +225,7 @@ func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardW
 		return nil, fmt.Errorf("%w: data set %s has %d images, shard %d needs images %d..%d",
 			ErrLocal, data.Name(), data.Len(), w.Shard, w.Start, w.Start+w.Count-1)
 	}
-	s, err := sweep.Setting(spec, w.Point, int(w.Trial))
+	s, err := simspec.Setting(spec, w.Point, int(w.Trial))
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardW
 	if err != nil {
 		return nil, err
 	}
-	return sweep.Summarize(r), nil
+	return simspec.Summarize(r), nil
 }
 
 // Result wraps a summary as the shard's result.

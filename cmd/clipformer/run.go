@@ -145,6 +145,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Every input is checked before the first shard and before --fresh
+	// clears anything, so that a typo costs neither time nor a recorded run.
+	exec := &worker.Executor{AllowUnchecked: true, Threads: max(*threads, 1)}
+	if err := local.CheckInputs(spec, exec); err != nil {
+		return fmt.Errorf("%s: %w", specPath, err)
+	}
 	if err := fillChecksum(spec); err != nil {
 		return fmt.Errorf("%s: %w", specPath, err)
 	}
@@ -190,7 +196,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		bar.update(s)
 	}
 	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
-		Exec: &worker.Executor{AllowUnchecked: true, Threads: max(*threads, 1)}, Progress: progress, Logger: logger})
+		Exec: exec, Progress: progress, Logger: logger})
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {

@@ -85,6 +85,50 @@ func TestRunRefusesABadSpecNamingTheField(t *testing.T) {
 	}
 }
 
+// TestRunChecksEveryInputBeforeTheFirstShard: a spec naming a missing model
+// or data set fails at once, naming the field and the path, without running
+// a shard, writing results or clearing a recorded run (even with --fresh).
+func TestRunChecksEveryInputBeforeTheFirstShard(t *testing.T) {
+	model := mnistShapedModel(t)
+	emptyDir := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "no-such-folder")
+	for _, c := range []struct{ name, model, data, want string }{
+		{"missing data folder", model, "{kind: folder, path: " + missing + ", limit: 40}", "dataset.path: " + missing + " does not exist"},
+		{"missing model", filepath.Join(emptyDir, "gone.safetensors"), "{kind: mnist, limit: 40}", "model.path: " + filepath.Join(emptyDir, "gone.safetensors") + " does not exist"},
+		{"folder without images", model, "{kind: folder, path: " + emptyDir + ", limit: 40}", "dataset: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := filepath.Join(dir, "spec.yaml")
+			y := fmt.Sprintf("model: {path: %s}\ndataset: %s\ngrid: {gamma: [0]}\nimages_per_shard: 10\n", c.model, c.data)
+			if err := os.WriteFile(spec, []byte(y), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out")
+			kept := filepath.Join(out, "state", "raft.db")
+			if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(kept, []byte("a recorded run"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, err := runCmd(t, "run", "--fresh", "--out", out, "--workers", "1", spec)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "spec.yaml") {
+				t.Fatalf("err = %v, want it to name spec.yaml and contain %q", err, c.want)
+			}
+			if strings.Contains(stderr, "shards") || strings.Contains(stderr, "done in") {
+				t.Errorf("the sweep started:\n%s", stderr)
+			}
+			if _, err := os.Stat(filepath.Join(out, "results.csv")); err == nil {
+				t.Error("results.csv was written")
+			}
+			if b, err := os.ReadFile(kept); err != nil || string(b) != "a recorded run" {
+				t.Errorf("the recorded run was lost: %q %v", b, err)
+			}
+		})
+	}
+}
+
 // startCoordinator runs a one-node coordinator with mutual TLS and a worker.
 func startCoordinator(t *testing.T, certDir string) string {
 	t.Helper()

@@ -21,9 +21,29 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/worker"
 )
+
+// CheckInputs loads, through exec, the model and the data set that every
+// shard of spec reads, and checks that they fit each other. A missing or
+// unreadable input then fails here, naming the spec's field, before any
+// shard runs or any state is touched; exec keeps what it loaded for the
+// shards.
+func CheckInputs(spec *cfpb.SweepSpec, exec *worker.Executor) error {
+	if err := sweep.CheckPaths(spec, exec.BaseDir); err != nil {
+		return err
+	}
+	m, err := exec.Model(spec.GetModel())
+	if err != nil {
+		return fmt.Errorf("model.path: %w", err)
+	}
+	if _, err := exec.Dataset(spec.GetDataset(), m); err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	return nil
+}
 
 // Options configure a local run.
 type Options struct {
@@ -58,6 +78,17 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	run := opt.Run
+	if run == nil {
+		exec := opt.Exec
+		if exec == nil {
+			exec = &worker.Executor{AllowUnchecked: true, Threads: opt.ThreadsPerWorker}
+		}
+		if err := CheckInputs(spec, exec); err != nil {
+			return nil, nil, err
+		}
+		run = exec.Run
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,14 +156,6 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 		}
 	}
 
-	run := opt.Run
-	if run == nil {
-		exec := opt.Exec
-		if exec == nil {
-			exec = &worker.Executor{AllowUnchecked: true, Threads: opt.ThreadsPerWorker}
-		}
-		run = exec.Run
-	}
 	wctx, stopWorkers := context.WithCancel(ctx)
 	done := make(chan struct{}, opt.Workers)
 	host, _ := os.Hostname()

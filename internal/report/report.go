@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/clipformer/clipformer/internal/simspec"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim"
@@ -88,7 +89,7 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 		}
 		r.Device = strings.Join(dev, " ")
 		if spec != nil && spec.Pruning != nil {
-			pr := sweep.PruningOf(spec)
+			pr := simspec.Pruning(spec)
 			r.Pruning = pr.String()
 		}
 		merged := &sim.Result{}
@@ -101,7 +102,7 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 			if t.Images == 0 {
 				continue
 			}
-			res := sweep.Result(t)
+			res := simspec.Result(t)
 			accs = append(accs, res.Accuracy())
 			images = res.Images
 			merged.Merge(res)
@@ -181,9 +182,9 @@ func WriteTable(w io.Writer, rows []Row) error {
 // AddHardware fills the rows' hardware columns for a model architecture,
 // with the cost table t.
 func AddHardware(rows []Row, spec *cfpb.SweepSpec, results []*cfpb.PointResult, c vit.Config, t cost.Table) error {
-	prune := sweep.PruningOf(spec)
+	prune := simspec.Pruning(spec)
 	for i := range rows {
-		st, err := sweep.Setting(spec, results[i].Point, 0)
+		st, err := simspec.Setting(spec, results[i].Point, 0)
 		if err != nil {
 			return err
 		}

@@ -3,50 +3,51 @@ package sweep
 import (
 	"fmt"
 
+	"github.com/clipformer/clipformer/internal/tally"
 	"github.com/clipformer/clipformer/proto/cfpb"
-	"github.com/clipformer/clipformer/sim"
 )
 
-// Summarize turns a simulator result into a shard summary.
-func Summarize(r *sim.Result) *cfpb.Summary {
-	s := &cfpb.Summary{Images: int64(r.Images), Correct: int64(r.Correct)}
-	for i := range r.Signal {
-		s.Signal = append(s.Signal, &cfpb.Sum128{Hi: r.Signal[i].Hi, Lo: r.Signal[i].Lo})
-		s.Noise = append(s.Noise, &cfpb.Sum128{Hi: r.Noise[i].Hi, Lo: r.Noise[i].Lo})
+// Tally turns a shard summary into the arithmetic's form.
+func Tally(s *cfpb.Summary) tally.Summary {
+	t := tally.Summary{Images: s.GetImages(), Correct: s.GetCorrect()}
+	for _, v := range s.GetSignal() {
+		t.Signal = append(t.Signal, tally.Sum{Hi: v.GetHi(), Lo: v.GetLo()})
+	}
+	for _, v := range s.GetNoise() {
+		t.Noise = append(t.Noise, tally.Sum{Hi: v.GetHi(), Lo: v.GetLo()})
+	}
+	return t
+}
+
+// SummaryOf turns a tally back into a shard summary.
+func SummaryOf(t tally.Summary) *cfpb.Summary {
+	s := &cfpb.Summary{Images: t.Images, Correct: t.Correct}
+	for _, v := range t.Signal {
+		s.Signal = append(s.Signal, &cfpb.Sum128{Hi: v.Hi, Lo: v.Lo})
+	}
+	for _, v := range t.Noise {
+		s.Noise = append(s.Noise, &cfpb.Sum128{Hi: v.Hi, Lo: v.Lo})
 	}
 	return s
 }
 
-// Result turns a summary back into a simulator result (without predictions).
-func Result(s *cfpb.Summary) *sim.Result {
-	r := &sim.Result{Images: int(s.GetImages()), Correct: int(s.GetCorrect())}
-	for i := range s.GetSignal() {
-		r.Signal = append(r.Signal, sim.ExactSum{Hi: s.Signal[i].GetHi(), Lo: s.Signal[i].GetLo()})
-		r.Noise = append(r.Noise, sim.ExactSum{Hi: s.Noise[i].GetHi(), Lo: s.Noise[i].GetLo()})
-	}
-	return r
-}
-
 // Merge adds b into a; both are exact, so the order never matters.
 func Merge(a, b *cfpb.Summary) *cfpb.Summary {
-	r := Result(a)
-	r.Merge(Result(b))
-	return Summarize(r)
+	t := Tally(a)
+	t.Merge(Tally(b))
+	return SummaryOf(t)
 }
 
 // Aggregate merges per-shard outcomes into one result per grid point, in grid
 // order. state and summary describe shard k; summary is nil unless done.
 func Aggregate(l *Layout, state func(k int) cfpb.ShardState, summary func(k int) *cfpb.Summary) []*cfpb.PointResult {
 	out := make([]*cfpb.PointResult, len(l.Points))
-	merged := make([][]*sim.Result, len(l.Points))
+	merged := make([][]tally.Summary, len(l.Points))
 	doneChunks := make([][]int, len(l.Points))
 	for i, p := range l.Points {
 		out[i] = &cfpb.PointResult{Point: p, ShardsTotal: int32(l.Trials * l.Chunks)}
-		merged[i] = make([]*sim.Result, l.Trials)
+		merged[i] = make([]tally.Summary, l.Trials)
 		doneChunks[i] = make([]int, l.Trials)
-		for t := range merged[i] {
-			merged[i][t] = &sim.Result{}
-		}
 	}
 	for k := 0; k < l.Shards(); k++ {
 		w := l.Shard("", k)
@@ -55,14 +56,14 @@ func Aggregate(l *Layout, state func(k int) cfpb.ShardState, summary func(k int)
 		case cfpb.ShardState_SHARD_STATE_DONE:
 			out[pi].ShardsDone++
 			doneChunks[pi][t]++
-			merged[pi][t].Merge(Result(summary(k)))
+			merged[pi][t].Merge(Tally(summary(k)))
 		case cfpb.ShardState_SHARD_STATE_FAILED:
 			out[pi].ShardsFailed++
 		}
 	}
 	for i := range out {
 		for t, r := range merged[i] {
-			out[i].Trials = append(out[i].Trials, Summarize(r))
+			out[i].Trials = append(out[i].Trials, SummaryOf(r))
 			if doneChunks[i][t] == l.Chunks {
 				out[i].CompleteTrials++
 			}

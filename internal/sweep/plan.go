@@ -5,9 +5,6 @@ import (
 	"math/bits"
 
 	"github.com/clipformer/clipformer/proto/cfpb"
-	"github.com/clipformer/clipformer/sim"
-	"github.com/clipformer/clipformer/sim/crossbar"
-	"github.com/clipformer/clipformer/sim/vit"
 )
 
 // namedSizes are the image counts of the named data sets, by split.
@@ -55,7 +52,7 @@ func clipSettings(g *cfpb.Grid) []*cfpb.ClipSetting {
 // their order), then sigma_w, sigma_r, gamma, and the ClipFormer setting
 // fastest. An axis left empty takes the profile's value.
 func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
-	base, err := BaseProfile(s.Profile)
+	base, err := BaseDevice(s.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("%w: profile: %v", ErrSpec, err)
 	}
@@ -76,11 +73,11 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 		}
 		p := base
 		for i, v := range dev {
-			if setProfileField(&p, g.Device[i].Field, v) != nil {
+			if SetDeviceField(&p, g.Device[i].Field, v) != nil {
 				return []float64{base.SigmaW}
 			}
 		}
-		return []float64{crossbar.DefaultSigmaWFor(p.Granularity)}
+		return []float64{DefaultSigmaW(p.Granularity)}
 	}
 	clips := clipSettings(g)
 	var points []*cfpb.Point
@@ -109,34 +106,6 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 		return nil, fmt.Errorf("%w: grid: no points (every axis needs at least one value)", ErrSpec)
 	}
 	return points, nil
-}
-
-// Setting is the simulator setting of one point and trial.
-func Setting(s *cfpb.SweepSpec, p *cfpb.Point, trial int) (sim.Setting, error) {
-	prof, err := BaseProfile(s.Profile)
-	if err != nil {
-		return sim.Setting{}, fmt.Errorf("%w: profile: %v", ErrSpec, err)
-	}
-	for i, v := range p.Device {
-		if i >= len(s.Grid.Device) {
-			return sim.Setting{}, fmt.Errorf("%w: point %d has %d device values, the grid %d axes", ErrSpec, p.Index, len(p.Device), len(s.Grid.Device))
-		}
-		if err := setProfileField(&prof, s.Grid.Device[i].Field, v); err != nil {
-			return sim.Setting{}, fmt.Errorf("%w: grid.device[%d]: %v", ErrSpec, i, err)
-		}
-	}
-	prof.SigmaW, prof.SigmaR = p.SigmaW, p.SigmaR
-	if err := prof.Validate(); err != nil {
-		return sim.Setting{}, fmt.Errorf("%w: point %d: %v", ErrSpec, p.Index, err)
-	}
-	st := sim.Setting{Profile: prof, Gamma: p.Gamma, Path: sim.Path(s.Path), Seed: s.Seed, Trial: trial, Prune: PruningOf(s)}
-	if c := p.Clip; c != nil && !c.Off {
-		st.Clip = crossbar.ClipFormer{On: true, Alpha: c.Alpha, Beta: c.Beta}
-	}
-	if _, _, err := st.Resolve(); err != nil {
-		return sim.Setting{}, fmt.Errorf("%w: point %d: %v", ErrSpec, p.Index, err)
-	}
-	return st, nil
 }
 
 // Layout numbers a sweep's shards in dispatch order. Shard k is
@@ -206,17 +175,4 @@ func bitReversalOrder(n int) []int {
 		}
 	}
 	return out
-}
-
-// PruningOf is the spec's token pruning as the simulator takes it.
-func PruningOf(s *cfpb.SweepSpec) vit.Pruning {
-	pr := s.GetPruning()
-	if pr == nil {
-		return vit.Pruning{}
-	}
-	blocks := make([]int, len(pr.Blocks))
-	for i, b := range pr.Blocks {
-		blocks[i] = int(b)
-	}
-	return vit.Pruning{KeepRate: pr.KeepRate, Blocks: blocks, Fuse: pr.Fuse}
 }

@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -138,11 +140,23 @@ type deviceAxisYAML struct {
 	Values []yaml.Node `yaml:"values"`
 }
 
-// Load reads a spec from a YAML file.
+// MaxSpecBytes bounds a spec, as YAML or as an encoded message. A spec is
+// a short list of axes; the cap keeps a malformed or hostile one from
+// costing a parser or a coordinator more than a moment.
+const MaxSpecBytes = 1 << 20
+
+// Load reads a spec from a YAML file of at most MaxSpecBytes.
 func Load(path string) (*cfpb.SweepSpec, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSpec, err)
+	}
+	defer f.Close()
+	// One byte more than the cap tells a file at the cap from a longer one
+	// without reading all of a huge (or endless) file.
+	b, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrSpec, path, err)
 	}
 	return Parse(path, b)
 }
@@ -150,15 +164,9 @@ func Load(path string) (*cfpb.SweepSpec, error) {
 // Parse reads a spec from YAML (name is used in errors), fills in the
 // defaults and validates it.
 func Parse(name string, b []byte) (*cfpb.SweepSpec, error) {
-	var y specYAML
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&y); err != nil {
-		return nil, fmt.Errorf("%w %s: %s", ErrSpec, name, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var extra any
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("%w %s: more than one YAML document", ErrSpec, name)
+	y, err := decodeSpec(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrSpec, name, err)
 	}
 	s := y.proto()
 	ApplyDefaults(s)
@@ -173,6 +181,46 @@ func Parse(name string, b []byte) (*cfpb.SweepSpec, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
+}
+
+// errEmpty is the message for a spec without content (an empty file, or only
+// comments).
+var errEmpty = errors.New("the spec is empty (no YAML content); a spec needs at least model, dataset and grid")
+
+// decodeSpec decodes one YAML document, checked against the spec's schema.
+func decodeSpec(b []byte) (*specYAML, error) {
+	if len(b) > MaxSpecBytes {
+		return nil, fmt.Errorf("the spec is over the limit of %d bytes (sweep.MaxSpecBytes)", MaxSpecBytes)
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errEmpty
+		}
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("more than one YAML document (a second starts at line %d)", extra.Line)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.DocumentNode || root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, errEmpty
+	}
+	var errs fieldErrors
+	checkSchema(root, reflect.TypeOf(specYAML{}), "", &errs)
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	var y specYAML
+	if err := root.Decode(&y); err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return &y, nil
 }
 
 func (y *specYAML) proto() *cfpb.SweepSpec {

@@ -2,11 +2,14 @@ package sweep
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clipformer/clipformer/proto/cfpb"
-	"github.com/clipformer/clipformer/sim/crossbar"
 )
 
 const paperSpec = `
@@ -136,7 +139,7 @@ grid: {gamma: [1]}`, "profile: gmax_us"},
 		{`model: {path: m}
 dataset: {kind: mnist}
 grid: {gamma: [1]}
-colour: blue`, "field colour not found"},
+colour: blue`, "colour (line 4): unknown field; the fields allowed at the top level are name, model, dataset, profile, grid,"},
 		{`model: {path: m}
 dataset: {kind: mnist}
 grid: {gamma: [1], clip: [{alpha: 2}]}`, "needs both alpha and beta"},
@@ -159,43 +162,11 @@ func TestValidateRefusesGridsOverTheLimitWithTheCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = Validate(s, Limits{MaxShards: 1000})
-	if err == nil || !strings.Contains(err.Error(), "= 2232 shards, more than the limit of 1000") {
+	if err == nil || !strings.Contains(err.Error(), "= 2,232 shards, over the limit of 1,000") {
 		t.Fatalf("err = %v", err)
 	}
 	if err := Validate(s, Limits{RequireSHA256: true}); err == nil || !strings.Contains(err.Error(), "model.sha256: required") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestDeviceAxisReachesTheSetting(t *testing.T) {
-	s, err := Parse("s.yaml", []byte(`
-model: {path: m}
-dataset: {kind: mnist, limit: 10}
-profile: {sigma_w: 0.05}
-grid:
-  gamma: [4]
-  sigma_r: [0, 0.02]
-  device: [{field: granularity, values: [slice, value]}, {field: adc_bits, values: [0, 6]}]
-path: reference
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	points, err := Points(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(points) != 8 {
-		t.Fatalf("%d points, want 8", len(points))
-	}
-	last := points[7]
-	st, err := Setting(s, last, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Profile.Granularity != "value" || st.Profile.ADCBits != 6 || st.Profile.SigmaR != 0.02 ||
-		st.Profile.SigmaW != 0.05 || st.Gamma != 4 || st.Trial != 2 || st.Seed != 1 {
-		t.Fatalf("setting %+v", st)
 	}
 }
 
@@ -256,21 +227,14 @@ func FuzzParseSpec(f *testing.F) {
 			}
 			return
 		}
-		// An accepted spec lays out and every point resolves to a setting.
+		// An accepted spec lays out within the limit (that each point
+		// resolves to a simulator setting is simspec's fuzz test).
 		l, err := NewLayout(s)
 		if err != nil {
 			t.Fatalf("accepted spec does not lay out: %v", err)
 		}
 		if l.Shards() > DefaultMaxShards {
 			t.Fatalf("%d shards accepted", l.Shards())
-		}
-		for i, p := range l.Points {
-			if i > 50 {
-				break
-			}
-			if _, err := Setting(s, p, 0); err != nil {
-				t.Fatalf("point %d: %v", i, err)
-			}
 		}
 	})
 }
@@ -284,12 +248,8 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 		return s
 	}
 	ps, _ := Points(spec(""))
-	if ps[0].SigmaW != crossbar.CalibratedSigmaWSlice || ps[1].SigmaW != crossbar.CalibratedSigmaWValue {
+	if ps[0].SigmaW != calibratedSigmaWSlice || ps[1].SigmaW != calibratedSigmaWValue {
 		t.Fatalf("defaults: %v %v", ps[0].SigmaW, ps[1].SigmaW)
-	}
-	st, _ := Setting(spec(""), ps[1], 0)
-	if st.Profile.Granularity != crossbar.PerValue || st.Profile.SigmaW != crossbar.CalibratedSigmaWValue {
-		t.Fatalf("setting %v %v", st.Profile.Granularity, st.Profile.SigmaW)
 	}
 	ps, _ = Points(spec("profile: {sigma_w: 0.1}\n"))
 	if ps[0].SigmaW != 0.1 || ps[1].SigmaW != 0.1 {
@@ -297,24 +257,12 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 	}
 	v, _ := Parse("v.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\nprofile: {granularity: value}\ngrid: {gamma: [4]}\n"))
 	ps, _ = Points(v)
-	if ps[0].SigmaW != crossbar.CalibratedSigmaWValue {
+	if ps[0].SigmaW != calibratedSigmaWValue {
 		t.Fatalf("profile granularity value: %v", ps[0].SigmaW)
 	}
 }
 
-func TestPruningReachesTheSettingAndIsValidated(t *testing.T) {
-	s, err := Parse("p.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [5]}\npruning: {keep_rate: 0.7, blocks: [1, 3]}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, _ := Points(s)
-	st, err := Setting(s, ps[0], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Prune.KeepRate != 0.7 || len(st.Prune.Blocks) != 2 || st.Prune.Blocks[1] != 3 || !st.Prune.Fuse {
-		t.Fatalf("prune %+v (fuse defaults to true, as in EViT)", st.Prune)
-	}
+func TestPruningIsValidated(t *testing.T) {
 	for bad, want := range map[string]string{
 		"pruning: {keep_rate: 1.5, blocks: [1]}":    "pruning.keep_rate: 1.5 must be in (0, 1]",
 		"pruning: {keep_rate: 0.5, blocks: []}":     "pruning.blocks: needs at least one block",
@@ -323,6 +271,218 @@ func TestPruningReachesTheSettingAndIsValidated(t *testing.T) {
 		_, err := Parse("p.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [5]}\n"+bad+"\n"))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", bad, err, want)
+		}
+	}
+}
+
+func TestAnEmptySpecSaysItIsEmpty(t *testing.T) {
+	for name, b := range map[string]string{"empty": "", "blank": "\n  \n", "comments": "# a spec\n# to do\n", "null": "~\n"} {
+		_, err := Parse("empty.yaml", []byte(b))
+		if err == nil || !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "empty.yaml: the spec is empty") ||
+			strings.Contains(err.Error(), "EOF") {
+			t.Errorf("%s spec: %v, want ErrSpec naming empty.yaml and saying it is empty", name, err)
+		}
+	}
+}
+
+// TestAMistypedFieldNamesItsPathAndTheFieldsAllowedThere checks every level
+// of the spec: the error names the field's path and line and lists the
+// fields allowed there, never a Go type.
+func TestAMistypedFieldNamesItsPathAndTheFieldsAllowedThere(t *testing.T) {
+	const base = "model: {path: m}\ndataset: {kind: mnist}\n"
+	cases := []struct{ spec, want string }{
+		{base + "grid: {gama: [1]}", "grid.gama (line 3): unknown field; the fields allowed in grid are gamma, clip, clip_product, sigma_r, sigma_w, device"},
+		{base + "grid: {gamma: [1]}\ntrails: 3", "trails (line 4): unknown field; the fields allowed at the top level are name, model, dataset, profile, grid, trials,"},
+		{"model: {path: m, sha: abc}\ndataset: {kind: mnist}\ngrid: {gamma: [1]}", "model.sha (line 1): unknown field; the fields allowed in model are path, sha256"},
+		{"model: {path: m}\ndataset: {kind: mnist, spilt: test}\ngrid: {gamma: [1]}", "dataset.spilt (line 2): unknown field; the fields allowed in dataset are kind, path, split, limit"},
+		{base + "profile: {sigma: 0.1}\ngrid: {gamma: [1]}", "profile.sigma (line 3): unknown field; the fields allowed in profile are gmin_us, gmax_us,"},
+		{base + "grid: {gamma: [1], clip_product: {alphas: [2], beta: [0.5]}}", "grid.clip_product.alphas (line 3): unknown field; the fields allowed in grid.clip_product are alpha, beta, include_off"},
+		{base + "grid: {gamma: [1], clip: [off, {alpha: 2, betta: 0.5}]}", "grid.clip[1].betta (line 3): unknown field; the fields allowed in grid.clip[1] are off, alpha, beta"},
+		{base + "grid: {gamma: [1], device: [{fields: adc_bits, values: [4]}]}", "grid.device[0].fields (line 3): unknown field; the fields allowed in grid.device[0] are field, values"},
+		{base + "grid: {gamma: [1]}\npruning: {keep: 0.5, blocks: [1]}", "pruning.keep (line 4): unknown field; the fields allowed in pruning are keep_rate, blocks, fuse"},
+		{base + "grid: {gamma: [1], device: [{field: adc_bitz, values: [4]}]}", `"adc_bitz" is not a device-profile field; the fields are gmin_us, gmax_us,`},
+		{base + "grid: {gamma: [one]}", `grid.gamma[0] (line 3): "one" is not a number`},
+		{base + "grid: {gamma: 4}", "grid.gamma (line 3): want a list, e.g. [4]"},
+		{base + "grid: [4]", "grid (line 3): want a mapping of fields (gamma, clip,"},
+		{base + "grid: {gamma: [1]}\ntrials: many", `trials (line 4): "many" is not a whole number`},
+		{base + "grid: {gamma: [1]}\nprofile: {clamp_negative: maybe}", `profile.clamp_negative (line 4): "maybe" is not true or false`},
+	}
+	for _, c := range cases {
+		_, err := Parse("bad.yaml", []byte(c.spec))
+		if err == nil || !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s\nerror %v\nwant ErrSpec containing %q", c.spec, err, c.want)
+			continue
+		}
+		for _, goName := range []string{"sweep.", "YAML", "float64", "int32", "not found in type", "unmarshal"} {
+			if strings.Contains(err.Error(), goName) {
+				t.Errorf("%s\nerror %q names Go's %q", c.spec, err, goName)
+			}
+		}
+	}
+}
+
+func TestAliasesAreCheckedOnceNotExpanded(t *testing.T) {
+	// A "billion laughs" document: nine levels of nine aliases each.
+	var b strings.Builder
+	b.WriteString("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [1]}\nx0: &a0 {gama: 1}\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), ","))
+	}
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("a spec with unknown fields was accepted")
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("took %v to refuse: aliases were expanded", el)
+	}
+	if n := strings.Count(err.Error(), "unknown field"); n > 10 {
+		t.Fatalf("%d errors for 10 unknown fields written once each", n)
+	}
+}
+
+func TestASpecOverTheByteLimitIsRefusedBeforeParsing(t *testing.T) {
+	big := []byte("name: \"" + strings.Repeat("x", MaxSpecBytes) + "\"\n")
+	_, err := Parse("big.yaml", big)
+	if err == nil || !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), fmt.Sprintf("over the limit of %d bytes", MaxSpecBytes)) {
+		t.Fatalf("err = %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(p, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Fatalf("Load: %v", err)
+	}
+	// A message built in code is held to the same cap.
+	s := &cfpb.SweepSpec{Name: strings.Repeat("x", MaxSpecBytes), Model: &cfpb.ModelRef{Path: "m"},
+		Dataset: &cfpb.DatasetRef{Kind: "mnist", Split: "test"}, Grid: &cfpb.Grid{Gamma: []float64{1}}, Trials: 1, ImagesPerShard: 10}
+	if err := Validate(s, Limits{}); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// bigProductSpec is a small spec whose clip product has n x n settings.
+func bigProductSpec(n int) []byte {
+	var b strings.Builder
+	b.WriteString("model: {path: m}\ndataset: {kind: mnist}\ngrid:\n  gamma: [0, 1, 2, 3, 4, 5]\n  clip_product:\n    include_off: true\n    alpha: [")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s%d", map[bool]string{true: "", false: ", "}[i == 0], i+1)
+	}
+	b.WriteString("]\n    beta: [")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s%g", map[bool]string{true: "", false: ", "}[i == 0], 1-0.98*float64(i)/float64(n)) // in [0.02, 1]
+	}
+	b.WriteString("]\nimages_per_shard: 500\n")
+	return []byte(b.String())
+}
+
+func TestAHugeClipProductIsRefusedAtOnceWithItsSize(t *testing.T) {
+	b := bigProductSpec(1000)
+	_, err := Parse("big.yaml", b)
+	want := "grid.clip_product: 1,000 alphas x 1,000 betas + off = 1,000,001 clip settings x 6 gamma: 6,000,006 points x 1 trials x 20 image ranges of 500 = 120,000,120 shards, over the limit of 1,000,000"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v\nwant it to contain %q", err, want)
+	}
+	// The size is computed, not expanded: validation of a 3000 x 3000
+	// product (9 million settings) allocates no more than that of a
+	// 30 x 30 one does per value of the spec.
+	s, err := decodeSpec(bigProductSpec(3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := s.proto()
+	ApplyDefaults(spec)
+	allocs := testing.AllocsPerRun(3, func() { _ = Validate(spec, Limits{}) })
+	if allocs > 1000 {
+		t.Fatalf("Validate of a 3000 x 3000 product made %.0f allocations; it expands the grid", allocs)
+	}
+}
+
+func TestExplicitClipsThatRepeatTheProductAreReported(t *testing.T) {
+	_, err := Parse("d.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\n"+
+		"grid: {gamma: [1], clip: [off, {alpha: 2, beta: 0.5}], clip_product: {include_off: true, alpha: [1, 2], beta: [1, 0.5]}}"))
+	for _, want := range []string{"setting 2 (off) repeats setting 0", "setting 6 (alpha 2 beta 0.5) repeats setting 1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
+
+func TestEveryDeviceCombinationIsValidated(t *testing.T) {
+	const base = "model: {path: m}\ndataset: {kind: mnist}\n"
+	for spec, want := range map[string]string{
+		base + "grid: {gamma: [1], device: [{field: gmin_us, values: [0.1, 5]}, {field: gmax_us, values: [10, 2]}]}": "grid.device: the combination gmin_us=5 gmax_us=2: gmax_us: 2 must be finite and above gmin_us (5)",
+		base + "path: fast\ngrid: {gamma: [1], device: [{field: adc_bits, values: [0, 6]}]}":                         "path: fast cannot model an ADC, and the device combination adc_bits=6 has adc_bits 6",
+		base + "path: fast\nprofile: {adc_bits: 4}\ngrid: {gamma: [1]}":                                              "path: fast cannot model an ADC, and the profile has adc_bits 4",
+		base + "grid: {gamma: [1], clip: [{alpha: 2, beta: 0.02}], device: [{field: gmax_us, values: [10, 0.5]}]}":   "grid.clip[0].beta: 0.02 is outside [0.2, 1]",
+	} {
+		_, err := Parse("c.yaml", []byte(spec))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s\nerr = %v\nwant %q", spec, err, want)
+		}
+	}
+}
+
+func BenchmarkValidateClipProduct3000x3000(b *testing.B) {
+	y := bigProductSpec(3000)
+	b.SetBytes(int64(len(y)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("big.yaml", y); err == nil {
+			b.Fatal("a 3000 x 3000 product was accepted")
+		}
+	}
+}
+
+// BenchmarkValidateClipProduct3000x3000Message is the leader's cost: the
+// spec arrives as a message and is refused by its size alone.
+func BenchmarkValidateClipProduct3000x3000Message(b *testing.B) {
+	y, err := decodeSpec(bigProductSpec(3000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := y.proto()
+	ApplyDefaults(s)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Validate(s, Limits{}); err == nil {
+			b.Fatal("a 3000 x 3000 product was accepted")
+		}
+	}
+}
+
+func TestCheckPathsNamesEveryMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.safetensors"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "imgs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := func(model, kind, data string) *cfpb.SweepSpec {
+		return &cfpb.SweepSpec{Model: &cfpb.ModelRef{Path: model}, Dataset: &cfpb.DatasetRef{Kind: kind, Path: data, Limit: 4}}
+	}
+	if err := CheckPaths(spec("m.safetensors", "folder", "imgs"), dir); err != nil {
+		t.Fatalf("present inputs: %v", err)
+	}
+	if err := CheckPaths(spec("m.safetensors", "mnist", ""), dir); err != nil {
+		t.Fatalf("a named data set: %v", err)
+	}
+	for _, c := range []struct {
+		spec *cfpb.SweepSpec
+		want []string
+	}{
+		{spec("gone.safetensors", "folder", "imgs"), []string{"model.path: " + filepath.Join(dir, "gone.safetensors") + " does not exist"}},
+		{spec("m.safetensors", "folder", "nope"), []string{"dataset.path: " + filepath.Join(dir, "nope") + " does not exist"}},
+		{spec("imgs", "idx", "m.safetensors"), []string{"model.path: " + filepath.Join(dir, "imgs") + " is not a regular file",
+			"dataset.path: " + filepath.Join(dir, "m.safetensors") + " is not a folder"}},
+	} {
+		err := CheckPaths(c.spec, dir)
+		for _, w := range c.want {
+			if err == nil || !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), w) {
+				t.Errorf("err = %v, want ErrInput containing %q", err, w)
+			}
 		}
 	}
 }

@@ -1,17 +1,14 @@
 package sweep
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/proto/cfpb"
-	"github.com/clipformer/clipformer/sim/crossbar"
 )
 
 // Limits are the bounds a coordinator puts on what it accepts.
@@ -46,6 +43,14 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 		errs.add("spec", "missing")
 		return errs.err()
 	}
+	// The size comes first and costs nothing: no check below may cost more
+	// than the spec's own length, and no list is expanded.
+	if n := proto.Size(s); n > MaxSpecBytes {
+		return fmt.Errorf("%w: spec: %d bytes encoded, over the limit of %d", ErrSpec, n, MaxSpecBytes)
+	}
+	if err := checkShardCount(s, lim); err != nil {
+		return err
+	}
 	if s.Model == nil || s.Model.Path == "" {
 		errs.add("model.path", "required")
 	}
@@ -56,9 +61,9 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 		errs.add("model.sha256", "required when submitting to a cluster, so that every worker checks it has the same checkpoint")
 	}
 	validateDataset(s.Dataset, &errs)
-	base, perr := BaseProfile(s.Profile)
+	base, perr := BaseDevice(s.Profile)
 	if perr != nil {
-		errs.add("profile", "%s", strings.TrimPrefix(perr.Error(), crossbar.ErrProfile.Error()+": "))
+		errs.add("profile", "%v", perr)
 	}
 	if s.Trials < 1 {
 		errs.add("trials", "%d must be >= 1", s.Trials)
@@ -95,48 +100,110 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	if s.Grid == nil {
 		errs.add("grid", "required")
 	} else if perr == nil {
-		validateGrid(s.Grid, &base, &errs)
+		validateGrid(s.Grid, &base, s.Path, &errs)
 	}
-	if len(errs) > 0 {
-		return errs.err()
+	return errs.err()
+}
+
+// checkShardCount refuses a sweep over the shard limit with its size,
+// computed from the axes' lengths without expanding anything. It leaves
+// specs whose size is undefined (no dataset, no trials) to the field checks.
+func checkShardCount(s *cfpb.SweepSpec, lim Limits) error {
+	if s.Grid == nil || s.Trials < 1 || s.ImagesPerShard < 1 {
+		return nil
 	}
 	images, err := Images(s.Dataset)
-	if err != nil {
-		return err
+	if err != nil || images < 1 {
+		return nil
 	}
 	maxShards := lim.MaxShards
 	if maxShards == 0 {
 		maxShards = DefaultMaxShards
 	}
 	chunks := (int64(images) + int64(s.ImagesPerShard) - 1) / int64(s.ImagesPerShard)
-	// Counted, not expanded: a grid of many axes could be astronomically large.
 	points := pointCount(s.Grid)
 	n := mulCapped(mulCapped(points, int64(s.Trials)), chunks)
-	if n > maxShards {
-		total := fmt.Sprint(n)
-		if n == math.MaxInt64 {
-			total = "more than 9.2e18"
-		}
-		pts := fmt.Sprint(points)
-		if points == math.MaxInt64 {
-			pts = "more than 9.2e18"
-		}
-		return fmt.Errorf("%w: grid: %s points x %d trials x %d image ranges = %s shards, more than the limit of %d (raise images_per_shard or the coordinator's --max-shards)",
-			ErrSpec, pts, s.Trials, chunks, total, maxShards)
+	if n <= maxShards {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: %s: %s points x %s trials x %s image ranges of %s = %s shards, over the limit of %s "+
+		"(fewer grid values, fewer trials, a larger images_per_shard or the coordinator's --max-shards)",
+		ErrSpec, gridSizeText(s.Grid), thousands(points), thousands(int64(s.Trials)), thousands(chunks),
+		thousands(int64(s.ImagesPerShard)), thousands(n), thousands(maxShards))
+}
+
+// gridSizeText says how the grid's point count arises, naming the field
+// that contributes most, e.g. "grid.clip_product: 1000 alphas x 1000 betas
+// + off = 1,000,001 settings; x 6 gamma".
+func gridSizeText(g *cfpb.Grid) string {
+	var parts []string
+	clips := fmt.Sprintf("%s clip settings", thousands(clipCount(g)))
+	if cp := g.ClipProduct; cp != nil {
+		off := ""
+		if cp.IncludeOff {
+			off = " + off"
+		}
+		explicit := ""
+		if len(g.Clip) > 0 {
+			explicit = fmt.Sprintf(" + %d in grid.clip", len(g.Clip))
+		}
+		clips = fmt.Sprintf("grid.clip_product: %s alphas x %s betas%s%s = %s clip settings",
+			thousands(int64(len(cp.Alpha))), thousands(int64(len(cp.Beta))), off, explicit, thousands(clipCount(g)))
+	}
+	parts = append(parts, clips, fmt.Sprintf("%s gamma", thousands(int64(len(g.Gamma)))))
+	if len(g.SigmaR) > 1 {
+		parts = append(parts, fmt.Sprintf("%d sigma_r", len(g.SigmaR)))
+	}
+	if len(g.SigmaW) > 1 {
+		parts = append(parts, fmt.Sprintf("%d sigma_w", len(g.SigmaW)))
+	}
+	for _, ax := range g.Device {
+		parts = append(parts, fmt.Sprintf("%d %s", len(ax.Values), ax.Field))
+	}
+	return strings.Join(parts, " x ")
+}
+
+// thousands writes n with comma separators: 1,000,001.
+func thousands(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 9.2e18"
+	}
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // pointCount is the number of grid points, saturating at MaxInt64.
 func pointCount(g *cfpb.Grid) int64 {
 	n := int64(len(g.Gamma))
-	n = mulCapped(n, int64(len(clipSettings(g))))
+	n = mulCapped(n, clipCount(g))
 	n = mulCapped(n, int64(max(len(g.SigmaR), 1)))
 	n = mulCapped(n, int64(max(len(g.SigmaW), 1)))
 	for _, ax := range g.Device {
 		n = mulCapped(n, int64(len(ax.Values)))
 	}
 	return n
+}
+
+// clipCount is the number of ClipFormer settings, saturating at MaxInt64.
+func clipCount(g *cfpb.Grid) int64 {
+	n := int64(len(g.Clip))
+	if cp := g.ClipProduct; cp != nil {
+		if cp.IncludeOff {
+			n++
+		}
+		n = addCapped(n, mulCapped(int64(len(cp.Alpha)), int64(len(cp.Beta))))
+	}
+	return n
+}
+
+func addCapped(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func mulCapped(a, b int64) int64 {
@@ -178,7 +245,14 @@ func validateDataset(d *cfpb.DatasetRef, errs *fieldErrors) {
 	}
 }
 
-func validateGrid(g *cfpb.Grid, base *crossbar.Profile, errs *fieldErrors) {
+func validateGrid(g *cfpb.Grid, base *Device, path string, errs *fieldErrors) {
+	// Rules that join two fields (gmax_us above gmin_us, an ADC and the
+	// fast path, clip betas and gmin_us/gmax_us) hold for every combination
+	// of the device axes' values, not only for each value on the base.
+	lowBeta := base.GminUS / base.GmaxUS
+	if axes, ok := validateDeviceAxes(g, base, errs); ok {
+		lowBeta = checkVariants(base, axes, path, errs)
+	}
 	if len(g.Gamma) == 0 {
 		errs.add("grid.gamma", "needs at least one value")
 	}
@@ -192,8 +266,8 @@ func validateGrid(g *cfpb.Grid, base *crossbar.Profile, errs *fieldErrors) {
 		if !finite(alpha) || alpha < 1 {
 			errs.add(path+".alpha", "%v must be finite and >= 1", alpha)
 		}
-		if lo := base.Gmin / base.Gmax; !(beta >= lo && beta <= 1) {
-			errs.add(path+".beta", "%v is outside [%g, 1]", beta, lo)
+		if !(beta >= lowBeta && beta <= 1) {
+			errs.add(path+".beta", "%v is outside [%g, 1]", beta, lowBeta)
 		}
 	}
 	for i, c := range g.Clip {
@@ -214,14 +288,7 @@ func validateGrid(g *cfpb.Grid, base *crossbar.Profile, errs *fieldErrors) {
 		dup(cp.Alpha, "grid.clip_product.alpha", errs)
 		dup(cp.Beta, "grid.clip_product.beta", errs)
 	}
-	seen := map[string]int{}
-	for i, c := range clipSettings(g) {
-		k := clipKey(c)
-		if j, ok := seen[k]; ok {
-			errs.add("grid.clip", "setting %d (%s) repeats setting %d", i, k, j)
-		}
-		seen[k] = i
-	}
+	dupClips(g, errs)
 	for i, v := range g.SigmaR {
 		if !finite(v) || v < 0 {
 			errs.add(fmt.Sprintf("grid.sigma_r[%d]", i), "%v must be finite and >= 0", v)
@@ -234,37 +301,6 @@ func validateGrid(g *cfpb.Grid, base *crossbar.Profile, errs *fieldErrors) {
 		}
 	}
 	dup(g.SigmaW, "grid.sigma_w", errs)
-	fields := map[string]bool{}
-	for i, ax := range g.Device {
-		path := fmt.Sprintf("grid.device[%d]", i)
-		switch {
-		case ax.Field == "":
-			errs.add(path+".field", "required")
-			continue
-		case ax.Field == "sigma_r" || ax.Field == "sigma_w":
-			errs.add(path+".field", "%s has its own axis: use grid.%s", ax.Field, ax.Field)
-			continue
-		case !isProfileField(ax.Field):
-			errs.add(path+".field", "%q is not a device-profile field", ax.Field)
-			continue
-		case fields[ax.Field]:
-			errs.add(path+".field", "%q is already an axis", ax.Field)
-		}
-		fields[ax.Field] = true
-		if len(ax.Values) == 0 {
-			errs.add(path+".values", "needs at least one value")
-		}
-		for j, v := range ax.Values {
-			p := *base
-			if err := setProfileField(&p, ax.Field, v); err != nil {
-				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%v", err)
-				continue
-			}
-			if err := p.Validate(); err != nil {
-				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%s", strings.TrimPrefix(err.Error(), crossbar.ErrProfile.Error()+": "))
-			}
-		}
-	}
 }
 
 func dup(v []float64, path string, errs *fieldErrors) {
@@ -277,86 +313,57 @@ func dup(v []float64, path string, errs *fieldErrors) {
 	}
 }
 
+// dupClips reports ClipFormer settings that repeat one another, in the
+// order clipSettings lists them, without expanding the product: its own
+// entries are distinct once its alpha and beta lists are, so only the
+// explicit settings need a look.
+func dupClips(g *cfpb.Grid, errs *fieldErrors) {
+	seen := map[string]int{}
+	for i, c := range g.Clip {
+		k := clipKey(c)
+		if j, ok := seen[k]; ok {
+			errs.add("grid.clip", "setting %d (%s) repeats setting %d", i, k, j)
+		}
+		seen[k] = i
+	}
+	cp := g.ClipProduct
+	if cp == nil {
+		return
+	}
+	first := len(g.Clip) // the product's first setting
+	if cp.IncludeOff {
+		if j, ok := seen["off"]; ok {
+			errs.add("grid.clip", "setting %d (off) repeats setting %d", first, j)
+		}
+		first++
+	}
+	alphas, betas := firstIndex(cp.Alpha), firstIndex(cp.Beta)
+	for i, c := range g.Clip {
+		if c.Off {
+			continue
+		}
+		ia, okA := alphas[c.Alpha]
+		ib, okB := betas[c.Beta]
+		if okA && okB {
+			errs.add("grid.clip", "setting %d (%s) repeats setting %d", first+ia*len(cp.Beta)+ib, clipKey(c), i)
+		}
+	}
+}
+
+// firstIndex maps each value to the index of its first occurrence.
+func firstIndex(v []float64) map[float64]int {
+	m := make(map[float64]int, len(v))
+	for i, x := range v {
+		if _, ok := m[x]; !ok {
+			m[x] = i
+		}
+	}
+	return m
+}
+
 func clipKey(c *cfpb.ClipSetting) string {
 	if c.Off {
 		return "off"
 	}
 	return fmt.Sprintf("alpha %s beta %s", fmtFloat(c.Alpha), fmtFloat(c.Beta))
-}
-
-// BaseProfile is the simulator's default profile with the spec's fields set.
-func BaseProfile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
-	p := crossbar.Default()
-	if d == nil {
-		return p, p.Validate()
-	}
-	setF := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setI := func(dst *int, v *int32) {
-		if v != nil {
-			*dst = int(*v)
-		}
-	}
-	setF(&p.Gmin, d.GminUs)
-	setF(&p.Gmax, d.GmaxUs)
-	setI(&p.BitsPerCell, d.BitsPerCell)
-	setI(&p.Precision, d.PrecisionBits)
-	setI(&p.InputBits, d.InputBits)
-	setI(&p.Rows, d.CrossbarRows)
-	setI(&p.Cols, d.CrossbarCols)
-	setF(&p.SigmaW, d.SigmaW)
-	setF(&p.SigmaR, d.SigmaR)
-	if d.Granularity != nil {
-		p.Granularity = crossbar.Granularity(*d.Granularity)
-	}
-	if d.ClampNegative != nil {
-		p.ClampNegative = *d.ClampNegative
-	}
-	setI(&p.ADCBits, d.AdcBits)
-	if d.WeightScale != nil {
-		p.WeightScale = crossbar.WeightScale(*d.WeightScale)
-	}
-	if d.KvScale != nil {
-		p.KVScale = crossbar.ScaleMode(*d.KvScale)
-	}
-	if d.SigmaW == nil {
-		p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity)
-	}
-	setF(&p.ProgrammingGamma, d.ProgrammingGamma)
-	setI(&p.CalibrationImages, d.CalibrationImages)
-	if len(d.OnCrossbar) > 0 {
-		p.OnCrossbar = append([]string(nil), d.OnCrossbar...)
-	}
-	return p, p.Validate()
-}
-
-// isProfileField reports whether name is a YAML field of crossbar.Profile.
-func isProfileField(name string) bool {
-	var m map[string]any
-	b, _ := yaml.Marshal(crossbar.Default())
-	_ = yaml.Unmarshal(b, &m)
-	_, ok := m[name]
-	return ok
-}
-
-// setProfileField sets one field of p from its YAML text.
-func setProfileField(p *crossbar.Profile, field, value string) error {
-	var doc bytes.Buffer
-	fmt.Fprintf(&doc, "%s: %s\n", field, value)
-	if field == "on_crossbar" {
-		p.OnCrossbar = nil
-	}
-	dec := yaml.NewDecoder(&doc)
-	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%q is not a valid %s", value, field)
-		}
-		return fmt.Errorf("%q: %s", value, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
 }
