@@ -361,3 +361,52 @@ func TestReleaseWeightsKeepsResults(t *testing.T) {
 		}
 	}
 }
+
+// An ADC profile runs on the reference path, whose static arrays every
+// worker shares: the logits and SNR sums must not depend on how many workers
+// read them at once.
+func TestReferencePathGivesTheSameBitsOnAnyWorkerCount(t *testing.T) {
+	_, d := tinySetup(t, 6)
+	// Smaller than tinySetup's model: the reference path under -race is slow,
+	// and two blocks of dim 32 already share four arrays per block.
+	m, err := vit.Synth(vit.Config{Arch: "tiny", ImgSize: 8, InChans: 1, Patch: 2, Dim: 32, Depth: 2, Heads: 2, MLPHidden: 64, Classes: 5,
+		Mean: []float32{0.5}, Std: []float32{0.25}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kv, err := CalibrateKV(ctx, m, d, 6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := crossbar.Default()
+	p.ADCBits = 6
+	p.SigmaR = 0.05 // read noise fills the per-call read buffers too
+	s := noisySetting(p)
+	var first *Result
+	for _, workers := range []int{1, 2, 4} {
+		r, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: workers, Batch: 1, Predictions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Path != Reference {
+			t.Fatalf("an ADC profile ran on the %s path", r.Path)
+		}
+		if first == nil {
+			first = r
+			continue
+		}
+		for i, pr := range r.Predictions {
+			for j, v := range pr.Logits {
+				if w := first.Predictions[i].Logits[j]; math.Float32bits(v) != math.Float32bits(w) {
+					t.Fatalf("%d workers, image %d logit %d: %v, one worker %v", workers, i, j, v, w)
+				}
+			}
+		}
+		for b := range r.Signal {
+			if r.Signal[b] != first.Signal[b] || r.Noise[b] != first.Noise[b] {
+				t.Fatalf("%d workers, block %d: SNR sums differ from one worker's", workers, b)
+			}
+		}
+	}
+}

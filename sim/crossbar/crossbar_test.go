@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/clipformer/clipformer/sim/keyrand"
@@ -233,7 +234,7 @@ func TestFastPathEqualsReferencePathWithoutNoise(t *testing.T) {
 			scale := []float32{MaxAbs(m) * 0.8} // some values saturate
 			a := c.WriteArray(m, R, C, scale, clip, 0, nil)
 			ref := make([]float64, C)
-			a.MVM(ref, x, 0, nil)
+			a.MVM(ref, x, 0, nil, nil)
 			got := fastMVM(c, m, R, C, scale, clip, 0, x, 0, nil, nil)
 			for j := range ref {
 				// Same integer codes on both paths; only float rounding differs.
@@ -300,7 +301,7 @@ func TestFastPathMatchesReferencePathStatistically(t *testing.T) {
 				k.Kind = keyrand.ReadQK
 				rd = keyrand.New(k)
 				a := c.WriteArray(m, R, C, scale, o.clip, gs, wr)
-				a.MVM(y, x, o.sigmaR, rd)
+				a.MVM(y, x, o.sigmaR, rd, nil)
 				for j := 0; j < C; j++ {
 					fast[j] = append(fast[j], f[j])
 					ref[j] = append(ref[j], y[j])
@@ -340,13 +341,13 @@ func TestADCQuantisesAndSaturates(t *testing.T) {
 	p := Default()
 	exact := mustCodec(t, p).WriteArray(m, R, C, []float32{MaxAbs(m)}, ClipFormer{}, 0, nil)
 	want := make([]float64, C)
-	exact.MVM(want, x, 0, nil)
+	exact.MVM(want, x, 0, nil, nil)
 	var prevErr float64 = math.Inf(1)
 	for _, bits := range []int{4, 8, 12} {
 		p.ADCBits = bits
 		a := mustCodec(t, p).WriteArray(m, R, C, []float32{MaxAbs(m)}, ClipFormer{}, 0, nil)
 		got := make([]float64, C)
-		a.MVM(got, x, 0, nil)
+		a.MVM(got, x, 0, nil, nil)
 		var e float64
 		for j := range got {
 			e += math.Abs(got[j] - want[j])
@@ -489,3 +490,39 @@ func TestVectorCodesEqualScalarCodes(t *testing.T) {
 }
 
 func abs32(v float32) float32 { return float32(math.Abs(float64(v))) }
+
+// An Array is read-only after WriteArray: goroutines with their own Scratch
+// may read it at once and get the bits of a serial read (run under -race).
+func TestArrayMVMIsSafeForConcurrentReaders(t *testing.T) {
+	const R, C = 70, 5
+	m, x := testMatrix(R, C)
+	p := Default()
+	p.ADCBits = 6
+	a := mustCodec(t, p).WriteArray(m, R, C, []float32{MaxAbs(m)}, ClipFormer{}, 0.2, keyrand.New(keyrand.Key{Kind: keyrand.WriteK}))
+	read := func(sc *Scratch) []float64 {
+		y := make([]float64, C)
+		a.MVM(y, x, 0.05, keyrand.New(keyrand.Key{Kind: keyrand.ReadQK}), sc)
+		return y
+	}
+	want := read(nil)
+	got := make([][]float64, 4)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sc Scratch
+			for range 3 { // the second and later reads reuse grown buffers
+				got[g] = read(&sc)
+			}
+		}()
+	}
+	wg.Wait()
+	for g, y := range got {
+		for j := range y {
+			if math.Float64bits(y[j]) != math.Float64bits(want[j]) {
+				t.Fatalf("goroutine %d y[%d]: %v, serial read %v", g, j, y[j], want[j])
+			}
+		}
+	}
+}
