@@ -29,7 +29,7 @@ type xbarOps struct {
 }
 
 func newXbarOps(s *Setting, mp *Mapped, kv *KVScales) *xbarOps {
-	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.SigmaW,
+	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.EffectiveSigmaW(),
 		stream: keyrand.New(keyrand.Key{})}
 }
 

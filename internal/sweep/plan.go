@@ -64,23 +64,19 @@ func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 	if len(sr) == 0 {
 		sr = []float64{base.SigmaR}
 	}
-	// Without an explicit sigma_w, a point takes the calibrated scale of its
-	// own granularity (which a device axis may change).
-	explicitSW := s.Profile != nil && s.Profile.SigmaW != nil
+	// Without a sigma_w axis, a point takes its profile's sigma_w as its
+	// device values leave it (crossbar.Profile.EffectiveSigmaW).
 	sigmaW := func(dev []string) []float64 {
 		if len(g.SigmaW) > 0 {
 			return g.SigmaW
 		}
-		if explicitSW {
-			return []float64{base.SigmaW}
-		}
 		p := base
 		for i, v := range dev {
 			if setProfileField(&p, g.Device[i].Field, v) != nil {
-				return []float64{base.SigmaW}
+				return []float64{base.EffectiveSigmaW()}
 			}
 		}
-		return []float64{crossbar.DefaultSigmaWFor(p.Granularity)}
+		return []float64{p.EffectiveSigmaW()}
 	}
 	clips := clipSettings(g)
 	var points []*cfpb.Point
@@ -125,7 +121,7 @@ func Setting(s *cfpb.SweepSpec, p *cfpb.Point, trial int) (sim.Setting, error) {
 			return sim.Setting{}, fmt.Errorf("%w: grid.device[%d]: %v", ErrSpec, i, err)
 		}
 	}
-	prof.SigmaW, prof.SigmaR = p.SigmaW, p.SigmaR
+	prof.SigmaW, prof.SigmaR = crossbar.Some(p.SigmaW), p.SigmaR
 	if err := prof.Validate(); err != nil {
 		return sim.Setting{}, fmt.Errorf("%w: point %d: %v", ErrSpec, p.Index, err)
 	}

@@ -194,7 +194,7 @@ path: reference
 		t.Fatal(err)
 	}
 	if st.Profile.Granularity != "value" || st.Profile.ADCBits != 6 || st.Profile.SigmaR != 0.02 ||
-		st.Profile.SigmaW != 0.05 || st.Gamma != 4 || st.Trial != 2 || st.Seed != 1 {
+		st.Profile.EffectiveSigmaW() != 0.05 || st.Gamma != 4 || st.Trial != 2 || st.Seed != 1 {
 		t.Fatalf("setting %+v", st)
 	}
 }
@@ -288,8 +288,8 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 		t.Fatalf("defaults: %v %v", ps[0].SigmaW, ps[1].SigmaW)
 	}
 	st, _ := Setting(spec(""), ps[1], 0)
-	if st.Profile.Granularity != crossbar.PerValue || st.Profile.SigmaW != crossbar.CalibratedSigmaWValue {
-		t.Fatalf("setting %v %v", st.Profile.Granularity, st.Profile.SigmaW)
+	if st.Profile.Granularity != crossbar.PerValue || st.Profile.EffectiveSigmaW() != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("setting %v %v", st.Profile.Granularity, st.Profile.EffectiveSigmaW())
 	}
 	ps, _ = Points(spec("profile: {sigma_w: 0.1}\n"))
 	if ps[0].SigmaW != 0.1 || ps[1].SigmaW != 0.1 {

@@ -307,7 +307,9 @@ func BaseProfile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
 	setI(&p.InputBits, d.InputBits)
 	setI(&p.Rows, d.CrossbarRows)
 	setI(&p.Cols, d.CrossbarCols)
-	setF(&p.SigmaW, d.SigmaW)
+	if d.SigmaW != nil {
+		p.SigmaW = crossbar.Some(*d.SigmaW)
+	}
 	setF(&p.SigmaR, d.SigmaR)
 	if d.Granularity != nil {
 		p.Granularity = crossbar.Granularity(*d.Granularity)
@@ -321,9 +323,6 @@ func BaseProfile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
 	}
 	if d.KvScale != nil {
 		p.KVScale = crossbar.ScaleMode(*d.KvScale)
-	}
-	if d.SigmaW == nil {
-		p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity)
 	}
 	setF(&p.ProgrammingGamma, d.ProgrammingGamma)
 	setI(&p.CalibrationImages, d.CalibrationImages)
