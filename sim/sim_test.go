@@ -204,14 +204,26 @@ func TestHardwareCountsBeta025SavesASlice(t *testing.T) {
 		t.Fatalf("K/V slices: baseline %d, beta=0.25 %d; want 4 and 3", base.KVSlices, clip.KVSlices)
 	}
 	// K^T per head is 64 x 197: 1 row tile x ceil(197*4*2/64) = 25 column tiles; 72 heads.
-	var kt MatrixCount
+	var kt, v MatrixCount
 	for _, m := range base.Matrices {
-		if m.Name == "K^T (per head)" {
+		switch m.Name {
+		case "K^T (per head)":
 			kt = m
+		case "V (per head)":
+			v = m
 		}
 	}
 	if kt.RowTiles != 1 || kt.ColTiles != 25 || kt.Instances != 72 {
 		t.Fatalf("K^T tiling: %+v", kt)
+	}
+	// Conversions per image: input bits x passes x row tiles x columns x
+	// slices per input vector, 197 vectors, 72 heads. Q has both signs (two
+	// passes); A is non-negative (one); V (197 x 64) has ceil(197/64) = 4 row tiles.
+	if want := int64(8 * 2 * 1 * 197 * 4 * 197 * 72); kt.Conversions != want {
+		t.Fatalf("K^T conversions per image: got %d, want %d", kt.Conversions, want)
+	}
+	if want := int64(8 * 1 * 4 * 64 * 4 * 197 * 72); v.Conversions != want {
+		t.Fatalf("V conversions per image: got %d, want %d", v.Conversions, want)
 	}
 	if want := int64(64 * 197 * 3 * 2 * 2 * 72); clip.CellsWritten != want {
 		t.Fatalf("cells written at beta=0.25: got %d, want %d", clip.CellsWritten, want)
@@ -407,6 +419,34 @@ func TestReferencePathGivesTheSameBitsOnAnyWorkerCount(t *testing.T) {
 			if r.Signal[b] != first.Signal[b] || r.Noise[b] != first.Noise[b] {
 				t.Fatalf("%d workers, block %d: SNR sums differ from one worker's", workers, b)
 			}
+		}
+	}
+}
+
+// Summarize: Student's t interval over trials, the binomial normal
+// approximation over images for one trial. The t quantiles are R's
+// qt(0.975, df).
+func TestSummarizeGivesStudentTAndBinomialIntervals(t *testing.T) {
+	iv := Summarize([]float64{80, 82, 84}, 100)
+	// mean 82, std 2, half-width t(2) 2/sqrt(3); t(2) is tabulated to 3 decimals.
+	if iv.Mean != 82 || math.Abs(iv.Std-2) > 1e-12 || math.Abs(iv.Half-4.303*2/math.Sqrt(3)) > 1e-9 {
+		t.Fatalf("three trials: %+v", iv)
+	}
+	one := Summarize([]float64{50}, 100)
+	if want := 100 * 1.959964 * math.Sqrt(0.25/100); math.Abs(one.Half-want) > 1e-9 || one.Std != 0 {
+		t.Fatalf("one trial: %+v, want half-width %v", one, want)
+	}
+	for _, tc := range []struct {
+		df   int
+		want float64
+	}{{30, 2.042272}, {31, 2.039513}, {35, 2.030108}, {40, 2.021075}, {60, 2.000298}, {120, 1.979930}, {1000, 1.962339}} {
+		// 1e-5: the expansion's error above 30; the table rounds to 1e-3.
+		tol := 1e-5
+		if tc.df <= 30 {
+			tol = 5e-4
+		}
+		if got := tQuantile975(tc.df); math.Abs(got-tc.want) > tol {
+			t.Errorf("t quantile, %d degrees of freedom: %v, want %v", tc.df, got, tc.want)
 		}
 	}
 }
