@@ -28,7 +28,7 @@ const readDraws = 1000
 // readSigmas is how many standard deviations of the sampling distribution a
 // sample variance may stray from the closed form. The sample variance of n
 // Gaussian draws is want chi^2_(n-1)/(n-1), with relative standard deviation
-// sqrt(2/(n-1)) (4.5 % at n = 1000). These tests make 452 per-output checks
+// sqrt(2/(n-1)) (4.5 % at n = 1000). These tests make 324 per-output checks
 // and 12 pooled ones. The chi^2_999 tails beyond 6 sigmas hold 1.4e-8
 // (upper) and 2e-11 (lower), so a correct simulator fails some check for a
 // given seed with probability below 1e-5; a read-noise variance off by a
@@ -160,7 +160,7 @@ func readNoiseSettings(f func(name string, s *Setting)) {
 }
 
 func TestReadNoiseVarianceOfAStaticLinearIsSigmaR2X2Q(t *testing.T) {
-	m, _ := tinySetup(t, 1)
+	m := smallModel(t)
 	id := vit.LinearID{Block: 1, Kind: vit.Proj}
 	l := &m.Blocks[1].Proj
 	x := randomVector(rand.New(rand.NewPCG(1, 2)), l.In)

@@ -47,6 +47,19 @@ func tinySetup(t testing.TB, n int) (*vit.Model, *memData) {
 	return m, d
 }
 
+// smallModel is tinySetup's model at half the width and two blocks, for the
+// reference path, which is slow under -race; its four linears per block
+// still share their arrays between workers.
+func smallModel(t testing.TB) *vit.Model {
+	t.Helper()
+	m, err := vit.Synth(vit.Config{Arch: "tiny", ImgSize: 8, InChans: 1, Patch: 2, Dim: 32, Depth: 2, Heads: 2, MLPHidden: 64, Classes: 5,
+		Mean: []float32{0.5}, Std: []float32{0.25}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func noisySetting(p crossbar.Profile) Setting {
 	return Setting{Profile: p, Gamma: 4, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}, Seed: 11, Trial: 2}
 }
@@ -378,16 +391,10 @@ func TestReleaseWeightsKeepsResults(t *testing.T) {
 // worker shares: the logits and SNR sums must not depend on how many workers
 // read them at once.
 func TestReferencePathGivesTheSameBitsOnAnyWorkerCount(t *testing.T) {
-	_, d := tinySetup(t, 6)
-	// Smaller than tinySetup's model: the reference path under -race is slow,
-	// and two blocks of dim 32 already share four arrays per block.
-	m, err := vit.Synth(vit.Config{Arch: "tiny", ImgSize: 8, InChans: 1, Patch: 2, Dim: 32, Depth: 2, Heads: 2, MLPHidden: 64, Classes: 5,
-		Mean: []float32{0.5}, Std: []float32{0.25}}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := tinySetup(t, 4)
+	m := smallModel(t)
 	ctx := context.Background()
-	kv, err := CalibrateKV(ctx, m, d, 6, 1)
+	kv, err := CalibrateKV(ctx, m, d, 4, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
