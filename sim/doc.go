@@ -7,6 +7,6 @@
 // The numerics live in the sub-packages: vit (the model and its forward
 // pass), crossbar (mapping, noise, fast and reference paths), keyrand (keyed
 // random streams), linalg (kernels), safetensors and dataset (readers). sim
-// imports only the standard library and gonum; see DESIGN.md for its
-// invariants.
+// imports only the standard library (dataset adds GoMNIST, to find its MNIST
+// files); see DESIGN.md for its invariants.
 package sim

@@ -26,10 +26,11 @@ type Mapped struct {
 	linear map[vit.LinearID]*mappedLinear
 }
 
-// mappingKey names everything a weight mapping depends on: the profile, and
-// the seed and trial only when programming noise is on.
+// mappingKey names everything a weight mapping depends on: the profile (with
+// the sigma_w it resolves to, however it was given), and the seed and trial
+// only when programming noise is on.
 func mappingKey(s *Setting, path Path) string {
-	k := fmt.Sprintf("%s %+v", path, s.Profile)
+	k := fmt.Sprintf("%s %+v", path, s.Profile.Resolved())
 	if s.Profile.ProgrammingGamma > 0 {
 		k += fmt.Sprintf(" seed %d trial %d", s.Seed, s.Trial)
 	}
@@ -69,7 +70,7 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 	}
 	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{}}
 	p := &s.Profile
-	gs := p.ProgrammingGamma * p.SigmaW
+	gs := p.ProgrammingGamma * p.EffectiveSigmaW()
 	for id, l := range linearsOf(m) {
 		if !p.On(place(id.Kind)) {
 			continue

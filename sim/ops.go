@@ -25,10 +25,11 @@ type xbarOps struct {
 	eff, q                 []float32 // a written K^T or V: effective values, read-noise variances
 	ref, scores, refScores []float32 // attention scratch
 	y64                    []float64
+	mvm                    crossbar.Scratch // the reference path's buffers
 }
 
 func newXbarOps(s *Setting, mp *Mapped, kv *KVScales) *xbarOps {
-	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.SigmaW,
+	return &xbarOps{s: s, mp: mp, codec: mp.codec, kv: kv, gs: s.Gamma * s.Profile.EffectiveSigmaW(),
 		stream: keyrand.New(keyrand.Key{})}
 }
 
@@ -68,7 +69,7 @@ func (o *xbarOps) Linear(id vit.LinearID, l *vit.Linear, dst, x []float32, rows 
 		for b, img := range o.batch {
 			o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
 			for r := b * perImage; r < (b+1)*perImage; r++ {
-				ml.arr.MVM(o.y64, x[r*l.In:(r+1)*l.In], sigmaR, o.stream)
+				ml.arr.MVM(o.y64, x[r*l.In:(r+1)*l.In], sigmaR, o.stream, &o.mvm)
 				out := dst[r*l.Out : (r+1)*l.Out]
 				for j, v := range o.y64[:l.Out] {
 					out[j] = float32(v)
@@ -168,7 +169,7 @@ func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols in
 		o.stream.Reset(o.key(a.Image, a.Block, a.Head, 0, readKind))
 		o.y64 = growF64(o.y64, cols)
 		for r := 0; r < rows; r++ {
-			arr.MVM(o.y64, x[r*inner:(r+1)*inner], sigmaR, o.stream)
+			arr.MVM(o.y64, x[r*inner:(r+1)*inner], sigmaR, o.stream, &o.mvm)
 			for c, v := range o.y64 {
 				dst[r*cols+c] = float32(v)
 			}

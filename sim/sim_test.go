@@ -47,6 +47,19 @@ func tinySetup(t testing.TB, n int) (*vit.Model, *memData) {
 	return m, d
 }
 
+// smallModel is tinySetup's model at half the width and two blocks, for the
+// reference path, which is slow under -race; its four linears per block
+// still share their arrays between workers.
+func smallModel(t testing.TB) *vit.Model {
+	t.Helper()
+	m, err := vit.Synth(vit.Config{Arch: "tiny", ImgSize: 8, InChans: 1, Patch: 2, Dim: 32, Depth: 2, Heads: 2, MLPHidden: 64, Classes: 5,
+		Mean: []float32{0.5}, Std: []float32{0.25}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func noisySetting(p crossbar.Profile) Setting {
 	return Setting{Profile: p, Gamma: 4, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}, Seed: 11, Trial: 2}
 }
@@ -204,14 +217,26 @@ func TestHardwareCountsBeta025SavesASlice(t *testing.T) {
 		t.Fatalf("K/V slices: baseline %d, beta=0.25 %d; want 4 and 3", base.KVSlices, clip.KVSlices)
 	}
 	// K^T per head is 64 x 197: 1 row tile x ceil(197*4*2/64) = 25 column tiles; 72 heads.
-	var kt MatrixCount
+	var kt, v MatrixCount
 	for _, m := range base.Matrices {
-		if m.Name == "K^T (per head)" {
+		switch m.Name {
+		case "K^T (per head)":
 			kt = m
+		case "V (per head)":
+			v = m
 		}
 	}
 	if kt.RowTiles != 1 || kt.ColTiles != 25 || kt.Instances != 72 {
 		t.Fatalf("K^T tiling: %+v", kt)
+	}
+	// Conversions per image: input bits x passes x row tiles x columns x
+	// slices per input vector, 197 vectors, 72 heads. Q has both signs (two
+	// passes); A is non-negative (one); V (197 x 64) has ceil(197/64) = 4 row tiles.
+	if want := int64(8 * 2 * 1 * 197 * 4 * 197 * 72); kt.Conversions != want {
+		t.Fatalf("K^T conversions per image: got %d, want %d", kt.Conversions, want)
+	}
+	if want := int64(8 * 1 * 4 * 64 * 4 * 197 * 72); v.Conversions != want {
+		t.Fatalf("V conversions per image: got %d, want %d", v.Conversions, want)
 	}
 	if want := int64(64 * 197 * 3 * 2 * 2 * 72); clip.CellsWritten != want {
 		t.Fatalf("cells written at beta=0.25: got %d, want %d", clip.CellsWritten, want)
@@ -358,6 +383,77 @@ func TestReleaseWeightsKeepsResults(t *testing.T) {
 			if after.Predictions[i].Logits[j] != v {
 				t.Fatalf("image %d logit %d changed after releasing the weights", i, j)
 			}
+		}
+	}
+}
+
+// An ADC profile runs on the reference path, whose static arrays every
+// worker shares: the logits and SNR sums must not depend on how many workers
+// read them at once.
+func TestReferencePathGivesTheSameBitsOnAnyWorkerCount(t *testing.T) {
+	_, d := tinySetup(t, 4)
+	m := smallModel(t)
+	ctx := context.Background()
+	kv, err := CalibrateKV(ctx, m, d, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := crossbar.Default()
+	p.ADCBits = 6
+	p.SigmaR = 0.05 // read noise fills the per-call read buffers too
+	s := noisySetting(p)
+	var first *Result
+	for _, workers := range []int{1, 2, 4} {
+		r, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: workers, Batch: 1, Predictions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Path != Reference {
+			t.Fatalf("an ADC profile ran on the %s path", r.Path)
+		}
+		if first == nil {
+			first = r
+			continue
+		}
+		for i, pr := range r.Predictions {
+			for j, v := range pr.Logits {
+				if w := first.Predictions[i].Logits[j]; math.Float32bits(v) != math.Float32bits(w) {
+					t.Fatalf("%d workers, image %d logit %d: %v, one worker %v", workers, i, j, v, w)
+				}
+			}
+		}
+		for b := range r.Signal {
+			if r.Signal[b] != first.Signal[b] || r.Noise[b] != first.Noise[b] {
+				t.Fatalf("%d workers, block %d: SNR sums differ from one worker's", workers, b)
+			}
+		}
+	}
+}
+
+// Summarize: Student's t interval over trials, the binomial normal
+// approximation over images for one trial. The t quantiles are R's
+// qt(0.975, df).
+func TestSummarizeGivesStudentTAndBinomialIntervals(t *testing.T) {
+	iv := Summarize([]float64{80, 82, 84}, 100)
+	// mean 82, std 2, half-width t(2) 2/sqrt(3); t(2) is tabulated to 3 decimals.
+	if iv.Mean != 82 || math.Abs(iv.Std-2) > 1e-12 || math.Abs(iv.Half-4.303*2/math.Sqrt(3)) > 1e-9 {
+		t.Fatalf("three trials: %+v", iv)
+	}
+	one := Summarize([]float64{50}, 100)
+	if want := 100 * 1.959964 * math.Sqrt(0.25/100); math.Abs(one.Half-want) > 1e-9 || one.Std != 0 {
+		t.Fatalf("one trial: %+v, want half-width %v", one, want)
+	}
+	for _, tc := range []struct {
+		df   int
+		want float64
+	}{{30, 2.042272}, {31, 2.039513}, {35, 2.030108}, {40, 2.021075}, {60, 2.000298}, {120, 1.979930}, {1000, 1.962339}} {
+		// 1e-5: the expansion's error above 30; the table rounds to 1e-3.
+		tol := 1e-5
+		if tc.df <= 30 {
+			tol = 5e-4
+		}
+		if got := tQuantile975(tc.df); math.Abs(got-tc.want) > tol {
+			t.Errorf("t quantile, %d degrees of freedom: %v, want %v", tc.df, got, tc.want)
 		}
 	}
 }

@@ -145,8 +145,12 @@ func (c *evalConfig) profile() (crossbar.Profile, error) {
 		*dst = v
 		return nil
 	}
-	if err := num("sigma-w", c.sigmaW, &p.SigmaW); err != nil {
-		return p, err
+	if c.sigmaW != "" {
+		var v float64
+		if err := num("sigma-w", c.sigmaW, &v); err != nil {
+			return p, err
+		}
+		p.SigmaW = crossbar.Some(v)
 	}
 	if err := num("sigma-r", c.sigmaR, &p.SigmaR); err != nil {
 		return p, err
@@ -159,10 +163,7 @@ func (c *evalConfig) profile() (crossbar.Profile, error) {
 		p.ADCBits = v
 	}
 	if c.granularity != "" {
-		p.Granularity = crossbar.Granularity(c.granularity)
-		if c.sigmaW == "" && c.profileFile == "" {
-			p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity) // its own calibration
-		}
+		p.Granularity = crossbar.Granularity(c.granularity) // an unset sigma_w follows it
 	}
 	if c.kvScale != "" {
 		p.KVScale = crossbar.ScaleMode(c.kvScale)
@@ -439,7 +440,7 @@ func printReport(w io.Writer, r *evalReport, m *vit.Model) {
 		}
 		p := r.Profile
 		fmt.Fprintf(w, "setting    gamma %g, ClipFormer %s, sigma_w %g, sigma_r %g, %s granularity, %s path, seed %d\n",
-			r.Gamma, clip, p.SigmaW, p.SigmaR, p.Granularity, r.Path, r.Seed)
+			r.Gamma, clip, p.EffectiveSigmaW(), p.SigmaR, p.Granularity, r.Path, r.Seed)
 		fmt.Fprintf(w, "K/V scale  %s\n", r.KVScale)
 	}
 	if r.Pruning != "" {

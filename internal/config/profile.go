@@ -20,7 +20,9 @@ import (
 var ErrProfileFile = errors.New("config: bad device profile")
 
 // LoadProfile reads a device profile from a YAML file. Fields it omits keep
-// crossbar.Default()'s values.
+// crossbar.Default()'s values; a sigma_w it omits stays unset, so that the
+// profile takes the calibration of whatever granularity it ends up with
+// (crossbar.Profile.EffectiveSigmaW), even one a flag sets later.
 func LoadProfile(path string) (crossbar.Profile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -53,13 +55,6 @@ func ParseProfile(name string, b []byte) (crossbar.Profile, error) {
 	if raw.OnCrossbar == nil {
 		raw.OnCrossbar = p.OnCrossbar
 	}
-	// A granularity named without a sigma_w takes its own calibrated scale.
-	var keys map[string]any
-	if yaml.Unmarshal(b, &keys) == nil {
-		if _, set := keys["sigma_w"]; !set {
-			raw.SigmaW = crossbar.DefaultSigmaWFor(raw.Granularity)
-		}
-	}
 	if err := raw.Profile.Validate(); err != nil {
 		return p, fmt.Errorf("%s: %w", name, err)
 	}
@@ -71,11 +66,24 @@ func yamlMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
-// FormatProfile writes p as YAML with every field, for `--print-profile`.
+// FormatProfile writes p as YAML with every field, for `--print-profile`. An
+// unset sigma_w is written as null, which reads back as unset, with the
+// value it resolves to in a comment.
 func FormatProfile(p crossbar.Profile) string {
-	b, err := yaml.Marshal(p)
+	var doc yaml.Node
+	if err := doc.Encode(p); err != nil {
+		panic(err) // a plain struct always encodes
+	}
+	if _, set := p.SigmaW.Get(); !set {
+		for i := 0; i+1 < len(doc.Content); i += 2 {
+			if doc.Content[i].Value == "sigma_w" {
+				doc.Content[i+1].LineComment = fmt.Sprintf("# unset: %g, the calibrated value for granularity %s", p.EffectiveSigmaW(), p.Granularity)
+			}
+		}
+	}
+	b, err := yaml.Marshal(&doc)
 	if err != nil {
-		panic(err) // a plain struct always marshals
+		panic(err)
 	}
 	return string(b)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,7 +17,7 @@ func TestParseProfileOverridesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := crossbar.Default()
-	want.SigmaW = 0.05
+	want.SigmaW = crossbar.Some(0.05)
 	want.Granularity = crossbar.PerValue
 	want.OnCrossbar = []string{"qk", "av"}
 	if !reflect.DeepEqual(p, want) {
@@ -82,14 +83,65 @@ func FuzzParseProfile(f *testing.F) {
 	})
 }
 
+// A profile that does not give sigma_w takes the calibration of its
+// granularity, also when the granularity is changed after the file is read
+// (`eval --profile f.yaml --granularity value`); one that gives sigma_w
+// keeps it whatever the granularity.
 func TestGranularityWithoutSigmaWTakesItsCalibration(t *testing.T) {
-	p, err := ParseProfile("p.yaml", []byte("granularity: value\n"))
-	if err != nil || p.SigmaW != crossbar.CalibratedSigmaWValue {
-		t.Fatalf("%v %v", p.SigmaW, err)
+	cases := []struct {
+		yaml    string
+		setGran crossbar.Granularity // as a later flag would, or "" for none
+		want    float64
+	}{
+		{"", "", crossbar.CalibratedSigmaWSlice},
+		{"granularity: value\n", "", crossbar.CalibratedSigmaWValue},
+		{"adc_bits: 4\n", crossbar.PerValue, crossbar.CalibratedSigmaWValue},
+		{"granularity: slice\n", crossbar.PerValue, crossbar.CalibratedSigmaWValue},
+		{"granularity: value\n", crossbar.PerSlice, crossbar.CalibratedSigmaWSlice},
+		{"sigma_w: null\ngranularity: value\n", "", crossbar.CalibratedSigmaWValue},
+		{"granularity: value\nsigma_w: 0.07\n", "", 0.07},
+		{"sigma_w: 0.07\n", crossbar.PerValue, 0.07},
+		{"sigma_w: 0.483\n", crossbar.PerValue, 0.483},
+		{"sigma_w: 0\n", crossbar.PerValue, 0},
 	}
-	p, err = ParseProfile("p.yaml", []byte("granularity: value\nsigma_w: 0.07\n"))
-	if err != nil || p.SigmaW != 0.07 {
-		t.Fatalf("%v %v", p.SigmaW, err)
+	dir := t.TempDir()
+	for i, tc := range cases {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.yaml", i))
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadProfile(path)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if tc.setGran != "" {
+			p.Granularity = tc.setGran
+		}
+		if got := p.EffectiveSigmaW(); got != tc.want {
+			t.Errorf("%q then granularity %q: sigma_w %v, want %v", tc.yaml, tc.setGran, got, tc.want)
+		}
+	}
+}
+
+// --print-profile's output reads back as the same profile: an unset sigma_w
+// stays unset (written as null, its value in a comment), a set one stays set.
+func TestFormatProfileKeepsAnUnsetSigmaWUnset(t *testing.T) {
+	out := FormatProfile(crossbar.Default())
+	if !strings.Contains(out, "sigma_w: null # unset: 0.483, the calibrated value for granularity slice") {
+		t.Fatalf("unset sigma_w printed as:\n%s", out)
+	}
+	p, err := ParseProfile("printed.yaml", []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Granularity = crossbar.PerValue
+	if got := p.EffectiveSigmaW(); got != crossbar.CalibratedSigmaWValue {
+		t.Fatalf("a printed default profile with granularity value: sigma_w %v, want %v", got, crossbar.CalibratedSigmaWValue)
+	}
+	set := crossbar.Default()
+	set.SigmaW = crossbar.Some(0.2)
+	if out := FormatProfile(set); !strings.Contains(out, "sigma_w: 0.2\n") {
+		t.Fatalf("set sigma_w printed as:\n%s", out)
 	}
 }
 

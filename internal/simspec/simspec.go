@@ -45,7 +45,9 @@ func Profile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
 	setI(&p.InputBits, d.InputBits)
 	setI(&p.Rows, d.CrossbarRows)
 	setI(&p.Cols, d.CrossbarCols)
-	setF(&p.SigmaW, d.SigmaW)
+	if d.SigmaW != nil {
+		p.SigmaW = crossbar.Some(*d.SigmaW)
+	}
 	setF(&p.SigmaR, d.SigmaR)
 	if d.Granularity != nil {
 		p.Granularity = crossbar.Granularity(*d.Granularity)
@@ -59,9 +61,6 @@ func Profile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
 	}
 	if d.KvScale != nil {
 		p.KVScale = crossbar.ScaleMode(*d.KvScale)
-	}
-	if d.SigmaW == nil {
-		p.SigmaW = crossbar.DefaultSigmaWFor(p.Granularity)
 	}
 	setF(&p.ProgrammingGamma, d.ProgrammingGamma)
 	setI(&p.CalibrationImages, d.CalibrationImages)
@@ -105,7 +104,7 @@ func Setting(s *cfpb.SweepSpec, p *cfpb.Point, trial int) (sim.Setting, error) {
 			return sim.Setting{}, fmt.Errorf("%w: grid.device[%d]: %v", sweep.ErrSpec, i, err)
 		}
 	}
-	prof.SigmaW, prof.SigmaR = p.SigmaW, p.SigmaR
+	prof.SigmaW, prof.SigmaR = crossbar.Some(p.SigmaW), p.SigmaR
 	if err := prof.Validate(); err != nil {
 		return sim.Setting{}, fmt.Errorf("%w: point %d: %v", sweep.ErrSpec, p.Index, err)
 	}

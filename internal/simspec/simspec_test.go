@@ -49,7 +49,7 @@ path: reference
 		t.Fatal(err)
 	}
 	if st.Profile.Granularity != "value" || st.Profile.ADCBits != 6 || st.Profile.SigmaR != 0.02 ||
-		st.Profile.SigmaW != 0.05 || st.Gamma != 4 || st.Trial != 2 || st.Seed != 1 {
+		st.Profile.EffectiveSigmaW() != 0.05 || st.Gamma != 4 || st.Trial != 2 || st.Seed != 1 {
 		t.Fatalf("setting %+v", st)
 	}
 }
@@ -65,8 +65,8 @@ func TestEachGranularityTakesItsCalibratedSigmaWInTheSetting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Profile.SigmaW != want {
-			t.Errorf("point %d (%s): sigma_w %v, want %v", i, st.Profile.Granularity, st.Profile.SigmaW, want)
+		if st.Profile.EffectiveSigmaW() != want {
+			t.Errorf("point %d (%s): sigma_w %v, want %v", i, st.Profile.Granularity, st.Profile.EffectiveSigmaW(), want)
 		}
 	}
 }
@@ -113,13 +113,13 @@ func yamlMap(t *testing.T, v any) map[string]any {
 // the same fields, defaults and verdicts.
 
 func TestSweepDeviceHasTheSimulatorsFieldsAndDefaults(t *testing.T) {
-	want := yamlMap(t, crossbar.Default())
+	want := yamlMap(t, crossbar.Default().Resolved())
 	got := yamlMap(t, sweep.DefaultDevice())
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("sweep.DefaultDevice()\n%v\nwant crossbar.Default()\n%v", got, want)
 	}
 	for _, g := range []crossbar.Granularity{crossbar.PerSlice, crossbar.PerValue, "other"} {
-		if got, want := sweep.DefaultSigmaW(string(g)), crossbar.DefaultSigmaWFor(g); got != want {
+		if got, want := sweep.DefaultSigmaW(string(g)), (&crossbar.Profile{Granularity: g}).EffectiveSigmaW(); got != want {
 			t.Errorf("granularity %q: sweep sigma_w %v, crossbar %v", g, got, want)
 		}
 	}
@@ -222,7 +222,7 @@ func TestBaseDeviceAgreesWithTheSimulatorsProfile(t *testing.T) {
 			t.Errorf("%s: sweep says %v, the simulator %v", name, errD, errP)
 			continue
 		}
-		if got, want := yamlMap(t, d), yamlMap(t, c); !reflect.DeepEqual(got, want) {
+		if got, want := yamlMap(t, d), yamlMap(t, c.Resolved()); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: sweep resolves\n%v\nthe simulator\n%v", name, got, want)
 		}
 	}

@@ -8,15 +8,48 @@ import (
 
 // Array is the reference path's explicit model of one stored R x C matrix M
 // (y = x M): every cell of every bit slice of both polarities, with the
-// conductance it was written to.
+// conductance it was written to. It is read-only after WriteArray, so any
+// number of goroutines may read it at once, each with its own Scratch.
 type Array struct {
-	c      *Codec
-	R, C   int
-	scale  []float64    // per column: the value that maps to Gmax
-	g      [2][]float64 // written conductances, [polarity][(s*R+r)*C+col], uS
-	read   [2][]float64 // scratch: conductances seen by one noisy read, allocated on first use
-	acc    []float64    // scratch: per-column accumulators
-	xcodes []float32    // scratch: input codes
+	c     *Codec
+	R, C  int
+	scale []float64    // per column: the value that maps to Gmax
+	g     [2][]float64 // written conductances, [polarity][(s*R+r)*C+col], uS
+}
+
+// Scratch holds the buffers of one reference-path MVM. A goroutine keeps one
+// and passes it to every MVM it runs, so the hot path allocates nothing once
+// the buffers have grown to the largest array; the zero value is ready.
+type Scratch struct {
+	read   [2][]float64 // conductances seen by one noisy read
+	acc    []float64    // per column: the shift-added result
+	ip, in []float64    // per column: one conversion's I+ and I-, in uS
+	xcodes []float32    // signed input codes
+	active []int32      // the rows whose input has the current bit set
+}
+
+// grow sizes the buffers for an R x C array of the given cell count.
+func (sc *Scratch) grow(R, C, cells int, noisy bool) {
+	sc.acc = growF64(sc.acc, C)
+	sc.ip = growF64(sc.ip, C)
+	sc.in = growF64(sc.in, C)
+	if cap(sc.xcodes) < R {
+		sc.xcodes = make([]float32, R)
+		sc.active = make([]int32, 0, R)
+	}
+	sc.xcodes = sc.xcodes[:R]
+	if noisy {
+		for pol := range sc.read {
+			sc.read[pol] = growF64(sc.read[pol], cells)
+		}
+	}
+}
+
+func growF64(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
 }
 
 // WriteArray writes the R x C row-major matrix m to cells: scale (len 1, or
@@ -71,8 +104,6 @@ func (c *Codec) WriteArray(m []float32, R, C int, scale []float32, clip ClipForm
 			}
 		}
 	}
-	a.acc = make([]float64, C)
-	a.xcodes = make([]float32, R)
 	return a
 }
 
@@ -82,13 +113,24 @@ func (c *Codec) WriteArray(m []float32, R, C int, scale []float32, clip ClipForm
 // currents I+ and I-, whose difference, divided by Delta, is converted by the
 // ADC (ideal, or ADCBits over +-tileRows (L-1) steps) and shift-added by 2^k
 // and L^s; the sum is finally scaled by s_x s_M / ((2^Bin-1)(2^B-1)).
-// Read noise G” = G' (1 + sigmaR eps) is drawn once per cell for this input
+// Read noise G" = G' (1 + sigmaR eps) is drawn once per cell for this input
 // vector (rng may be nil when sigmaR == 0).
-func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Stream) {
+//
+// sc holds the call's working buffers; MVM writes nothing else but y, so
+// goroutines with their own Scratch may share a. A nil sc allocates a fresh
+// one, for one-off calls.
+//
+// Each column current sums its active rows in ascending row order, as the
+// plain loop over r = t0..t1-1 with a bit test per row would.
+func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Stream, sc *Scratch) {
+	if sc == nil {
+		sc = new(Scratch)
+	}
 	p := &a.c.P
 	R, C := a.R, a.C
+	sc.grow(R, C, len(a.g[0]), sigmaR != 0)
+	clear(sc.acc)
 	sx := MaxAbs(x)
-	clear(a.acc)
 	if sx == 0 {
 		clear(y[:C])
 		return
@@ -96,19 +138,16 @@ func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Strea
 	mIn := float32(p.MaxInput())
 	k := mIn / sx
 	for i, v := range x[:R] {
-		a.xcodes[i] = inputCode(v, k)
+		sc.xcodes[i] = inputCode(v, k)
 	}
 	cells := a.g
 	if sigmaR != 0 {
 		for pol := range a.g {
-			if a.read[pol] == nil {
-				a.read[pol] = make([]float64, len(a.g[pol]))
-			}
 			for i, g := range a.g[pol] {
-				a.read[pol][i] = g * (1 + sigmaR*rng.Norm())
+				sc.read[pol][i] = g * (1 + sigmaR*rng.Norm())
 			}
 		}
-		cells = a.read
+		cells = sc.read
 	}
 	delta := p.Delta()
 	levels := float64(a.c.levels)
@@ -118,26 +157,41 @@ func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Strea
 			sign = -1
 		}
 		for bit := 0; bit < p.InputBits; bit++ {
+			active := sc.active[:0]
+			for r, xc := range sc.xcodes {
+				if xc != 0 && (pass == 0) == (xc > 0) && int(math.Abs(float64(xc)))>>bit&1 != 0 {
+					active = append(active, int32(r))
+				}
+			}
+			sc.active = active
+			shift := sign * float64(int(1)<<bit)
 			for t0 := 0; t0 < R; t0 += p.Rows {
 				t1 := min(t0+p.Rows, R)
+				rows := active
+				for len(rows) > 0 && int(rows[0]) < t0 {
+					rows = rows[1:]
+				}
+				n := 0
+				for n < len(rows) && int(rows[n]) < t1 {
+					n++
+				}
+				rows = rows[:n]
 				w := 1.0
 				for s := 0; s < a.c.slices; s++ {
-					for col := 0; col < C; col++ {
-						var ip, in float64
-						for r := t0; r < t1; r++ {
-							xc := a.xcodes[r]
-							if (pass == 0) != (xc > 0) || xc == 0 {
-								continue
-							}
-							if int(math.Abs(float64(xc)))>>bit&1 == 0 {
-								continue
-							}
-							idx := (s*R+r)*C + col
-							ip += cells[0][idx]
-							in += cells[1][idx]
+					ip, in := sc.ip[:C], sc.in[:C]
+					clear(ip)
+					clear(in)
+					for _, r := range rows {
+						base := (s*R + int(r)) * C
+						for col, g := range cells[0][base : base+C] {
+							ip[col] += g
 						}
-						v := a.adc((ip-in)/delta, t1-t0)
-						a.acc[col] += sign * float64(int(1)<<bit) * w * v
+						for col, g := range cells[1][base : base+C] {
+							in[col] += g
+						}
+					}
+					for col := range ip {
+						sc.acc[col] += shift * w * a.adc((ip[col]-in[col])/delta, t1-t0)
 					}
 					w *= levels
 				}
@@ -146,7 +200,7 @@ func (a *Array) MVM(y []float64, x []float32, sigmaR float64, rng *keyrand.Strea
 	}
 	unitX := float64(sx) / float64(mIn)
 	for col := 0; col < C; col++ {
-		y[col] = a.acc[col] * unitX * a.scale[col] / float64(p.MaxCode())
+		y[col] = sc.acc[col] * unitX * a.scale[col] / float64(p.MaxCode())
 	}
 }
 

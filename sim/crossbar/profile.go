@@ -1,10 +1,12 @@
 package crossbar
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -70,7 +72,7 @@ type Profile struct {
 	InputBits         int         `yaml:"input_bits" json:"input_bits"`                 // input magnitude bits, streamed bit-serially
 	Rows              int         `yaml:"crossbar_rows" json:"crossbar_rows"`           // crossbar rows
 	Cols              int         `yaml:"crossbar_cols" json:"crossbar_cols"`           // crossbar columns
-	SigmaW            float64     `yaml:"sigma_w" json:"sigma_w"`                       // write-noise scale, multiplied by gamma
+	SigmaW            OptFloat    `yaml:"sigma_w" json:"sigma_w"`                       // write-noise scale, multiplied by gamma; see EffectiveSigmaW
 	SigmaR            float64     `yaml:"sigma_r" json:"sigma_r"`                       // relative read noise per MVM
 	Granularity       Granularity `yaml:"granularity" json:"granularity"`               // slice or value
 	ClampNegative     bool        `yaml:"clamp_negative" json:"clamp_negative"`         // clamp written G' to [0, inf)
@@ -94,17 +96,35 @@ const (
 	CalibratedSigmaWValue = 0.311
 )
 
-// DefaultSigmaW is the write-noise scale of the default profile (per-slice
-// noise).
-const DefaultSigmaW = CalibratedSigmaWSlice
-
-// DefaultSigmaWFor is the calibrated sigma_w of a granularity: what a
-// profile gets when it names a granularity but no sigma_w.
-func DefaultSigmaWFor(g Granularity) float64 {
-	if g == PerValue {
+// EffectiveSigmaW is the write-noise scale the simulator uses: the
+// profile's sigma_w when it is set, else the calibrated value of the
+// profile's granularity (CalibratedSigmaWSlice or CalibratedSigmaWValue).
+// This is the one place that rule lives: a profile that names only a
+// granularity, from a file, a flag or a sweep's device axis, gets that
+// granularity's calibration, whenever and however the granularity is set.
+func (p *Profile) EffectiveSigmaW() float64 {
+	if v, ok := p.SigmaW.Get(); ok {
+		return v
+	}
+	if p.Granularity == PerValue {
 		return CalibratedSigmaWValue
 	}
 	return CalibratedSigmaWSlice
+}
+
+// Resolved returns a copy of p with sigma_w set to EffectiveSigmaW: a record
+// of what a run used.
+func (p Profile) Resolved() Profile {
+	p.SigmaW = Some(p.EffectiveSigmaW())
+	p.OnCrossbar = slices.Clone(p.OnCrossbar)
+	return p
+}
+
+// MarshalJSON writes the resolved profile, so that JSON output states the
+// sigma_w a run used even when the profile left it to the granularity.
+func (p Profile) MarshalJSON() ([]byte, error) {
+	type plain Profile // without this method
+	return json.Marshal(plain(p.Resolved()))
 }
 
 // Default returns the paper's ViT-X setup (crossbar-model.md section 2).
@@ -113,7 +133,7 @@ func Default() Profile {
 		Gmin: 0.1, Gmax: 10,
 		BitsPerCell: 2, Precision: 8, InputBits: 8,
 		Rows: 64, Cols: 64,
-		SigmaW: DefaultSigmaW, SigmaR: 0,
+		// SigmaW unset: the calibrated value of the granularity.
 		Granularity:       PerSlice,
 		WeightScale:       PerLayer,
 		KVScale:           Static,
@@ -142,8 +162,8 @@ func (p *Profile) Validate() error {
 		return bad("crossbar_rows", p.Rows, "must be in 1..65536")
 	case p.Cols < 1 || p.Cols > 1<<16:
 		return bad("crossbar_cols", p.Cols, "must be in 1..65536")
-	case !(p.SigmaW >= 0) || math.IsInf(p.SigmaW, 0):
-		return bad("sigma_w", p.SigmaW, "must be a finite number >= 0")
+	case p.SigmaW.set && (!(p.SigmaW.v >= 0) || math.IsInf(p.SigmaW.v, 0)):
+		return bad("sigma_w", p.SigmaW.v, "must be a finite number >= 0")
 	case !(p.SigmaR >= 0) || math.IsInf(p.SigmaR, 0):
 		return bad("sigma_r", p.SigmaR, "must be a finite number >= 0")
 	case p.Granularity != PerSlice && p.Granularity != PerValue:
@@ -316,4 +336,66 @@ func minPos(a, b float64) float64 {
 
 func maxPos(a, b float64) float64 {
 	return math.Float64frombits(uint64(max(int64(math.Float64bits(a)), int64(math.Float64bits(b)))))
+}
+
+// OptFloat is a float64 that may be unset; the zero value is unset. It reads
+// and writes as a number in YAML and JSON, and as null when unset.
+type OptFloat struct {
+	v   float64
+	set bool
+}
+
+// Some returns a set OptFloat holding v.
+func Some(v float64) OptFloat { return OptFloat{v: v, set: true} }
+
+// Get returns the value and whether it is set.
+func (o OptFloat) Get() (float64, bool) { return o.v, o.set }
+
+func (o OptFloat) String() string {
+	if !o.set {
+		return "unset"
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+// UnmarshalYAML reads a number (YAML's null, the zero value, leaves o unset).
+// It takes the decoder's callback, which YAML libraries still accept, so
+// that this package needs no YAML import.
+func (o *OptFloat) UnmarshalYAML(unmarshal func(any) error) error {
+	var v float64
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	*o = Some(v)
+	return nil
+}
+
+// MarshalYAML writes the number, or null when unset.
+func (o OptFloat) MarshalYAML() (any, error) {
+	if !o.set {
+		return nil, nil
+	}
+	return o.v, nil
+}
+
+// UnmarshalJSON reads a number or null.
+func (o *OptFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*o = OptFloat{}
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*o = Some(v)
+	return nil
+}
+
+// MarshalJSON writes the number, or null when unset.
+func (o OptFloat) MarshalJSON() ([]byte, error) {
+	if !o.set {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.v)
 }

@@ -37,7 +37,8 @@ type Key struct {
 	Kind  Kind
 }
 
-// Seed32 hashes the key into a 32-byte ChaCha8 seed.
+// Seed32 is the SHA-256 of the key's fields (little-endian, 8 bytes each):
+// the 256-bit state of the key's xoshiro256** stream.
 func (k Key) Seed32() [32]byte {
 	var b [8 * 7]byte
 	binary.LittleEndian.PutUint64(b[0:], k.Seed)

@@ -91,6 +91,8 @@ func BenchmarkNorm(b *testing.B) {
 	_ = x
 }
 
+// BenchmarkNormMathRand is math/rand/v2's ChaCha8 generator with its
+// NormFloat64, for comparison with Stream.Norm.
 func BenchmarkNormMathRand(b *testing.B) {
 	r := rand.New(rand.NewChaCha8([32]byte{}))
 	var x float64

@@ -51,34 +51,39 @@ func TestMatMulBitIdenticalToReferenceLoop(t *testing.T) {
 // The assembly kernels and the pure-Go kernel give the same bits, so a
 // result does not depend on the machine that computed it.
 func TestAssemblyAndGoKernelsGiveTheSameBits(t *testing.T) {
-	kernels := map[string]func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool){}
-	if hasAVX512 {
-		kernels["AVX-512"] = matMulAsm
+	kernels := []struct {
+		name   string
+		on     bool
+		kernel func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool)
+	}{{"AVX-512", hasAVX512, matMulAsm}, {"AVX2+FMA", hasFMA, matMulFMA}}
+	for _, kc := range kernels {
+		t.Run(kc.name, func(t *testing.T) {
+			if !kc.on {
+				t.Skipf("this CPU lacks %s, so that kernel cannot run here; the pure-Go kernel it would be compared with runs in the other tests", kc.name)
+			}
+			testKernelGivesGoBits(t, kc.kernel)
+		})
 	}
-	if hasFMA {
-		kernels["AVX2+FMA"] = matMulFMA
-	}
-	if len(kernels) == 0 {
-		t.Log("no AVX-512 nor AVX2+FMA on this CPU: only the pure-Go kernel runs here, and the other tests cover it")
-		return
-	}
-	for name, kernel := range kernels {
-		r := rand.New(rand.NewPCG(7, 8))
-		for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {4, 16, 5}, {6, 15, 9}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}} {
-			for _, acc := range []bool{false, true} {
-				// Strided operands: lda, ldb, ldc larger than the rows.
-				lda, ldb, ldc := tc.k+3, tc.n+5, tc.n+7
-				a := randSlice(r, tc.m*lda)
-				b := randSlice(r, tc.k*ldb)
-				c0 := randSlice(r, tc.m*ldc)
-				got := append([]float32(nil), c0...)
-				want := append([]float32(nil), c0...)
-				kernel(tc.m, tc.n, tc.k, a, lda, b, ldb, got, ldc, acc)
-				matMulGo(tc.m, tc.n, tc.k, a, lda, b, ldb, want, ldc, acc)
-				for i := range got {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s %+v acc=%v: c[%d] assembly %v, Go %v (padding must stay untouched too)", name, tc, acc, i, got[i], want[i])
-					}
+}
+
+// testKernelGivesGoBits compares one assembly matmul kernel with matMulGo,
+// bit for bit, on strided operands of awkward shapes.
+func testKernelGivesGoBits(t *testing.T, kernel func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool)) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {4, 16, 5}, {6, 15, 9}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}} {
+		for _, acc := range []bool{false, true} {
+			// Strided operands: lda, ldb, ldc larger than the rows.
+			lda, ldb, ldc := tc.k+3, tc.n+5, tc.n+7
+			a := randSlice(r, tc.m*lda)
+			b := randSlice(r, tc.k*ldb)
+			c0 := randSlice(r, tc.m*ldc)
+			got := append([]float32(nil), c0...)
+			want := append([]float32(nil), c0...)
+			kernel(tc.m, tc.n, tc.k, a, lda, b, ldb, got, ldc, acc)
+			matMulGo(tc.m, tc.n, tc.k, a, lda, b, ldb, want, ldc, acc)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v acc=%v: c[%d] assembly %v, Go %v (padding must stay untouched too)", tc, acc, i, got[i], want[i])
 				}
 			}
 		}
@@ -163,8 +168,7 @@ func TestSoftmaxRowsSumToOne(t *testing.T) {
 // functions and give the same bits, edge cases included.
 func TestVectorExpAndGELUGiveTheSameBits(t *testing.T) {
 	if !hasAVX512 {
-		t.Log("no AVX-512 on this CPU: only the Go versions run here")
-		return
+		t.Skip("this CPU lacks AVX-512, so the vector kernels cannot run here; the Go versions run in the other tests")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	var x []float32
@@ -251,8 +255,7 @@ func TestFMA32RoundsOnce(t *testing.T) {
 // canonical lane order, Max and MaxAbs exactly, Scale and Add elementwise.
 func TestVectorReductionsGiveTheSameBits(t *testing.T) {
 	if !hasAVX512 {
-		t.Log("no AVX-512 on this CPU: only the Go versions run here")
-		return
+		t.Skip("this CPU lacks AVX-512, so the vector kernels cannot run here; the Go versions run in the other tests")
 	}
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, n := range []int{1, 2, 15, 16, 17, 31, 33, 197, 1000} {
