@@ -61,13 +61,20 @@ func (s *State) Restore(snap *cfpb.Snapshot) error {
 				return fmt.Errorf("state: snapshot: sweep %s shard %d: state %v", rec.Id, k, p.State)
 			}
 			sw.shards[k] = shard{state: p.State, attempt: p.Attempt, failures: p.Failures, leaseID: p.LeaseId,
-				worker: p.Worker, notBefore: p.NotBeforeNs, lastError: p.LastError, result: p.Result}
+				worker: p.Worker, notBefore: p.NotBeforeNs, lastError: p.LastError, result: p.Result, completions: p.Completions}
 			sw.counts[p.State]++
+			sw.attempts += int64(p.Attempt)
+			if p.Completions > 1 {
+				sw.duplicates += int64(p.Completions - 1)
+				sw.recomputed++
+			}
 			if p.State == cfpb.ShardState_SHARD_STATE_DONE {
 				if p.Result.GetSummary() == nil {
 					return fmt.Errorf("state: snapshot: sweep %s shard %d is done without a result", rec.Id, k)
 				}
 				sw.images += p.Result.Summary.Images
+				// Snapshots older than the completion count hold 0.
+				sw.shards[k].completions = max(p.Completions, 1)
 			}
 			if p.State == cfpb.ShardState_SHARD_STATE_PENDING && p.Attempt > 0 {
 				sw.retry = append(sw.retry, k)

@@ -59,6 +59,10 @@ type sweepState struct {
 	shards    []shard
 	counts    [6]int64 // by cfpb.ShardState
 	images    int64    // images of done shards
+	// attempts counts leases granted; duplicates the results for done
+	// shards from another lease or worker; recomputed the shards that got
+	// at least one. All three follow from the shard table (see Restore).
+	attempts, duplicates, recomputed int64
 
 	// Derived (rebuilt on restore): the lowest never-leased shard, and the
 	// pending shards that were leased before (retries), in release order.
@@ -89,14 +93,17 @@ func (sw *sweepState) noteError(k int, msg string) {
 }
 
 type shard struct {
-	state     cfpb.ShardState
-	attempt   int32
-	failures  int32
-	leaseID   uint64
-	worker    string
-	notBefore int64
-	lastError string
-	result    *cfpb.ShardResult
+	state    cfpb.ShardState
+	attempt  int32
+	failures int32
+	// completions counts results received: the recorded one and every
+	// duplicate from another lease or worker.
+	completions int32
+	leaseID     uint64
+	worker      string
+	notBefore   int64
+	lastError   string
+	result      *cfpb.ShardResult
 }
 
 // New returns an empty state.
@@ -110,8 +117,9 @@ type Response struct {
 	// Granted holds the leases an AssignShards command granted, in order.
 	Granted []*cfpb.LeaseRef
 	// Completed counts results recorded; Duplicates those ignored because
-	// the shard was already done with equal numbers; Alarms those whose
-	// numbers differed (non-determinism); Ignored those for cancelled or
+	// the shard was already done with equal numbers (re-sent results of the
+	// recorded lease among them); Alarms those whose numbers differed
+	// (non-determinism); Ignored those for cancelled or
 	// unknown shards; Malformed those refused because the summary does not
 	// fit the shard (see sweep.CheckSummary).
 	Completed, Duplicates, Alarms, Ignored, Malformed int
@@ -270,6 +278,7 @@ func (s *State) assign(a *cfpb.Assignment, now int64) *cfpb.LeaseRef {
 	}
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_LEASED)
 	sh.attempt++
+	sw.attempts++
 	sh.leaseID = s.nextLease
 	s.nextLease++
 	sh.worker = a.Worker
@@ -303,6 +312,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	}
 	switch sh.state {
 	case cfpb.ShardState_SHARD_STATE_DONE:
+		sw.noteDuplicate(sh, res)
 		if proto.Equal(sh.result.Summary, res.Summary) {
 			r.Duplicates++
 		} else {
@@ -324,6 +334,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	// even from an expired lease, because the simulator is deterministic.
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_DONE)
 	sh.result = res
+	sh.completions = 1
 	sh.worker = res.Worker
 	sw.images += res.Summary.Images
 	if w, ok := s.workers[res.Worker]; ok {
@@ -332,6 +343,21 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.advanceFresh()
 	r.Completed++
 	sw.finishIfDone(now)
+}
+
+// noteDuplicate counts a result for a done shard unless it is the recorded
+// lease's own result sent again (a worker re-sends what was not
+// acknowledged): any other means the shard was computed twice, which the
+// tests and the end-to-end check watch for even when the numbers agree.
+func (sw *sweepState) noteDuplicate(sh *shard, res *cfpb.ShardResult) {
+	if res.LeaseId == sh.result.LeaseId && res.Worker == sh.result.Worker {
+		return
+	}
+	if sh.completions == 1 {
+		sw.recomputed++
+	}
+	sh.completions++
+	sw.duplicates++
 }
 
 func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
@@ -407,7 +433,8 @@ func (sw *sweepState) describe() *cfpb.Sweep {
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
 			ImagesDone: sw.images},
 		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
-		Errors: append([]string(nil), sw.errors...)}
+		Errors: append([]string(nil), sw.errors...), Attempts: sw.attempts, DuplicateResults: sw.duplicates,
+		RecomputedShards: sw.recomputed}
 }
 
 // Sweeps describes every sweep, newest first.
@@ -447,7 +474,7 @@ func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 
 func (sh *shard) proto(k int32) *cfpb.Shard {
 	return &cfpb.Shard{Index: k, State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
-		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result}
+		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result, Completions: sh.completions}
 }
 
 // Work is what a worker needs for a lease: the shard and the sweep's spec.

@@ -317,3 +317,52 @@ func TestMalformedResultIsRefusedAndNeverMerged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A shard computed twice is visible in the sweep's figures even when both
+// results are equal, while its result counts once; a worker re-sending its
+// own unacknowledged result is not a second computation.
+func TestAttemptsAndDuplicateResultsAreCounted(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	first := leaseAll(t, s, 2, "w1", 2)
+	// The first lease of shard 0 expires; the shard is leased again.
+	mustApply(t, s, cmd(3, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: first[0].Shard,
+		LeaseId: first[0].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}}}))
+	second := leaseAll(t, s, 4, "w2", 1)[0]
+	if second.Shard != first[0].Shard || second.Attempt != 2 {
+		t.Fatalf("second lease %v, want shard %d attempt 2", second, first[0].Shard)
+	}
+	// Both attempts finish with the same numbers; the late one is a duplicate.
+	mustApply(t, s, cmd(5, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(second, "w2", 9)}}))
+	r := mustApply(t, s, cmd(6, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(first[0], "w1", 9)}}))
+	if r.Completed != 0 || r.Duplicates != 1 || r.Alarms != 0 {
+		t.Fatalf("late equal result: %+v", r)
+	}
+	// A re-send of the recorded result (lost Ack) is not a second computation.
+	mustApply(t, s, cmd(7, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(second, "w2", 9)}}))
+	mustApply(t, s, cmd(8, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(first[1], "w1", 9)}}))
+	sw, _ := s.Sweep("a")
+	if sw.Attempts != 3 || sw.DuplicateResults != 1 || sw.RecomputedShards != 1 || sw.Progress.Done != 2 || sw.Progress.ImagesDone != 20 {
+		t.Fatalf("attempts %d duplicates %d recomputed %d done %d images %d; want 3 1 1 2 20", sw.Attempts,
+			sw.DuplicateResults, sw.RecomputedShards, sw.Progress.Done, sw.Progress.ImagesDone)
+	}
+	if sh, _ := s.Shard("a", second.Shard); sh.Completions != 2 || sh.Attempt != 2 || sh.Result.LeaseId != second.LeaseId {
+		t.Fatalf("shard %v: want 2 completions, 2 attempts, the second lease's result", sh)
+	}
+	res, _ := s.Results("a")
+	var images int64
+	for _, p := range res {
+		images += p.Trials[0].Images
+	}
+	if images != 20 {
+		t.Fatalf("results hold %d images, want 20 (the duplicate counted once)", images)
+	}
+	// The counts survive a snapshot.
+	r2 := New()
+	if err := r2.Restore(s.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r2.Sweep("a"); got.Attempts != 3 || got.DuplicateResults != 1 || got.RecomputedShards != 1 {
+		t.Fatalf("restored: attempts %d duplicates %d recomputed %d", got.Attempts, got.DuplicateResults, got.RecomputedShards)
+	}
+}
