@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -20,7 +21,7 @@ func (s *State) Snapshot() *cfpb.Snapshot {
 		rec := &cfpb.SweepRecord{Id: id, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted,
 			FinishedNs: sw.finished, Alarms: sw.alarms, Shards: make([]*cfpb.Shard, len(sw.shards))}
 		for k := range sw.shards {
-			rec.Shards[k] = sw.shards[k].proto(int32(k))
+			rec.Shards[k] = sw.shardProto(k)
 		}
 		snap.Sweeps = append(snap.Sweeps, rec)
 	}
@@ -81,6 +82,12 @@ func (s *State) Restore(snap *cfpb.Snapshot) error {
 			}
 			if p.LastError != "" {
 				sw.noteError(k, p.LastError)
+			}
+			if p.Losses > 0 || len(p.LostOn) > 0 {
+				if sw.losses == nil {
+					sw.losses = map[int]*loss{}
+				}
+				sw.losses[k] = &loss{count: p.Losses, workers: slices.Clone(p.LostOn)}
 			}
 		}
 		// Retries in release order are not recorded; shard order is as fair.

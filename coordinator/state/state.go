@@ -26,6 +26,15 @@ const SnapshotVersion = 1
 // MaxFailures is how many crashed or errored attempts fail a shard.
 const MaxFailures = 3
 
+// MaxLosses is on how many different workers a shard may be lost (its
+// worker's connection gone, or its lease expired) before it fails as a
+// poison shard: one that kills every worker process that runs it. A
+// cluster of fewer workers fails it after MaxTotalLosses losses in all.
+const (
+	MaxLosses      = 5
+	MaxTotalLosses = 2 * MaxLosses
+)
+
 // MaxShards bounds one sweep's shard table whatever a coordinator's
 // configured limit (about 1 GB of state).
 const MaxShards = 10_000_000
@@ -70,6 +79,15 @@ type sweepState struct {
 	retry []int
 	// errors are the latest distinct shard errors, for users.
 	errors []string
+	// losses records, for the few shards that were lost, how often and
+	// on which workers (replicated, in the snapshot's shards).
+	losses map[int]*loss
+}
+
+// loss is the loss record of one shard.
+type loss struct {
+	count   int32
+	workers []string // distinct, in order of loss
 }
 
 // maxErrors is how many distinct recent errors a sweep shows.
@@ -148,8 +166,14 @@ func (s *State) Apply(c *cfpb.Command) *Response {
 			}
 		}
 	case *cfpb.Command_Complete:
+		// Results first: a failure of a lease whose shard another lease
+		// has just completed is then stale and changes nothing.
 		for _, res := range cmd.Complete.GetResults() {
 			s.complete(res, now, r)
+		}
+		for _, rel := range cmd.Complete.GetFailures() {
+			rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_ERROR
+			s.release(rel, now, r)
 		}
 	case *cfpb.Command_Release:
 		for _, rel := range cmd.Release.GetReleases() {
@@ -230,6 +254,7 @@ func (s *State) setState(c *cfpb.SetSweepState, now int64) error {
 			}
 		}
 		sw.retry = nil
+		sw.losses = nil
 		sw.fresh = len(sw.shards)
 		sw.state = cfpb.SweepState_SWEEP_STATE_CANCELLED
 		sw.finished = now
@@ -335,6 +360,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_DONE)
 	sh.result = res
 	sh.completions = 1
+	delete(sw.losses, int(res.Shard))
 	sh.worker = res.Worker
 	sw.images += res.Summary.Images
 	if w, ok := s.workers[res.Worker]; ok {
@@ -366,25 +392,63 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		return // stale: the lease already ended
 	}
 	r.Released++
-	counts := rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED || rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_ERROR
-	if counts {
+	k := int(rel.Shard)
+	switch rel.Reason {
+	case cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_ERROR:
 		sh.failures++
-		if rel.Error != "" {
+		switch {
+		case rel.Error != "":
 			sh.lastError = rel.Error
-		} else if rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+		case rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED:
 			sh.lastError = "lease expired without a heartbeat"
+		default:
+			sh.lastError = fmt.Sprintf("worker %s reported an error without a message", sh.worker)
 		}
-		sw.noteError(int(rel.Shard), sh.lastError)
+		sw.noteError(k, sh.lastError)
+	case cfpb.ReleaseReason_RELEASE_REASON_LOST:
+		sh.lastError = rel.Error
+		if sh.lastError == "" {
+			sh.lastError = fmt.Sprintf("worker %s was lost while running the shard", sh.worker)
+		}
 	}
-	if sh.failures >= MaxFailures {
+	if sh.failures >= MaxFailures || sw.lose(k, sh, rel.Reason) {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
+		delete(sw.losses, k)
 		r.Failed++
 		sw.finishIfDone(now)
 		return
 	}
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_PENDING)
 	sh.notBefore = rel.BackoffUntilNs
-	sw.retry = append(sw.retry, int(rel.Shard))
+	sw.retry = append(sw.retry, k)
+}
+
+// lose records the loss of shard k's lease, when its reason is one, and
+// reports whether the shard is now a poison shard; it then says so in the
+// shard's last error.
+func (sw *sweepState) lose(k int, sh *shard, reason cfpb.ReleaseReason) bool {
+	if reason != cfpb.ReleaseReason_RELEASE_REASON_LOST && reason != cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+		return false
+	}
+	if sw.losses == nil {
+		sw.losses = map[int]*loss{}
+	}
+	l := sw.losses[k]
+	if l == nil {
+		l = &loss{}
+		sw.losses[k] = l
+	}
+	l.count++
+	if !slices.Contains(l.workers, sh.worker) {
+		l.workers = append(l.workers, sh.worker)
+	}
+	if len(l.workers) < MaxLosses && l.count < MaxTotalLosses {
+		return false
+	}
+	sh.lastError = fmt.Sprintf("poison shard: lost %d times on %d different workers (%s); last error: %s",
+		l.count, len(l.workers), strings.Join(l.workers, ", "), sh.lastError)
+	sw.noteError(k, sh.lastError)
+	return true
 }
 
 // Applied is the number of commands applied so far.
@@ -465,16 +529,21 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, sh := s.shardOf(sweepID, k)
+	sw, sh := s.shardOf(sweepID, k)
 	if sh == nil {
 		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
 	}
-	return sh.proto(k), nil
+	return sw.shardProto(int(k)), nil
 }
 
-func (sh *shard) proto(k int32) *cfpb.Shard {
-	return &cfpb.Shard{Index: k, State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
+func (sw *sweepState) shardProto(k int) *cfpb.Shard {
+	sh := &sw.shards[k]
+	p := &cfpb.Shard{Index: int32(k), State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
 		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result, Completions: sh.completions}
+	if l := sw.losses[k]; l != nil {
+		p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
+	}
+	return p
 }
 
 // Work is what a worker needs for a lease: the shard and the sweep's spec.

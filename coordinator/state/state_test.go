@@ -1,6 +1,7 @@
 package state
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -364,5 +365,98 @@ func TestAttemptsAndDuplicateResultsAreCounted(t *testing.T) {
 	}
 	if got, _ := r2.Sweep("a"); got.Attempts != 3 || got.DuplicateResults != 1 || got.RecomputedShards != 1 {
 		t.Fatalf("restored: attempts %d duplicates %d recomputed %d", got.Attempts, got.DuplicateResults, got.RecomputedShards)
+	}
+}
+
+// oneShard submits a sweep of a single shard as "a".
+func oneShard(t *testing.T, s *State) {
+	t.Helper()
+	one, err := sweep.Parse("one.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 10}\ngrid: {gamma: [1]}\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: one}))
+}
+
+// A shard that kills every worker that runs it is lost, which never counts
+// as a failed attempt; after losses on MaxLosses different workers it fails
+// as a poison shard, keeping its last error. Losses survive a snapshot.
+func TestShardLostOnFiveWorkersFailsAsPoison(t *testing.T) {
+	s := New()
+	oneShard(t, s)
+	lose := func(worker string, now int64) *Response {
+		t.Helper()
+		l := leaseAll(t, s, now, worker, 1)
+		if len(l) != 1 {
+			t.Fatalf("no lease for %s at %d", worker, now)
+		}
+		rel := &cfpb.Release{SweepId: "a", Shard: 0, LeaseId: l[0].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}
+		if worker == "w4" {
+			rel.Reason, rel.Error = cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, "out of memory"
+		}
+		return mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{rel}}))
+	}
+	for i, w := range []string{"w1", "w2", "w1", "w3", "w4"} {
+		if r := lose(w, int64(10+i)); r.Failed != 0 {
+			t.Fatalf("failed after %d losses on 4 workers", i+1)
+		}
+	}
+	// A restored replica carries on identically.
+	r2 := New()
+	if err := r2.Restore(s.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := r2.Shard("a", 0); sh.Losses != 5 || len(sh.LostOn) != 4 || sh.State != cfpb.ShardState_SHARD_STATE_PENDING {
+		t.Fatalf("restored shard %v: want 5 losses on 4 workers, pending", sh)
+	}
+	if r := lose("w5", 20); r.Failed != 1 {
+		t.Fatalf("not failed after losses on 5 workers: %+v", r)
+	}
+	sh, _ := s.Shard("a", 0)
+	want := "poison shard: lost 6 times on 5 different workers (w1, w2, w3, w4, w5); last error: worker w5 was lost while running the shard"
+	if sh.State != cfpb.ShardState_SHARD_STATE_FAILED || sh.LastError != want {
+		t.Fatalf("shard %v %q\nwant failed with %q", sh.State, sh.LastError, want)
+	}
+	if sw, _ := s.Sweep("a"); sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Failed != 1 || sw.Errors[len(sw.Errors)-1] != "shard 0: "+want {
+		t.Fatalf("sweep %v %d failed, errors %q", sw.State, sw.Progress.Failed, sw.Errors)
+	}
+}
+
+// With fewer workers than MaxLosses, a poison shard still fails after
+// MaxTotalLosses losses in all.
+func TestShardLostTenTimesOnOneWorkerFailsAsPoison(t *testing.T) {
+	s := New()
+	oneShard(t, s)
+	for i := 0; i < MaxTotalLosses; i++ {
+		l := leaseAll(t, s, int64(10+i), "only", 1)
+		if len(l) != 1 {
+			t.Fatalf("no lease after %d losses", i)
+		}
+		mustApply(t, s, cmd(int64(10+i), &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: 0, LeaseId: l[0].LeaseId,
+			Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}}}))
+	}
+	if sh, _ := s.Shard("a", 0); sh.State != cfpb.ShardState_SHARD_STATE_FAILED || !strings.HasPrefix(sh.LastError, "poison shard: lost 10 times on 1 different workers (only)") {
+		t.Fatalf("shard %v %q", sh.State, sh.LastError)
+	}
+}
+
+// A failure report in the same batch as refused results (malformed, for an
+// unknown sweep) still counts: each item of a batch stands on its own.
+func TestFailureCountsWhenItsBatchHoldsRefusedResults(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	ls := leaseAll(t, s, 2, "w1", 2)
+	bad := result(ls[0], "w1", 3)
+	bad.Summary.Images = 11
+	unknown := result(ls[0], "w1", 3)
+	unknown.SweepId = "gone"
+	r := mustApply(t, s, cmd(3, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{bad, unknown, result(ls[0], "w1", 3)},
+		Failures: []*cfpb.Release{{SweepId: "a", Shard: ls[1].Shard, LeaseId: ls[1].LeaseId, Error: "sim: NaN in block 3", BackoffUntilNs: 9}}}))
+	if r.Malformed != 1 || r.Ignored != 1 || r.Completed != 1 || r.Released != 1 {
+		t.Fatalf("%+v: want 1 malformed, 1 ignored, 1 completed, 1 released", r)
+	}
+	sh, _ := s.Shard("a", ls[1].Shard)
+	if sh.State != cfpb.ShardState_SHARD_STATE_PENDING || sh.Failures != 1 || sh.LastError != "sim: NaN in block 3" || sh.NotBeforeNs != 9 {
+		t.Fatalf("failed shard %v: want pending, 1 failure, its error, backoff 9", sh)
 	}
 }

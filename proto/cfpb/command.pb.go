@@ -30,9 +30,11 @@ type ReleaseReason int32
 
 const (
 	ReleaseReason_RELEASE_REASON_UNSPECIFIED ReleaseReason = 0
-	// The worker's connection was lost: the attempt does not count.
+	// The worker's connection was lost: the attempt does not count as a
+	// failure, but as a loss (five on different workers fail the shard).
 	ReleaseReason_RELEASE_REASON_LOST ReleaseReason = 1
-	// No heartbeat within the lease TTL while connected: counts.
+	// No heartbeat within the lease TTL while connected: counts, as a
+	// failure and as a loss.
 	ReleaseReason_RELEASE_REASON_EXPIRED ReleaseReason = 2
 	// The worker reported an error: counts.
 	ReleaseReason_RELEASE_REASON_ERROR ReleaseReason = 3
@@ -469,11 +471,16 @@ func (x *Assignment) GetWorker() string {
 	return ""
 }
 
-// CompleteShards records results; a shard already done keeps its first
-// result (a differing duplicate raises the non-determinism alarm).
+// CompleteShards records a batch of worker reports: results, then
+// failures. Each item is applied on its own: a result that is refused
+// (malformed, unknown shard) never keeps a failure of the same batch from
+// counting. A shard already done keeps its first result (a differing
+// duplicate raises the non-determinism alarm).
 type CompleteShards struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*ShardResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*ShardResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Failures the workers reported, as releases with reason ERROR.
+	Failures      []*Release `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -511,6 +518,13 @@ func (*CompleteShards) Descriptor() ([]byte, []int) {
 func (x *CompleteShards) GetResults() []*ShardResult {
 	if x != nil {
 		return x.Results
+	}
+	return nil
+}
+
+func (x *CompleteShards) GetFailures() []*Release {
+	if x != nil {
+		return x.Failures
 	}
 	return nil
 }
@@ -1051,9 +1065,10 @@ const file_command_proto_rawDesc = "" +
 	"Assignment\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x14\n" +
 	"\x05shard\x18\x02 \x01(\x05R\x05shard\x12\x16\n" +
-	"\x06worker\x18\x03 \x01(\tR\x06worker\"F\n" +
+	"\x06worker\x18\x03 \x01(\tR\x06worker\"z\n" +
 	"\x0eCompleteShards\x124\n" +
-	"\aresults\x18\x01 \x03(\v2\x1a.clipformer.v1.ShardResultR\aresults\"C\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.clipformer.v1.ShardResultR\aresults\x122\n" +
+	"\bfailures\x18\x02 \x03(\v2\x16.clipformer.v1.ReleaseR\bfailures\"C\n" +
 	"\rReleaseShards\x122\n" +
 	"\breleases\x18\x01 \x03(\v2\x16.clipformer.v1.ReleaseR\breleases\"\xcb\x01\n" +
 	"\aRelease\x12\x19\n" +
@@ -1147,19 +1162,20 @@ var file_command_proto_depIdxs = []int32{
 	15, // 8: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
 	5,  // 9: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
 	16, // 10: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
-	8,  // 11: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
-	0,  // 12: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
-	12, // 13: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
-	13, // 14: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
-	10, // 15: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
-	14, // 16: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
-	15, // 17: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
-	17, // 18: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	8,  // 11: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
+	8,  // 12: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
+	0,  // 13: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
+	12, // 14: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
+	13, // 15: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
+	10, // 16: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
+	14, // 17: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
+	15, // 18: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
+	17, // 19: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_command_proto_init() }

@@ -89,7 +89,8 @@ const (
 	ShardState_SHARD_STATE_PENDING     ShardState = 1
 	ShardState_SHARD_STATE_LEASED      ShardState = 2
 	ShardState_SHARD_STATE_DONE        ShardState = 3
-	// Three attempts crashed or errored; last_error says why.
+	// Three attempts errored or expired, or the shard was lost on five
+	// different workers (a poison shard); last_error says why.
 	ShardState_SHARD_STATE_FAILED    ShardState = 4
 	ShardState_SHARD_STATE_CANCELLED ShardState = 5
 )
@@ -1351,7 +1352,12 @@ type Shard struct {
 	// Results received for this shard: the recorded one plus every later
 	// one from another lease or worker (the shard was computed again; a
 	// worker re-sending its own unacknowledged result does not count).
-	Completions   int32 `protobuf:"varint,10,opt,name=completions,proto3" json:"completions,omitempty"`
+	Completions int32 `protobuf:"varint,10,opt,name=completions,proto3" json:"completions,omitempty"`
+	// Leases of this shard that ended with their worker lost or silent,
+	// and the distinct workers they were on (a poison shard kills every
+	// worker that runs it).
+	Losses        int32    `protobuf:"varint,11,opt,name=losses,proto3" json:"losses,omitempty"`
+	LostOn        []string `protobuf:"bytes,12,rep,name=lost_on,json=lostOn,proto3" json:"lost_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1454,6 +1460,20 @@ func (x *Shard) GetCompletions() int32 {
 		return x.Completions
 	}
 	return 0
+}
+
+func (x *Shard) GetLosses() int32 {
+	if x != nil {
+		return x.Losses
+	}
+	return 0
+}
+
+func (x *Shard) GetLostOn() []string {
+	if x != nil {
+		return x.LostOn
+	}
+	return nil
 }
 
 // Progress counts a sweep's shards by state.
@@ -1933,7 +1953,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x1f\n" +
 	"\vsim_version\x18\b \x01(\tR\n" +
-	"simVersion\"\xd0\x02\n" +
+	"simVersion\"\x81\x03\n" +
 	"\x05Shard\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.ShardStateR\x05state\x12\x18\n" +
@@ -1946,7 +1966,9 @@ const file_sweep_proto_rawDesc = "" +
 	"last_error\x18\b \x01(\tR\tlastError\x122\n" +
 	"\x06result\x18\t \x01(\v2\x1a.clipformer.v1.ShardResultR\x06result\x12 \n" +
 	"\vcompletions\x18\n" +
-	" \x01(\x05R\vcompletions\"\xbd\x01\n" +
+	" \x01(\x05R\vcompletions\x12\x16\n" +
+	"\x06losses\x18\v \x01(\x05R\x06losses\x12\x17\n" +
+	"\alost_on\x18\f \x03(\tR\x06lostOn\"\xbd\x01\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x03R\apending\x12\x16\n" +
