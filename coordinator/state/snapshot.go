@@ -74,6 +74,7 @@ func (s *State) Restore(snap *cfpb.Snapshot) error {
 					return fmt.Errorf("state: snapshot: sweep %s shard %d is done without a result", rec.Id, k)
 				}
 				sw.images += p.Result.Summary.Images
+				sw.durations.add(p.Result.DurationNs)
 				// Snapshots older than the completion count hold 0.
 				sw.shards[k].completions = max(p.Completions, 1)
 			}

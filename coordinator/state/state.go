@@ -82,6 +82,8 @@ type sweepState struct {
 	// losses records, for the few shards that were lost, how often and
 	// on which workers (replicated, in the snapshot's shards).
 	losses map[int]*loss
+	// durations of the done shards, for the expected shard time.
+	durations durations
 }
 
 // loss is the loss record of one shard.
@@ -361,6 +363,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sh.result = res
 	sh.completions = 1
 	delete(sw.losses, int(res.Shard))
+	sw.durations.add(res.DurationNs)
 	sh.worker = res.Worker
 	sw.images += res.Summary.Images
 	if w, ok := s.workers[res.Worker]; ok {
@@ -394,7 +397,7 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 	r.Released++
 	k := int(rel.Shard)
 	switch rel.Reason {
-	case cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_ERROR:
+	case cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_ERROR, cfpb.ReleaseReason_RELEASE_REASON_STALLED:
 		sh.failures++
 		switch {
 		case rel.Error != "":

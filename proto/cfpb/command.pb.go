@@ -40,6 +40,10 @@ const (
 	ReleaseReason_RELEASE_REASON_ERROR ReleaseReason = 3
 	// The worker gave the lease back (draining, cancelled): does not count.
 	ReleaseReason_RELEASE_REASON_RETURNED ReleaseReason = 4
+	// The lease was revoked because its images-done count stopped moving
+	// for far longer than the sweep's shards take (a stuck shard): counts
+	// as a failure.
+	ReleaseReason_RELEASE_REASON_STALLED ReleaseReason = 5
 )
 
 // Enum value maps for ReleaseReason.
@@ -50,6 +54,7 @@ var (
 		2: "RELEASE_REASON_EXPIRED",
 		3: "RELEASE_REASON_ERROR",
 		4: "RELEASE_REASON_RETURNED",
+		5: "RELEASE_REASON_STALLED",
 	}
 	ReleaseReason_value = map[string]int32{
 		"RELEASE_REASON_UNSPECIFIED": 0,
@@ -57,6 +62,7 @@ var (
 		"RELEASE_REASON_EXPIRED":     2,
 		"RELEASE_REASON_ERROR":       3,
 		"RELEASE_REASON_RETURNED":    4,
+		"RELEASE_REASON_STALLED":     5,
 	}
 )
 
@@ -1108,13 +1114,14 @@ const file_command_proto_rawDesc = "" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12#\n" +
 	"\rregistered_ns\x18\x04 \x01(\x03R\fregisteredNs\x12\x1f\n" +
 	"\vshards_done\x18\x05 \x01(\x03R\n" +
-	"shardsDone*\x9b\x01\n" +
+	"shardsDone*\xb7\x01\n" +
 	"\rReleaseReason\x12\x1e\n" +
 	"\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RELEASE_REASON_LOST\x10\x01\x12\x1a\n" +
 	"\x16RELEASE_REASON_EXPIRED\x10\x02\x12\x18\n" +
 	"\x14RELEASE_REASON_ERROR\x10\x03\x12\x1b\n" +
-	"\x17RELEASE_REASON_RETURNED\x10\x04B2Z0github.com/clipformer/clipformer/proto/cfpb;cfpbb\x06proto3"
+	"\x17RELEASE_REASON_RETURNED\x10\x04\x12\x1a\n" +
+	"\x16RELEASE_REASON_STALLED\x10\x05B2Z0github.com/clipformer/clipformer/proto/cfpb;cfpbb\x06proto3"
 
 var (
 	file_command_proto_rawDescOnce sync.Once
