@@ -74,10 +74,7 @@ func TestStalledLeaseIsRevokedAfterTenTimesTheMedianShardTime(t *testing.T) {
 		t.Fatalf("release %v", rel)
 	}
 	// A replica restored from a snapshot reaches the same decision.
-	r2 := New()
-	if err := r2.Restore(s.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	r2 := restored(t, s)
 	if got := r2.Stalled(stuck, 4, since, since+int64(10*exp)+1, p); got == nil || got.Error != rel.Error {
 		t.Fatalf("restored replica: %v, want %v", got, rel)
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -20,8 +21,9 @@ import (
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
-// SnapshotVersion is the snapshot format this package writes and reads.
-const SnapshotVersion = 1
+// SnapshotVersion is the snapshot format this package writes: 2, streamed.
+// It also reads format 1, one message (see Restore).
+const SnapshotVersion = 2
 
 // MaxFailures is how many crashed or errored attempts fail a shard.
 const MaxFailures = 3
@@ -43,6 +45,9 @@ const MaxShards = 10_000_000
 var (
 	ErrUnknownSweep = errors.New("state: unknown sweep")
 	ErrBadCommand   = errors.New("state: malformed command")
+	// ErrSweepActive refuses to delete a sweep that is still running or
+	// paused: it must be cancelled (or finish) first.
+	ErrSweepActive = errors.New("state: sweep not finished")
 )
 
 // State is the replicated state. Apply and Restore write; everything else
@@ -143,10 +148,11 @@ type Response struct {
 	// unknown shards; Malformed those refused because the summary does not
 	// fit the shard (see sweep.CheckSummary).
 	Completed, Duplicates, Alarms, Ignored, Malformed int
-	// Released counts leases ended; Failed the shards that reached
-	// MaxFailures.
+	// Released counts leases ended; Failed the shards that failed.
 	Released, Failed int
-	Err              error
+	// Deleted lists the sweeps a DeleteSweep or ExpireSweeps removed.
+	Deleted []string
+	Err     error
 }
 
 // Apply applies one command.
@@ -180,6 +186,20 @@ func (s *State) Apply(c *cfpb.Command) *Response {
 	case *cfpb.Command_Release:
 		for _, rel := range cmd.Release.GetReleases() {
 			s.release(rel, now, r)
+		}
+	case *cfpb.Command_Delete:
+		r.Err = s.deleteSweep(cmd.Delete.GetSweepId())
+		if r.Err == nil {
+			r.Deleted = []string{cmd.Delete.SweepId}
+		}
+	case *cfpb.Command_Expire:
+		if cmd.Expire.GetRetentionNs() < 0 {
+			r.Err = fmt.Errorf("%w: expire: negative retention %d ns", ErrBadCommand, cmd.Expire.RetentionNs)
+			break
+		}
+		for _, id := range s.expired(now, cmd.Expire.RetentionNs) {
+			_ = s.deleteSweep(id) // finished, known: cannot fail
+			r.Deleted = append(r.Deleted, id)
 		}
 	case *cfpb.Command_RegisterWorker:
 		w := cmd.RegisterWorker
@@ -237,12 +257,54 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	return nil
 }
 
+func (sw *sweepState) finishedState() bool {
+	return sw.state == cfpb.SweepState_SWEEP_STATE_DONE || sw.state == cfpb.SweepState_SWEEP_STATE_CANCELLED
+}
+
+func (s *State) deleteSweep(id string) error {
+	sw, ok := s.sweeps[id]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownSweep, id)
+	}
+	if !sw.finishedState() {
+		return fmt.Errorf("%w: sweep %s is %s; cancel it before deleting it", ErrSweepActive, id, stateWord(sw.state))
+	}
+	delete(s.sweeps, id)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+	return nil
+}
+
+func stateWord(st cfpb.SweepState) string {
+	return strings.ToLower(strings.TrimPrefix(st.String(), "SWEEP_STATE_"))
+}
+
+// expired lists the finished sweeps whose finish lies at least retention
+// before now, oldest submission first.
+func (s *State) expired(now, retention int64) []string {
+	var out []string
+	for _, id := range s.order {
+		if sw := s.sweeps[id]; sw.finishedState() && sw.finished <= now-retention {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Expired lists the sweeps that an ExpireSweeps command with this
+// retention would delete at nowNs, so that the leader proposes one only
+// when there is something to delete.
+func (s *State) Expired(nowNs int64, retention time.Duration) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.expired(nowNs, int64(retention))
+}
+
 func (s *State) setState(c *cfpb.SetSweepState, now int64) error {
 	sw, ok := s.sweeps[c.GetSweepId()]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownSweep, c.GetSweepId())
 	}
-	if sw.state == cfpb.SweepState_SWEEP_STATE_DONE || sw.state == cfpb.SweepState_SWEEP_STATE_CANCELLED {
+	if sw.finishedState() {
 		return nil // nothing left to change
 	}
 	switch c.State {
@@ -536,14 +598,13 @@ func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 	if sh == nil {
 		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
 	}
-	return sw.shardProto(int(k)), nil
+	return shardProto(int(k), sh, sw.losses[int(k)]), nil
 }
 
-func (sw *sweepState) shardProto(k int) *cfpb.Shard {
-	sh := &sw.shards[k]
+func shardProto(k int, sh *shard, l *loss) *cfpb.Shard {
 	p := &cfpb.Shard{Index: int32(k), State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
 		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result, Completions: sh.completions}
-	if l := sw.losses[k]; l != nil {
+	if l != nil {
 		p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
 	}
 	return p

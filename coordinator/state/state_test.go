@@ -1,9 +1,14 @@
 package state
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/internal/sweep"
@@ -249,19 +254,8 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		LeaseId: ls[1].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: "x", BackoffUntilNs: 100}}}))
 	mustApply(t, s, cmd(7, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_PAUSED}))
 
-	b, err := proto.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap cfpb.Snapshot
-	if err := proto.Unmarshal(b, &snap); err != nil {
-		t.Fatal(err)
-	}
-	r := New()
-	if err := r.Restore(&snap); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	r := restored(t, s)
+	if !bytes.Equal(snapBytes(t, s), snapBytes(t, r)) {
 		t.Fatal("restored state differs from the original")
 	}
 	// Both go on identically.
@@ -270,15 +264,88 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		more := leaseAll(t, st, 200, "w1", 4)
 		mustApply(t, st, cmd(201, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(more[0], "w1", 2), result(more[1], "w1", 2)}}))
 	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	want := snapBytes(t, s)
+	if !bytes.Equal(want, snapBytes(t, r)) {
 		t.Fatal("original and restored states diverged")
 	}
-	if err := r.Restore(&cfpb.Snapshot{Version: SnapshotVersion + 1}); err == nil {
-		t.Fatal("a newer snapshot format was accepted")
+	// A newer format, a truncated stream and trailing bytes are refused,
+	// naming the problem, and leave the state as it was.
+	var newer bytes.Buffer
+	newer.Write(snapshotMagic)
+	if _, err := protodelim.MarshalTo(&newer, &cfpb.SnapshotHeader{Version: SnapshotVersion + 1}); err != nil {
+		t.Fatal(err)
 	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	for name, c := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"newer":     {newer.Bytes(), "streamed format version 3"},
+		"truncated": {want[:len(want)-10], "state: snapshot: sweep b after shard 0"},
+		"trailing":  {append(slices.Clone(want), 0), "bytes after the last of 2 sweeps"},
+		"legacy v2": {mustMarshal(t, &cfpb.Snapshot{Version: 2}), "format version 2, this coordinator reads 1 and 2"},
+		"garbage":   {[]byte("not a snapshot"), "neither a streamed snapshot nor a format 1 one"},
+	} {
+		err := r.Restore(bytes.NewReader(c.b))
+		if err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+	if !bytes.Equal(want, snapBytes(t, r)) {
 		t.Fatal("a refused restore changed the state")
 	}
+}
+
+// A snapshot written in format 1 (one message, before snapshots streamed;
+// testdata/snapshot-v1.pb comes from that code, from the state the round
+// trip test builds) still restores, and the state goes on from it.
+func TestFormatOneSnapshotRestores(t *testing.T) {
+	b, err := os.ReadFile("testdata/snapshot-v1.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	if err := s.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := s.Sweep("a")
+	sb, _ := s.Sweep("b")
+	if sa.State != cfpb.SweepState_SWEEP_STATE_PAUSED || sa.Progress.Done+sb.Progress.Done != 1 || sa.Progress.Leased+sb.Progress.Leased != 3 ||
+		sa.Attempts+sb.Attempts != 5 || len(s.Workers()) != 1 || len(s.Coordinators()) != 1 {
+		t.Fatalf("restored a %v, b %v", sa, sb)
+	}
+	// It streams in format 2 and restores from that to the same state.
+	if !bytes.Equal(snapBytes(t, s), snapBytes(t, restored(t, s))) {
+		t.Fatal("format 1 state does not survive a format 2 round trip")
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// snapBytes is a state's streamed snapshot.
+func snapBytes(t *testing.T, s *State) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := s.Capture().WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// restored is a new state restored from s's snapshot.
+func restored(t *testing.T, s *State) *State {
+	t.Helper()
+	r := New()
+	if err := r.Restore(bytes.NewReader(snapBytes(t, s))); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // A summary that does not fit its shard is refused on every replica alike,
@@ -359,10 +426,7 @@ func TestAttemptsAndDuplicateResultsAreCounted(t *testing.T) {
 		t.Fatalf("results hold %d images, want 20 (the duplicate counted once)", images)
 	}
 	// The counts survive a snapshot.
-	r2 := New()
-	if err := r2.Restore(s.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	r2 := restored(t, s)
 	if got, _ := r2.Sweep("a"); got.Attempts != 3 || got.DuplicateResults != 1 || got.RecomputedShards != 1 {
 		t.Fatalf("restored: attempts %d duplicates %d recomputed %d", got.Attempts, got.DuplicateResults, got.RecomputedShards)
 	}
@@ -402,10 +466,7 @@ func TestShardLostOnFiveWorkersFailsAsPoison(t *testing.T) {
 		}
 	}
 	// A restored replica carries on identically.
-	r2 := New()
-	if err := r2.Restore(s.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	r2 := restored(t, s)
 	if sh, _ := r2.Shard("a", 0); sh.Losses != 5 || len(sh.LostOn) != 4 || sh.State != cfpb.ShardState_SHARD_STATE_PENDING {
 		t.Fatalf("restored shard %v: want 5 losses on 4 workers, pending", sh)
 	}

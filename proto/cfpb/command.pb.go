@@ -107,6 +107,8 @@ type Command struct {
 	//	*Command_Release
 	//	*Command_RegisterWorker
 	//	*Command_SetCoordinator
+	//	*Command_Delete
+	//	*Command_Expire
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -219,6 +221,24 @@ func (x *Command) GetSetCoordinator() *SetCoordinator {
 	return nil
 }
 
+func (x *Command) GetDelete() *DeleteSweep {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetExpire() *ExpireSweeps {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -251,6 +271,14 @@ type Command_SetCoordinator struct {
 	SetCoordinator *SetCoordinator `protobuf:"bytes,8,opt,name=set_coordinator,json=setCoordinator,proto3,oneof"`
 }
 
+type Command_Delete struct {
+	Delete *DeleteSweep `protobuf:"bytes,9,opt,name=delete,proto3,oneof"`
+}
+
+type Command_Expire struct {
+	Expire *ExpireSweeps `protobuf:"bytes,10,opt,name=expire,proto3,oneof"`
+}
+
 func (*Command_Submit) isCommand_Cmd() {}
 
 func (*Command_SetState) isCommand_Cmd() {}
@@ -264,6 +292,10 @@ func (*Command_Release) isCommand_Cmd() {}
 func (*Command_RegisterWorker) isCommand_Cmd() {}
 
 func (*Command_SetCoordinator) isCommand_Cmd() {}
+
+func (*Command_Delete) isCommand_Cmd() {}
+
+func (*Command_Expire) isCommand_Cmd() {}
 
 // SubmitSweep adds a validated sweep and its shard table.
 type SubmitSweep struct {
@@ -371,6 +403,99 @@ func (x *SetSweepState) GetState() SweepState {
 	return SweepState_SWEEP_STATE_UNSPECIFIED
 }
 
+// DeleteSweep removes a finished (done or cancelled) sweep with its shard
+// table and results. Who may delete is checked before the command is
+// proposed.
+type DeleteSweep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SweepId       string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSweep) Reset() {
+	*x = DeleteSweep{}
+	mi := &file_command_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSweep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSweep) ProtoMessage() {}
+
+func (x *DeleteSweep) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSweep.ProtoReflect.Descriptor instead.
+func (*DeleteSweep) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeleteSweep) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// ExpireSweeps removes every sweep that finished at least retention_ns
+// before the command's now_ns: the leader's retention period.
+type ExpireSweeps struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RetentionNs   int64                  `protobuf:"varint,1,opt,name=retention_ns,json=retentionNs,proto3" json:"retention_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireSweeps) Reset() {
+	*x = ExpireSweeps{}
+	mi := &file_command_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireSweeps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireSweeps) ProtoMessage() {}
+
+func (x *ExpireSweeps) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireSweeps.ProtoReflect.Descriptor instead.
+func (*ExpireSweeps) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExpireSweeps) GetRetentionNs() int64 {
+	if x != nil {
+		return x.RetentionNs
+	}
+	return 0
+}
+
 // AssignShards leases shards; the state machine numbers the leases.
 type AssignShards struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -381,7 +506,7 @@ type AssignShards struct {
 
 func (x *AssignShards) Reset() {
 	*x = AssignShards{}
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -393,7 +518,7 @@ func (x *AssignShards) String() string {
 func (*AssignShards) ProtoMessage() {}
 
 func (x *AssignShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -406,7 +531,7 @@ func (x *AssignShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignShards.ProtoReflect.Descriptor instead.
 func (*AssignShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{3}
+	return file_command_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AssignShards) GetAssignments() []*Assignment {
@@ -428,7 +553,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +565,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +578,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{4}
+	return file_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Assignment) GetSweepId() string {
@@ -493,7 +618,7 @@ type CompleteShards struct {
 
 func (x *CompleteShards) Reset() {
 	*x = CompleteShards{}
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +630,7 @@ func (x *CompleteShards) String() string {
 func (*CompleteShards) ProtoMessage() {}
 
 func (x *CompleteShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +643,7 @@ func (x *CompleteShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteShards.ProtoReflect.Descriptor instead.
 func (*CompleteShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{5}
+	return file_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CompleteShards) GetResults() []*ShardResult {
@@ -545,7 +670,7 @@ type ReleaseShards struct {
 
 func (x *ReleaseShards) Reset() {
 	*x = ReleaseShards{}
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +682,7 @@ func (x *ReleaseShards) String() string {
 func (*ReleaseShards) ProtoMessage() {}
 
 func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +695,7 @@ func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseShards.ProtoReflect.Descriptor instead.
 func (*ReleaseShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{6}
+	return file_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReleaseShards) GetReleases() []*Release {
@@ -596,7 +721,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +733,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +746,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{7}
+	return file_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Release) GetSweepId() string {
@@ -678,7 +803,7 @@ type RegisterWorker struct {
 
 func (x *RegisterWorker) Reset() {
 	*x = RegisterWorker{}
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +815,7 @@ func (x *RegisterWorker) String() string {
 func (*RegisterWorker) ProtoMessage() {}
 
 func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +828,7 @@ func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorker.ProtoReflect.Descriptor instead.
 func (*RegisterWorker) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{8}
+	return file_command_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterWorker) GetWorkerId() string {
@@ -740,7 +865,7 @@ type SetCoordinator struct {
 
 func (x *SetCoordinator) Reset() {
 	*x = SetCoordinator{}
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +877,7 @@ func (x *SetCoordinator) String() string {
 func (*SetCoordinator) ProtoMessage() {}
 
 func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +890,7 @@ func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCoordinator.ProtoReflect.Descriptor instead.
 func (*SetCoordinator) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{9}
+	return file_command_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetCoordinator) GetId() string {
@@ -796,7 +921,9 @@ func (x *SetCoordinator) GetRemove() bool {
 	return false
 }
 
-// Snapshot is the whole replicated state, versioned.
+// Snapshot is the whole replicated state in one message: format 1, read
+// for compatibility and no longer written. Format 2 streams the same
+// content (see SnapshotHeader).
 type Snapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Format version; a coordinator refuses a snapshot newer than it knows.
@@ -811,7 +938,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +950,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +963,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{10}
+	return file_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Snapshot) GetVersion() int32 {
@@ -874,23 +1001,154 @@ func (x *Snapshot) GetNextLeaseId() uint64 {
 	return 0
 }
 
+// SnapshotHeader opens a streamed snapshot (format 2). The stream is an
+// 8-byte magic, "CFSNAP" 0x00 0x02, then length-delimited messages (each
+// preceded by its size as a varint): this header, then for each of its
+// sweeps one SweepRecord without shards followed by ShardChunk messages
+// that hold its shard_count shards in order. Neither side ever holds more
+// than one chunk of it encoded.
+type SnapshotHeader struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Version      int32                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	NextLeaseId  uint64                 `protobuf:"varint,2,opt,name=next_lease_id,json=nextLeaseId,proto3" json:"next_lease_id,omitempty"`
+	Workers      []*WorkerRecord        `protobuf:"bytes,3,rep,name=workers,proto3" json:"workers,omitempty"`
+	Coordinators []*SetCoordinator      `protobuf:"bytes,4,rep,name=coordinators,proto3" json:"coordinators,omitempty"`
+	// Sweeps that follow.
+	Sweeps        int32 `protobuf:"varint,5,opt,name=sweeps,proto3" json:"sweeps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotHeader) Reset() {
+	*x = SnapshotHeader{}
+	mi := &file_command_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotHeader) ProtoMessage() {}
+
+func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
+func (*SnapshotHeader) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SnapshotHeader) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetNextLeaseId() uint64 {
+	if x != nil {
+		return x.NextLeaseId
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetWorkers() []*WorkerRecord {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetCoordinators() []*SetCoordinator {
+	if x != nil {
+		return x.Coordinators
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetSweeps() int32 {
+	if x != nil {
+		return x.Sweeps
+	}
+	return 0
+}
+
+// ShardChunk is a run of consecutive shards of the sweep before it.
+type ShardChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shards        []*Shard               `protobuf:"bytes,1,rep,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardChunk) Reset() {
+	*x = ShardChunk{}
+	mi := &file_command_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardChunk) ProtoMessage() {}
+
+func (x *ShardChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardChunk.ProtoReflect.Descriptor instead.
+func (*ShardChunk) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ShardChunk) GetShards() []*Shard {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
 // SweepRecord is one sweep's replicated state.
 type SweepRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Spec          *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
-	State         SweepState             `protobuf:"varint,3,opt,name=state,proto3,enum=clipformer.v1.SweepState" json:"state,omitempty"`
-	SubmittedNs   int64                  `protobuf:"varint,4,opt,name=submitted_ns,json=submittedNs,proto3" json:"submitted_ns,omitempty"`
-	FinishedNs    int64                  `protobuf:"varint,5,opt,name=finished_ns,json=finishedNs,proto3" json:"finished_ns,omitempty"`
-	Shards        []*Shard               `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
-	Alarms        int64                  `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec        *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	State       SweepState             `protobuf:"varint,3,opt,name=state,proto3,enum=clipformer.v1.SweepState" json:"state,omitempty"`
+	SubmittedNs int64                  `protobuf:"varint,4,opt,name=submitted_ns,json=submittedNs,proto3" json:"submitted_ns,omitempty"`
+	FinishedNs  int64                  `protobuf:"varint,5,opt,name=finished_ns,json=finishedNs,proto3" json:"finished_ns,omitempty"`
+	// Format 1 only; format 2 streams them in ShardChunk messages.
+	Shards []*Shard `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
+	Alarms int64    `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	// Format 2: the shards that follow in chunks.
+	ShardCount    int32 `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SweepRecord) Reset() {
 	*x = SweepRecord{}
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1160,7 @@ func (x *SweepRecord) String() string {
 func (*SweepRecord) ProtoMessage() {}
 
 func (x *SweepRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1173,7 @@ func (x *SweepRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepRecord.ProtoReflect.Descriptor instead.
 func (*SweepRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{11}
+	return file_command_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SweepRecord) GetId() string {
@@ -967,6 +1225,13 @@ func (x *SweepRecord) GetAlarms() int64 {
 	return 0
 }
 
+func (x *SweepRecord) GetShardCount() int32 {
+	if x != nil {
+		return x.ShardCount
+	}
+	return 0
+}
+
 // WorkerRecord is one registered worker.
 type WorkerRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -981,7 +1246,7 @@ type WorkerRecord struct {
 
 func (x *WorkerRecord) Reset() {
 	*x = WorkerRecord{}
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1258,7 @@ func (x *WorkerRecord) String() string {
 func (*WorkerRecord) ProtoMessage() {}
 
 func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1271,7 @@ func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerRecord.ProtoReflect.Descriptor instead.
 func (*WorkerRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{12}
+	return file_command_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerRecord) GetId() string {
@@ -1048,7 +1313,7 @@ var File_command_proto protoreflect.FileDescriptor
 
 const file_command_proto_rawDesc = "" +
 	"\n" +
-	"\rcommand.proto\x12\rclipformer.v1\x1a\vsweep.proto\"\xdc\x03\n" +
+	"\rcommand.proto\x12\rclipformer.v1\x1a\vsweep.proto\"\xc9\x04\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ns\x18\x01 \x01(\x03R\x05nowNs\x124\n" +
 	"\x06submit\x18\x02 \x01(\v2\x1a.clipformer.v1.SubmitSweepH\x00R\x06submit\x12;\n" +
@@ -1057,14 +1322,21 @@ const file_command_proto_rawDesc = "" +
 	"\bcomplete\x18\x05 \x01(\v2\x1d.clipformer.v1.CompleteShardsH\x00R\bcomplete\x128\n" +
 	"\arelease\x18\x06 \x01(\v2\x1c.clipformer.v1.ReleaseShardsH\x00R\arelease\x12H\n" +
 	"\x0fregister_worker\x18\a \x01(\v2\x1d.clipformer.v1.RegisterWorkerH\x00R\x0eregisterWorker\x12H\n" +
-	"\x0fset_coordinator\x18\b \x01(\v2\x1d.clipformer.v1.SetCoordinatorH\x00R\x0esetCoordinatorB\x05\n" +
+	"\x0fset_coordinator\x18\b \x01(\v2\x1d.clipformer.v1.SetCoordinatorH\x00R\x0esetCoordinator\x124\n" +
+	"\x06delete\x18\t \x01(\v2\x1a.clipformer.v1.DeleteSweepH\x00R\x06delete\x125\n" +
+	"\x06expire\x18\n" +
+	" \x01(\v2\x1b.clipformer.v1.ExpireSweepsH\x00R\x06expireB\x05\n" +
 	"\x03cmd\"V\n" +
 	"\vSubmitSweep\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\"[\n" +
 	"\rSetSweepState\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12/\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.SweepStateR\x05state\"K\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.SweepStateR\x05state\"(\n" +
+	"\vDeleteSweep\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"1\n" +
+	"\fExpireSweeps\x12!\n" +
+	"\fretention_ns\x18\x01 \x01(\x03R\vretentionNs\"K\n" +
 	"\fAssignShards\x12;\n" +
 	"\vassignments\x18\x01 \x03(\v2\x19.clipformer.v1.AssignmentR\vassignments\"U\n" +
 	"\n" +
@@ -1098,7 +1370,16 @@ const file_command_proto_rawDesc = "" +
 	"\x06sweeps\x18\x02 \x03(\v2\x1a.clipformer.v1.SweepRecordR\x06sweeps\x125\n" +
 	"\aworkers\x18\x03 \x03(\v2\x1b.clipformer.v1.WorkerRecordR\aworkers\x12A\n" +
 	"\fcoordinators\x18\x04 \x03(\v2\x1d.clipformer.v1.SetCoordinatorR\fcoordinators\x12\"\n" +
-	"\rnext_lease_id\x18\x05 \x01(\x04R\vnextLeaseId\"\x86\x02\n" +
+	"\rnext_lease_id\x18\x05 \x01(\x04R\vnextLeaseId\"\xe0\x01\n" +
+	"\x0eSnapshotHeader\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12\"\n" +
+	"\rnext_lease_id\x18\x02 \x01(\x04R\vnextLeaseId\x125\n" +
+	"\aworkers\x18\x03 \x03(\v2\x1b.clipformer.v1.WorkerRecordR\aworkers\x12A\n" +
+	"\fcoordinators\x18\x04 \x03(\v2\x1d.clipformer.v1.SetCoordinatorR\fcoordinators\x12\x16\n" +
+	"\x06sweeps\x18\x05 \x01(\x05R\x06sweeps\":\n" +
+	"\n" +
+	"ShardChunk\x12,\n" +
+	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xa7\x02\n" +
 	"\vSweepRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1107,7 +1388,9 @@ const file_command_proto_rawDesc = "" +
 	"\vfinished_ns\x18\x05 \x01(\x03R\n" +
 	"finishedNs\x12,\n" +
 	"\x06shards\x18\x06 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\x12\x16\n" +
-	"\x06alarms\x18\a \x01(\x03R\x06alarms\"\x94\x01\n" +
+	"\x06alarms\x18\a \x01(\x03R\x06alarms\x12\x1f\n" +
+	"\vshard_count\x18\b \x01(\x05R\n" +
+	"shardCount\"\x94\x01\n" +
 	"\fWorkerRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -1136,53 +1419,62 @@ func file_command_proto_rawDescGZIP() []byte {
 }
 
 var file_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_command_proto_goTypes = []any{
 	(ReleaseReason)(0),     // 0: clipformer.v1.ReleaseReason
 	(*Command)(nil),        // 1: clipformer.v1.Command
 	(*SubmitSweep)(nil),    // 2: clipformer.v1.SubmitSweep
 	(*SetSweepState)(nil),  // 3: clipformer.v1.SetSweepState
-	(*AssignShards)(nil),   // 4: clipformer.v1.AssignShards
-	(*Assignment)(nil),     // 5: clipformer.v1.Assignment
-	(*CompleteShards)(nil), // 6: clipformer.v1.CompleteShards
-	(*ReleaseShards)(nil),  // 7: clipformer.v1.ReleaseShards
-	(*Release)(nil),        // 8: clipformer.v1.Release
-	(*RegisterWorker)(nil), // 9: clipformer.v1.RegisterWorker
-	(*SetCoordinator)(nil), // 10: clipformer.v1.SetCoordinator
-	(*Snapshot)(nil),       // 11: clipformer.v1.Snapshot
-	(*SweepRecord)(nil),    // 12: clipformer.v1.SweepRecord
-	(*WorkerRecord)(nil),   // 13: clipformer.v1.WorkerRecord
-	(*SweepSpec)(nil),      // 14: clipformer.v1.SweepSpec
-	(SweepState)(0),        // 15: clipformer.v1.SweepState
-	(*ShardResult)(nil),    // 16: clipformer.v1.ShardResult
-	(*Shard)(nil),          // 17: clipformer.v1.Shard
+	(*DeleteSweep)(nil),    // 4: clipformer.v1.DeleteSweep
+	(*ExpireSweeps)(nil),   // 5: clipformer.v1.ExpireSweeps
+	(*AssignShards)(nil),   // 6: clipformer.v1.AssignShards
+	(*Assignment)(nil),     // 7: clipformer.v1.Assignment
+	(*CompleteShards)(nil), // 8: clipformer.v1.CompleteShards
+	(*ReleaseShards)(nil),  // 9: clipformer.v1.ReleaseShards
+	(*Release)(nil),        // 10: clipformer.v1.Release
+	(*RegisterWorker)(nil), // 11: clipformer.v1.RegisterWorker
+	(*SetCoordinator)(nil), // 12: clipformer.v1.SetCoordinator
+	(*Snapshot)(nil),       // 13: clipformer.v1.Snapshot
+	(*SnapshotHeader)(nil), // 14: clipformer.v1.SnapshotHeader
+	(*ShardChunk)(nil),     // 15: clipformer.v1.ShardChunk
+	(*SweepRecord)(nil),    // 16: clipformer.v1.SweepRecord
+	(*WorkerRecord)(nil),   // 17: clipformer.v1.WorkerRecord
+	(*SweepSpec)(nil),      // 18: clipformer.v1.SweepSpec
+	(SweepState)(0),        // 19: clipformer.v1.SweepState
+	(*ShardResult)(nil),    // 20: clipformer.v1.ShardResult
+	(*Shard)(nil),          // 21: clipformer.v1.Shard
 }
 var file_command_proto_depIdxs = []int32{
 	2,  // 0: clipformer.v1.Command.submit:type_name -> clipformer.v1.SubmitSweep
 	3,  // 1: clipformer.v1.Command.set_state:type_name -> clipformer.v1.SetSweepState
-	4,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
-	6,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
-	7,  // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
-	9,  // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
-	10, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
-	14, // 7: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
-	15, // 8: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
-	5,  // 9: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
-	16, // 10: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
-	8,  // 11: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
-	8,  // 12: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
-	0,  // 13: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
-	12, // 14: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
-	13, // 15: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
-	10, // 16: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
-	14, // 17: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
-	15, // 18: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
-	17, // 19: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	6,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
+	8,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
+	9,  // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
+	11, // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
+	12, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
+	4,  // 7: clipformer.v1.Command.delete:type_name -> clipformer.v1.DeleteSweep
+	5,  // 8: clipformer.v1.Command.expire:type_name -> clipformer.v1.ExpireSweeps
+	18, // 9: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
+	19, // 10: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
+	7,  // 11: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
+	20, // 12: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
+	10, // 13: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
+	10, // 14: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
+	0,  // 15: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
+	16, // 16: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
+	17, // 17: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
+	12, // 18: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
+	17, // 19: clipformer.v1.SnapshotHeader.workers:type_name -> clipformer.v1.WorkerRecord
+	12, // 20: clipformer.v1.SnapshotHeader.coordinators:type_name -> clipformer.v1.SetCoordinator
+	21, // 21: clipformer.v1.ShardChunk.shards:type_name -> clipformer.v1.Shard
+	18, // 22: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
+	19, // 23: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
+	21, // 24: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_command_proto_init() }
@@ -1199,6 +1491,8 @@ func file_command_proto_init() {
 		(*Command_Release)(nil),
 		(*Command_RegisterWorker)(nil),
 		(*Command_SetCoordinator)(nil),
+		(*Command_Delete)(nil),
+		(*Command_Expire)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1206,7 +1500,7 @@ func file_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_command_proto_rawDesc), len(file_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
