@@ -75,7 +75,7 @@ func (s *State) Capture() *Capture {
 
 // record is the sweep's snapshot record without its shards.
 func (sw *sweepState) record() *cfpb.SweepRecord {
-	return &cfpb.SweepRecord{Id: sw.id, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted,
+	return &cfpb.SweepRecord{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted,
 		FinishedNs: sw.finished, Alarms: sw.alarms, ShardCount: int32(len(sw.shards))}
 }
 
@@ -241,7 +241,7 @@ func (n *State) begin(rec *cfpb.SweepRecord, shards int) (*sweepBuilder, error) 
 	if shards != layout.Shards() {
 		return nil, fmt.Errorf("%w: sweep %s has %d shards, its spec lays out %d", ErrSnapshot, rec.Id, shards, layout.Shards())
 	}
-	return &sweepBuilder{sw: &sweepState{id: rec.Id, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
+	return &sweepBuilder{sw: &sweepState{id: rec.Id, owner: rec.Owner, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
 		finished: rec.FinishedNs, alarms: rec.Alarms, shards: make([]shard, shards)}}, nil
 }
 

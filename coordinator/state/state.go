@@ -48,6 +48,8 @@ var (
 	// ErrSweepActive refuses to delete a sweep that is still running or
 	// paused: it must be cancelled (or finish) first.
 	ErrSweepActive = errors.New("state: sweep not finished")
+	// ErrQuota refuses a submission over its owner's quota.
+	ErrQuota = errors.New("state: quota exceeded")
 )
 
 // State is the replicated state. Apply and Restore write; everything else
@@ -64,6 +66,7 @@ type State struct {
 
 type sweepState struct {
 	id        string
+	owner     string
 	spec      *cfpb.SweepSpec
 	layout    *sweep.Layout
 	state     cfpb.SweepState
@@ -246,7 +249,10 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	if err != nil {
 		return err
 	}
-	sw := &sweepState{id: c.SweepId, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
+	if err := s.checkQuota(c.Owner, int64(layout.Shards()), c.Quota); err != nil {
+		return err
+	}
+	sw := &sweepState{id: c.SweepId, owner: c.Owner, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
 		submitted: now, shards: make([]shard, layout.Shards())}
 	for i := range sw.shards {
 		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
@@ -255,6 +261,45 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	s.sweeps[c.SweepId] = sw
 	s.order = append(s.order, c.SweepId)
 	return nil
+}
+
+// CheckQuota reports whether owner may submit a sweep of the given number
+// of shards under quota q, with the error a SubmitSweep would get; the
+// leader may call it to refuse before proposing.
+func (s *State) CheckQuota(owner string, shards int64, q *cfpb.Quota) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkQuota(owner, shards, q)
+}
+
+func (s *State) checkQuota(owner string, shards int64, q *cfpb.Quota) error {
+	if q.GetMaxSweeps() <= 0 && q.GetMaxShards() <= 0 {
+		return nil
+	}
+	var sweeps, unfinished int64
+	for _, sw := range s.sweeps {
+		if sw.owner != owner || sw.finishedState() {
+			continue
+		}
+		sweeps++
+		unfinished += sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] + sw.counts[cfpb.ShardState_SHARD_STATE_LEASED]
+	}
+	if q.GetMaxSweeps() > 0 && sweeps >= int64(q.MaxSweeps) {
+		return fmt.Errorf("%w: %s has %d sweeps running or paused; the quota allows %d at once (max_sweeps); wait for one to finish or cancel one",
+			ErrQuota, ownerName(owner), sweeps, q.MaxSweeps)
+	}
+	if q.GetMaxShards() > 0 && unfinished+shards > q.MaxShards {
+		return fmt.Errorf("%w: %s has %d unfinished shards and this sweep adds %d; the quota allows %d at once (max_shards)",
+			ErrQuota, ownerName(owner), unfinished, shards, q.MaxShards)
+	}
+	return nil
+}
+
+func ownerName(owner string) string {
+	if owner == "" {
+		return "the anonymous owner (no client certificate)"
+	}
+	return fmt.Sprintf("owner %q", owner)
 }
 
 func (sw *sweepState) finishedState() bool {
@@ -556,7 +601,7 @@ func (s *State) Sweep(id string) (*cfpb.Sweep, error) {
 
 func (sw *sweepState) describe() *cfpb.Sweep {
 	c := sw.counts
-	return &cfpb.Sweep{Id: sw.id, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
+	return &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
 		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],

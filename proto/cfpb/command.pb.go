@@ -299,9 +299,15 @@ func (*Command_Expire) isCommand_Cmd() {}
 
 // SubmitSweep adds a validated sweep and its shard table.
 type SubmitSweep struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SweepId       string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
-	Spec          *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	SweepId string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	Spec    *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The submitter's identity, from its client certificate (empty without
+	// TLS); quotas are per owner.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The leader's configured limits for this owner, carried in the command
+	// so that every replica refuses the same submissions.
+	Quota         *Quota `protobuf:"bytes,4,opt,name=quota,proto3" json:"quota,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +356,76 @@ func (x *SubmitSweep) GetSpec() *SweepSpec {
 	return nil
 }
 
+func (x *SubmitSweep) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *SubmitSweep) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+// Quota bounds what one owner may have unfinished at once; 0 means no
+// limit.
+type Quota struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweeps running or paused, the new one included.
+	MaxSweeps int32 `protobuf:"varint,1,opt,name=max_sweeps,json=maxSweeps,proto3" json:"max_sweeps,omitempty"`
+	// Pending and leased shards over those sweeps, the new one's included.
+	MaxShards     int64 `protobuf:"varint,2,opt,name=max_shards,json=maxShards,proto3" json:"max_shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quota) Reset() {
+	*x = Quota{}
+	mi := &file_command_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quota) ProtoMessage() {}
+
+func (x *Quota) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quota.ProtoReflect.Descriptor instead.
+func (*Quota) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Quota) GetMaxSweeps() int32 {
+	if x != nil {
+		return x.MaxSweeps
+	}
+	return 0
+}
+
+func (x *Quota) GetMaxShards() int64 {
+	if x != nil {
+		return x.MaxShards
+	}
+	return 0
+}
+
 // SetSweepState pauses, resumes or cancels a sweep.
 type SetSweepState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -361,7 +437,7 @@ type SetSweepState struct {
 
 func (x *SetSweepState) Reset() {
 	*x = SetSweepState{}
-	mi := &file_command_proto_msgTypes[2]
+	mi := &file_command_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +449,7 @@ func (x *SetSweepState) String() string {
 func (*SetSweepState) ProtoMessage() {}
 
 func (x *SetSweepState) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[2]
+	mi := &file_command_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +462,7 @@ func (x *SetSweepState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSweepState.ProtoReflect.Descriptor instead.
 func (*SetSweepState) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{2}
+	return file_command_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SetSweepState) GetSweepId() string {
@@ -415,7 +491,7 @@ type DeleteSweep struct {
 
 func (x *DeleteSweep) Reset() {
 	*x = DeleteSweep{}
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +503,7 @@ func (x *DeleteSweep) String() string {
 func (*DeleteSweep) ProtoMessage() {}
 
 func (x *DeleteSweep) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +516,7 @@ func (x *DeleteSweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSweep.ProtoReflect.Descriptor instead.
 func (*DeleteSweep) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{3}
+	return file_command_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeleteSweep) GetSweepId() string {
@@ -461,7 +537,7 @@ type ExpireSweeps struct {
 
 func (x *ExpireSweeps) Reset() {
 	*x = ExpireSweeps{}
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +549,7 @@ func (x *ExpireSweeps) String() string {
 func (*ExpireSweeps) ProtoMessage() {}
 
 func (x *ExpireSweeps) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +562,7 @@ func (x *ExpireSweeps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireSweeps.ProtoReflect.Descriptor instead.
 func (*ExpireSweeps) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{4}
+	return file_command_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExpireSweeps) GetRetentionNs() int64 {
@@ -506,7 +582,7 @@ type AssignShards struct {
 
 func (x *AssignShards) Reset() {
 	*x = AssignShards{}
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +594,7 @@ func (x *AssignShards) String() string {
 func (*AssignShards) ProtoMessage() {}
 
 func (x *AssignShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +607,7 @@ func (x *AssignShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignShards.ProtoReflect.Descriptor instead.
 func (*AssignShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{5}
+	return file_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AssignShards) GetAssignments() []*Assignment {
@@ -553,7 +629,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +641,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +654,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{6}
+	return file_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Assignment) GetSweepId() string {
@@ -618,7 +694,7 @@ type CompleteShards struct {
 
 func (x *CompleteShards) Reset() {
 	*x = CompleteShards{}
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +706,7 @@ func (x *CompleteShards) String() string {
 func (*CompleteShards) ProtoMessage() {}
 
 func (x *CompleteShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +719,7 @@ func (x *CompleteShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteShards.ProtoReflect.Descriptor instead.
 func (*CompleteShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{7}
+	return file_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompleteShards) GetResults() []*ShardResult {
@@ -670,7 +746,7 @@ type ReleaseShards struct {
 
 func (x *ReleaseShards) Reset() {
 	*x = ReleaseShards{}
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +758,7 @@ func (x *ReleaseShards) String() string {
 func (*ReleaseShards) ProtoMessage() {}
 
 func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +771,7 @@ func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseShards.ProtoReflect.Descriptor instead.
 func (*ReleaseShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{8}
+	return file_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReleaseShards) GetReleases() []*Release {
@@ -721,7 +797,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +809,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +822,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{9}
+	return file_command_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Release) GetSweepId() string {
@@ -803,7 +879,7 @@ type RegisterWorker struct {
 
 func (x *RegisterWorker) Reset() {
 	*x = RegisterWorker{}
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +891,7 @@ func (x *RegisterWorker) String() string {
 func (*RegisterWorker) ProtoMessage() {}
 
 func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +904,7 @@ func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorker.ProtoReflect.Descriptor instead.
 func (*RegisterWorker) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{10}
+	return file_command_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterWorker) GetWorkerId() string {
@@ -865,7 +941,7 @@ type SetCoordinator struct {
 
 func (x *SetCoordinator) Reset() {
 	*x = SetCoordinator{}
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +953,7 @@ func (x *SetCoordinator) String() string {
 func (*SetCoordinator) ProtoMessage() {}
 
 func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +966,7 @@ func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCoordinator.ProtoReflect.Descriptor instead.
 func (*SetCoordinator) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{11}
+	return file_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetCoordinator) GetId() string {
@@ -938,7 +1014,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1026,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1039,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{12}
+	return file_command_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Snapshot) GetVersion() int32 {
@@ -1021,7 +1097,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_command_proto_msgTypes[13]
+	mi := &file_command_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1109,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[13]
+	mi := &file_command_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1122,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{13}
+	return file_command_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SnapshotHeader) GetVersion() int32 {
@@ -1094,7 +1170,7 @@ type ShardChunk struct {
 
 func (x *ShardChunk) Reset() {
 	*x = ShardChunk{}
-	mi := &file_command_proto_msgTypes[14]
+	mi := &file_command_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1182,7 @@ func (x *ShardChunk) String() string {
 func (*ShardChunk) ProtoMessage() {}
 
 func (x *ShardChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[14]
+	mi := &file_command_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1195,7 @@ func (x *ShardChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardChunk.ProtoReflect.Descriptor instead.
 func (*ShardChunk) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{14}
+	return file_command_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ShardChunk) GetShards() []*Shard {
@@ -1141,14 +1217,15 @@ type SweepRecord struct {
 	Shards []*Shard `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
 	Alarms int64    `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
 	// Format 2: the shards that follow in chunks.
-	ShardCount    int32 `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	ShardCount    int32  `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	Owner         string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SweepRecord) Reset() {
 	*x = SweepRecord{}
-	mi := &file_command_proto_msgTypes[15]
+	mi := &file_command_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1237,7 @@ func (x *SweepRecord) String() string {
 func (*SweepRecord) ProtoMessage() {}
 
 func (x *SweepRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[15]
+	mi := &file_command_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1250,7 @@ func (x *SweepRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepRecord.ProtoReflect.Descriptor instead.
 func (*SweepRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{15}
+	return file_command_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SweepRecord) GetId() string {
@@ -1232,6 +1309,13 @@ func (x *SweepRecord) GetShardCount() int32 {
 	return 0
 }
 
+func (x *SweepRecord) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 // WorkerRecord is one registered worker.
 type WorkerRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1246,7 +1330,7 @@ type WorkerRecord struct {
 
 func (x *WorkerRecord) Reset() {
 	*x = WorkerRecord{}
-	mi := &file_command_proto_msgTypes[16]
+	mi := &file_command_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1342,7 @@ func (x *WorkerRecord) String() string {
 func (*WorkerRecord) ProtoMessage() {}
 
 func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[16]
+	mi := &file_command_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1355,7 @@ func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerRecord.ProtoReflect.Descriptor instead.
 func (*WorkerRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{16}
+	return file_command_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WorkerRecord) GetId() string {
@@ -1326,10 +1410,17 @@ const file_command_proto_rawDesc = "" +
 	"\x06delete\x18\t \x01(\v2\x1a.clipformer.v1.DeleteSweepH\x00R\x06delete\x125\n" +
 	"\x06expire\x18\n" +
 	" \x01(\v2\x1b.clipformer.v1.ExpireSweepsH\x00R\x06expireB\x05\n" +
-	"\x03cmd\"V\n" +
+	"\x03cmd\"\x98\x01\n" +
 	"\vSubmitSweep\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12,\n" +
-	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\"[\n" +
+	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12*\n" +
+	"\x05quota\x18\x04 \x01(\v2\x14.clipformer.v1.QuotaR\x05quota\"E\n" +
+	"\x05Quota\x12\x1d\n" +
+	"\n" +
+	"max_sweeps\x18\x01 \x01(\x05R\tmaxSweeps\x12\x1d\n" +
+	"\n" +
+	"max_shards\x18\x02 \x01(\x03R\tmaxShards\"[\n" +
 	"\rSetSweepState\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.SweepStateR\x05state\"(\n" +
@@ -1379,7 +1470,7 @@ const file_command_proto_rawDesc = "" +
 	"\x06sweeps\x18\x05 \x01(\x05R\x06sweeps\":\n" +
 	"\n" +
 	"ShardChunk\x12,\n" +
-	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xa7\x02\n" +
+	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xbd\x02\n" +
 	"\vSweepRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1390,7 +1481,8 @@ const file_command_proto_rawDesc = "" +
 	"\x06shards\x18\x06 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\x12\x16\n" +
 	"\x06alarms\x18\a \x01(\x03R\x06alarms\x12\x1f\n" +
 	"\vshard_count\x18\b \x01(\x05R\n" +
-	"shardCount\"\x94\x01\n" +
+	"shardCount\x12\x14\n" +
+	"\x05owner\x18\t \x01(\tR\x05owner\"\x94\x01\n" +
 	"\fWorkerRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -1419,62 +1511,64 @@ func file_command_proto_rawDescGZIP() []byte {
 }
 
 var file_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_command_proto_goTypes = []any{
 	(ReleaseReason)(0),     // 0: clipformer.v1.ReleaseReason
 	(*Command)(nil),        // 1: clipformer.v1.Command
 	(*SubmitSweep)(nil),    // 2: clipformer.v1.SubmitSweep
-	(*SetSweepState)(nil),  // 3: clipformer.v1.SetSweepState
-	(*DeleteSweep)(nil),    // 4: clipformer.v1.DeleteSweep
-	(*ExpireSweeps)(nil),   // 5: clipformer.v1.ExpireSweeps
-	(*AssignShards)(nil),   // 6: clipformer.v1.AssignShards
-	(*Assignment)(nil),     // 7: clipformer.v1.Assignment
-	(*CompleteShards)(nil), // 8: clipformer.v1.CompleteShards
-	(*ReleaseShards)(nil),  // 9: clipformer.v1.ReleaseShards
-	(*Release)(nil),        // 10: clipformer.v1.Release
-	(*RegisterWorker)(nil), // 11: clipformer.v1.RegisterWorker
-	(*SetCoordinator)(nil), // 12: clipformer.v1.SetCoordinator
-	(*Snapshot)(nil),       // 13: clipformer.v1.Snapshot
-	(*SnapshotHeader)(nil), // 14: clipformer.v1.SnapshotHeader
-	(*ShardChunk)(nil),     // 15: clipformer.v1.ShardChunk
-	(*SweepRecord)(nil),    // 16: clipformer.v1.SweepRecord
-	(*WorkerRecord)(nil),   // 17: clipformer.v1.WorkerRecord
-	(*SweepSpec)(nil),      // 18: clipformer.v1.SweepSpec
-	(SweepState)(0),        // 19: clipformer.v1.SweepState
-	(*ShardResult)(nil),    // 20: clipformer.v1.ShardResult
-	(*Shard)(nil),          // 21: clipformer.v1.Shard
+	(*Quota)(nil),          // 3: clipformer.v1.Quota
+	(*SetSweepState)(nil),  // 4: clipformer.v1.SetSweepState
+	(*DeleteSweep)(nil),    // 5: clipformer.v1.DeleteSweep
+	(*ExpireSweeps)(nil),   // 6: clipformer.v1.ExpireSweeps
+	(*AssignShards)(nil),   // 7: clipformer.v1.AssignShards
+	(*Assignment)(nil),     // 8: clipformer.v1.Assignment
+	(*CompleteShards)(nil), // 9: clipformer.v1.CompleteShards
+	(*ReleaseShards)(nil),  // 10: clipformer.v1.ReleaseShards
+	(*Release)(nil),        // 11: clipformer.v1.Release
+	(*RegisterWorker)(nil), // 12: clipformer.v1.RegisterWorker
+	(*SetCoordinator)(nil), // 13: clipformer.v1.SetCoordinator
+	(*Snapshot)(nil),       // 14: clipformer.v1.Snapshot
+	(*SnapshotHeader)(nil), // 15: clipformer.v1.SnapshotHeader
+	(*ShardChunk)(nil),     // 16: clipformer.v1.ShardChunk
+	(*SweepRecord)(nil),    // 17: clipformer.v1.SweepRecord
+	(*WorkerRecord)(nil),   // 18: clipformer.v1.WorkerRecord
+	(*SweepSpec)(nil),      // 19: clipformer.v1.SweepSpec
+	(SweepState)(0),        // 20: clipformer.v1.SweepState
+	(*ShardResult)(nil),    // 21: clipformer.v1.ShardResult
+	(*Shard)(nil),          // 22: clipformer.v1.Shard
 }
 var file_command_proto_depIdxs = []int32{
 	2,  // 0: clipformer.v1.Command.submit:type_name -> clipformer.v1.SubmitSweep
-	3,  // 1: clipformer.v1.Command.set_state:type_name -> clipformer.v1.SetSweepState
-	6,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
-	8,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
-	9,  // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
-	11, // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
-	12, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
-	4,  // 7: clipformer.v1.Command.delete:type_name -> clipformer.v1.DeleteSweep
-	5,  // 8: clipformer.v1.Command.expire:type_name -> clipformer.v1.ExpireSweeps
-	18, // 9: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
-	19, // 10: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
-	7,  // 11: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
-	20, // 12: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
-	10, // 13: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
-	10, // 14: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
-	0,  // 15: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
-	16, // 16: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
-	17, // 17: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
-	12, // 18: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
-	17, // 19: clipformer.v1.SnapshotHeader.workers:type_name -> clipformer.v1.WorkerRecord
-	12, // 20: clipformer.v1.SnapshotHeader.coordinators:type_name -> clipformer.v1.SetCoordinator
-	21, // 21: clipformer.v1.ShardChunk.shards:type_name -> clipformer.v1.Shard
-	18, // 22: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
-	19, // 23: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
-	21, // 24: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	4,  // 1: clipformer.v1.Command.set_state:type_name -> clipformer.v1.SetSweepState
+	7,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
+	9,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
+	10, // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
+	12, // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
+	13, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
+	5,  // 7: clipformer.v1.Command.delete:type_name -> clipformer.v1.DeleteSweep
+	6,  // 8: clipformer.v1.Command.expire:type_name -> clipformer.v1.ExpireSweeps
+	19, // 9: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
+	3,  // 10: clipformer.v1.SubmitSweep.quota:type_name -> clipformer.v1.Quota
+	20, // 11: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
+	8,  // 12: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
+	21, // 13: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
+	11, // 14: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
+	11, // 15: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
+	0,  // 16: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
+	17, // 17: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
+	18, // 18: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
+	13, // 19: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
+	18, // 20: clipformer.v1.SnapshotHeader.workers:type_name -> clipformer.v1.WorkerRecord
+	13, // 21: clipformer.v1.SnapshotHeader.coordinators:type_name -> clipformer.v1.SetCoordinator
+	22, // 22: clipformer.v1.ShardChunk.shards:type_name -> clipformer.v1.Shard
+	19, // 23: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
+	20, // 24: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
+	22, // 25: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_command_proto_init() }
@@ -1500,7 +1594,7 @@ func file_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_command_proto_rawDesc), len(file_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

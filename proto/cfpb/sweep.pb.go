@@ -1600,8 +1600,11 @@ type Sweep struct {
 	DuplicateResults int64 `protobuf:"varint,14,opt,name=duplicate_results,json=duplicateResults,proto3" json:"duplicate_results,omitempty"`
 	// Shards computed more than once (at least one duplicate result).
 	RecomputedShards int64 `protobuf:"varint,15,opt,name=recomputed_shards,json=recomputedShards,proto3" json:"recomputed_shards,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Who submitted it: the client certificate's identity (empty without
+	// TLS).
+	Owner         string `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Sweep) Reset() {
@@ -1737,6 +1740,13 @@ func (x *Sweep) GetRecomputedShards() int64 {
 		return x.RecomputedShards
 	}
 	return 0
+}
+
+func (x *Sweep) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 // PointResult aggregates one grid point over its trials.
@@ -1977,7 +1987,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x1c\n" +
 	"\tcancelled\x18\x06 \x01(\x03R\tcancelled\x12\x1f\n" +
 	"\vimages_done\x18\a \x01(\x03R\n" +
-	"imagesDone\"\x92\x04\n" +
+	"imagesDone\"\xa8\x04\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1996,7 +2006,8 @@ const file_sweep_proto_rawDesc = "" +
 	"\x06errors\x18\f \x03(\tR\x06errors\x12\x1a\n" +
 	"\battempts\x18\r \x01(\x03R\battempts\x12+\n" +
 	"\x11duplicate_results\x18\x0e \x01(\x03R\x10duplicateResults\x12+\n" +
-	"\x11recomputed_shards\x18\x0f \x01(\x03R\x10recomputedShards\"\xfb\x01\n" +
+	"\x11recomputed_shards\x18\x0f \x01(\x03R\x10recomputedShards\x12\x14\n" +
+	"\x05owner\x18\x10 \x01(\tR\x05owner\"\xfb\x01\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +
