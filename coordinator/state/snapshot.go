@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/internal/sweep"
@@ -82,21 +83,31 @@ func (sw *sweepState) record() *cfpb.SweepRecord {
 // WriteTo streams the capture in snapshot format 2: the header, then each
 // sweep's record and its shards in chunks.
 func (c *Capture) WriteTo(w io.Writer) (int64, error) {
-	out := protodelim.MarshalOptions{MarshalOptions: proto.MarshalOptions{Deterministic: true}}
 	n, err := w.Write(snapshotMagic)
 	total := int64(n)
 	if err != nil {
 		return total, err
 	}
+	// One buffer serves every record: a snapshot allocates no more than
+	// its largest record, whatever the state's size.
+	var buf []byte
 	put := func(m proto.Message) error {
-		n, err := out.MarshalTo(w, m)
+		var err error
+		buf = protowire.AppendVarint(buf[:0], uint64(proto.Size(m)))
+		if buf, err = (proto.MarshalOptions{Deterministic: true, UseCachedSize: true}).MarshalAppend(buf, m); err != nil {
+			return err
+		}
+		n, err := w.Write(buf)
 		total += int64(n)
 		return err
 	}
 	if err := put(c.header); err != nil {
 		return total, err
 	}
+	// One chunk's messages are reused for every chunk: writing a million
+	// shards then makes no garbage beyond what marshalling does.
 	chunk := &cfpb.ShardChunk{}
+	var pool []*cfpb.Shard
 	for _, sc := range c.sweeps {
 		if err := put(sc.rec); err != nil {
 			return total, err
@@ -104,7 +115,12 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 		for lo := 0; lo < len(sc.shards); lo += chunkShards {
 			chunk.Shards = chunk.Shards[:0]
 			for k := lo; k < min(lo+chunkShards, len(sc.shards)); k++ {
-				chunk.Shards = append(chunk.Shards, shardProto(k, &sc.shards[k], sc.losses[k]))
+				i := k - lo
+				if i == len(pool) {
+					pool = append(pool, &cfpb.Shard{})
+				}
+				fillShard(pool[i], sc.rec.Id, k, &sc.shards[k], sc.losses[k])
+				chunk.Shards = append(chunk.Shards, pool[i])
 			}
 			if err := put(chunk); err != nil {
 				return total, err
@@ -226,8 +242,9 @@ func restoring(nextLease uint64, workers []*cfpb.WorkerRecord, coordinators []*c
 // sweepBuilder rebuilds one sweep shard by shard, with everything Apply
 // derives from the shard table.
 type sweepBuilder struct {
-	sw *sweepState
-	k  int // next shard
+	sw     *sweepState
+	k      int // next shard
+	intern func(string) string
 }
 
 func (n *State) begin(rec *cfpb.SweepRecord, shards int) (*sweepBuilder, error) {
@@ -241,7 +258,7 @@ func (n *State) begin(rec *cfpb.SweepRecord, shards int) (*sweepBuilder, error) 
 	if shards != layout.Shards() {
 		return nil, fmt.Errorf("%w: sweep %s has %d shards, its spec lays out %d", ErrSnapshot, rec.Id, shards, layout.Shards())
 	}
-	return &sweepBuilder{sw: &sweepState{id: rec.Id, owner: rec.Owner, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
+	return &sweepBuilder{intern: n.intern, sw: &sweepState{id: rec.Id, owner: rec.Owner, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
 		finished: rec.FinishedNs, alarms: rec.Alarms, shards: make([]shard, shards)}}, nil
 }
 
@@ -254,7 +271,7 @@ func (b *sweepBuilder) add(p *cfpb.Shard) error {
 		return fmt.Errorf("%w: sweep %s: shard %d where shard %d belongs", ErrSnapshot, sw.id, p.Index, k)
 	}
 	sw.shards[k] = shard{state: p.State, attempt: p.Attempt, failures: p.Failures, leaseID: p.LeaseId,
-		worker: p.Worker, notBefore: p.NotBeforeNs, lastError: p.LastError, result: p.Result, completions: p.Completions}
+		worker: b.intern(p.Worker), notBefore: p.NotBeforeNs, lastError: p.LastError, completions: p.Completions}
 	sw.counts[p.State]++
 	sw.attempts += int64(p.Attempt)
 	if p.Completions > 1 {
@@ -265,6 +282,10 @@ func (b *sweepBuilder) add(p *cfpb.Shard) error {
 		if p.Result.GetSummary() == nil {
 			return fmt.Errorf("%w: sweep %s shard %d is done without a result", ErrSnapshot, sw.id, k)
 		}
+		if err := sweep.CheckSummary(p.Result.Summary, int(sw.layout.Shard("", k).Count)); err != nil {
+			return fmt.Errorf("%w: sweep %s shard %d: %w", ErrSnapshot, sw.id, k, err)
+		}
+		sw.shards[k].result = newRecord(p.Result, b.intern)
 		sw.images += p.Result.Summary.Images
 		sw.durations.add(p.Result.DurationNs)
 		// Snapshots older than the completion count hold 0.

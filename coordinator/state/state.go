@@ -61,7 +61,8 @@ type State struct {
 	workers      map[string]*cfpb.WorkerRecord
 	coordinators map[string]*cfpb.SetCoordinator
 	nextLease    uint64
-	applied      uint64 // commands applied, for tests and metrics
+	applied      uint64            // commands applied, for tests and metrics
+	strs         map[string]string // see intern
 }
 
 type sweepState struct {
@@ -131,13 +132,13 @@ type shard struct {
 	worker      string
 	notBefore   int64
 	lastError   string
-	result      *cfpb.ShardResult
+	result      *record
 }
 
 // New returns an empty state.
 func New() *State {
 	return &State{sweeps: map[string]*sweepState{}, workers: map[string]*cfpb.WorkerRecord{},
-		coordinators: map[string]*cfpb.SetCoordinator{}, nextLease: 1}
+		coordinators: map[string]*cfpb.SetCoordinator{}, nextLease: 1, strs: map[string]string{}}
 }
 
 // Response is what applying one command produced.
@@ -447,7 +448,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	switch sh.state {
 	case cfpb.ShardState_SHARD_STATE_DONE:
 		sw.noteDuplicate(sh, res)
-		if proto.Equal(sh.result.Summary, res.Summary) {
+		if sh.result.sameSummary(res.Summary) {
 			r.Duplicates++
 		} else {
 			r.Alarms++
@@ -467,11 +468,11 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	// First writer wins: any result for a shard not yet done is recorded,
 	// even from an expired lease, because the simulator is deterministic.
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_DONE)
-	sh.result = res
+	sh.result = newRecord(res, s.intern)
 	sh.completions = 1
 	delete(sw.losses, int(res.Shard))
 	sw.durations.add(res.DurationNs)
-	sh.worker = res.Worker
+	sh.worker = sh.result.worker
 	sw.images += res.Summary.Images
 	if w, ok := s.workers[res.Worker]; ok {
 		w.ShardsDone++
@@ -486,7 +487,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 // acknowledged): any other means the shard was computed twice, which the
 // tests and the end-to-end check watch for even when the numbers agree.
 func (sw *sweepState) noteDuplicate(sh *shard, res *cfpb.ShardResult) {
-	if res.LeaseId == sh.result.LeaseId && res.Worker == sh.result.Worker {
+	if res.LeaseId == sh.result.leaseID && res.Worker == sh.result.worker {
 		return
 	}
 	if sh.completions == 1 {
@@ -630,9 +631,18 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, id)
 	}
+	// Aggregate merges each summary before it asks for the next, so one
+	// scratch message serves a million shards without garbage.
+	scratch := &cfpb.Summary{}
 	return sweep.Aggregate(sw.layout,
 		func(k int) cfpb.ShardState { return sw.shards[k].state },
-		func(k int) *cfpb.Summary { return sw.shards[k].result.GetSummary() }), nil
+		func(k int) *cfpb.Summary {
+			if sw.shards[k].result == nil {
+				return nil
+			}
+			sw.shards[k].result.summaryInto(scratch)
+			return scratch
+		}), nil
 }
 
 // Shard returns the replicated state of one shard.
@@ -643,16 +653,31 @@ func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 	if sh == nil {
 		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
 	}
-	return shardProto(int(k), sh, sw.losses[int(k)]), nil
+	return shardProto(sw.id, int(k), sh, sw.losses[int(k)]), nil
 }
 
-func shardProto(k int, sh *shard, l *loss) *cfpb.Shard {
-	p := &cfpb.Shard{Index: int32(k), State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
-		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result, Completions: sh.completions}
+func shardProto(sweepID string, k int, sh *shard, l *loss) *cfpb.Shard {
+	p := &cfpb.Shard{}
+	fillShard(p, sweepID, k, sh, l)
+	return p
+}
+
+// fillShard sets every field of p from shard k, reusing p's result
+// message when it has one.
+func fillShard(p *cfpb.Shard, sweepID string, k int, sh *shard, l *loss) {
+	res := p.Result
+	*p = cfpb.Shard{Index: int32(k), State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
+		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Completions: sh.completions}
 	if l != nil {
 		p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
 	}
-	return p
+	if sh.result != nil {
+		if res == nil {
+			res = &cfpb.ShardResult{Summary: &cfpb.Summary{}}
+		}
+		sh.result.fill(res, sweepID, k)
+		p.Result = res
+	}
 }
 
 // Work is what a worker needs for a lease: the shard and the sweep's spec.
