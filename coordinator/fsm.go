@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -12,7 +13,7 @@ import (
 )
 
 // fsm adapts state.State to raft: log entries are protobuf Commands and
-// snapshots are protobuf Snapshots.
+// snapshots are streams of length-delimited protobuf records.
 type fsm struct {
 	st *state.State
 	// applied is called after each command with its response (metrics,
@@ -48,35 +49,34 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return r
 }
 
+// Snapshot copies the shard tables while Apply waits; Persist streams them
+// to the sink while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	b, err := proto.Marshal(f.st.Snapshot())
-	if err != nil {
-		return nil, err
-	}
-	return snapshotBytes(b), nil
+	return fsmSnapshot{f.st.Capture()}, nil
 }
 
+// Restore reads a snapshot as a stream, never whole.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return fmt.Errorf("coordinator: read snapshot: %w", err)
+	if err := f.st.Restore(rc); err != nil {
+		return fmt.Errorf("coordinator: restore: %w", err)
 	}
-	var snap cfpb.Snapshot
-	if err := proto.Unmarshal(b, &snap); err != nil {
-		return fmt.Errorf("coordinator: snapshot of %d bytes does not decode: %w", len(b), err)
-	}
-	return f.st.Restore(&snap)
+	return nil
 }
 
-type snapshotBytes []byte
+type fsmSnapshot struct{ c *state.Capture }
 
-func (s snapshotBytes) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s); err != nil {
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	w := bufio.NewWriterSize(sink, 1<<20)
+	_, err := s.c.WriteTo(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		sink.Cancel()
-		return err
+		return fmt.Errorf("coordinator: persist snapshot: %w", err)
 	}
 	return sink.Close()
 }
 
-func (snapshotBytes) Release() {}
+func (fsmSnapshot) Release() {}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -20,11 +21,21 @@ import (
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
-// SnapshotVersion is the snapshot format this package writes and reads.
-const SnapshotVersion = 1
+// SnapshotVersion is the snapshot format this package writes: 2, streamed.
+// It also reads format 1, one message (see Restore).
+const SnapshotVersion = 2
 
 // MaxFailures is how many crashed or errored attempts fail a shard.
 const MaxFailures = 3
+
+// MaxLosses is on how many different workers a shard may be lost (its
+// worker's connection gone, or its lease expired) before it fails as a
+// poison shard: one that kills every worker process that runs it. A
+// cluster of fewer workers fails it after MaxTotalLosses losses in all.
+const (
+	MaxLosses      = 5
+	MaxTotalLosses = 2 * MaxLosses
+)
 
 // MaxShards bounds one sweep's shard table whatever a coordinator's
 // configured limit (about 1 GB of state).
@@ -34,6 +45,11 @@ const MaxShards = 10_000_000
 var (
 	ErrUnknownSweep = errors.New("state: unknown sweep")
 	ErrBadCommand   = errors.New("state: malformed command")
+	// ErrSweepActive refuses to delete a sweep that is still running or
+	// paused: it must be cancelled (or finish) first.
+	ErrSweepActive = errors.New("state: sweep not finished")
+	// ErrQuota refuses a submission over its owner's quota.
+	ErrQuota = errors.New("state: quota exceeded")
 )
 
 // State is the replicated state. Apply and Restore write; everything else
@@ -45,11 +61,13 @@ type State struct {
 	workers      map[string]*cfpb.WorkerRecord
 	coordinators map[string]*cfpb.SetCoordinator
 	nextLease    uint64
-	applied      uint64 // commands applied, for tests and metrics
+	applied      uint64            // commands applied, for tests and metrics
+	strs         map[string]string // see intern
 }
 
 type sweepState struct {
 	id        string
+	owner     string
 	spec      *cfpb.SweepSpec
 	layout    *sweep.Layout
 	state     cfpb.SweepState
@@ -59,6 +77,10 @@ type sweepState struct {
 	shards    []shard
 	counts    [6]int64 // by cfpb.ShardState
 	images    int64    // images of done shards
+	// attempts counts leases granted; duplicates the results for done
+	// shards from another lease or worker; recomputed the shards that got
+	// at least one. All three follow from the shard table (see Restore).
+	attempts, duplicates, recomputed int64
 
 	// Derived (rebuilt on restore): the lowest never-leased shard, and the
 	// pending shards that were leased before (retries), in release order.
@@ -66,6 +88,17 @@ type sweepState struct {
 	retry []int
 	// errors are the latest distinct shard errors, for users.
 	errors []string
+	// losses records, for the few shards that were lost, how often and
+	// on which workers (replicated, in the snapshot's shards).
+	losses map[int]*loss
+	// durations of the done shards, for the expected shard time.
+	durations durations
+}
+
+// loss is the loss record of one shard.
+type loss struct {
+	count   int32
+	workers []string // distinct, in order of loss
 }
 
 // maxErrors is how many distinct recent errors a sweep shows.
@@ -89,20 +122,23 @@ func (sw *sweepState) noteError(k int, msg string) {
 }
 
 type shard struct {
-	state     cfpb.ShardState
-	attempt   int32
-	failures  int32
-	leaseID   uint64
-	worker    string
-	notBefore int64
-	lastError string
-	result    *cfpb.ShardResult
+	state    cfpb.ShardState
+	attempt  int32
+	failures int32
+	// completions counts results received: the recorded one and every
+	// duplicate from another lease or worker.
+	completions int32
+	leaseID     uint64
+	worker      string
+	notBefore   int64
+	lastError   string
+	result      *record
 }
 
 // New returns an empty state.
 func New() *State {
 	return &State{sweeps: map[string]*sweepState{}, workers: map[string]*cfpb.WorkerRecord{},
-		coordinators: map[string]*cfpb.SetCoordinator{}, nextLease: 1}
+		coordinators: map[string]*cfpb.SetCoordinator{}, nextLease: 1, strs: map[string]string{}}
 }
 
 // Response is what applying one command produced.
@@ -110,15 +146,17 @@ type Response struct {
 	// Granted holds the leases an AssignShards command granted, in order.
 	Granted []*cfpb.LeaseRef
 	// Completed counts results recorded; Duplicates those ignored because
-	// the shard was already done with equal numbers; Alarms those whose
-	// numbers differed (non-determinism); Ignored those for cancelled or
+	// the shard was already done with equal numbers (re-sent results of the
+	// recorded lease among them); Alarms those whose numbers differed
+	// (non-determinism); Ignored those for cancelled or
 	// unknown shards; Malformed those refused because the summary does not
 	// fit the shard (see sweep.CheckSummary).
 	Completed, Duplicates, Alarms, Ignored, Malformed int
-	// Released counts leases ended; Failed the shards that reached
-	// MaxFailures.
+	// Released counts leases ended; Failed the shards that failed.
 	Released, Failed int
-	Err              error
+	// Deleted lists the sweeps a DeleteSweep or ExpireSweeps removed.
+	Deleted []string
+	Err     error
 }
 
 // Apply applies one command.
@@ -140,12 +178,32 @@ func (s *State) Apply(c *cfpb.Command) *Response {
 			}
 		}
 	case *cfpb.Command_Complete:
+		// Results first: a failure of a lease whose shard another lease
+		// has just completed is then stale and changes nothing.
 		for _, res := range cmd.Complete.GetResults() {
 			s.complete(res, now, r)
+		}
+		for _, rel := range cmd.Complete.GetFailures() {
+			rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_ERROR
+			s.release(rel, now, r)
 		}
 	case *cfpb.Command_Release:
 		for _, rel := range cmd.Release.GetReleases() {
 			s.release(rel, now, r)
+		}
+	case *cfpb.Command_Delete:
+		r.Err = s.deleteSweep(cmd.Delete.GetSweepId())
+		if r.Err == nil {
+			r.Deleted = []string{cmd.Delete.SweepId}
+		}
+	case *cfpb.Command_Expire:
+		if cmd.Expire.GetRetentionNs() < 0 {
+			r.Err = fmt.Errorf("%w: expire: negative retention %d ns", ErrBadCommand, cmd.Expire.RetentionNs)
+			break
+		}
+		for _, id := range s.expired(now, cmd.Expire.RetentionNs) {
+			_ = s.deleteSweep(id) // finished, known: cannot fail
+			r.Deleted = append(r.Deleted, id)
 		}
 	case *cfpb.Command_RegisterWorker:
 		w := cmd.RegisterWorker
@@ -192,7 +250,10 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	if err != nil {
 		return err
 	}
-	sw := &sweepState{id: c.SweepId, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
+	if err := s.checkQuota(c.Owner, int64(layout.Shards()), c.Quota); err != nil {
+		return err
+	}
+	sw := &sweepState{id: c.SweepId, owner: c.Owner, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
 		submitted: now, shards: make([]shard, layout.Shards())}
 	for i := range sw.shards {
 		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
@@ -203,12 +264,93 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	return nil
 }
 
+// CheckQuota reports whether owner may submit a sweep of the given number
+// of shards under quota q, with the error a SubmitSweep would get; the
+// leader may call it to refuse before proposing.
+func (s *State) CheckQuota(owner string, shards int64, q *cfpb.Quota) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkQuota(owner, shards, q)
+}
+
+func (s *State) checkQuota(owner string, shards int64, q *cfpb.Quota) error {
+	if q.GetMaxSweeps() <= 0 && q.GetMaxShards() <= 0 {
+		return nil
+	}
+	var sweeps, unfinished int64
+	for _, sw := range s.sweeps {
+		if sw.owner != owner || sw.finishedState() {
+			continue
+		}
+		sweeps++
+		unfinished += sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] + sw.counts[cfpb.ShardState_SHARD_STATE_LEASED]
+	}
+	if q.GetMaxSweeps() > 0 && sweeps >= int64(q.MaxSweeps) {
+		return fmt.Errorf("%w: %s has %d sweeps running or paused; the quota allows %d at once (max_sweeps); wait for one to finish or cancel one",
+			ErrQuota, ownerName(owner), sweeps, q.MaxSweeps)
+	}
+	if q.GetMaxShards() > 0 && unfinished+shards > q.MaxShards {
+		return fmt.Errorf("%w: %s has %d unfinished shards and this sweep adds %d; the quota allows %d at once (max_shards)",
+			ErrQuota, ownerName(owner), unfinished, shards, q.MaxShards)
+	}
+	return nil
+}
+
+func ownerName(owner string) string {
+	if owner == "" {
+		return "the anonymous owner (no client certificate)"
+	}
+	return fmt.Sprintf("owner %q", owner)
+}
+
+func (sw *sweepState) finishedState() bool {
+	return sw.state == cfpb.SweepState_SWEEP_STATE_DONE || sw.state == cfpb.SweepState_SWEEP_STATE_CANCELLED
+}
+
+func (s *State) deleteSweep(id string) error {
+	sw, ok := s.sweeps[id]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownSweep, id)
+	}
+	if !sw.finishedState() {
+		return fmt.Errorf("%w: sweep %s is %s; cancel it before deleting it", ErrSweepActive, id, stateWord(sw.state))
+	}
+	delete(s.sweeps, id)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+	return nil
+}
+
+func stateWord(st cfpb.SweepState) string {
+	return strings.ToLower(strings.TrimPrefix(st.String(), "SWEEP_STATE_"))
+}
+
+// expired lists the finished sweeps whose finish lies at least retention
+// before now, oldest submission first.
+func (s *State) expired(now, retention int64) []string {
+	var out []string
+	for _, id := range s.order {
+		if sw := s.sweeps[id]; sw.finishedState() && sw.finished <= now-retention {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Expired lists the sweeps that an ExpireSweeps command with this
+// retention would delete at nowNs, so that the leader proposes one only
+// when there is something to delete.
+func (s *State) Expired(nowNs int64, retention time.Duration) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.expired(nowNs, int64(retention))
+}
+
 func (s *State) setState(c *cfpb.SetSweepState, now int64) error {
 	sw, ok := s.sweeps[c.GetSweepId()]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownSweep, c.GetSweepId())
 	}
-	if sw.state == cfpb.SweepState_SWEEP_STATE_DONE || sw.state == cfpb.SweepState_SWEEP_STATE_CANCELLED {
+	if sw.finishedState() {
 		return nil // nothing left to change
 	}
 	switch c.State {
@@ -222,6 +364,7 @@ func (s *State) setState(c *cfpb.SetSweepState, now int64) error {
 			}
 		}
 		sw.retry = nil
+		sw.losses = nil
 		sw.fresh = len(sw.shards)
 		sw.state = cfpb.SweepState_SWEEP_STATE_CANCELLED
 		sw.finished = now
@@ -270,6 +413,7 @@ func (s *State) assign(a *cfpb.Assignment, now int64) *cfpb.LeaseRef {
 	}
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_LEASED)
 	sh.attempt++
+	sw.attempts++
 	sh.leaseID = s.nextLease
 	s.nextLease++
 	sh.worker = a.Worker
@@ -303,7 +447,8 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	}
 	switch sh.state {
 	case cfpb.ShardState_SHARD_STATE_DONE:
-		if proto.Equal(sh.result.Summary, res.Summary) {
+		sw.noteDuplicate(sh, res)
+		if sh.result.sameSummary(res.Summary) {
 			r.Duplicates++
 		} else {
 			r.Alarms++
@@ -323,8 +468,11 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	// First writer wins: any result for a shard not yet done is recorded,
 	// even from an expired lease, because the simulator is deterministic.
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_DONE)
-	sh.result = res
-	sh.worker = res.Worker
+	sh.result = newRecord(res, s.intern)
+	sh.completions = 1
+	delete(sw.losses, int(res.Shard))
+	sw.durations.add(res.DurationNs)
+	sh.worker = sh.result.worker
 	sw.images += res.Summary.Images
 	if w, ok := s.workers[res.Worker]; ok {
 		w.ShardsDone++
@@ -334,31 +482,84 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.finishIfDone(now)
 }
 
+// noteDuplicate counts a result for a done shard unless it is the recorded
+// lease's own result sent again (a worker re-sends what was not
+// acknowledged): any other means the shard was computed twice, which the
+// tests and the end-to-end check watch for even when the numbers agree.
+func (sw *sweepState) noteDuplicate(sh *shard, res *cfpb.ShardResult) {
+	if res.LeaseId == sh.result.leaseID && res.Worker == sh.result.worker {
+		return
+	}
+	if sh.completions == 1 {
+		sw.recomputed++
+	}
+	sh.completions++
+	sw.duplicates++
+}
+
 func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 	sw, sh := s.shardOf(rel.GetSweepId(), rel.GetShard())
 	if sh == nil || sh.state != cfpb.ShardState_SHARD_STATE_LEASED || sh.leaseID != rel.LeaseId {
 		return // stale: the lease already ended
 	}
 	r.Released++
-	counts := rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED || rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_ERROR
-	if counts {
+	k := int(rel.Shard)
+	switch rel.Reason {
+	case cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_ERROR, cfpb.ReleaseReason_RELEASE_REASON_STALLED:
 		sh.failures++
-		if rel.Error != "" {
+		switch {
+		case rel.Error != "":
 			sh.lastError = rel.Error
-		} else if rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+		case rel.Reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED:
 			sh.lastError = "lease expired without a heartbeat"
+		default:
+			sh.lastError = fmt.Sprintf("worker %s reported an error without a message", sh.worker)
 		}
-		sw.noteError(int(rel.Shard), sh.lastError)
+		sw.noteError(k, sh.lastError)
+	case cfpb.ReleaseReason_RELEASE_REASON_LOST:
+		sh.lastError = rel.Error
+		if sh.lastError == "" {
+			sh.lastError = fmt.Sprintf("worker %s was lost while running the shard", sh.worker)
+		}
 	}
-	if sh.failures >= MaxFailures {
+	if sh.failures >= MaxFailures || sw.lose(k, sh, rel.Reason) {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
+		delete(sw.losses, k)
 		r.Failed++
 		sw.finishIfDone(now)
 		return
 	}
 	sw.move(sh, cfpb.ShardState_SHARD_STATE_PENDING)
 	sh.notBefore = rel.BackoffUntilNs
-	sw.retry = append(sw.retry, int(rel.Shard))
+	sw.retry = append(sw.retry, k)
+}
+
+// lose records the loss of shard k's lease, when its reason is one, and
+// reports whether the shard is now a poison shard; it then says so in the
+// shard's last error.
+func (sw *sweepState) lose(k int, sh *shard, reason cfpb.ReleaseReason) bool {
+	if reason != cfpb.ReleaseReason_RELEASE_REASON_LOST && reason != cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+		return false
+	}
+	if sw.losses == nil {
+		sw.losses = map[int]*loss{}
+	}
+	l := sw.losses[k]
+	if l == nil {
+		l = &loss{}
+		sw.losses[k] = l
+	}
+	l.count++
+	if !slices.Contains(l.workers, sh.worker) {
+		l.workers = append(l.workers, sh.worker)
+	}
+	if len(l.workers) < MaxLosses && l.count < MaxTotalLosses {
+		return false
+	}
+	sh.lastError = fmt.Sprintf("poison shard: lost %d times on %d different workers (%s); last error: %s",
+		l.count, len(l.workers), strings.Join(l.workers, ", "), sh.lastError)
+	sw.noteError(k, sh.lastError)
+	return true
 }
 
 // Applied is the number of commands applied so far.
@@ -401,13 +602,14 @@ func (s *State) Sweep(id string) (*cfpb.Sweep, error) {
 
 func (sw *sweepState) describe() *cfpb.Sweep {
 	c := sw.counts
-	return &cfpb.Sweep{Id: sw.id, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
+	return &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
 		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
 			ImagesDone: sw.images},
 		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
-		Errors: append([]string(nil), sw.errors...)}
+		Errors: append([]string(nil), sw.errors...), Attempts: sw.attempts, DuplicateResults: sw.duplicates,
+		RecomputedShards: sw.recomputed}
 }
 
 // Sweeps describes every sweep, newest first.
@@ -429,25 +631,53 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, id)
 	}
+	// Aggregate merges each summary before it asks for the next, so one
+	// scratch message serves a million shards without garbage.
+	scratch := &cfpb.Summary{}
 	return sweep.Aggregate(sw.layout,
 		func(k int) cfpb.ShardState { return sw.shards[k].state },
-		func(k int) *cfpb.Summary { return sw.shards[k].result.GetSummary() }), nil
+		func(k int) *cfpb.Summary {
+			if sw.shards[k].result == nil {
+				return nil
+			}
+			sw.shards[k].result.summaryInto(scratch)
+			return scratch
+		}), nil
 }
 
 // Shard returns the replicated state of one shard.
 func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, sh := s.shardOf(sweepID, k)
+	sw, sh := s.shardOf(sweepID, k)
 	if sh == nil {
 		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
 	}
-	return sh.proto(k), nil
+	return shardProto(sw.id, int(k), sh, sw.losses[int(k)]), nil
 }
 
-func (sh *shard) proto(k int32) *cfpb.Shard {
-	return &cfpb.Shard{Index: k, State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
-		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Result: sh.result}
+func shardProto(sweepID string, k int, sh *shard, l *loss) *cfpb.Shard {
+	p := &cfpb.Shard{}
+	fillShard(p, sweepID, k, sh, l)
+	return p
+}
+
+// fillShard sets every field of p from shard k, reusing p's result
+// message when it has one.
+func fillShard(p *cfpb.Shard, sweepID string, k int, sh *shard, l *loss) {
+	res := p.Result
+	*p = cfpb.Shard{Index: int32(k), State: sh.state, Attempt: sh.attempt, Failures: sh.failures, LeaseId: sh.leaseID,
+		Worker: sh.worker, NotBeforeNs: sh.notBefore, LastError: sh.lastError, Completions: sh.completions}
+	if l != nil {
+		p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
+	}
+	if sh.result != nil {
+		if res == nil {
+			res = &cfpb.ShardResult{Summary: &cfpb.Summary{}}
+		}
+		sh.result.fill(res, sweepID, k)
+		p.Result = res
+	}
 }
 
 // Work is what a worker needs for a lease: the shard and the sweep's spec.

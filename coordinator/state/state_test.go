@@ -1,8 +1,14 @@
 package state
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/internal/sweep"
@@ -248,19 +254,8 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		LeaseId: ls[1].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: "x", BackoffUntilNs: 100}}}))
 	mustApply(t, s, cmd(7, &cfpb.SetSweepState{SweepId: "a", State: cfpb.SweepState_SWEEP_STATE_PAUSED}))
 
-	b, err := proto.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap cfpb.Snapshot
-	if err := proto.Unmarshal(b, &snap); err != nil {
-		t.Fatal(err)
-	}
-	r := New()
-	if err := r.Restore(&snap); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	r := restored(t, s)
+	if !bytes.Equal(snapBytes(t, s), snapBytes(t, r)) {
 		t.Fatal("restored state differs from the original")
 	}
 	// Both go on identically.
@@ -269,15 +264,88 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		more := leaseAll(t, st, 200, "w1", 4)
 		mustApply(t, st, cmd(201, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(more[0], "w1", 2), result(more[1], "w1", 2)}}))
 	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	want := snapBytes(t, s)
+	if !bytes.Equal(want, snapBytes(t, r)) {
 		t.Fatal("original and restored states diverged")
 	}
-	if err := r.Restore(&cfpb.Snapshot{Version: SnapshotVersion + 1}); err == nil {
-		t.Fatal("a newer snapshot format was accepted")
+	// A newer format, a truncated stream and trailing bytes are refused,
+	// naming the problem, and leave the state as it was.
+	var newer bytes.Buffer
+	newer.Write(snapshotMagic)
+	if _, err := protodelim.MarshalTo(&newer, &cfpb.SnapshotHeader{Version: SnapshotVersion + 1}); err != nil {
+		t.Fatal(err)
 	}
-	if !proto.Equal(s.Snapshot(), r.Snapshot()) {
+	for name, c := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"newer":     {newer.Bytes(), "streamed format version 3"},
+		"truncated": {want[:len(want)-10], "state: snapshot: sweep b after shard 0"},
+		"trailing":  {append(slices.Clone(want), 0), "bytes after the last of 2 sweeps"},
+		"legacy v2": {mustMarshal(t, &cfpb.Snapshot{Version: 2}), "format version 2, this coordinator reads 1 and 2"},
+		"garbage":   {[]byte("not a snapshot"), "neither a streamed snapshot nor a format 1 one"},
+	} {
+		err := r.Restore(bytes.NewReader(c.b))
+		if err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+	if !bytes.Equal(want, snapBytes(t, r)) {
 		t.Fatal("a refused restore changed the state")
 	}
+}
+
+// A snapshot written in format 1 (one message, before snapshots streamed;
+// testdata/snapshot-v1.pb comes from that code, from the state the round
+// trip test builds) still restores, and the state goes on from it.
+func TestFormatOneSnapshotRestores(t *testing.T) {
+	b, err := os.ReadFile("testdata/snapshot-v1.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	if err := s.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := s.Sweep("a")
+	sb, _ := s.Sweep("b")
+	if sa.State != cfpb.SweepState_SWEEP_STATE_PAUSED || sa.Progress.Done+sb.Progress.Done != 1 || sa.Progress.Leased+sb.Progress.Leased != 3 ||
+		sa.Attempts+sb.Attempts != 5 || len(s.Workers()) != 1 || len(s.Coordinators()) != 1 {
+		t.Fatalf("restored a %v, b %v", sa, sb)
+	}
+	// It streams in format 2 and restores from that to the same state.
+	if !bytes.Equal(snapBytes(t, s), snapBytes(t, restored(t, s))) {
+		t.Fatal("format 1 state does not survive a format 2 round trip")
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// snapBytes is a state's streamed snapshot.
+func snapBytes(t *testing.T, s *State) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := s.Capture().WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// restored is a new state restored from s's snapshot.
+func restored(t *testing.T, s *State) *State {
+	t.Helper()
+	r := New()
+	if err := r.Restore(bytes.NewReader(snapBytes(t, s))); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // A summary that does not fit its shard is refused on every replica alike,
@@ -315,5 +383,141 @@ func TestMalformedResultIsRefusedAndNeverMerged(t *testing.T) {
 	}
 	if _, err := s.Results("a"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A shard computed twice is visible in the sweep's figures even when both
+// results are equal, while its result counts once; a worker re-sending its
+// own unacknowledged result is not a second computation.
+func TestAttemptsAndDuplicateResultsAreCounted(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	first := leaseAll(t, s, 2, "w1", 2)
+	// The first lease of shard 0 expires; the shard is leased again.
+	mustApply(t, s, cmd(3, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: first[0].Shard,
+		LeaseId: first[0].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}}}))
+	second := leaseAll(t, s, 4, "w2", 1)[0]
+	if second.Shard != first[0].Shard || second.Attempt != 2 {
+		t.Fatalf("second lease %v, want shard %d attempt 2", second, first[0].Shard)
+	}
+	// Both attempts finish with the same numbers; the late one is a duplicate.
+	mustApply(t, s, cmd(5, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(second, "w2", 9)}}))
+	r := mustApply(t, s, cmd(6, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(first[0], "w1", 9)}}))
+	if r.Completed != 0 || r.Duplicates != 1 || r.Alarms != 0 {
+		t.Fatalf("late equal result: %+v", r)
+	}
+	// A re-send of the recorded result (lost Ack) is not a second computation.
+	mustApply(t, s, cmd(7, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(second, "w2", 9)}}))
+	mustApply(t, s, cmd(8, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{result(first[1], "w1", 9)}}))
+	sw, _ := s.Sweep("a")
+	if sw.Attempts != 3 || sw.DuplicateResults != 1 || sw.RecomputedShards != 1 || sw.Progress.Done != 2 || sw.Progress.ImagesDone != 20 {
+		t.Fatalf("attempts %d duplicates %d recomputed %d done %d images %d; want 3 1 1 2 20", sw.Attempts,
+			sw.DuplicateResults, sw.RecomputedShards, sw.Progress.Done, sw.Progress.ImagesDone)
+	}
+	if sh, _ := s.Shard("a", second.Shard); sh.Completions != 2 || sh.Attempt != 2 || sh.Result.LeaseId != second.LeaseId {
+		t.Fatalf("shard %v: want 2 completions, 2 attempts, the second lease's result", sh)
+	}
+	res, _ := s.Results("a")
+	var images int64
+	for _, p := range res {
+		images += p.Trials[0].Images
+	}
+	if images != 20 {
+		t.Fatalf("results hold %d images, want 20 (the duplicate counted once)", images)
+	}
+	// The counts survive a snapshot.
+	r2 := restored(t, s)
+	if got, _ := r2.Sweep("a"); got.Attempts != 3 || got.DuplicateResults != 1 || got.RecomputedShards != 1 {
+		t.Fatalf("restored: attempts %d duplicates %d recomputed %d", got.Attempts, got.DuplicateResults, got.RecomputedShards)
+	}
+}
+
+// oneShard submits a sweep of a single shard as "a".
+func oneShard(t *testing.T, s *State) {
+	t.Helper()
+	one, err := sweep.Parse("one.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 10}\ngrid: {gamma: [1]}\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: one}))
+}
+
+// A shard that kills every worker that runs it is lost, which never counts
+// as a failed attempt; after losses on MaxLosses different workers it fails
+// as a poison shard, keeping its last error. Losses survive a snapshot.
+func TestShardLostOnFiveWorkersFailsAsPoison(t *testing.T) {
+	s := New()
+	oneShard(t, s)
+	lose := func(worker string, now int64) *Response {
+		t.Helper()
+		l := leaseAll(t, s, now, worker, 1)
+		if len(l) != 1 {
+			t.Fatalf("no lease for %s at %d", worker, now)
+		}
+		rel := &cfpb.Release{SweepId: "a", Shard: 0, LeaseId: l[0].LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}
+		if worker == "w4" {
+			rel.Reason, rel.Error = cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, "out of memory"
+		}
+		return mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: []*cfpb.Release{rel}}))
+	}
+	for i, w := range []string{"w1", "w2", "w1", "w3", "w4"} {
+		if r := lose(w, int64(10+i)); r.Failed != 0 {
+			t.Fatalf("failed after %d losses on 4 workers", i+1)
+		}
+	}
+	// A restored replica carries on identically.
+	r2 := restored(t, s)
+	if sh, _ := r2.Shard("a", 0); sh.Losses != 5 || len(sh.LostOn) != 4 || sh.State != cfpb.ShardState_SHARD_STATE_PENDING {
+		t.Fatalf("restored shard %v: want 5 losses on 4 workers, pending", sh)
+	}
+	if r := lose("w5", 20); r.Failed != 1 {
+		t.Fatalf("not failed after losses on 5 workers: %+v", r)
+	}
+	sh, _ := s.Shard("a", 0)
+	want := "poison shard: lost 6 times on 5 different workers (w1, w2, w3, w4, w5); last error: worker w5 was lost while running the shard"
+	if sh.State != cfpb.ShardState_SHARD_STATE_FAILED || sh.LastError != want {
+		t.Fatalf("shard %v %q\nwant failed with %q", sh.State, sh.LastError, want)
+	}
+	if sw, _ := s.Sweep("a"); sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Failed != 1 || sw.Errors[len(sw.Errors)-1] != "shard 0: "+want {
+		t.Fatalf("sweep %v %d failed, errors %q", sw.State, sw.Progress.Failed, sw.Errors)
+	}
+}
+
+// With fewer workers than MaxLosses, a poison shard still fails after
+// MaxTotalLosses losses in all.
+func TestShardLostTenTimesOnOneWorkerFailsAsPoison(t *testing.T) {
+	s := New()
+	oneShard(t, s)
+	for i := 0; i < MaxTotalLosses; i++ {
+		l := leaseAll(t, s, int64(10+i), "only", 1)
+		if len(l) != 1 {
+			t.Fatalf("no lease after %d losses", i)
+		}
+		mustApply(t, s, cmd(int64(10+i), &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "a", Shard: 0, LeaseId: l[0].LeaseId,
+			Reason: cfpb.ReleaseReason_RELEASE_REASON_LOST}}}))
+	}
+	if sh, _ := s.Shard("a", 0); sh.State != cfpb.ShardState_SHARD_STATE_FAILED || !strings.HasPrefix(sh.LastError, "poison shard: lost 10 times on 1 different workers (only)") {
+		t.Fatalf("shard %v %q", sh.State, sh.LastError)
+	}
+}
+
+// A failure report in the same batch as refused results (malformed, for an
+// unknown sweep) still counts: each item of a batch stands on its own.
+func TestFailureCountsWhenItsBatchHoldsRefusedResults(t *testing.T) {
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: spec(t, "")}))
+	ls := leaseAll(t, s, 2, "w1", 2)
+	bad := result(ls[0], "w1", 3)
+	bad.Summary.Images = 11
+	unknown := result(ls[0], "w1", 3)
+	unknown.SweepId = "gone"
+	r := mustApply(t, s, cmd(3, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{bad, unknown, result(ls[0], "w1", 3)},
+		Failures: []*cfpb.Release{{SweepId: "a", Shard: ls[1].Shard, LeaseId: ls[1].LeaseId, Error: "sim: NaN in block 3", BackoffUntilNs: 9}}}))
+	if r.Malformed != 1 || r.Ignored != 1 || r.Completed != 1 || r.Released != 1 {
+		t.Fatalf("%+v: want 1 malformed, 1 ignored, 1 completed, 1 released", r)
+	}
+	sh, _ := s.Shard("a", ls[1].Shard)
+	if sh.State != cfpb.ShardState_SHARD_STATE_PENDING || sh.Failures != 1 || sh.LastError != "sim: NaN in block 3" || sh.NotBeforeNs != 9 {
+		t.Fatalf("failed shard %v: want pending, 1 failure, its error, backoff 9", sh)
 	}
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -50,4 +51,82 @@ func BenchmarkOverheadVsDirect(b *testing.B) {
 	b.ReportMetric(direct.Seconds()/float64(b.N), "direct_s")
 	b.ReportMetric(orchestrated.Seconds()/float64(b.N), "orchestrated_s")
 	b.ReportMetric(orchestrated.Seconds()/direct.Seconds(), "ratio")
+}
+
+// fakeRun completes a shard at once with a summary shaped like a ViT-S
+// result (12 blocks of signal and noise sums), derived from the shard so
+// that any re-run gives the same numbers.
+func fakeRun(_ context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+	x := uint64(w.Start)*0x9e3779b97f4a7c15 + uint64(w.Trial)
+	s := &cfpb.Summary{Images: int64(w.Count), Correct: int64(w.Count) * 9 / 10}
+	for i := range 12 {
+		x = x*6364136223846793005 + 1442695040888963407
+		s.Signal = append(s.Signal, &cfpb.Sum128{Hi: x >> 44, Lo: x ^ uint64(i)})
+		s.Noise = append(s.Noise, &cfpb.Sum128{Hi: x >> 52, Lo: x * 3})
+	}
+	return s, nil
+}
+
+// BenchmarkThroughputMillionShardSweep runs a sweep of 1,000,000 ten-image
+// shards the way `clipformer run` does (one coordinator with its raft log
+// on disk, in-process workers over loopback gRPC) with workers that answer
+// at once, up to half of it, and reports the completion rate around 1 %,
+// 10 % and 50 % done: per-shard costs that grow with the sweep show as a
+// falling rate. The "flat" metric is the lowest of the three over the
+// highest. One op is the whole run: -benchtime 1x.
+func BenchmarkThroughputMillionShardSweep(b *testing.B) {
+	shards := 1_000_000
+	spec, err := sweep.Parse("million.yaml", []byte(fmt.Sprintf(
+		"model: {path: m}\ndataset: {kind: folder, path: x, limit: %d}\ngrid: {gamma: [0]}\nimages_per_shard: 10\n", 10*shards)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	marks := []float64{0.01, 0.10, 0.50}
+	for range b.N {
+		type sample struct {
+			t    time.Time
+			done int64
+		}
+		var samples []sample
+		ctx, cancel := context.WithCancel(context.Background())
+		stopAt := int64(float64(shards) * (marks[len(marks)-1] + 0.005))
+		_, _, err := Run(ctx, spec, Options{StateDir: b.TempDir(), Workers: 16, Run: fakeRun, Progress: func(s *cfpb.Sweep) {
+			samples = append(samples, sample{time.Now(), s.Progress.Done})
+			if s.Progress.Done >= stopAt {
+				cancel()
+			}
+		}})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			b.Fatal(err)
+		}
+		// The rate over the window of +-0.5 % of the sweep around each mark.
+		rate := func(mark float64) float64 {
+			lo, hi := int64(float64(shards)*(mark-0.005)), int64(float64(shards)*(mark+0.005))
+			var a, z *sample
+			for i := range samples {
+				if a == nil && samples[i].done >= lo {
+					a = &samples[i]
+				}
+				if samples[i].done >= hi {
+					z = &samples[i]
+					break
+				}
+			}
+			if a == nil || z == nil || z == a {
+				b.Fatalf("no progress samples around %.0f %%", 100*mark)
+			}
+			return float64(z.done-a.done) / z.t.Sub(a.t).Seconds()
+		}
+		lowest, highest := 0.0, 0.0
+		for _, m := range marks {
+			r := rate(m)
+			b.ReportMetric(r, fmt.Sprintf("shards/s@%g%%", 100*m))
+			if lowest == 0 || r < lowest {
+				lowest = r
+			}
+			highest = max(highest, r)
+		}
+		b.ReportMetric(lowest/highest, "flat")
+	}
 }

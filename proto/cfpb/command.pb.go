@@ -30,14 +30,20 @@ type ReleaseReason int32
 
 const (
 	ReleaseReason_RELEASE_REASON_UNSPECIFIED ReleaseReason = 0
-	// The worker's connection was lost: the attempt does not count.
+	// The worker's connection was lost: the attempt does not count as a
+	// failure, but as a loss (five on different workers fail the shard).
 	ReleaseReason_RELEASE_REASON_LOST ReleaseReason = 1
-	// No heartbeat within the lease TTL while connected: counts.
+	// No heartbeat within the lease TTL while connected: counts, as a
+	// failure and as a loss.
 	ReleaseReason_RELEASE_REASON_EXPIRED ReleaseReason = 2
 	// The worker reported an error: counts.
 	ReleaseReason_RELEASE_REASON_ERROR ReleaseReason = 3
 	// The worker gave the lease back (draining, cancelled): does not count.
 	ReleaseReason_RELEASE_REASON_RETURNED ReleaseReason = 4
+	// The lease was revoked because its images-done count stopped moving
+	// for far longer than the sweep's shards take (a stuck shard): counts
+	// as a failure.
+	ReleaseReason_RELEASE_REASON_STALLED ReleaseReason = 5
 )
 
 // Enum value maps for ReleaseReason.
@@ -48,6 +54,7 @@ var (
 		2: "RELEASE_REASON_EXPIRED",
 		3: "RELEASE_REASON_ERROR",
 		4: "RELEASE_REASON_RETURNED",
+		5: "RELEASE_REASON_STALLED",
 	}
 	ReleaseReason_value = map[string]int32{
 		"RELEASE_REASON_UNSPECIFIED": 0,
@@ -55,6 +62,7 @@ var (
 		"RELEASE_REASON_EXPIRED":     2,
 		"RELEASE_REASON_ERROR":       3,
 		"RELEASE_REASON_RETURNED":    4,
+		"RELEASE_REASON_STALLED":     5,
 	}
 )
 
@@ -99,6 +107,8 @@ type Command struct {
 	//	*Command_Release
 	//	*Command_RegisterWorker
 	//	*Command_SetCoordinator
+	//	*Command_Delete
+	//	*Command_Expire
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -211,6 +221,24 @@ func (x *Command) GetSetCoordinator() *SetCoordinator {
 	return nil
 }
 
+func (x *Command) GetDelete() *DeleteSweep {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetExpire() *ExpireSweeps {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -243,6 +271,14 @@ type Command_SetCoordinator struct {
 	SetCoordinator *SetCoordinator `protobuf:"bytes,8,opt,name=set_coordinator,json=setCoordinator,proto3,oneof"`
 }
 
+type Command_Delete struct {
+	Delete *DeleteSweep `protobuf:"bytes,9,opt,name=delete,proto3,oneof"`
+}
+
+type Command_Expire struct {
+	Expire *ExpireSweeps `protobuf:"bytes,10,opt,name=expire,proto3,oneof"`
+}
+
 func (*Command_Submit) isCommand_Cmd() {}
 
 func (*Command_SetState) isCommand_Cmd() {}
@@ -257,11 +293,21 @@ func (*Command_RegisterWorker) isCommand_Cmd() {}
 
 func (*Command_SetCoordinator) isCommand_Cmd() {}
 
+func (*Command_Delete) isCommand_Cmd() {}
+
+func (*Command_Expire) isCommand_Cmd() {}
+
 // SubmitSweep adds a validated sweep and its shard table.
 type SubmitSweep struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SweepId       string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
-	Spec          *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	SweepId string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	Spec    *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The submitter's identity, from its client certificate (empty without
+	// TLS); quotas are per owner.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The leader's configured limits for this owner, carried in the command
+	// so that every replica refuses the same submissions.
+	Quota         *Quota `protobuf:"bytes,4,opt,name=quota,proto3" json:"quota,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -310,6 +356,76 @@ func (x *SubmitSweep) GetSpec() *SweepSpec {
 	return nil
 }
 
+func (x *SubmitSweep) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *SubmitSweep) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+// Quota bounds what one owner may have unfinished at once; 0 means no
+// limit.
+type Quota struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sweeps running or paused, the new one included.
+	MaxSweeps int32 `protobuf:"varint,1,opt,name=max_sweeps,json=maxSweeps,proto3" json:"max_sweeps,omitempty"`
+	// Pending and leased shards over those sweeps, the new one's included.
+	MaxShards     int64 `protobuf:"varint,2,opt,name=max_shards,json=maxShards,proto3" json:"max_shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quota) Reset() {
+	*x = Quota{}
+	mi := &file_command_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quota) ProtoMessage() {}
+
+func (x *Quota) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quota.ProtoReflect.Descriptor instead.
+func (*Quota) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Quota) GetMaxSweeps() int32 {
+	if x != nil {
+		return x.MaxSweeps
+	}
+	return 0
+}
+
+func (x *Quota) GetMaxShards() int64 {
+	if x != nil {
+		return x.MaxShards
+	}
+	return 0
+}
+
 // SetSweepState pauses, resumes or cancels a sweep.
 type SetSweepState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -321,7 +437,7 @@ type SetSweepState struct {
 
 func (x *SetSweepState) Reset() {
 	*x = SetSweepState{}
-	mi := &file_command_proto_msgTypes[2]
+	mi := &file_command_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +449,7 @@ func (x *SetSweepState) String() string {
 func (*SetSweepState) ProtoMessage() {}
 
 func (x *SetSweepState) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[2]
+	mi := &file_command_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +462,7 @@ func (x *SetSweepState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSweepState.ProtoReflect.Descriptor instead.
 func (*SetSweepState) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{2}
+	return file_command_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SetSweepState) GetSweepId() string {
@@ -363,6 +479,99 @@ func (x *SetSweepState) GetState() SweepState {
 	return SweepState_SWEEP_STATE_UNSPECIFIED
 }
 
+// DeleteSweep removes a finished (done or cancelled) sweep with its shard
+// table and results. Who may delete is checked before the command is
+// proposed.
+type DeleteSweep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SweepId       string                 `protobuf:"bytes,1,opt,name=sweep_id,json=sweepId,proto3" json:"sweep_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSweep) Reset() {
+	*x = DeleteSweep{}
+	mi := &file_command_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSweep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSweep) ProtoMessage() {}
+
+func (x *DeleteSweep) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSweep.ProtoReflect.Descriptor instead.
+func (*DeleteSweep) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeleteSweep) GetSweepId() string {
+	if x != nil {
+		return x.SweepId
+	}
+	return ""
+}
+
+// ExpireSweeps removes every sweep that finished at least retention_ns
+// before the command's now_ns: the leader's retention period.
+type ExpireSweeps struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RetentionNs   int64                  `protobuf:"varint,1,opt,name=retention_ns,json=retentionNs,proto3" json:"retention_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireSweeps) Reset() {
+	*x = ExpireSweeps{}
+	mi := &file_command_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireSweeps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireSweeps) ProtoMessage() {}
+
+func (x *ExpireSweeps) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireSweeps.ProtoReflect.Descriptor instead.
+func (*ExpireSweeps) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExpireSweeps) GetRetentionNs() int64 {
+	if x != nil {
+		return x.RetentionNs
+	}
+	return 0
+}
+
 // AssignShards leases shards; the state machine numbers the leases.
 type AssignShards struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -373,7 +582,7 @@ type AssignShards struct {
 
 func (x *AssignShards) Reset() {
 	*x = AssignShards{}
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +594,7 @@ func (x *AssignShards) String() string {
 func (*AssignShards) ProtoMessage() {}
 
 func (x *AssignShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[3]
+	mi := &file_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +607,7 @@ func (x *AssignShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignShards.ProtoReflect.Descriptor instead.
 func (*AssignShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{3}
+	return file_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AssignShards) GetAssignments() []*Assignment {
@@ -420,7 +629,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +641,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[4]
+	mi := &file_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +654,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{4}
+	return file_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Assignment) GetSweepId() string {
@@ -469,18 +678,23 @@ func (x *Assignment) GetWorker() string {
 	return ""
 }
 
-// CompleteShards records results; a shard already done keeps its first
-// result (a differing duplicate raises the non-determinism alarm).
+// CompleteShards records a batch of worker reports: results, then
+// failures. Each item is applied on its own: a result that is refused
+// (malformed, unknown shard) never keeps a failure of the same batch from
+// counting. A shard already done keeps its first result (a differing
+// duplicate raises the non-determinism alarm).
 type CompleteShards struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*ShardResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*ShardResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Failures the workers reported, as releases with reason ERROR.
+	Failures      []*Release `protobuf:"bytes,2,rep,name=failures,proto3" json:"failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteShards) Reset() {
 	*x = CompleteShards{}
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +706,7 @@ func (x *CompleteShards) String() string {
 func (*CompleteShards) ProtoMessage() {}
 
 func (x *CompleteShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[5]
+	mi := &file_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,12 +719,19 @@ func (x *CompleteShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteShards.ProtoReflect.Descriptor instead.
 func (*CompleteShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{5}
+	return file_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CompleteShards) GetResults() []*ShardResult {
 	if x != nil {
 		return x.Results
+	}
+	return nil
+}
+
+func (x *CompleteShards) GetFailures() []*Release {
+	if x != nil {
+		return x.Failures
 	}
 	return nil
 }
@@ -525,7 +746,7 @@ type ReleaseShards struct {
 
 func (x *ReleaseShards) Reset() {
 	*x = ReleaseShards{}
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +758,7 @@ func (x *ReleaseShards) String() string {
 func (*ReleaseShards) ProtoMessage() {}
 
 func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[6]
+	mi := &file_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +771,7 @@ func (x *ReleaseShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseShards.ProtoReflect.Descriptor instead.
 func (*ReleaseShards) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{6}
+	return file_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReleaseShards) GetReleases() []*Release {
@@ -576,7 +797,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +809,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[7]
+	mi := &file_command_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +822,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{7}
+	return file_command_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Release) GetSweepId() string {
@@ -658,7 +879,7 @@ type RegisterWorker struct {
 
 func (x *RegisterWorker) Reset() {
 	*x = RegisterWorker{}
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +891,7 @@ func (x *RegisterWorker) String() string {
 func (*RegisterWorker) ProtoMessage() {}
 
 func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[8]
+	mi := &file_command_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +904,7 @@ func (x *RegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorker.ProtoReflect.Descriptor instead.
 func (*RegisterWorker) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{8}
+	return file_command_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterWorker) GetWorkerId() string {
@@ -720,7 +941,7 @@ type SetCoordinator struct {
 
 func (x *SetCoordinator) Reset() {
 	*x = SetCoordinator{}
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +953,7 @@ func (x *SetCoordinator) String() string {
 func (*SetCoordinator) ProtoMessage() {}
 
 func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[9]
+	mi := &file_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +966,7 @@ func (x *SetCoordinator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCoordinator.ProtoReflect.Descriptor instead.
 func (*SetCoordinator) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{9}
+	return file_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetCoordinator) GetId() string {
@@ -776,7 +997,9 @@ func (x *SetCoordinator) GetRemove() bool {
 	return false
 }
 
-// Snapshot is the whole replicated state, versioned.
+// Snapshot is the whole replicated state in one message: format 1, read
+// for compatibility and no longer written. Format 2 streams the same
+// content (see SnapshotHeader).
 type Snapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Format version; a coordinator refuses a snapshot newer than it knows.
@@ -791,7 +1014,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1026,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[10]
+	mi := &file_command_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1039,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{10}
+	return file_command_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Snapshot) GetVersion() int32 {
@@ -854,23 +1077,155 @@ func (x *Snapshot) GetNextLeaseId() uint64 {
 	return 0
 }
 
+// SnapshotHeader opens a streamed snapshot (format 2). The stream is an
+// 8-byte magic, "CFSNAP" 0x00 0x02, then length-delimited messages (each
+// preceded by its size as a varint): this header, then for each of its
+// sweeps one SweepRecord without shards followed by ShardChunk messages
+// that hold its shard_count shards in order. Neither side ever holds more
+// than one chunk of it encoded.
+type SnapshotHeader struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Version      int32                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	NextLeaseId  uint64                 `protobuf:"varint,2,opt,name=next_lease_id,json=nextLeaseId,proto3" json:"next_lease_id,omitempty"`
+	Workers      []*WorkerRecord        `protobuf:"bytes,3,rep,name=workers,proto3" json:"workers,omitempty"`
+	Coordinators []*SetCoordinator      `protobuf:"bytes,4,rep,name=coordinators,proto3" json:"coordinators,omitempty"`
+	// Sweeps that follow.
+	Sweeps        int32 `protobuf:"varint,5,opt,name=sweeps,proto3" json:"sweeps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotHeader) Reset() {
+	*x = SnapshotHeader{}
+	mi := &file_command_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotHeader) ProtoMessage() {}
+
+func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
+func (*SnapshotHeader) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SnapshotHeader) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetNextLeaseId() uint64 {
+	if x != nil {
+		return x.NextLeaseId
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetWorkers() []*WorkerRecord {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetCoordinators() []*SetCoordinator {
+	if x != nil {
+		return x.Coordinators
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetSweeps() int32 {
+	if x != nil {
+		return x.Sweeps
+	}
+	return 0
+}
+
+// ShardChunk is a run of consecutive shards of the sweep before it.
+type ShardChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shards        []*Shard               `protobuf:"bytes,1,rep,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardChunk) Reset() {
+	*x = ShardChunk{}
+	mi := &file_command_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardChunk) ProtoMessage() {}
+
+func (x *ShardChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_command_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardChunk.ProtoReflect.Descriptor instead.
+func (*ShardChunk) Descriptor() ([]byte, []int) {
+	return file_command_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ShardChunk) GetShards() []*Shard {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
 // SweepRecord is one sweep's replicated state.
 type SweepRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Spec          *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
-	State         SweepState             `protobuf:"varint,3,opt,name=state,proto3,enum=clipformer.v1.SweepState" json:"state,omitempty"`
-	SubmittedNs   int64                  `protobuf:"varint,4,opt,name=submitted_ns,json=submittedNs,proto3" json:"submitted_ns,omitempty"`
-	FinishedNs    int64                  `protobuf:"varint,5,opt,name=finished_ns,json=finishedNs,proto3" json:"finished_ns,omitempty"`
-	Shards        []*Shard               `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
-	Alarms        int64                  `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec        *SweepSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	State       SweepState             `protobuf:"varint,3,opt,name=state,proto3,enum=clipformer.v1.SweepState" json:"state,omitempty"`
+	SubmittedNs int64                  `protobuf:"varint,4,opt,name=submitted_ns,json=submittedNs,proto3" json:"submitted_ns,omitempty"`
+	FinishedNs  int64                  `protobuf:"varint,5,opt,name=finished_ns,json=finishedNs,proto3" json:"finished_ns,omitempty"`
+	// Format 1 only; format 2 streams them in ShardChunk messages.
+	Shards []*Shard `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
+	Alarms int64    `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
+	// Format 2: the shards that follow in chunks.
+	ShardCount    int32  `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	Owner         string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SweepRecord) Reset() {
 	*x = SweepRecord{}
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1237,7 @@ func (x *SweepRecord) String() string {
 func (*SweepRecord) ProtoMessage() {}
 
 func (x *SweepRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[11]
+	mi := &file_command_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1250,7 @@ func (x *SweepRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepRecord.ProtoReflect.Descriptor instead.
 func (*SweepRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{11}
+	return file_command_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SweepRecord) GetId() string {
@@ -947,6 +1302,20 @@ func (x *SweepRecord) GetAlarms() int64 {
 	return 0
 }
 
+func (x *SweepRecord) GetShardCount() int32 {
+	if x != nil {
+		return x.ShardCount
+	}
+	return 0
+}
+
+func (x *SweepRecord) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 // WorkerRecord is one registered worker.
 type WorkerRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -961,7 +1330,7 @@ type WorkerRecord struct {
 
 func (x *WorkerRecord) Reset() {
 	*x = WorkerRecord{}
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1342,7 @@ func (x *WorkerRecord) String() string {
 func (*WorkerRecord) ProtoMessage() {}
 
 func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_command_proto_msgTypes[12]
+	mi := &file_command_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1355,7 @@ func (x *WorkerRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerRecord.ProtoReflect.Descriptor instead.
 func (*WorkerRecord) Descriptor() ([]byte, []int) {
-	return file_command_proto_rawDescGZIP(), []int{12}
+	return file_command_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WorkerRecord) GetId() string {
@@ -1028,7 +1397,7 @@ var File_command_proto protoreflect.FileDescriptor
 
 const file_command_proto_rawDesc = "" +
 	"\n" +
-	"\rcommand.proto\x12\rclipformer.v1\x1a\vsweep.proto\"\xdc\x03\n" +
+	"\rcommand.proto\x12\rclipformer.v1\x1a\vsweep.proto\"\xc9\x04\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ns\x18\x01 \x01(\x03R\x05nowNs\x124\n" +
 	"\x06submit\x18\x02 \x01(\v2\x1a.clipformer.v1.SubmitSweepH\x00R\x06submit\x12;\n" +
@@ -1037,23 +1406,38 @@ const file_command_proto_rawDesc = "" +
 	"\bcomplete\x18\x05 \x01(\v2\x1d.clipformer.v1.CompleteShardsH\x00R\bcomplete\x128\n" +
 	"\arelease\x18\x06 \x01(\v2\x1c.clipformer.v1.ReleaseShardsH\x00R\arelease\x12H\n" +
 	"\x0fregister_worker\x18\a \x01(\v2\x1d.clipformer.v1.RegisterWorkerH\x00R\x0eregisterWorker\x12H\n" +
-	"\x0fset_coordinator\x18\b \x01(\v2\x1d.clipformer.v1.SetCoordinatorH\x00R\x0esetCoordinatorB\x05\n" +
-	"\x03cmd\"V\n" +
+	"\x0fset_coordinator\x18\b \x01(\v2\x1d.clipformer.v1.SetCoordinatorH\x00R\x0esetCoordinator\x124\n" +
+	"\x06delete\x18\t \x01(\v2\x1a.clipformer.v1.DeleteSweepH\x00R\x06delete\x125\n" +
+	"\x06expire\x18\n" +
+	" \x01(\v2\x1b.clipformer.v1.ExpireSweepsH\x00R\x06expireB\x05\n" +
+	"\x03cmd\"\x98\x01\n" +
 	"\vSubmitSweep\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12,\n" +
-	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\"[\n" +
+	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12*\n" +
+	"\x05quota\x18\x04 \x01(\v2\x14.clipformer.v1.QuotaR\x05quota\"E\n" +
+	"\x05Quota\x12\x1d\n" +
+	"\n" +
+	"max_sweeps\x18\x01 \x01(\x05R\tmaxSweeps\x12\x1d\n" +
+	"\n" +
+	"max_shards\x18\x02 \x01(\x03R\tmaxShards\"[\n" +
 	"\rSetSweepState\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12/\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.SweepStateR\x05state\"K\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.SweepStateR\x05state\"(\n" +
+	"\vDeleteSweep\x12\x19\n" +
+	"\bsweep_id\x18\x01 \x01(\tR\asweepId\"1\n" +
+	"\fExpireSweeps\x12!\n" +
+	"\fretention_ns\x18\x01 \x01(\x03R\vretentionNs\"K\n" +
 	"\fAssignShards\x12;\n" +
 	"\vassignments\x18\x01 \x03(\v2\x19.clipformer.v1.AssignmentR\vassignments\"U\n" +
 	"\n" +
 	"Assignment\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x14\n" +
 	"\x05shard\x18\x02 \x01(\x05R\x05shard\x12\x16\n" +
-	"\x06worker\x18\x03 \x01(\tR\x06worker\"F\n" +
+	"\x06worker\x18\x03 \x01(\tR\x06worker\"z\n" +
 	"\x0eCompleteShards\x124\n" +
-	"\aresults\x18\x01 \x03(\v2\x1a.clipformer.v1.ShardResultR\aresults\"C\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.clipformer.v1.ShardResultR\aresults\x122\n" +
+	"\bfailures\x18\x02 \x03(\v2\x16.clipformer.v1.ReleaseR\bfailures\"C\n" +
 	"\rReleaseShards\x122\n" +
 	"\breleases\x18\x01 \x03(\v2\x16.clipformer.v1.ReleaseR\breleases\"\xcb\x01\n" +
 	"\aRelease\x12\x19\n" +
@@ -1077,7 +1461,16 @@ const file_command_proto_rawDesc = "" +
 	"\x06sweeps\x18\x02 \x03(\v2\x1a.clipformer.v1.SweepRecordR\x06sweeps\x125\n" +
 	"\aworkers\x18\x03 \x03(\v2\x1b.clipformer.v1.WorkerRecordR\aworkers\x12A\n" +
 	"\fcoordinators\x18\x04 \x03(\v2\x1d.clipformer.v1.SetCoordinatorR\fcoordinators\x12\"\n" +
-	"\rnext_lease_id\x18\x05 \x01(\x04R\vnextLeaseId\"\x86\x02\n" +
+	"\rnext_lease_id\x18\x05 \x01(\x04R\vnextLeaseId\"\xe0\x01\n" +
+	"\x0eSnapshotHeader\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12\"\n" +
+	"\rnext_lease_id\x18\x02 \x01(\x04R\vnextLeaseId\x125\n" +
+	"\aworkers\x18\x03 \x03(\v2\x1b.clipformer.v1.WorkerRecordR\aworkers\x12A\n" +
+	"\fcoordinators\x18\x04 \x03(\v2\x1d.clipformer.v1.SetCoordinatorR\fcoordinators\x12\x16\n" +
+	"\x06sweeps\x18\x05 \x01(\x05R\x06sweeps\":\n" +
+	"\n" +
+	"ShardChunk\x12,\n" +
+	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xbd\x02\n" +
 	"\vSweepRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1086,20 +1479,24 @@ const file_command_proto_rawDesc = "" +
 	"\vfinished_ns\x18\x05 \x01(\x03R\n" +
 	"finishedNs\x12,\n" +
 	"\x06shards\x18\x06 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\x12\x16\n" +
-	"\x06alarms\x18\a \x01(\x03R\x06alarms\"\x94\x01\n" +
+	"\x06alarms\x18\a \x01(\x03R\x06alarms\x12\x1f\n" +
+	"\vshard_count\x18\b \x01(\x05R\n" +
+	"shardCount\x12\x14\n" +
+	"\x05owner\x18\t \x01(\tR\x05owner\"\x94\x01\n" +
 	"\fWorkerRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12#\n" +
 	"\rregistered_ns\x18\x04 \x01(\x03R\fregisteredNs\x12\x1f\n" +
 	"\vshards_done\x18\x05 \x01(\x03R\n" +
-	"shardsDone*\x9b\x01\n" +
+	"shardsDone*\xb7\x01\n" +
 	"\rReleaseReason\x12\x1e\n" +
 	"\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RELEASE_REASON_LOST\x10\x01\x12\x1a\n" +
 	"\x16RELEASE_REASON_EXPIRED\x10\x02\x12\x18\n" +
 	"\x14RELEASE_REASON_ERROR\x10\x03\x12\x1b\n" +
-	"\x17RELEASE_REASON_RETURNED\x10\x04B2Z0github.com/clipformer/clipformer/proto/cfpb;cfpbb\x06proto3"
+	"\x17RELEASE_REASON_RETURNED\x10\x04\x12\x1a\n" +
+	"\x16RELEASE_REASON_STALLED\x10\x05B2Z0github.com/clipformer/clipformer/proto/cfpb;cfpbb\x06proto3"
 
 var (
 	file_command_proto_rawDescOnce sync.Once
@@ -1114,52 +1511,64 @@ func file_command_proto_rawDescGZIP() []byte {
 }
 
 var file_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_command_proto_goTypes = []any{
 	(ReleaseReason)(0),     // 0: clipformer.v1.ReleaseReason
 	(*Command)(nil),        // 1: clipformer.v1.Command
 	(*SubmitSweep)(nil),    // 2: clipformer.v1.SubmitSweep
-	(*SetSweepState)(nil),  // 3: clipformer.v1.SetSweepState
-	(*AssignShards)(nil),   // 4: clipformer.v1.AssignShards
-	(*Assignment)(nil),     // 5: clipformer.v1.Assignment
-	(*CompleteShards)(nil), // 6: clipformer.v1.CompleteShards
-	(*ReleaseShards)(nil),  // 7: clipformer.v1.ReleaseShards
-	(*Release)(nil),        // 8: clipformer.v1.Release
-	(*RegisterWorker)(nil), // 9: clipformer.v1.RegisterWorker
-	(*SetCoordinator)(nil), // 10: clipformer.v1.SetCoordinator
-	(*Snapshot)(nil),       // 11: clipformer.v1.Snapshot
-	(*SweepRecord)(nil),    // 12: clipformer.v1.SweepRecord
-	(*WorkerRecord)(nil),   // 13: clipformer.v1.WorkerRecord
-	(*SweepSpec)(nil),      // 14: clipformer.v1.SweepSpec
-	(SweepState)(0),        // 15: clipformer.v1.SweepState
-	(*ShardResult)(nil),    // 16: clipformer.v1.ShardResult
-	(*Shard)(nil),          // 17: clipformer.v1.Shard
+	(*Quota)(nil),          // 3: clipformer.v1.Quota
+	(*SetSweepState)(nil),  // 4: clipformer.v1.SetSweepState
+	(*DeleteSweep)(nil),    // 5: clipformer.v1.DeleteSweep
+	(*ExpireSweeps)(nil),   // 6: clipformer.v1.ExpireSweeps
+	(*AssignShards)(nil),   // 7: clipformer.v1.AssignShards
+	(*Assignment)(nil),     // 8: clipformer.v1.Assignment
+	(*CompleteShards)(nil), // 9: clipformer.v1.CompleteShards
+	(*ReleaseShards)(nil),  // 10: clipformer.v1.ReleaseShards
+	(*Release)(nil),        // 11: clipformer.v1.Release
+	(*RegisterWorker)(nil), // 12: clipformer.v1.RegisterWorker
+	(*SetCoordinator)(nil), // 13: clipformer.v1.SetCoordinator
+	(*Snapshot)(nil),       // 14: clipformer.v1.Snapshot
+	(*SnapshotHeader)(nil), // 15: clipformer.v1.SnapshotHeader
+	(*ShardChunk)(nil),     // 16: clipformer.v1.ShardChunk
+	(*SweepRecord)(nil),    // 17: clipformer.v1.SweepRecord
+	(*WorkerRecord)(nil),   // 18: clipformer.v1.WorkerRecord
+	(*SweepSpec)(nil),      // 19: clipformer.v1.SweepSpec
+	(SweepState)(0),        // 20: clipformer.v1.SweepState
+	(*ShardResult)(nil),    // 21: clipformer.v1.ShardResult
+	(*Shard)(nil),          // 22: clipformer.v1.Shard
 }
 var file_command_proto_depIdxs = []int32{
 	2,  // 0: clipformer.v1.Command.submit:type_name -> clipformer.v1.SubmitSweep
-	3,  // 1: clipformer.v1.Command.set_state:type_name -> clipformer.v1.SetSweepState
-	4,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
-	6,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
-	7,  // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
-	9,  // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
-	10, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
-	14, // 7: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
-	15, // 8: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
-	5,  // 9: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
-	16, // 10: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
-	8,  // 11: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
-	0,  // 12: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
-	12, // 13: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
-	13, // 14: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
-	10, // 15: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
-	14, // 16: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
-	15, // 17: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
-	17, // 18: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	4,  // 1: clipformer.v1.Command.set_state:type_name -> clipformer.v1.SetSweepState
+	7,  // 2: clipformer.v1.Command.assign:type_name -> clipformer.v1.AssignShards
+	9,  // 3: clipformer.v1.Command.complete:type_name -> clipformer.v1.CompleteShards
+	10, // 4: clipformer.v1.Command.release:type_name -> clipformer.v1.ReleaseShards
+	12, // 5: clipformer.v1.Command.register_worker:type_name -> clipformer.v1.RegisterWorker
+	13, // 6: clipformer.v1.Command.set_coordinator:type_name -> clipformer.v1.SetCoordinator
+	5,  // 7: clipformer.v1.Command.delete:type_name -> clipformer.v1.DeleteSweep
+	6,  // 8: clipformer.v1.Command.expire:type_name -> clipformer.v1.ExpireSweeps
+	19, // 9: clipformer.v1.SubmitSweep.spec:type_name -> clipformer.v1.SweepSpec
+	3,  // 10: clipformer.v1.SubmitSweep.quota:type_name -> clipformer.v1.Quota
+	20, // 11: clipformer.v1.SetSweepState.state:type_name -> clipformer.v1.SweepState
+	8,  // 12: clipformer.v1.AssignShards.assignments:type_name -> clipformer.v1.Assignment
+	21, // 13: clipformer.v1.CompleteShards.results:type_name -> clipformer.v1.ShardResult
+	11, // 14: clipformer.v1.CompleteShards.failures:type_name -> clipformer.v1.Release
+	11, // 15: clipformer.v1.ReleaseShards.releases:type_name -> clipformer.v1.Release
+	0,  // 16: clipformer.v1.Release.reason:type_name -> clipformer.v1.ReleaseReason
+	17, // 17: clipformer.v1.Snapshot.sweeps:type_name -> clipformer.v1.SweepRecord
+	18, // 18: clipformer.v1.Snapshot.workers:type_name -> clipformer.v1.WorkerRecord
+	13, // 19: clipformer.v1.Snapshot.coordinators:type_name -> clipformer.v1.SetCoordinator
+	18, // 20: clipformer.v1.SnapshotHeader.workers:type_name -> clipformer.v1.WorkerRecord
+	13, // 21: clipformer.v1.SnapshotHeader.coordinators:type_name -> clipformer.v1.SetCoordinator
+	22, // 22: clipformer.v1.ShardChunk.shards:type_name -> clipformer.v1.Shard
+	19, // 23: clipformer.v1.SweepRecord.spec:type_name -> clipformer.v1.SweepSpec
+	20, // 24: clipformer.v1.SweepRecord.state:type_name -> clipformer.v1.SweepState
+	22, // 25: clipformer.v1.SweepRecord.shards:type_name -> clipformer.v1.Shard
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_command_proto_init() }
@@ -1176,6 +1585,8 @@ func file_command_proto_init() {
 		(*Command_Release)(nil),
 		(*Command_RegisterWorker)(nil),
 		(*Command_SetCoordinator)(nil),
+		(*Command_Delete)(nil),
+		(*Command_Expire)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1183,7 +1594,7 @@ func file_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_command_proto_rawDesc), len(file_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

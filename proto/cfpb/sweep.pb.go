@@ -89,7 +89,8 @@ const (
 	ShardState_SHARD_STATE_PENDING     ShardState = 1
 	ShardState_SHARD_STATE_LEASED      ShardState = 2
 	ShardState_SHARD_STATE_DONE        ShardState = 3
-	// Three attempts crashed or errored; last_error says why.
+	// Three attempts errored or expired, or the shard was lost on five
+	// different workers (a poison shard); last_error says why.
 	ShardState_SHARD_STATE_FAILED    ShardState = 4
 	ShardState_SHARD_STATE_CANCELLED ShardState = 5
 )
@@ -1347,7 +1348,16 @@ type Shard struct {
 	NotBeforeNs int64  `protobuf:"varint,7,opt,name=not_before_ns,json=notBeforeNs,proto3" json:"not_before_ns,omitempty"`
 	LastError   string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// Set once done.
-	Result        *ShardResult `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
+	Result *ShardResult `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
+	// Results received for this shard: the recorded one plus every later
+	// one from another lease or worker (the shard was computed again; a
+	// worker re-sending its own unacknowledged result does not count).
+	Completions int32 `protobuf:"varint,10,opt,name=completions,proto3" json:"completions,omitempty"`
+	// Leases of this shard that ended with their worker lost or silent,
+	// and the distinct workers they were on (a poison shard kills every
+	// worker that runs it).
+	Losses        int32    `protobuf:"varint,11,opt,name=losses,proto3" json:"losses,omitempty"`
+	LostOn        []string `protobuf:"bytes,12,rep,name=lost_on,json=lostOn,proto3" json:"lost_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1441,6 +1451,27 @@ func (x *Shard) GetLastError() string {
 func (x *Shard) GetResult() *ShardResult {
 	if x != nil {
 		return x.Result
+	}
+	return nil
+}
+
+func (x *Shard) GetCompletions() int32 {
+	if x != nil {
+		return x.Completions
+	}
+	return 0
+}
+
+func (x *Shard) GetLosses() int32 {
+	if x != nil {
+		return x.Losses
+	}
+	return 0
+}
+
+func (x *Shard) GetLostOn() []string {
+	if x != nil {
+		return x.LostOn
 	}
 	return nil
 }
@@ -1561,7 +1592,17 @@ type Sweep struct {
 	Alarms int64 `protobuf:"varint,11,opt,name=alarms,proto3" json:"alarms,omitempty"`
 	// The most recent distinct shard errors (failed attempts), newest last,
 	// at most five, each prefixed with its shard.
-	Errors        []string `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
+	Errors []string `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Leases granted over all shards: the shards plus every retry.
+	Attempts int64 `protobuf:"varint,13,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Results that arrived for shards already done, from another lease or
+	// worker: work computed twice, whatever its numbers (recorded once).
+	DuplicateResults int64 `protobuf:"varint,14,opt,name=duplicate_results,json=duplicateResults,proto3" json:"duplicate_results,omitempty"`
+	// Shards computed more than once (at least one duplicate result).
+	RecomputedShards int64 `protobuf:"varint,15,opt,name=recomputed_shards,json=recomputedShards,proto3" json:"recomputed_shards,omitempty"`
+	// Who submitted it: the client certificate's identity (empty without
+	// TLS).
+	Owner         string `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1678,6 +1719,34 @@ func (x *Sweep) GetErrors() []string {
 		return x.Errors
 	}
 	return nil
+}
+
+func (x *Sweep) GetAttempts() int64 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Sweep) GetDuplicateResults() int64 {
+	if x != nil {
+		return x.DuplicateResults
+	}
+	return 0
+}
+
+func (x *Sweep) GetRecomputedShards() int64 {
+	if x != nil {
+		return x.RecomputedShards
+	}
+	return 0
+}
+
+func (x *Sweep) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 // PointResult aggregates one grid point over its trials.
@@ -1894,7 +1963,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x1f\n" +
 	"\vsim_version\x18\b \x01(\tR\n" +
-	"simVersion\"\xae\x02\n" +
+	"simVersion\"\x81\x03\n" +
 	"\x05Shard\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.ShardStateR\x05state\x12\x18\n" +
@@ -1905,7 +1974,11 @@ const file_sweep_proto_rawDesc = "" +
 	"\rnot_before_ns\x18\a \x01(\x03R\vnotBeforeNs\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\b \x01(\tR\tlastError\x122\n" +
-	"\x06result\x18\t \x01(\v2\x1a.clipformer.v1.ShardResultR\x06result\"\xbd\x01\n" +
+	"\x06result\x18\t \x01(\v2\x1a.clipformer.v1.ShardResultR\x06result\x12 \n" +
+	"\vcompletions\x18\n" +
+	" \x01(\x05R\vcompletions\x12\x16\n" +
+	"\x06losses\x18\v \x01(\x05R\x06losses\x12\x17\n" +
+	"\alost_on\x18\f \x03(\tR\x06lostOn\"\xbd\x01\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x03R\apending\x12\x16\n" +
@@ -1914,7 +1987,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x1c\n" +
 	"\tcancelled\x18\x06 \x01(\x03R\tcancelled\x12\x1f\n" +
 	"\vimages_done\x18\a \x01(\x03R\n" +
-	"imagesDone\"\x9c\x03\n" +
+	"imagesDone\"\xa8\x04\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1930,7 +2003,11 @@ const file_sweep_proto_rawDesc = "" +
 	" \x01(\x01R\n" +
 	"etaSeconds\x12\x16\n" +
 	"\x06alarms\x18\v \x01(\x03R\x06alarms\x12\x16\n" +
-	"\x06errors\x18\f \x03(\tR\x06errors\"\xfb\x01\n" +
+	"\x06errors\x18\f \x03(\tR\x06errors\x12\x1a\n" +
+	"\battempts\x18\r \x01(\x03R\battempts\x12+\n" +
+	"\x11duplicate_results\x18\x0e \x01(\x03R\x10duplicateResults\x12+\n" +
+	"\x11recomputed_shards\x18\x0f \x01(\x03R\x10recomputedShards\x12\x14\n" +
+	"\x05owner\x18\x10 \x01(\tR\x05owner\"\xfb\x01\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +
