@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spec=examples/ci-mnist.yaml
-project=clipformer-e2e
+project=${E2E_PROJECT:-clipformer-e2e}
 work=$(mktemp -d)
 
 if docker compose version >/dev/null 2>&1; then
