@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,76 +18,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/coordinator/state"
-	"github.com/clipformer/clipformer/internal/certs"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
-
-// Roles a peer may have; see package certs.
-const (
-	RoleWorker      = certs.RoleWorker
-	RoleClient      = certs.RoleClient
-	RoleCoordinator = certs.RoleCoordinator
-)
-
-// roleKey carries the caller's verified role in a request context.
-type roleKey struct{}
-
-// methodRoles says which roles may call which service.
-func methodRoles(method string) []string {
-	switch {
-	case strings.HasPrefix(method, "/clipformer.v1.Work/"):
-		return []string{RoleWorker}
-	case strings.HasPrefix(method, "/clipformer.v1."):
-		return []string{RoleClient, RoleCoordinator}
-	}
-	return nil // health and reflection: any verified peer
-}
-
-// authenticate checks the peer's certificate. Without TLS (an explicit
-// --insecure) everyone passes.
-func authenticate(ctx context.Context, method string) (context.Context, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return ctx, status.Error(codes.Unauthenticated, "no peer information")
-	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok {
-		return ctx, nil
-	}
-	chains := ti.State.VerifiedChains
-	if len(chains) == 0 || len(chains[0]) == 0 {
-		return ctx, status.Error(codes.Unauthenticated, "a client certificate signed by the cluster CA is required")
-	}
-	role, err := certs.RoleOf(chains[0][0])
-	if err != nil {
-		return ctx, status.Error(codes.Unauthenticated, err.Error())
-	}
-	if allowed := methodRoles(method); allowed != nil {
-		ok := false
-		for _, r := range allowed {
-			ok = ok || r == role
-		}
-		if !ok {
-			return ctx, status.Errorf(codes.PermissionDenied, "a %s certificate may not call %s", role, method)
-		}
-	}
-	return context.WithValue(ctx, roleKey{}, role), nil
-}
-
-// requireRole re-checks inside a handler (defence in depth for tests that
-// bypass the interceptors).
-func requireRole(ctx context.Context, role string) error {
-	if r, ok := ctx.Value(roleKey{}).(string); ok && r != role {
-		return status.Errorf(codes.PermissionDenied, "role %s may not do this", r)
-	}
-	return nil
-}
 
 // ServerOptions are the gRPC options of a coordinator's API: mutual TLS
 // when tlsCfg is set (a peer without a valid certificate gets
@@ -97,20 +33,8 @@ func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 20 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			ctx, err := authenticate(ctx, info.FullMethod)
-			if err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			ctx, err := authenticate(ss.Context(), info.FullMethod)
-			if err != nil {
-				return err
-			}
-			return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-		}),
+		grpc.ChainUnaryInterceptor(authUnary),
+		grpc.ChainStreamInterceptor(authStream),
 	}
 	if tlsCfg != nil {
 		c := tlsCfg.Clone()
@@ -122,13 +46,6 @@ func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
 	}
 	return opts
 }
-
-type ctxStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *ctxStream) Context() context.Context { return s.ctx }
 
 // Register adds the node's services (Sweeps, Work, Cluster, health) to s.
 func (n *Node) Register(s *grpc.Server, clientTLS *tls.Config) {
@@ -204,7 +121,7 @@ func (n *Node) leaderConn() (*grpc.ClientConn, error) {
 	if c, ok := n.fwd.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, DialOptions(n.clientTLS)...)
+	c, err := grpc.NewClient(addr, append(DialOptions(n.clientTLS), forwardDialOptions()...)...)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "coordinator: dial leader %s at %s: %v", id, addr, err)
 	}

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -75,20 +74,12 @@ type advertisedAddr string
 func (a advertisedAddr) Network() string { return "tcp" }
 func (a advertisedAddr) String() string  { return string(a) }
 
-// coordinatorsOnly lets only coordinator certificates speak raft: a worker
-// or client certificate from the same CA is refused at the handshake.
+// coordinatorsOnly lets only coordinator certificates speak raft, on both
+// ends: a worker, client or admin certificate from the same CA is refused at
+// the handshake, before raft reads a byte.
 func coordinatorsOnly(c *tls.Config) *tls.Config {
 	c = c.Clone()
-	c.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("raft: peer presented no certificate")
-		}
-		role, err := certs.RoleOf(cs.PeerCertificates[0])
-		if err != nil || role != certs.RoleCoordinator {
-			return fmt.Errorf("raft: peer %q is not a coordinator", cs.PeerCertificates[0].Subject.CommonName)
-		}
-		return nil
-	}
+	c.VerifyConnection = certs.RequirePeerRole(certs.RoleCoordinator)
 	return c
 }
 

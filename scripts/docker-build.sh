@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Builds the clipformer image FROM scratch: a static binary, the bundled
-# models, MNIST and Fashion-MNIST, the example specs and a development CA with
-# coordinator, worker and client certificates (mutual TLS). Usage:
+# models, MNIST and Fashion-MNIST and the example specs. Usage:
 #   scripts/docker-build.sh [TAG]     (default TAG: clipformer:dev)
+#
+# The image holds no certificate. The first build makes the development CA
+# and one identity per compose service in docker/certs/ on this machine
+# (git-ignored; set CLIPFORMER_COMPOSE_CERTS to use another folder), and
+# docker-compose.yml mounts into each service only its own certificate and
+# key and the CA certificate. ca.key stays in that folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-clipformer:dev}
 ctx=build/docker
+certs=${CLIPFORMER_COMPOSE_CERTS:-docker/certs}
 rm -rf "$ctx"
 mkdir -p "$ctx/data/mnist" "$ctx/data/fashion-mnist"
 scripts/install-deps.sh
@@ -23,10 +29,16 @@ cp "$mnist"/data/*-ubyte.gz "$ctx/data/mnist/"
 for f in $(dpkg -L dataset-fashion-mnist | grep -- '-ubyte'); do cp "$f" "$ctx/data/fashion-mnist/"; done
 chmod -R u+w "$ctx/data"
 
-# Development certificates, valid for the compose service names.
-"$ctx/clipformer" certs init --dir "$ctx/certs" --hosts c1,c2,c3,c4,localhost,127.0.0.1 >/dev/null
-chmod 644 "$ctx"/certs/*.key # the image runs as root; the files are for development only
+# Development identities for the compose services, outside the build
+# context. init keeps what is already there, so a rebuild does not change a
+# running cluster's certificates.
+"$ctx/clipformer" certs init --dir "$certs" --hosts localhost,127.0.0.1 \
+  --coordinators c1,c2,c3,c4 --workers w1,w2,w3,w4 --clients client --admins admin >/dev/null
+if find "$ctx" -name '*.key' -o -name '*.crt' | grep -q .; then
+  echo "docker-build: a certificate or key is in the build context $ctx" >&2
+  exit 1
+fi
 
 cp docker/Dockerfile "$ctx/Dockerfile"
 docker build -q -t "$tag" "$ctx" >/dev/null
-echo "built $tag ($(du -sh "$ctx" | cut -f1) context)"
+echo "built $tag ($(du -sh "$ctx" | cut -f1) context); identities in $certs"

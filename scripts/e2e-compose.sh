@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end test of the docker-compose cluster: build the image, start three
-# coordinators and two workers, submit examples/ci-mnist.yaml, then, while it
-# runs, kill the raft leader and a worker, scale the workers from 2 to 4,
-# restart the killed coordinator, and restart the whole stack. Afterwards every
-# shard must be done exactly once (no failures, no non-determinism alarm) and
-# the results must equal `clipformer run` of the same spec on this machine,
-# bit for bit. Works with `docker compose` and with `docker-compose`.
+# coordinators and two workers, check that no container holds a key but its
+# own and that the image holds none, submit examples/ci-mnist.yaml, then,
+# while it runs, kill the raft leader and a worker, scale the workers from 2
+# to 4, restart the killed coordinator, and restart the whole stack.
+# Afterwards every shard must be done exactly once (no failures, no
+# non-determinism alarm) and the results must equal `clipformer run` of the
+# same spec on this machine, bit for bit. Works with `docker compose` and
+# with `docker-compose`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spec=examples/ci-mnist.yaml
-project=clipformer-e2e
+project=${E2E_PROJECT:-clipformer-e2e}
 work=$(mktemp -d)
 
 if docker compose version >/dev/null 2>&1; then
@@ -33,16 +35,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# cli ARGS: run the clipformer client inside a running coordinator container,
-# naming every coordinator so that any live one answers.
+# cli ARGS: run the clipformer client in a one-off container of the client
+# service (the client identity), which names every coordinator so that any
+# live one answers.
 cli() {
-  local c
-  for c in c1 c2 c3; do
-    if compose exec -T "$c" /clipformer "$@" --coordinators c1:7000,c2:7000,c3:7000 2>/dev/null; then
-      return 0
-    fi
-  done
-  return 1
+  compose run --rm -T client "$@" 2>/dev/null
 }
 # progress ID: "done total failed alarms state", from the sweep list.
 progress() {
@@ -69,12 +66,49 @@ wait_healthy() {
   done
 }
 
+# check_secrets: the image holds no key or certificate, and each running
+# container sees in /certs only the CA certificate and its own identity,
+# mounted from its own file.
+check_secrets() {
+  local image=${CLIPFORMER_IMAGE:-clipformer:dev} cid svc files keys src n=0
+  cid=$(docker create "$image")
+  files=$(docker export "$cid" | tar -t)
+  docker rm "$cid" >/dev/null
+  if grep -E '\.(key|crt)$|^certs/' <<<"$files" >&2; then
+    log "the image $image holds certificates or keys"
+    return 1
+  fi
+  for cid in $(compose ps -q); do
+    svc=$(docker inspect -f '{{ index .Config.Labels "com.docker.compose.service" }}' "$cid")
+    files=$(docker cp "$cid:/certs" - | tar -t | sed 's|^certs/||; /^$/d' | sort | tr '\n' ' ')
+    case "$svc" in
+    c[0-9]) want="ca.crt coordinator.crt coordinator.key " ;;
+    w[0-9]) want="ca.crt worker.crt worker.key " ;;
+    client | admin) want="ca.crt $svc.crt $svc.key " ;; # a one-off command still running
+    *) log "unexpected service $svc"; return 1 ;;
+    esac
+    if [ "$files" != "$want" ]; then
+      log "$svc sees /certs: $files; want $want"
+      return 1
+    fi
+    keys=$(docker inspect -f '{{ range .Mounts }}{{ .Source }} {{ .Destination }}{{ "\n" }}{{ end }}' "$cid" | awk '$2 ~ /\.key$/ { print $1 }')
+    src=$(basename "$keys")
+    if [ "$(wc -w <<<"$keys")" -ne 1 ] || [ "$src" != "$svc.key" ]; then
+      log "$svc mounts the key(s) $keys; want only its own $svc.key"
+      return 1
+    fi
+    n=$((n + 1))
+  done
+  log "secrets: no key in the image; each of $n containers sees only its own key and ca.crt"
+}
+
 log "building the image"
 scripts/docker-build.sh >&2
 compose down -v >/dev/null 2>&1 || true
 log "starting 3 coordinators and 2 workers"
 compose up -d >&2
 wait_healthy
+check_secrets
 
 id=$(cli submit "/$spec" | tail -1)
 log "submitted sweep $id"
@@ -83,11 +117,11 @@ wait_done_fraction "$id" 0.1 300
 leader=$(cli status | awk '/^leader/ { print $2 }')
 log "killing the raft leader $leader and one worker"
 compose kill "$leader" >&2
-docker kill "$(compose ps -q worker | head -1)" >/dev/null
+compose kill w1 >&2
 wait_done_fraction "$id" 0.25 300
 
 log "scaling workers to 4 and restarting $leader"
-compose up -d --no-recreate --scale worker=4 >&2
+compose up -d --no-recreate --scale w3=1 --scale w4=1 >&2
 compose start "$leader" >&2
 wait_done_fraction "$id" 0.45 300
 p=$(progress "$id")

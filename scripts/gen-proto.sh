@@ -11,12 +11,8 @@ PROTOC_GEN_GO_GRPC=v1.6.2
 check=0
 [ "${1:-}" = "--check" ] && check=1
 
-if ! command -v protoc >/dev/null; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
-fi
+# protoc through install-deps.sh, which waits for apt's locks.
+command -v protoc >/dev/null || scripts/install-deps.sh --protoc
 bin=$(go env GOPATH)/bin
 want_version() { # want_version BINARY VERSION: is BINARY built from that module version?
   [ -x "$bin/$1" ] && go version -m "$bin/$1" 2>/dev/null | awk '$1 == "mod" { print $3 }' | grep -qx "$2"

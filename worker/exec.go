@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clipformer/clipformer/internal/filehash"
 	"github.com/clipformer/clipformer/internal/simspec"
 	"github.com/clipformer/clipformer/internal/version"
 	"github.com/clipformer/clipformer/proto/cfpb"
@@ -35,6 +34,12 @@ type Executor struct {
 	BaseDir string
 	// AllowUnchecked accepts a spec without a model sha256 (embedded runs).
 	AllowUnchecked bool
+	// DataRoots are the folders model and data paths must lead into, links
+	// followed (see paths.go). Empty: any path (embedded runs of the user's
+	// own specs); a worker serving a cluster always sets them.
+	DataRoots []string
+	// MaxFileBytes bounds one model or IDX file (0: DefaultMaxFileBytes).
+	MaxFileBytes int64
 
 	mu       sync.Mutex
 	models   map[string]*modelEntry // by path
@@ -44,10 +49,13 @@ type Executor struct {
 }
 
 type modelEntry struct {
-	once   sync.Once
-	model  *vit.Model
-	sha256 string
-	err    error
+	hashOnce sync.Once
+	sha256   string
+	hashErr  error
+
+	loadOnce sync.Once
+	model    *vit.Model
+	loadErr  error
 }
 
 type dataEntry struct {
@@ -78,9 +86,14 @@ func (e *Executor) path(p string) string {
 	return filepath.Join(e.BaseDir, p)
 }
 
-// Model loads (once) and checks a checkpoint.
+// Model checks and loads (once) a checkpoint: its path must lead into the
+// data roots to a regular file within the size bound, and its sha256 must
+// match the spec's before a byte of it is parsed.
 func (e *Executor) Model(ref *cfpb.ModelRef) (*vit.Model, error) {
-	p := e.path(ref.GetPath())
+	p, err := e.modelFile(ref.GetPath())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLocal, err)
+	}
 	e.mu.Lock()
 	if e.models == nil {
 		e.models = map[string]*modelEntry{}
@@ -91,25 +104,24 @@ func (e *Executor) Model(ref *cfpb.ModelRef) (*vit.Model, error) {
 		e.models[p] = me
 	}
 	e.mu.Unlock()
-	me.once.Do(func() {
-		if me.sha256, me.err = filehash.SHA256(p); me.err != nil {
-			me.err = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.err)
-			return
-		}
-		if me.model, me.err = vit.Load(p, vit.LoadOptions{}); me.err != nil {
-			me.err = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.err)
-		}
-	})
-	if me.err != nil {
-		return nil, me.err
-	}
 	switch want := ref.GetSha256(); {
 	case want == "" && !e.AllowUnchecked:
 		return nil, fmt.Errorf("%w: model %s: the sweep names no sha256 to check it against", ErrLocal, p)
-	case want != "" && want != me.sha256:
-		return nil, fmt.Errorf("%w: model %s has sha256 %s, the sweep names %s (a different checkpoint)", ErrLocal, p, me.sha256, want)
+	case want != "":
+		me.hashOnce.Do(func() { me.sha256, me.hashErr = e.hashFile("model", p) })
+		if me.hashErr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLocal, me.hashErr)
+		}
+		if want != me.sha256 {
+			return nil, fmt.Errorf("%w: model %s has sha256 %s, the sweep names %s (a different checkpoint)", ErrLocal, p, me.sha256, want)
+		}
 	}
-	return me.model, nil
+	me.loadOnce.Do(func() {
+		if me.model, me.loadErr = vit.Load(p, vit.LoadOptions{}); me.loadErr != nil {
+			me.loadErr = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.loadErr)
+		}
+	})
+	return me.model, me.loadErr
 }
 
 // openSpec is the dataset package's name for a DatasetRef.
@@ -139,7 +151,12 @@ func (e *Executor) dataset(spec, split string) (dataset.Dataset, error) {
 	}
 	e.mu.Unlock()
 	de.once.Do(func() {
-		if de.data, de.err = dataset.Open(spec, split); de.err != nil {
+		real, err := e.datasetSpec(spec)
+		if err != nil {
+			de.err = fmt.Errorf("%w: %w", ErrLocal, err)
+			return
+		}
+		if de.data, de.err = dataset.Open(real, split); de.err != nil {
 			de.err = fmt.Errorf("%w: %v", ErrLocal, de.err)
 		}
 	})

@@ -3,19 +3,18 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -25,17 +24,27 @@ import (
 	"github.com/clipformer/clipformer/worker"
 )
 
-// tlsFlags select mutual TLS (a certificate folder) or an explicit
-// plain-text mode.
+// tlsFlags select mutual TLS (a certificate folder and an identity in it)
+// or an explicit plain-text mode.
 type tlsFlags struct {
 	dir      string
-	name     string // certificate name inside dir
+	name     string // identity: certificate name inside dir
 	insecure bool
 }
 
-func (t *tlsFlags) register(fs *flag.FlagSet, name string) {
-	t.name = name
-	fs.StringVar(&t.dir, "certs", os.Getenv("CLIPFORMER_CERTS"), "folder with ca.crt and "+name+".crt/.key (mutual TLS; `clipformer certs init` makes them) [$CLIPFORMER_CERTS]")
+// register adds --certs, --identity and --insecure; role is the command's
+// default identity. Client commands also take the identity from
+// $CLIPFORMER_IDENTITY, so that an admin can set it once.
+func (t *tlsFlags) register(fs *flag.FlagSet, role string) {
+	def, env := role, ""
+	if role == certs.RoleClient {
+		env = " [$CLIPFORMER_IDENTITY]"
+		if v := os.Getenv("CLIPFORMER_IDENTITY"); v != "" {
+			def = v
+		}
+	}
+	fs.StringVar(&t.dir, "certs", os.Getenv("CLIPFORMER_CERTS"), "folder with ca.crt and the identity's NAME.crt/.key (mutual TLS; `clipformer certs init` makes them) [$CLIPFORMER_CERTS]")
+	fs.StringVar(&t.name, "identity", def, "certificate NAME to present from the --certs folder (e.g. admin for cluster add/remove)"+env)
 	fs.BoolVar(&t.insecure, "insecure", false, "plain text without TLS (development only)")
 }
 
@@ -87,7 +96,8 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	grpcListen := fs.String("listen", ":7000", "API listen address")
 	fs.StringVar(&cfg.GRPCAdvertise, "advertise", "", "API address clients and workers dial (default: --listen)")
 	fs.Var(&peers, "peer", "initial cluster member ID,RAFT_ADDR,GRPC_ADDR (repeat, this node included; used once, to bootstrap)")
-	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. :9100); empty: off")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address; a bare :PORT means 127.0.0.1:PORT, and any other interface needs --metrics-tls; empty: off")
+	metricsTLS := fs.Bool("metrics-tls", false, "serve the metrics over mutual TLS with this coordinator's certificate (scrapers present a client or admin certificate); allows any interface")
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 30*time.Second, "a lease without heartbeat expires after this")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "how often workers heartbeat")
 	fs.Int64Var(&cfg.MaxShards, "max-shards", 1_000_000, "refuse sweeps with more shards")
@@ -124,15 +134,23 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	node.Register(srv, clientTLS)
 	go srv.Serve(lis)
 	if *metrics != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(node.Metrics.Registry, promhttp.HandlerOpts{}))
-		hs := &http.Server{Addr: *metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				cfg.Logger.Error("metrics server", "err", err)
+		var mTLS *tls.Config
+		if *metricsTLS {
+			if serverTLS == nil {
+				srv.Stop()
+				node.Shutdown()
+				return errors.New("coordinator: --metrics-tls needs --certs")
 			}
-		}()
-		defer hs.Close()
+			mTLS = serverTLS
+		}
+		ms, err := coordinator.ServeMetrics(*metrics, node.Metrics.Registry, mTLS, cfg.Logger)
+		if err != nil {
+			srv.Stop()
+			node.Shutdown()
+			return err
+		}
+		defer ms.Close()
+		cfg.Logger.Info("metrics", "addr", ms.Addr().String(), "tls", mTLS != nil)
 	}
 	cfg.Logger.Info("coordinator up", "id", cfg.ID, "api", *grpcListen, "raft", cfg.RaftBind, "tls", serverTLS != nil)
 	<-ctx.Done()
@@ -145,11 +163,14 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	host, _ := os.Hostname()
-	id := fs.String("id", host, "stable worker id, unique in the cluster")
+	id := fs.String("id", host, "stable worker id, unique in the cluster (with --certs: the certificate's name)")
 	coords := fs.String("coordinators", envOr("CLIPFORMER_COORDINATORS", "127.0.0.1:7000"), "coordinator API addresses, comma-separated; any one will do [$CLIPFORMER_COORDINATORS]")
 	slots := fs.Int("slots", 1, "shards run at once")
 	threads := fs.Int("threads", 0, "goroutines per shard (0: cores / slots)")
 	base := fs.String("base", "", "folder that relative model and data paths in specs are resolved against (default: working directory)")
+	var roots stringList
+	fs.Var(&roots, "data-root", "folder that model and data paths must lead into, links followed (repeat, or comma-separated; default: --base, else the working directory)")
+	maxFile := fs.Int64("max-file-size", worker.DefaultMaxFileBytes, "refuse a model or IDX file larger than this many bytes")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fake := fs.Duration("fake", -1, "complete each shard after this long without simulating (orchestrator benchmarks only; results are meaningless)")
 	var tf tlsFlags
@@ -165,10 +186,24 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	if *id, err = workerID(fs, *id, clientTLS); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	if *threads <= 0 {
 		*threads = max(1, runtime.NumCPU() / *slots)
 	}
-	exec := &worker.Executor{Threads: *threads, BaseDir: *base}
+	if len(roots) == 0 {
+		roots = stringList{*base}
+		if *base == "" {
+			roots = stringList{"."}
+		}
+	}
+	for _, r := range roots {
+		if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+			return fmt.Errorf("worker: --data-root %s is not a folder", r)
+		}
+	}
+	exec := &worker.Executor{Threads: *threads, BaseDir: *base, DataRoots: roots, MaxFileBytes: *maxFile}
 	run := exec.Run
 	if *fake >= 0 {
 		run = fakeRunner(*fake)
@@ -188,7 +223,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		<-sig
 		cancel()
 	}()
-	logger.Info("worker up", "id", *id, "slots", *slots, "threads", *threads, "coordinators", *coords)
+	logger.Info("worker up", "id", *id, "slots", *slots, "threads", *threads, "coordinators", *coords, "data_roots", roots.String())
 	return w.Run(runCtx)
 }
 
@@ -242,17 +277,27 @@ func runHealth(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+const certsUsage = `usage: clipformer certs init --dir DIR [--hosts H1,H2] [--coordinators NAMES] [--workers NAMES] [--clients NAMES] [--admins NAMES]
+       clipformer certs issue --dir DIR --name NAME --role coordinator|worker|client|admin [--hosts H1,H2]`
+
+// runCerts makes a cluster CA and identities. init is safe to run again: it
+// keeps the CA and every identity already there and adds the missing ones.
+// issue (re)issues one identity with the existing CA: a rotation.
 func runCerts(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "init" && args[0] != "issue") {
-		fmt.Fprintln(stderr, "usage: clipformer certs init --dir DIR [--hosts H1,H2,...]\n       clipformer certs issue --dir DIR --name NAME --role coordinator|worker|client [--hosts ...]")
+		fmt.Fprintln(stderr, certsUsage)
 		return flag.ErrHelp
 	}
 	fs := flag.NewFlagSet("certs "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "certs", "folder for the CA and certificates")
-	hosts := fs.String("hosts", "localhost,127.0.0.1", "DNS names and IPs the coordinator certificate is valid for, comma-separated")
-	name := fs.String("name", "", "certificate name (issue)")
-	role := fs.String("role", "", "coordinator, worker or client (issue)")
+	dir := fs.String("dir", "certs", "folder for the CA and certificates; ca.key stays here, never in an image or container")
+	hosts := fs.String("hosts", "localhost,127.0.0.1", "DNS names and IPs every coordinator certificate is valid for, comma-separated (a coordinator's own name is added)")
+	name := fs.String("name", "", "identity name (issue); for a worker, its worker id")
+	role := fs.String("role", "", "coordinator, worker, client or admin (issue)")
+	coords := fs.String("coordinators", "coordinator", "coordinator identities to make (init), comma-separated")
+	workers := fs.String("workers", "worker", "worker identities to make (init), comma-separated; each is that worker's id")
+	clients := fs.String("clients", "client", "client identities to make (init), comma-separated")
+	admins := fs.String("admins", "admin", "admin identities to make (init), comma-separated")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -263,18 +308,74 @@ func runCerts(args []string, stdout, stderr io.Writer) error {
 		if *name == "" {
 			return errors.New("certs issue: --name is required")
 		}
-		if err := certs.Issue(*dir, *name, *role, splitList(*hosts)); err != nil {
+		if err := certs.Issue(*dir, *name, *role, hostsFor(*role, *name, *hosts)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s/%s.crt and .key (%s)\n", *dir, *name, *role)
 		return nil
 	}
-	for _, r := range []string{certs.RoleCoordinator, certs.RoleWorker, certs.RoleClient} {
-		if err := certs.Issue(*dir, r, r, splitList(*hosts)); err != nil {
-			return err
+	var made []string
+	for _, g := range []struct{ role, names string }{
+		{certs.RoleCoordinator, *coords}, {certs.RoleWorker, *workers}, {certs.RoleClient, *clients}, {certs.RoleAdmin, *admins},
+	} {
+		for _, n := range splitList(g.names) {
+			if certs.Exists(*dir, n) {
+				continue
+			}
+			if err := certs.Issue(*dir, n, g.role, hostsFor(g.role, n, *hosts)); err != nil {
+				return err
+			}
+			made = append(made, n+" ("+g.role+")")
 		}
 	}
-	fmt.Fprintf(stdout, "wrote a development CA and coordinator, worker and client certificates to %s (hosts %s)\n", *dir, *hosts)
+	if len(made) == 0 {
+		made = []string{"none: every identity was there"}
+	}
+	fmt.Fprintf(stdout, "CA and identities in %s; new: %s. Keep ca.key out of images and containers.\n", *dir, strings.Join(made, ", "))
+	return nil
+}
+
+// hostsFor lists the names a coordinator's certificate serves: its own name
+// and the shared hosts. Other roles serve nothing.
+func hostsFor(role, name, hosts string) []string {
+	if role != certs.RoleCoordinator {
+		return nil
+	}
+	return append([]string{name}, splitList(hosts)...)
+}
+
+// workerID binds a worker's id to its certificate: with TLS, the id is the
+// certificate's name, and a different --id is refused rather than sent to a
+// coordinator that would refuse it.
+func workerID(fs *flag.FlagSet, id string, clientTLS *tls.Config) (string, error) {
+	if clientTLS == nil || len(clientTLS.Certificates) == 0 {
+		return id, nil
+	}
+	leaf, err := x509.ParseCertificate(clientTLS.Certificates[0].Certificate[0])
+	if err != nil {
+		return "", err
+	}
+	role, name, err := certs.IdentityOf(leaf)
+	if err != nil {
+		return "", err
+	}
+	if role != certs.RoleWorker {
+		return "", fmt.Errorf("the certificate %q is a %s's; a worker needs a worker certificate (--identity)", name, role)
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "id" })
+	if explicit && id != name {
+		return "", fmt.Errorf("--id %s differs from the certificate's worker name %s: a worker's id is its certificate's name", id, name)
+	}
+	return name, nil
+}
+
+// stringList is a repeatable, comma-separated flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	*l = append(*l, splitList(v)...)
 	return nil
 }
 
