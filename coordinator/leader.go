@@ -80,20 +80,25 @@ type workerEvent struct {
 	failure *cfpb.ShardFailure
 }
 
+// newLeaderRole builds the whole leader role, leases included, before
+// anyone can see it: Node.setLeader publishes it only once it is complete,
+// because a worker may open a stream the moment it is published.
 func newLeaderRole(n *Node) *leaderRole {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &leaderRole{n: n, ctx: ctx, cancel: cancel, sessions: map[string]*session{}, leases: map[leaseKey]*lease{},
+	lr := &leaderRole{n: n, ctx: ctx, cancel: cancel, sessions: map[string]*session{}, leases: map[leaseKey]*lease{},
 		rates: map[string]*rate{}, wake: make(chan struct{}, 1), inbox: make(chan workerEvent, 65536), started: time.Now()}
-}
-
-func (lr *leaderRole) start() {
 	// Leases granted by earlier leaders get the TTL plus a grace period, so
 	// that their workers can reconnect and re-adopt them instead of the
 	// election re-running their work.
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL + lr.n.cfg.Grace)
-	for _, l := range lr.n.st.Leases() {
+	deadline := time.Now().Add(n.cfg.LeaseTTL + n.cfg.Grace)
+	for _, l := range n.st.Leases() {
 		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline}
 	}
+	return lr
+}
+
+// start runs the leader's goroutines; shutdown waits for them.
+func (lr *leaderRole) start() {
 	lr.wg.Add(3)
 	go lr.registerSelf()
 	go lr.schedule()

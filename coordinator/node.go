@@ -356,12 +356,14 @@ func (n *Node) setLeader(on bool) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// Built and running before it is published: a worker stream may reach
+	// it the moment leaderRole() returns it.
 	lr := newLeaderRole(n)
+	lr.start()
 	n.mu.Lock()
 	n.leader = lr
 	n.mu.Unlock()
 	n.log.Info("leading", "term", n.raft.Stats()["term"])
-	lr.start()
 }
 
 // leaderRole returns the current leader role, or nil.
