@@ -87,9 +87,7 @@ func TestDrainingWorkerFinishesWhatItHoldsAndTakesNothingNew(t *testing.T) {
 	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 3, Run: run, RetryDelay: 20 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background()) }()
-	if _, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec}); err != nil {
-		t.Fatal(err)
-	}
+	submit(t, sweeps, spec)
 	for started.Load() < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -137,10 +135,7 @@ func TestElectionDoesNotRerunWork(t *testing.T) {
 		id := fmt.Sprintf("w%d", i)
 		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: run, RetryDelay: 20 * time.Millisecond}))
 	}
-	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 	time.Sleep(150 * time.Millisecond) // every worker mid-shard
 	if err := c.nodes[lead].Raft().LeadershipTransfer().Error(); err != nil {
 		t.Fatal(err)
@@ -192,10 +187,7 @@ func TestMalformedResultsCountAsFailedAttempts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.Run(ctx)
-	sw, err := sweeps.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		got, err := sweeps.Get(ctx, &cfpb.SweepRef{Id: sw.Id})

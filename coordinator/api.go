@@ -188,13 +188,13 @@ type forwarder struct {
 func (n *Node) leaderConn() (*grpc.ClientConn, error) {
 	id, addr := n.LeaderAPI()
 	if id == "" {
-		return nil, status.Error(codes.Unavailable, "coordinator: no leader elected yet")
+		return nil, refusal("coordinator: no leader elected yet")
 	}
 	if id == n.cfg.ID {
-		return nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
+		return nil, refusal("coordinator: taking up leadership; retry in a moment")
 	}
 	if addr == "" {
-		return nil, status.Errorf(codes.Unavailable, "coordinator: leader %s has no known API address yet", id)
+		return nil, refusal("coordinator: leader %s has no known API address yet", id)
 	}
 	n.fwd.mu.Lock()
 	defer n.fwd.mu.Unlock()
@@ -206,7 +206,7 @@ func (n *Node) leaderConn() (*grpc.ClientConn, error) {
 	}
 	c, err := grpc.NewClient(addr, DialOptions(n.clientTLS)...)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "coordinator: dial leader %s at %s: %v", id, addr, err)
+		return nil, refusal("coordinator: dial leader %s at %s: %v", id, addr, err)
 	}
 	n.fwd.conns[addr] = c
 	return c, nil
@@ -224,7 +224,7 @@ func (s *sweepsService) leading() (*leaderRole, cfpb.SweepsClient, error) {
 		return lr, nil, nil
 	}
 	if s.n.IsLeader() {
-		return nil, nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
+		return nil, nil, refusal("coordinator: taking up leadership; retry in a moment")
 	}
 	c, err := s.n.leaderConn()
 	if err != nil {
@@ -244,7 +244,9 @@ func grpcErr(err error) error {
 	case errors.Is(err, state.ErrUnknownSweep):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrNotLeader):
-		return status.Error(codes.Unavailable, err.Error())
+		return refusal("%v", err) // nothing was appended to the log
+	case errors.Is(err, ErrLeadershipLost):
+		return status.Error(codes.Unavailable, err.Error()) // it may yet commit
 	}
 	return status.Error(codes.Internal, err.Error())
 }
@@ -364,7 +366,7 @@ func (s *sweepsService) Watch(req *cfpb.SweepRef, stream cfpb.Sweeps_WatchServer
 		case <-stream.Context().Done():
 			return stream.Context().Err()
 		case <-lr.ctx.Done():
-			return status.Error(codes.Unavailable, "coordinator: leadership lost; watch again")
+			return refusal("coordinator: leadership lost; watch again")
 		case <-changed:
 			// At most five updates a second.
 			select {

@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -220,6 +221,53 @@ func waitDone(t *testing.T, cl cfpb.SweepsClient, id string, timeout time.Durati
 	return nil
 }
 
+// retryWithin is how long tests wait out an election or a takeover, the
+// same way the command-line client does.
+const retryWithin = 30 * time.Second
+
+// submit submits spec through cl, waiting out the cluster's passing
+// refusals.
+func submit(t *testing.T, cl cfpb.SweepsClient, spec *cfpb.SweepSpec) *cfpb.Sweep {
+	t.Helper()
+	var sw *cfpb.Sweep
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryRefusals, func(ctx context.Context) (err error) {
+		sw, err = cl.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	return sw
+}
+
+// results reads every point's results of a sweep, reading again from the
+// start when a leader change breaks the stream.
+func results(t *testing.T, cl cfpb.SweepsClient, id string) []*cfpb.PointResult {
+	t.Helper()
+	var got []*cfpb.PointResult
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryUnavailable, func(ctx context.Context) error {
+		got = nil
+		stream, err := cl.Results(ctx, &cfpb.SweepRef{Id: id})
+		if err != nil {
+			return err
+		}
+		for {
+			p, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			got = append(got, p)
+		}
+	})
+	if err != nil {
+		t.Fatalf("results of %s: %v", id, err)
+	}
+	return got
+}
+
 func mustSpec(t testing.TB, y string) *cfpb.SweepSpec {
 	t.Helper()
 	s, err := sweep.Parse("test.yaml", []byte(y))
@@ -241,10 +289,7 @@ grid: {gamma: [0, 1, 2, 3], clip: [off, {alpha: 2, beta: 0.25}, {alpha: 3, beta:
 trials: 2
 images_per_shard: 20
 `)
-	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var pool workerPool
@@ -284,18 +329,7 @@ images_per_shard: 20
 		t.Fatalf("sweep %v", done)
 	}
 	// Every shard's recorded result is the deterministic one.
-	stream, err := sweepsLive.Results(context.Background(), &cfpb.SweepRef{Id: sw.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []*cfpb.PointResult
-	for {
-		p, err := stream.Recv()
-		if err != nil {
-			break
-		}
-		got = append(got, p)
-	}
+	got := results(t, sweepsLive, sw.Id)
 	l, _ := sweep.NewLayout(spec)
 	want := sweep.Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE },
 		func(k int) *cfpb.Summary { return fakeSummary(l.Shard("", k)) })
@@ -330,5 +364,26 @@ func assertSameResults(t *testing.T, got, want []*cfpb.PointResult) {
 				}
 			}
 		}
+	}
+}
+
+// A sweep submitted the moment the coordinators start, before any election,
+// is refused for a moment (no leader yet, a node taking up leadership) and
+// gets through on a retry.
+func TestSubmitDuringTheFirstElectionGetsThroughOnRetry(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true})
+	sweeps, _ := c.client(0) // no wait for a leader
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 4}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	calls := 0
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryRefusals, func(ctx context.Context) error {
+		calls++
+		_, err := sweeps.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("submit after %d calls: %v", calls, err)
+	}
+	if calls < 2 {
+		t.Fatalf("the first submit got through before any election (%d call); the test proves nothing", calls)
 	}
 }

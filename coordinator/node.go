@@ -123,8 +123,15 @@ type Node struct {
 	wg       sync.WaitGroup
 }
 
-// ErrNotLeader is returned by operations only the leader performs.
-var ErrNotLeader = errors.New("coordinator: not the leader")
+// Errors of a node.
+var (
+	// ErrNotLeader is returned by operations only the leader performs,
+	// when this node does not lead: nothing was done.
+	ErrNotLeader = errors.New("coordinator: not the leader")
+	// ErrLeadershipLost is returned by Apply when the node stepped down
+	// with the command in flight: it may or may not commit.
+	ErrLeadershipLost = errors.New("coordinator: leadership lost with a command in flight")
+)
 
 // NewNode starts a coordinator: raft, the state machine and, whenever this
 // node becomes leader, the lease manager and scheduler.
@@ -281,8 +288,11 @@ func (n *Node) Apply(c *cfpb.Command) (*state.Response, error) {
 	start := time.Now()
 	fut := n.raft.Apply(b, n.cfg.ApplyTimeout)
 	if err := fut.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, fmt.Errorf("%w: %v", ErrLeadershipLost, err)
 		}
 		return nil, fmt.Errorf("coordinator: raft apply: %w", err)
 	}

@@ -56,10 +56,7 @@ func TestSchedulerWithWorkerDeathsSlowWorkersAndLeaderChangesMatchesSingleProces
 		Grace: 500 * time.Millisecond, BackoffBase: 20 * time.Millisecond})
 	lead := c.leader(-1)
 	sweeps, _ := c.client(lead)
-	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 
 	exec := &worker.Executor{AllowUnchecked: true, Threads: 1}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -112,18 +109,7 @@ func TestSchedulerWithWorkerDeathsSlowWorkersAndLeaderChangesMatchesSingleProces
 	if done.Progress.Done != int64(done.Shards) || done.Alarms != 0 {
 		t.Fatalf("sweep %v", done)
 	}
-	stream, err := sweeps.Results(context.Background(), &cfpb.SweepRef{Id: sw.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []*cfpb.PointResult
-	for {
-		p, err := stream.Recv()
-		if err != nil {
-			break
-		}
-		got = append(got, p)
-	}
+	got := results(t, sweeps, sw.Id)
 	assertSameResults(t, got, want)
 	for _, p := range got {
 		if p.CompleteTrials != 2 {

@@ -33,7 +33,7 @@ func (n *Node) notLeader(stream grpc.ServerStream) error {
 		stream.SetTrailer(metadata.Pairs(LeaderTrailer, addr))
 	}
 	if id == "" {
-		return status.Error(codes.Unavailable, "coordinator: no leader elected yet")
+		return refusal("coordinator: no leader elected yet")
 	}
 	return status.Errorf(codes.FailedPrecondition, "coordinator %s is not the leader; the leader is %s at %s", n.cfg.ID, id, addr)
 }
@@ -60,7 +60,7 @@ func (w *workService) Work(stream cfpb.Work_WorkServer) error {
 	}
 	if _, err := n.Apply(&cfpb.Command{Cmd: &cfpb.Command_RegisterWorker{RegisterWorker: &cfpb.RegisterWorker{
 		WorkerId: hello.WorkerId, Version: hello.Version, Slots: hello.Slots}}}); err != nil {
-		if errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrLeadershipLost) {
 			return n.notLeader(stream)
 		}
 		return status.Errorf(codes.Unavailable, "coordinator: register worker: %v", err)
