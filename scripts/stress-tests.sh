@@ -13,19 +13,29 @@ cd "$(dirname "$0")/.."
 count=${COUNT:-10}
 cores=$(getconf _NPROCESSORS_ONLN)
 
-hogs=()
-stop_hogs() {
-  for p in "${hogs[@]}"; do kill "$p" 2>/dev/null || true; done
+pids=()
+stop() {
+  for p in "${pids[@]}"; do kill -- "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop_hogs EXIT
+trap stop EXIT
 trap 'exit 130' INT TERM
 for ((i = 0; i < cores; i++)); do
   yes >/dev/null &
-  hogs+=($!)
+  pids+=($!)
 done
 echo "stress-tests: $cores CPU hogs running; go test -race -count=$count"
 
 start=$(date +%s)
-go test -race -count="$count" -timeout 90m ./coordinator/... ./worker/... ./internal/local/... "$@"
-echo "stress-tests: passed in $(( $(date +%s) - start )) s"
+# In the background and in its own process group, so that a signal reaches
+# the traps at once and ends the test binaries too, not only go test.
+setsid go test -race -count="$count" -timeout 120m ./coordinator/... ./worker/... ./internal/local/... "$@" &
+tests=$!
+pids+=("-$tests")
+rc=0
+wait "$tests" || rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "stress-tests: FAILED (exit $rc) after $(($(date +%s) - start)) s" >&2
+  exit "$rc"
+fi
+echo "stress-tests: passed in $(($(date +%s) - start)) s"
