@@ -145,56 +145,18 @@ func NewNode(cfg Config) (*Node, error) {
 	n.registerStateMetrics()
 	f := &fsm{st: n.st, applied: n.applied}
 
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.ID)
 	raftLog := cfg.RaftLog
 	if raftLog == nil {
 		raftLog = os.Stderr
 	}
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
-	rc.SnapshotThreshold = 4096
-	rc.BatchApplyCh = true
-	rc.SnapshotInterval = 30 * time.Second
-	if cfg.Fast {
-		rc.HeartbeatTimeout = 300 * time.Millisecond
-		rc.ElectionTimeout = 300 * time.Millisecond
-		rc.LeaderLeaseTimeout = 150 * time.Millisecond
-		rc.CommitTimeout = 5 * time.Millisecond
-	}
 	leaderCh := make(chan bool, 8)
-	rc.NotifyCh = leaderCh
-
-	var (
-		logs   raft.LogStore
-		stable raft.StableStore
-		snaps  raft.SnapshotStore
-	)
-	if cfg.InMemory {
-		mem := raft.NewInmemStore()
-		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
-	} else {
-		if cfg.DataDir == "" {
-			return nil, errors.New("coordinator: --data is required")
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("coordinator: data folder: %w", err)
-		}
-		bolt, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
-		if err != nil {
-			return nil, fmt.Errorf("coordinator: raft log store %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
-		}
-		n.closers = append(n.closers, bolt)
-		logs, stable = bolt, bolt
-		fss, err := raft.NewFileSnapshotStore(cfg.DataDir, 2, raftLog)
-		if err != nil {
-			bolt.Close()
-			return nil, fmt.Errorf("coordinator: snapshot store: %w", err)
-		}
-		snaps = fss
+	rc := raftConfig(cfg, raftLog, leaderCh)
+	logs, stable, snaps, err := n.openStores(raftLog)
+	if err != nil {
+		return nil, err
 	}
 	trans := cfg.Transport
 	if trans == nil {
-		var err error
 		if trans, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, cfg.RaftTLS); err != nil {
 			n.closeStores()
 			return nil, err
@@ -228,6 +190,52 @@ func NewNode(cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.watchLeadership(leaderCh)
 	return n, nil
+}
+
+// raftConfig is raft's configuration for a node; leadership changes go to
+// leaderCh.
+func raftConfig(cfg Config, raftLog io.Writer, leaderCh chan bool) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
+	rc.SnapshotThreshold = 4096
+	rc.BatchApplyCh = true
+	rc.SnapshotInterval = 30 * time.Second
+	if cfg.Fast {
+		rc.HeartbeatTimeout = 300 * time.Millisecond
+		rc.ElectionTimeout = 300 * time.Millisecond
+		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	rc.NotifyCh = leaderCh
+	return rc
+}
+
+// openStores opens the raft log, stable store and snapshots: in memory, or
+// in the data folder (closed by closeStores).
+func (n *Node) openStores(raftLog io.Writer) (raft.LogStore, raft.StableStore, raft.SnapshotStore, error) {
+	if n.cfg.InMemory {
+		mem := raft.NewInmemStore()
+		return mem, mem, raft.NewInmemSnapshotStore(), nil
+	}
+	dir := n.cfg.DataDir
+	if dir == "" {
+		return nil, nil, nil, errors.New("coordinator: --data is required")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("coordinator: data folder: %w", err)
+	}
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("coordinator: raft log store %s: %w", filepath.Join(dir, "raft.db"), err)
+	}
+	fss, err := raft.NewFileSnapshotStore(dir, 2, raftLog)
+	if err != nil {
+		bolt.Close()
+		return nil, nil, nil, fmt.Errorf("coordinator: snapshot store: %w", err)
+	}
+	n.closers = append(n.closers, bolt)
+	return bolt, bolt, fss, nil
 }
 
 func (n *Node) closeStores() {
@@ -348,23 +356,8 @@ func (n *Node) setLeader(on bool) {
 	if !on {
 		return
 	}
-	// Everything the previous leader committed is applied before we lead.
-	// A failed barrier is retried while raft still says we lead: giving up
-	// would leave a raft leader that never schedules.
-	for {
-		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
-		if err == nil {
-			break
-		}
-		n.log.Warn("barrier after election", "err", err)
-		if n.raft.State() != raft.Leader {
-			return
-		}
-		select {
-		case <-n.stop:
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
+	if !n.catchUp() {
+		return
 	}
 	// Built and running before it is published: a worker stream may reach
 	// it the moment leaderRole() returns it.
@@ -374,6 +367,28 @@ func (n *Node) setLeader(on bool) {
 	n.leader = lr
 	n.mu.Unlock()
 	n.log.Info("leading", "term", n.raft.Stats()["term"])
+}
+
+// catchUp waits until everything the previous leader committed is applied
+// here; it reports false when leadership or the node ended first. A failed
+// barrier is retried while raft still says we lead: giving up would leave a
+// raft leader that never schedules.
+func (n *Node) catchUp() bool {
+	for {
+		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+		if err == nil {
+			return true
+		}
+		n.log.Warn("barrier after election", "err", err)
+		if n.raft.State() != raft.Leader {
+			return false
+		}
+		select {
+		case <-n.stop:
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // leaderRole returns the current leader role, or nil.
@@ -392,6 +407,7 @@ func (n *Node) Shutdown() error {
 		err = n.raft.Shutdown().Error()
 		n.gate.close()
 		n.closeStores()
+		n.fwd.close()
 	})
 	return err
 }

@@ -202,7 +202,51 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	welcome, err := w.greet(stream, addr)
+	if err != nil {
+		return leaderHint(stream), err
+	}
+	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
+	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
+	if hbEvery <= 0 {
+		hbEvery = 5 * time.Second
+	}
+	send := w.attach(welcome)
+	defer w.detach(send)
+	errc := make(chan error, 2)
+	go func() { errc <- w.sendLoop(sctx, stream, send, hbEvery) }()
+	go func() { errc <- w.receiveLoop(ctx, stream, send) }()
+	select {
+	case err := <-errc:
+		return leaderHint(stream), err
+	case <-w.drained:
+		return "", nil
+	case <-ctx.Done():
+		return "", nil
+	}
+}
+
+// greet sends Hello, with every lease the worker still holds, and reads
+// the coordinator's Welcome.
+func (w *Worker) greet(stream cfpb.Work_WorkClient, addr string) (*cfpb.Welcome, error) {
+	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: w.hello()}}); err != nil {
+		return nil, recvErr(stream, err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	welcome := first.GetWelcome()
+	if welcome == nil {
+		return nil, fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
+	}
+	return welcome, nil
+}
+
+// hello describes the worker and the leases it holds.
+func (w *Worker) hello() *cfpb.Hello {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	hello := &cfpb.Hello{WorkerId: w.cfg.ID, Version: version.String(), Slots: int32(w.cfg.Slots), Draining: w.draining}
 	for _, t := range w.running {
 		hello.Held = append(hello.Held, t.lease)
@@ -215,26 +259,16 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 				LeaseId: p.result.LeaseId, Attempt: p.result.Attempt})
 		}
 	}
-	w.mu.Unlock()
-	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: hello}}); err != nil {
-		return leaderHint(stream), recvErr(stream, err)
-	}
-	first, err := stream.Recv()
-	if err != nil {
-		return leaderHint(stream), err
-	}
-	welcome := first.GetWelcome()
-	if welcome == nil {
-		return "", fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
-	}
-	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
-	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
-	if hbEvery <= 0 {
-		hbEvery = 5 * time.Second
-	}
+	return hello
+}
 
+// attach makes a new stream the current one: it drops the leases the
+// coordinator did not re-adopt, queues the free slots as credit and marks
+// every unacknowledged result for sending again.
+func (w *Worker) attach(welcome *cfpb.Welcome) chan *cfpb.WorkerMessage {
 	send := make(chan *cfpb.WorkerMessage, 4096)
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, d := range welcome.Dropped {
 		if t, ok := w.running[leaseKey{d.SweepId, d.Shard}]; ok && t.lease.LeaseId == d.LeaseId {
 			t.cancel()
@@ -245,8 +279,7 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 			}
 		}
 	}
-	// Results not yet acknowledged go again (the sender's first round);
-	// the coordinator ignores a duplicate and acknowledges it.
+	// The coordinator ignores a duplicate result and acknowledges it.
 	for _, p := range w.unacked {
 		p.sentAt = time.Time{}
 	}
@@ -256,62 +289,49 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	}
 	w.sendCh = send
 	w.checkDrainedLocked()
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		if w.sendCh == send {
-			w.sendCh = nil
-		}
-		w.mu.Unlock()
-	}()
+	return send
+}
 
-	errc := make(chan error, 2)
-	go func() { // sender, heartbeats and re-sends
-		tick := time.NewTicker(hbEvery)
-		defer tick.Stop()
-		for _, m := range w.toResend(0) {
+// detach forgets a stream that ended.
+func (w *Worker) detach(send chan *cfpb.WorkerMessage) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sendCh == send {
+		w.sendCh = nil
+	}
+}
+
+// sendLoop sends queued messages, heartbeats and the results that are due
+// again, until ctx ends or a send fails.
+func (w *Worker) sendLoop(ctx context.Context, stream cfpb.Work_WorkClient, send <-chan *cfpb.WorkerMessage, hbEvery time.Duration) error {
+	tick := time.NewTicker(hbEvery)
+	defer tick.Stop()
+	batch := w.toResend(0)
+	for {
+		for _, m := range batch {
 			if err := stream.Send(m); err != nil {
-				errc <- err
-				return
+				return err
 			}
 		}
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case m := <-send:
-				if err := stream.Send(m); err != nil {
-					errc <- err
-					return
-				}
-			case <-tick.C:
-				msgs := append([]*cfpb.WorkerMessage{w.heartbeat()}, w.toResend(2*hbEvery)...)
-				for _, m := range msgs {
-					if err := stream.Send(m); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-send:
+			batch = []*cfpb.WorkerMessage{m}
+		case <-tick.C:
+			batch = append([]*cfpb.WorkerMessage{w.heartbeat()}, w.toResend(2*hbEvery)...)
 		}
-	}()
-	go func() { // receiver
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			w.handle(ctx, m, send)
+	}
+}
+
+// receiveLoop handles the coordinator's messages until the stream ends.
+func (w *Worker) receiveLoop(ctx context.Context, stream cfpb.Work_WorkClient, send chan *cfpb.WorkerMessage) error {
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
 		}
-	}()
-	select {
-	case err := <-errc:
-		return leaderHint(stream), err
-	case <-w.drained:
-		return "", nil
-	case <-ctx.Done():
-		return "", nil
+		w.handle(ctx, m, send)
 	}
 }
 
