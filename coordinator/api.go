@@ -297,6 +297,8 @@ func (s *sweepsService) watch(lr *leaderRole, id string, stream cfpb.Sweeps_Watc
 			return ctx.Err()
 		case <-lr.ctx.Done():
 			return refusal("coordinator: leadership lost; watch again")
+		case <-s.n.leaving:
+			return refusal("coordinator %s is stopping; watch again", s.n.cfg.ID)
 		case <-changed:
 			select {
 			case <-time.After(200 * time.Millisecond):

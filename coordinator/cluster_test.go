@@ -96,6 +96,20 @@ func (c *testCluster) kill(i int) {
 	}
 }
 
+// stop takes node i out of service the way SIGTERM does, within bound.
+func (c *testCluster) stop(i int, bound time.Duration) error {
+	c.killed[i] = true
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	err := c.nodes[i].Stop(ctx, c.srvs[i])
+	for j := range c.trans {
+		if j != i {
+			c.trans[j].Disconnect(c.trans[i].LocalAddr())
+		}
+	}
+	return err
+}
+
 // partition cuts node i off from the other coordinators' raft traffic.
 func (c *testCluster) partition(i int) {
 	c.trans[i].DisconnectAll()
@@ -385,5 +399,49 @@ func TestSubmitDuringTheFirstElectionGetsThroughOnRetry(t *testing.T) {
 	}
 	if calls < 2 {
 		t.Fatalf("the first submit got through before any election (%d call); the test proves nothing", calls)
+	}
+}
+
+// A leader stopped while a worker is connected and mid-shard hands over its
+// leadership, ends the worker's stream and stops well within its bound;
+// the worker carries on with the new leader and the sweep completes.
+func TestStoppingALeaderWithAConnectedWorkerEndsWithinItsBound(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 5 * time.Second, HeartbeatInterval: 100 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client((lead + 1) % 3)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 4}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	started, release := make(chan struct{}, 8), make(chan struct{})
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return fakeSummary(w), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	pool.start(ctx, "w", worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 1, Run: run, RetryDelay: 20 * time.Millisecond}))
+	sw := submit(t, sweeps, spec)
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker never started a shard")
+	}
+	begin := time.Now()
+	if err := c.stop(lead, 10*time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Fatalf("stopping the leader took %v with a worker connected; want well under its 10 s bound", took)
+	}
+	close(release)
+	live, _ := c.client(c.leader(lead))
+	done := waitDone(t, live, sw.Id, 60*time.Second)
+	if done.Progress.Done != 4 || done.Progress.Failed != 0 {
+		t.Fatalf("sweep %v", done)
 	}
 }

@@ -104,7 +104,17 @@ func forwardStream[T any](n *Node, down grpc.ServerStreamingServer[T], local fun
 	if lr != nil {
 		return local(lr)
 	}
-	up, err := open(down.Context(), conn)
+	// The relay ends when the node leaves, as the leader's own streams do.
+	ctx, cancel := context.WithCancel(down.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.leaving:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	up, err := open(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -112,6 +122,9 @@ func forwardStream[T any](n *Node, down grpc.ServerStreamingServer[T], local fun
 		m, err := up.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err != nil && isClosed(n.leaving) {
+			return refusal("coordinator %s is stopping; call another", n.cfg.ID)
 		}
 		if err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/coordinator/state"
@@ -121,6 +122,12 @@ type Node struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+
+	// leaving is closed when Stop begins: worker streams and client
+	// streams end, so that a graceful stop of the API does not wait on
+	// them.
+	leaving   chan struct{}
+	leaveOnce sync.Once
 }
 
 // Errors of a node.
@@ -141,7 +148,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, errors.New("coordinator: --id is required")
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), st: state.New(), notify: make(chan struct{}),
-		stop: make(chan struct{}), Metrics: newMetrics()}
+		stop: make(chan struct{}), leaving: make(chan struct{}), Metrics: newMetrics()}
 	n.registerStateMetrics()
 	f := &fsm{st: n.st, applied: n.applied}
 
@@ -396,6 +403,50 @@ func (n *Node) leaderRole() *leaderRole {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
+}
+
+// Stop takes the node out of service within ctx's deadline: a leader
+// hands its leadership to another coordinator first (so the cluster keeps
+// scheduling without waiting for an election), then every worker and
+// client stream ends (the workers reconnect to the new leader), then the
+// API stops gracefully, cut short at the deadline, and the node shuts
+// down.
+func (n *Node) Stop(ctx context.Context, srv *grpc.Server) error {
+	n.transferLeadership(ctx)
+	n.leaveOnce.Do(func() { close(n.leaving) })
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		n.log.Warn("API did not stop in time; closing its connections")
+		srv.Stop()
+		<-stopped
+	}
+	return n.Shutdown()
+}
+
+// transferLeadership hands the leadership to another voter, if this node
+// leads and has one, waiting at most until ctx ends.
+func (n *Node) transferLeadership(ctx context.Context) {
+	if !n.IsLeader() {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.raft.LeadershipTransfer().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			n.log.Warn("leadership transfer before stopping", "err", err)
+			return
+		}
+		n.log.Info("leadership transferred before stopping")
+	case <-ctx.Done():
+		n.log.Warn("leadership transfer before stopping did not finish in time")
+	}
 }
 
 // Shutdown stops the node: leadership (if any), raft and the stores.

@@ -97,7 +97,7 @@ func (w *workService) welcome(dropped []*cfpb.LeaseRef) *cfpb.CoordinatorMessage
 // serve runs the stream's sender and receiver until one of them ends.
 func (w *workService) serve(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session) error {
 	sent := make(chan error, 1)
-	go func() { sent <- sendLoop(stream, lr, sess) }()
+	go func() { sent <- sendLoop(stream, lr, sess, w.n.leaving) }()
 	received := make(chan error, 1)
 	go func() { received <- w.receiveLoop(stream, lr, sess) }()
 	select {
@@ -116,16 +116,20 @@ func (w *workService) serve(stream cfpb.Work_WorkServer, lr *leaderRole, sess *s
 			return err
 		case lr.ctx.Err() != nil:
 			return w.n.notLeader(stream)
+		case isClosed(w.n.leaving):
+			return refusal("coordinator %s is stopping; reconnect to another", w.n.cfg.ID)
 		}
 		return status.Error(codes.ResourceExhausted, "coordinator: worker stream fell behind; reconnect")
 	}
 }
 
 // sendLoop sends the session's queued messages until the session closes,
-// leadership ends or a send fails.
-func sendLoop(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session) error {
+// leadership ends, the node is leaving or a send fails.
+func sendLoop(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session, leaving <-chan struct{}) error {
 	for {
 		select {
+		case <-leaving:
+			return nil
 		case m := <-sess.out:
 			if err := stream.Send(m); err != nil {
 				sess.close()
@@ -181,4 +185,14 @@ func (w *workService) handle(lr *leaderRole, sess *session, m *cfpb.WorkerMessag
 		lr.drain(sess, msg.Hello.Draining)
 	}
 	return nil
+}
+
+// isClosed reports whether c is closed.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
