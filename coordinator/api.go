@@ -94,7 +94,10 @@ func requireRole(ctx context.Context, role string) error {
 // Unauthenticated), role checks and explicit keepalive.
 func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 20 * time.Second, Timeout: 10 * time.Second}),
+		// A peer that stops answering pings (a frozen worker or client) is
+		// cut off within about Time + Timeout.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
+		// Clients ping every clientKeepalive().Time; allow it.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			ctx, err := authenticate(ctx, info.FullMethod)
@@ -166,10 +169,18 @@ const retryConfig = `{"methodConfig": [{
   "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE"]}}]}`
 
+// clientKeepalive finds a frozen coordinator (one that stops answering
+// HTTP/2 pings) within about 13 s on any connection, idle or not; 10 s is
+// the shortest ping interval gRPC allows a client. Worker streams notice
+// sooner, by the leader's Pings (see cfpb.Ping), and watches by their
+// updates.
+func clientKeepalive() keepalive.ClientParameters {
+	return keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}
+}
+
 // DialOptions are the client side of ServerOptions.
 func DialOptions(tlsCfg *tls.Config) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultServiceConfig(retryConfig)}
+	opts := []grpc.DialOption{grpc.WithKeepaliveParams(clientKeepalive()), grpc.WithDefaultServiceConfig(retryConfig)}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	} else {

@@ -28,6 +28,7 @@ type testCluster struct {
 	nodes  []*coordinator.Node
 	trans  []*raft.InmemTransport
 	lis    []net.Listener
+	fronts []*freezer // the API addresses everyone dials: proxies that can freeze
 	srvs   []*grpc.Server
 	peers  []coordinator.Peer
 	cfg    coordinator.Config
@@ -43,9 +44,12 @@ func newTestCluster(t *testing.T, n int, cfg coordinator.Config) *testCluster {
 			t.Fatal(err)
 		}
 		_, tr := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("raft-c%d", i)))
+		front := newFreezer(t, lis.Addr().String())
+		t.Cleanup(front.close)
 		c.lis = append(c.lis, lis)
+		c.fronts = append(c.fronts, front)
 		c.trans = append(c.trans, tr)
-		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i), Raft: fmt.Sprintf("raft-c%d", i), GRPC: lis.Addr().String()})
+		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i), Raft: fmt.Sprintf("raft-c%d", i), GRPC: front.addr()})
 	}
 	for i := range c.trans {
 		for j := range c.trans {
@@ -118,6 +122,14 @@ func (c *testCluster) partition(i int) {
 			c.trans[j].Disconnect(c.trans[i].LocalAddr())
 		}
 	}
+}
+
+// freeze stops node i as SIGSTOP would, as far as the others can tell:
+// its raft traffic is cut and its API connections stay open but carry
+// nothing.
+func (c *testCluster) freeze(i int) {
+	c.partition(i)
+	c.fronts[i].freeze(true)
 }
 
 func (c *testCluster) heal(i int) {
@@ -442,6 +454,76 @@ func TestStoppingALeaderWithAConnectedWorkerEndsWithinItsBound(t *testing.T) {
 	live, _ := c.client(c.leader(lead))
 	done := waitDone(t, live, sw.Id, 60*time.Second)
 	if done.Progress.Done != 4 || done.Progress.Failed != 0 {
+		t.Fatalf("sweep %v", done)
+	}
+}
+
+// progressOf is a sweep's done count as a coordinator sees it, or -1.
+func progressOf(cl cfpb.SweepsClient, id string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	sw, err := cl.Get(ctx, &cfpb.SweepRef{Id: id})
+	if err != nil {
+		return -1
+	}
+	return sw.Progress.Done
+}
+
+// A leader frozen mid-sweep (its connections open but silent, as under
+// SIGSTOP or `docker pause`) is left behind within seconds: the others
+// elect a new leader, the workers find their streams dead by the missing
+// Pings and move to it, and shards complete again long before gRPC's
+// keepalive alone would notice (13 s).
+func TestFrozenLeaderIsLeftBehindWithinSeconds(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 5 * time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		PingInterval: 200 * time.Millisecond, Grace: time.Second, BackoffBase: 50 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client((lead + 1) % 3)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 600}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return fakeSummary(w), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("w%d", i)
+		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: run,
+			RetryDelay: 50 * time.Millisecond, Silence: time.Second}))
+	}
+	sw := submit(t, sweeps, spec)
+	for deadline := time.Now().Add(30 * time.Second); progressOf(sweeps, sw.Id) < 20; {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress before the freeze")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.freeze(lead)
+	frozen := time.Now()
+	live, _ := c.client(c.leader(lead))
+	before := int64(-1)
+	for before < 0 && time.Since(frozen) < 20*time.Second {
+		before = progressOf(live, sw.Id)
+	}
+	for progressOf(live, sw.Id) <= before {
+		if time.Since(frozen) > 20*time.Second {
+			t.Fatalf("no shard completed in 20 s after the leader froze")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if took := time.Since(frozen); took > 6*time.Second {
+		t.Fatalf("shards completed again %v after the leader froze; want a few seconds", took)
+	} else {
+		t.Logf("shards completed again %v after the leader froze", took.Round(time.Millisecond))
+	}
+	done := waitDone(t, live, sw.Id, 60*time.Second)
+	if done.Progress.Done != 600 || done.Progress.Failed != 0 {
 		t.Fatalf("sweep %v", done)
 	}
 }

@@ -55,6 +55,7 @@ type Config struct {
 
 	HeartbeatInterval time.Duration // how often workers heartbeat (default 5 s)
 	LeaseTTL          time.Duration // a lease without heartbeat expires (default 30 s)
+	PingInterval      time.Duration // how often a worker stream carries at least a Ping (default 1 s)
 	Grace             time.Duration // extra lease time after a leader change (default LeaseTTL)
 	BackoffBase       time.Duration // first retry delay after a counted failure (default 1 s)
 	MaxShards         int64         // largest sweep accepted (default sweep.DefaultMaxShards)
@@ -77,6 +78,9 @@ type TLSPair struct {
 func (c *Config) defaults() {
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Second
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 30 * time.Second

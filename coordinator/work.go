@@ -3,6 +3,7 @@ package coordinator
 import (
 	"errors"
 	"io"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -91,13 +92,13 @@ func (w *workService) welcome(dropped []*cfpb.LeaseRef) *cfpb.CoordinatorMessage
 	cfg := &w.n.cfg
 	return &cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Welcome{Welcome: &cfpb.Welcome{
 		CoordinatorId: cfg.ID, HeartbeatIntervalMs: cfg.HeartbeatInterval.Milliseconds(),
-		LeaseTtlMs: cfg.LeaseTTL.Milliseconds(), Dropped: dropped}}}
+		LeaseTtlMs: cfg.LeaseTTL.Milliseconds(), Dropped: dropped, PingIntervalMs: cfg.PingInterval.Milliseconds()}}}
 }
 
 // serve runs the stream's sender and receiver until one of them ends.
 func (w *workService) serve(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session) error {
 	sent := make(chan error, 1)
-	go func() { sent <- sendLoop(stream, lr, sess, w.n.leaving) }()
+	go func() { sent <- sendLoop(stream, lr, sess, w.n.leaving, w.n.cfg.PingInterval) }()
 	received := make(chan error, 1)
 	go func() { received <- w.receiveLoop(stream, lr, sess) }()
 	select {
@@ -123,11 +124,19 @@ func (w *workService) serve(stream cfpb.Work_WorkServer, lr *leaderRole, sess *s
 	}
 }
 
-// sendLoop sends the session's queued messages until the session closes,
+// sendLoop sends the session's queued messages, and a Ping every interval
+// (the worker's proof that this leader is alive), until the session closes,
 // leadership ends, the node is leaving or a send fails.
-func sendLoop(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session, leaving <-chan struct{}) error {
+func sendLoop(stream cfpb.Work_WorkServer, lr *leaderRole, sess *session, leaving <-chan struct{}, ping time.Duration) error {
+	tick := time.NewTicker(ping)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			if err := stream.Send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ping{Ping: &cfpb.Ping{}}}); err != nil {
+				sess.close()
+				return err
+			}
 		case <-leaving:
 			return nil
 		case m := <-sess.out:

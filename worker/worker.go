@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -42,6 +43,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// RetryDelay is the pause between connection attempts (default 1 s).
 	RetryDelay time.Duration
+	// Silence is how long a stream may stay silent before its Welcome
+	// (default 5 s); after it, four of the coordinator's ping intervals.
+	Silence time.Duration
 }
 
 // Worker is one worker process's connection to the cluster.
@@ -86,6 +90,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = time.Second
+	}
+	if cfg.Silence == 0 {
+		cfg.Silence = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -184,8 +191,11 @@ func (w *Worker) dial(addr string) (*grpc.ClientConn, error) {
 	if w.cfg.TLS != nil {
 		creds = credentials.NewTLS(w.cfg.TLS)
 	}
+	// The coordinator's keepalive policy allows a ping every 5 s; 10 s is
+	// the shortest interval gRPC lets a client use. The stream's own
+	// liveness check (see watchdog) finds a frozen leader sooner.
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}))
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}))
 }
 
 // session runs one stream to addr; it returns the leader's address when the
@@ -202,33 +212,43 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	welcome, err := w.greet(stream, addr)
+	errc := make(chan error, 2) // the watchdog's and the sender's
+	dog := newWatchdog(w.cfg.Silence)
+	go func() { errc <- dog.watch(sctx, cancel, addr) }()
+	welcome, err := w.greet(stream, addr, dog)
 	if err != nil {
-		return leaderHint(stream), err
+		return leaderHint(stream), dog.explain(err)
 	}
 	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
+	if ping := time.Duration(welcome.PingIntervalMs) * time.Millisecond; ping > 0 {
+		dog.limit.Store(int64(max(4*ping, time.Second)))
+	}
 	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
 	if hbEvery <= 0 {
 		hbEvery = 5 * time.Second
 	}
 	send := w.attach(welcome)
 	defer w.detach(send)
-	errc := make(chan error, 2)
 	go func() { errc <- w.sendLoop(sctx, stream, send, hbEvery) }()
-	go func() { errc <- w.receiveLoop(ctx, stream, send) }()
+	received := make(chan error, 1)
+	go func() { received <- w.receiveLoop(ctx, stream, send, dog) }()
 	select {
-	case err := <-errc:
-		return leaderHint(stream), err
+	case err = <-received:
+	case err = <-errc:
+		// The trailer may be read only once Recv has returned.
+		cancel()
+		<-received
 	case <-w.drained:
 		return "", nil
 	case <-ctx.Done():
 		return "", nil
 	}
+	return leaderHint(stream), dog.explain(err)
 }
 
 // greet sends Hello, with every lease the worker still holds, and reads
 // the coordinator's Welcome.
-func (w *Worker) greet(stream cfpb.Work_WorkClient, addr string) (*cfpb.Welcome, error) {
+func (w *Worker) greet(stream cfpb.Work_WorkClient, addr string, dog *watchdog) (*cfpb.Welcome, error) {
 	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: w.hello()}}); err != nil {
 		return nil, recvErr(stream, err)
 	}
@@ -236,6 +256,7 @@ func (w *Worker) greet(stream cfpb.Work_WorkClient, addr string) (*cfpb.Welcome,
 	if err != nil {
 		return nil, err
 	}
+	dog.heard()
 	welcome := first.GetWelcome()
 	if welcome == nil {
 		return nil, fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
@@ -325,14 +346,61 @@ func (w *Worker) sendLoop(ctx context.Context, stream cfpb.Work_WorkClient, send
 }
 
 // receiveLoop handles the coordinator's messages until the stream ends.
-func (w *Worker) receiveLoop(ctx context.Context, stream cfpb.Work_WorkClient, send chan *cfpb.WorkerMessage) error {
+func (w *Worker) receiveLoop(ctx context.Context, stream cfpb.Work_WorkClient, send chan *cfpb.WorkerMessage, dog *watchdog) error {
 	for {
 		m, err := stream.Recv()
 		if err != nil {
 			return err
 		}
+		dog.heard()
 		w.handle(ctx, m, send)
 	}
+}
+
+// watchdog ends a stream on which the coordinator has said nothing for
+// too long: a frozen or cut-off leader keeps the connection open but
+// sends no Ping, and the worker must move on to the new leader.
+type watchdog struct {
+	last  atomic.Int64 // unix nanoseconds of the last message
+	limit atomic.Int64 // nanoseconds of silence allowed
+	fired atomic.Bool
+}
+
+func newWatchdog(limit time.Duration) *watchdog {
+	d := &watchdog{}
+	d.limit.Store(int64(limit))
+	d.heard()
+	return d
+}
+
+func (d *watchdog) heard() { d.last.Store(time.Now().UnixNano()) }
+
+// watch cancels the stream once the silence passes the limit, and returns
+// why; it returns nil when ctx ends first.
+func (d *watchdog) watch(ctx context.Context, cancel context.CancelFunc, addr string) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			silent := now.Sub(time.Unix(0, d.last.Load()))
+			if silent > time.Duration(d.limit.Load()) {
+				d.fired.Store(true)
+				cancel()
+				return fmt.Errorf("worker: coordinator %s silent for %v; taking the stream for dead", addr, silent.Round(time.Millisecond))
+			}
+		}
+	}
+}
+
+// explain replaces the cancellation a watchdog caused by its reason.
+func (d *watchdog) explain(err error) error {
+	if d.fired.Load() && status.Code(err) == codes.Canceled {
+		return errors.New("worker: the coordinator went silent; taking the stream for dead")
+	}
+	return err
 }
 
 func recvErr(stream cfpb.Work_WorkClient, err error) error {

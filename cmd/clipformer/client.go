@@ -184,10 +184,19 @@ func watchSweep(ctx context.Context, conn *clusterConn, id string, stderr io.Wri
 	}
 }
 
+// watchSilence is how long a watch may go without an update.
+const watchSilence = 5 * time.Second
+
 // watchOnce follows one Watch stream. It reports done when the sweep
 // ended, and no error when the stream broke after showing progress (so
 // that the caller's retry budget starts again).
 func watchOnce(ctx context.Context, conn *clusterConn, id string, bar *sweepBar) (done bool, err error) {
+	// The leader sends the sweep at least once a second: a watch silent
+	// for longer than watchSilence is on a frozen or cut-off coordinator.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	silent := time.AfterFunc(watchSilence, cancel)
+	defer silent.Stop()
 	stream, err := cfpb.NewSweepsClient(conn).Watch(ctx, &cfpb.SweepRef{Id: id})
 	if err != nil {
 		return false, err
@@ -195,6 +204,10 @@ func watchOnce(ctx context.Context, conn *clusterConn, id string, bar *sweepBar)
 	var last *cfpb.Sweep
 	for {
 		sw, err := stream.Recv()
+		if err != nil && !silent.Stop() {
+			err = status.Errorf(codes.Unavailable, "no update for %v; watching again", watchSilence)
+		}
+		silent.Reset(watchSilence)
 		switch {
 		case errors.Is(err, io.EOF) && last != nil && terminalState(last.State):
 			return true, nil
