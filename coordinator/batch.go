@@ -83,7 +83,9 @@ func (lr *leaderRole) drainInbox(first workerEvent) []workerEvent {
 }
 
 // commit proposes one batch: its results in one command, its failures in
-// another, then tells the workers and forgets the ended leases.
+// another, then tells the workers what committed and forgets the ended
+// leases. The two commands stand apart: failures are released even when
+// the results did not commit, and the other way round.
 func (lr *leaderRole) commit(evs []workerEvent) {
 	now := time.Now()
 	var results []*cfpb.ShardResult
@@ -96,23 +98,24 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 			releases = append(releases, rel)
 		}
 	}
-	if len(results) > 0 {
-		if _, err := lr.n.Apply(completeCommand(now, results)); err != nil {
-			// Not committed: no Ack, so the workers keep and re-send them.
-			lr.n.log.Warn("complete", "results", len(results), "err", err)
-			return
-		}
-	}
-	released := true
-	if len(releases) > 0 {
-		if _, err := lr.n.Apply(releaseCommand(now, releases)); err != nil {
-			// Not committed: the leases stay in the table, to expire.
-			lr.n.log.Warn("release", "err", err)
-			released = false
-		}
-	}
-	lr.settle(evs, released, now)
+	completed := lr.propose(completeCommand(now, results), len(results), "complete")
+	released := lr.propose(releaseCommand(now, releases), len(releases), "release")
+	lr.settle(evs, completed, released, now)
 	lr.poke()
+}
+
+// propose applies a command of n items (none: nothing to do) and reports
+// whether it committed. One that did not is not acknowledged: the workers
+// keep its reports and send them again, and its leases stay to expire.
+func (lr *leaderRole) propose(c *cfpb.Command, n int, what string) bool {
+	if n == 0 {
+		return true
+	}
+	if _, err := lr.n.Apply(c); err != nil {
+		lr.n.log.Warn(what, "items", n, "err", err)
+		return false
+	}
+	return true
 }
 
 // refuseMalformed turns a result whose summary does not fit its shard into
@@ -142,25 +145,25 @@ func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
 	return sweep.CheckSummary(r.Summary, int(w.Count))
 }
 
-// settle acknowledges the committed results and forgets the leases the
-// batch ended; a result from an earlier lease stops the current holder.
-func (lr *leaderRole) settle(evs []workerEvent, released bool, now time.Time) {
+// settle acknowledges every report whose command committed (a malformed
+// result and a failure for an unknown shard included, so that the worker
+// stops sending them) and forgets the leases the batch ended; a result
+// from an earlier lease stops the current holder.
+func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now time.Time) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, ev := range evs {
-		var ref *cfpb.LeaseRef
-		if ev.result != nil {
-			ref = &cfpb.LeaseRef{SweepId: ev.result.SweepId, Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt}
-			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
-		} else {
-			ref = ev.failure.Lease
+		ref, isResult := ev.lease()
+		if (isResult && !completed) || (!isResult && !released) {
+			continue
 		}
+		ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
 		k := leaseKey{ref.SweepId, ref.Shard}
 		l, ok := lr.leases[k]
 		if !ok {
 			continue
 		}
-		if ev.result != nil {
+		if isResult {
 			// Counted once per leased shard: not for duplicates, nor for
 			// sweep ids a worker made up.
 			lr.rateOf(ref.SweepId).add(now)
@@ -168,7 +171,7 @@ func (lr *leaderRole) settle(evs []workerEvent, released bool, now time.Time) {
 				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
 			}
 		}
-		if ev.result != nil || (released && l.ref.LeaseId == ref.LeaseId) {
+		if isResult || l.ref.LeaseId == ref.LeaseId {
 			delete(lr.leases, k)
 		}
 	}

@@ -73,10 +73,19 @@ func (s *session) send(m *cfpb.CoordinatorMessage) {
 	}
 }
 
+// workerEvent is a result or a failure from a worker's stream.
 type workerEvent struct {
 	sess    *session
 	result  *cfpb.ShardResult
 	failure *cfpb.ShardFailure
+}
+
+// lease names the lease the event reports on, and whether it is a result.
+func (ev workerEvent) lease() (*cfpb.LeaseRef, bool) {
+	if r := ev.result; r != nil {
+		return &cfpb.LeaseRef{SweepId: r.SweepId, Shard: r.Shard, LeaseId: r.LeaseId, Attempt: r.Attempt}, true
+	}
+	return ev.failure.Lease, false
 }
 
 // newLeaderRole builds the whole leader role, leases included, before

@@ -2,8 +2,9 @@
 // Work stream open to the leader (following redirects from followers), pulls
 // work with credits (never more leases than free slots), runs each shard on
 // the real simulator (Executor), heartbeats with progress, and keeps every
-// result until the leader acknowledges it, re-sending after reconnects. On
-// drain it finishes what it holds and takes nothing new.
+// result and failure report until the leader acknowledges it, re-sending
+// them after reconnects. On drain it finishes what it holds and takes
+// nothing new.
 package worker
 
 import (
@@ -55,8 +56,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[leaseKey]*task
-	held     int                         // tasks that own a slot (see task.ownsSlot)
-	unacked  map[leaseKey]*pendingResult // finished, waiting for Ack
+	held     int                  // tasks that own a slot (see task.ownsSlot)
+	unacked  map[leaseKey]*report // results and failures, waiting for Ack
 	draining bool
 	sendCh   chan *cfpb.WorkerMessage // the current stream's sender, if any
 	drained  chan struct{}            // closed when draining and idle
@@ -68,8 +69,11 @@ type leaseKey struct {
 	shard int32
 }
 
-type pendingResult struct {
-	result *cfpb.ShardResult
+// report is a result or a failure the worker keeps, and re-sends, until
+// the leader acknowledges its lease: neither may be lost with a stream.
+type report struct {
+	msg    *cfpb.WorkerMessage
+	lease  *cfpb.LeaseRef
 	sentAt time.Time // zero: not sent on the current stream
 }
 
@@ -98,7 +102,7 @@ func New(cfg Config) *Worker {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), running: map[leaseKey]*task{},
-		unacked: map[leaseKey]*pendingResult{}, drained: make(chan struct{})}
+		unacked: map[leaseKey]*report{}, drained: make(chan struct{})}
 }
 
 // Drain stops taking work; Run returns once the held shards are finished
@@ -273,11 +277,11 @@ func (w *Worker) hello() *cfpb.Hello {
 		hello.Held = append(hello.Held, t.lease)
 	}
 	// Finished but unacknowledged shards are held too: otherwise the new
-	// leader lets their leases go and computes them again elsewhere.
+	// leader lets their leases go, as lost, and computes them again
+	// elsewhere (or, for a failure, does not count the attempt).
 	for k, p := range w.unacked {
 		if _, ok := w.running[k]; !ok {
-			hello.Held = append(hello.Held, &cfpb.LeaseRef{SweepId: p.result.SweepId, Shard: p.result.Shard,
-				LeaseId: p.result.LeaseId, Attempt: p.result.Attempt})
+			hello.Held = append(hello.Held, p.lease)
 		}
 	}
 	return hello
@@ -420,7 +424,7 @@ func leaderHint(stream grpc.ClientStream) string {
 	return ""
 }
 
-// toResend lists the unacknowledged results not sent on this stream, or
+// toResend lists the unacknowledged reports not sent on this stream, or
 // sent longer than age ago.
 func (w *Worker) toResend(age time.Duration) []*cfpb.WorkerMessage {
 	w.mu.Lock()
@@ -430,15 +434,15 @@ func (w *Worker) toResend(age time.Duration) []*cfpb.WorkerMessage {
 	for _, p := range w.unacked {
 		if p.sentAt.IsZero() || (age > 0 && now.Sub(p.sentAt) > age) {
 			p.sentAt = now
-			out = append(out, &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: p.result}})
+			out = append(out, p.msg)
 		}
 	}
 	return out
 }
 
 // sendLocked queues m on the current stream without blocking; a message
-// that does not fit is dropped: a result stays unacknowledged and goes
-// again, a credit is restored on the next reconnect.
+// that does not fit is dropped: a result or failure stays unacknowledged
+// and goes again, a credit is restored on the next reconnect.
 func (w *Worker) sendLocked(m *cfpb.WorkerMessage) bool {
 	if w.sendCh == nil {
 		return false
@@ -477,7 +481,7 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 			w.log.Warn("assignment without lease, spec or work: ignored", "lease", a.GetLease())
 			if a.GetLease() != nil {
 				w.mu.Lock()
-				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
+				w.reportLocked(a.Lease, &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 					Error: "worker: assignment without spec or work"}}})
 				w.creditSlotLocked()
 				w.mu.Unlock()
@@ -495,9 +499,11 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 	case *cfpb.CoordinatorMessage_Ack:
 		w.mu.Lock()
 		k := leaseKey{msg.Ack.SweepId, msg.Ack.Shard}
-		if _, ok := w.unacked[k]; ok {
+		if p, ok := w.unacked[k]; ok && p.lease.LeaseId == msg.Ack.LeaseId {
 			delete(w.unacked, k)
-			w.done++
+			if p.msg.GetResult() != nil {
+				w.done++
+			}
 		}
 		w.checkDrainedLocked()
 		w.mu.Unlock()
@@ -536,15 +542,10 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 				Error: err.Error(), Local: errors.Is(err, ErrLocal)}}}
 		default:
-			r := Result(a.Lease, w.cfg.ID, sum, took)
-			p := &pendingResult{result: r}
-			w.unacked[k] = p
-			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: r}}
+			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: Result(a.Lease, w.cfg.ID, sum, took)}}
 		}
-		if msg != nil && w.sendLocked(msg) {
-			if p := w.unacked[k]; p != nil && msg.GetResult() != nil {
-				p.sentAt = time.Now()
-			}
+		if msg != nil {
+			w.reportLocked(a.Lease, msg)
 		}
 		if t.ownsSlot {
 			t.ownsSlot = false
@@ -553,6 +554,16 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 		}
 		w.checkDrainedLocked()
 	}()
+}
+
+// reportLocked keeps a result or failure until its Ack and sends it now
+// if a stream is open; otherwise it goes on the next stream.
+func (w *Worker) reportLocked(lease *cfpb.LeaseRef, msg *cfpb.WorkerMessage) {
+	p := &report{msg: msg, lease: lease}
+	w.unacked[leaseKey{lease.SweepId, lease.Shard}] = p
+	if w.sendLocked(msg) {
+		p.sentAt = time.Now()
+	}
 }
 
 // runSafely turns a panic in the simulator into an error: one bad shard
