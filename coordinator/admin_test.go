@@ -87,9 +87,7 @@ func TestDrainingWorkerFinishesWhatItHoldsAndTakesNothingNew(t *testing.T) {
 	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 3, Run: run, RetryDelay: 20 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background()) }()
-	if _, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec}); err != nil {
-		t.Fatal(err)
-	}
+	submit(t, sweeps, spec)
 	for started.Load() < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -137,10 +135,7 @@ func TestElectionDoesNotRerunWork(t *testing.T) {
 		id := fmt.Sprintf("w%d", i)
 		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: run, RetryDelay: 20 * time.Millisecond}))
 	}
-	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 	time.Sleep(150 * time.Millisecond) // every worker mid-shard
 	if err := c.nodes[lead].Raft().LeadershipTransfer().Error(); err != nil {
 		t.Fatal(err)
@@ -163,7 +158,8 @@ func TestElectionDoesNotRerunWork(t *testing.T) {
 // TestMalformedResultsCountAsFailedAttempts has a worker whose first
 // attempt at every shard reports a summary that does not fit the shard:
 // the leader refuses each as a failed attempt (no replica ever merges it),
-// the retries succeed, and the sweep ends done with the right numbers.
+// the retries succeed, the sweep ends done with the right numbers, and the
+// worker holds nothing unacknowledged.
 func TestMalformedResultsCountAsFailedAttempts(t *testing.T) {
 	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, BackoffBase: 10 * time.Millisecond})
 	c.leader(-1)
@@ -191,11 +187,9 @@ func TestMalformedResultsCountAsFailedAttempts(t *testing.T) {
 	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 2, Run: malformed(run), RetryDelay: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.Run(ctx)
-	sw, err := sweeps.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+	sw := submit(t, sweeps, spec)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		got, err := sweeps.Get(ctx, &cfpb.SweepRef{Id: sw.Id})
@@ -215,5 +209,44 @@ func TestMalformedResultsCountAsFailedAttempts(t *testing.T) {
 	}
 	if bad.Load() != 4 {
 		t.Fatalf("%d malformed results sent, want 4 (one per shard)", bad.Load())
+	}
+	w.Drain()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not drain")
+	}
+}
+
+// A worker whose every result is malformed has each acknowledged as a
+// failure: its shards fail after their attempts, and the worker holds
+// nothing and drains, instead of re-sending the refused results forever.
+func TestMalformedResultsAreAcknowledgedAsFailures(t *testing.T) {
+	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, BackoffBase: 10 * time.Millisecond})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 2}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		return &cfpb.Summary{Images: int64(w.Count), Signal: []*cfpb.Sum128{{Hi: 1}}}, nil // no Noise: does not fit
+	}
+	w := worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 1, Run: run, RetryDelay: 20 * time.Millisecond})
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(context.Background()) }()
+	sw := submit(t, sweeps, spec)
+	done := waitDone(t, sweeps, sw.Id, 30*time.Second)
+	if done.Progress.Failed != 2 || !strings.Contains(strings.Join(done.Errors, "\n"), "malformed") {
+		t.Fatalf("sweep ended with %d failed shards and errors %q; want 2 failed, malformed", done.Progress.Failed, done.Errors)
+	}
+	w.Drain()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not drain: a malformed result was never acknowledged")
 	}
 }

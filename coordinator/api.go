@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -31,7 +30,10 @@ import (
 // Unauthenticated), role checks and explicit keepalive.
 func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 20 * time.Second, Timeout: 10 * time.Second}),
+		// A peer that stops answering pings (a frozen worker or client) is
+		// cut off within about Time + Timeout.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
+		// Clients ping every clientKeepalive().Time; allow it.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(authUnary),
 		grpc.ChainStreamInterceptor(authStream),
@@ -84,10 +86,18 @@ const retryConfig = `{"methodConfig": [{
   "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE"]}}]}`
 
+// clientKeepalive finds a frozen coordinator (one that stops answering
+// HTTP/2 pings) within about 13 s on any connection, idle or not; 10 s is
+// the shortest ping interval gRPC allows a client. Worker streams notice
+// sooner, by the leader's Pings (see cfpb.Ping), and watches by their
+// updates.
+func clientKeepalive() keepalive.ClientParameters {
+	return keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}
+}
+
 // DialOptions are the client side of ServerOptions.
 func DialOptions(tlsCfg *tls.Config) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultServiceConfig(retryConfig)}
+	opts := []grpc.DialOption{grpc.WithKeepaliveParams(clientKeepalive()), grpc.WithDefaultServiceConfig(retryConfig)}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	} else {
@@ -96,58 +106,11 @@ func DialOptions(tlsCfg *tls.Config) []grpc.DialOption {
 	return opts
 }
 
-// forwarder keeps client connections to leaders.
-type forwarder struct {
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-}
-
-func (n *Node) leaderConn() (*grpc.ClientConn, error) {
-	id, addr := n.LeaderAPI()
-	if id == "" {
-		return nil, status.Error(codes.Unavailable, "coordinator: no leader elected yet")
-	}
-	if id == n.cfg.ID {
-		return nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
-	}
-	if addr == "" {
-		return nil, status.Errorf(codes.Unavailable, "coordinator: leader %s has no known API address yet", id)
-	}
-	n.fwd.mu.Lock()
-	defer n.fwd.mu.Unlock()
-	if n.fwd.conns == nil {
-		n.fwd.conns = map[string]*grpc.ClientConn{}
-	}
-	if c, ok := n.fwd.conns[addr]; ok {
-		return c, nil
-	}
-	c, err := grpc.NewClient(addr, append(DialOptions(n.clientTLS), forwardDialOptions()...)...)
-	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "coordinator: dial leader %s at %s: %v", id, addr, err)
-	}
-	n.fwd.conns[addr] = c
-	return c, nil
-}
-
-// sweepsService implements cfpb.SweepsServer.
+// sweepsService implements cfpb.SweepsServer. Each handler is its leader
+// half; forward and forwardStream pass the call on from a follower.
 type sweepsService struct {
 	cfpb.UnimplementedSweepsServer
 	n *Node
-}
-
-// leading returns the leader role, or a client of the leader to forward to.
-func (s *sweepsService) leading() (*leaderRole, cfpb.SweepsClient, error) {
-	if lr := s.n.leaderRole(); lr != nil {
-		return lr, nil, nil
-	}
-	if s.n.IsLeader() {
-		return nil, nil, status.Error(codes.Unavailable, "coordinator: taking up leadership; retry in a moment")
-	}
-	c, err := s.n.leaderConn()
-	if err != nil {
-		return nil, nil, err
-	}
-	return nil, cfpb.NewSweepsClient(c), nil
 }
 
 func grpcErr(err error) error {
@@ -161,7 +124,9 @@ func grpcErr(err error) error {
 	case errors.Is(err, state.ErrUnknownSweep):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrNotLeader):
-		return status.Error(codes.Unavailable, err.Error())
+		return refusal("%v", err) // nothing was appended to the log
+	case errors.Is(err, ErrLeadershipLost):
+		return status.Error(codes.Unavailable, err.Error()) // it may yet commit
 	}
 	return status.Error(codes.Internal, err.Error())
 }
@@ -173,17 +138,15 @@ func newSweepID(now time.Time) string {
 }
 
 func (s *sweepsService) Submit(ctx context.Context, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
-	lr, fwd, err := s.leading()
-	if err != nil {
-		return nil, err
-	}
-	if fwd != nil {
-		return fwd.Submit(ctx, req)
-	}
-	spec := proto.Clone(req.GetSpec()).(*cfpb.SweepSpec)
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) { return s.submit(lr, req) },
+		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Submit(ctx, req) })
+}
+
+func (s *sweepsService) submit(lr *leaderRole, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
 	if req.GetSpec() == nil {
 		return nil, status.Error(codes.InvalidArgument, "spec: missing")
 	}
+	spec := proto.Clone(req.GetSpec()).(*cfpb.SweepSpec)
 	sweep.ApplyDefaults(spec)
 	if err := sweep.Validate(spec, sweep.Limits{MaxShards: s.n.cfg.MaxShards, RequireSHA256: !s.n.cfg.Embedded}); err != nil {
 		return nil, grpcErr(err)
@@ -203,37 +166,26 @@ func (s *sweepsService) describe(lr *leaderRole, id string) (*cfpb.Sweep, error)
 	if err != nil {
 		return nil, grpcErr(err)
 	}
-	if lr != nil {
-		sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
-	}
+	sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
 	return sw, nil
 }
 
 func (s *sweepsService) Get(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	lr, fwd, err := s.leading()
-	if err != nil {
-		return nil, err
-	}
-	if fwd != nil {
-		return fwd.Get(ctx, req)
-	}
-	return s.describe(lr, req.GetId())
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) { return s.describe(lr, req.GetId()) },
+		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Get(ctx, req) })
 }
 
 func (s *sweepsService) List(ctx context.Context, req *cfpb.ListRequest) (*cfpb.ListResponse, error) {
-	lr, fwd, err := s.leading()
-	if err != nil {
-		return nil, err
-	}
-	if fwd != nil {
-		return fwd.List(ctx, req)
-	}
-	out := &cfpb.ListResponse{}
-	for _, sw := range s.n.st.Sweeps() {
-		sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
-		out.Sweeps = append(out.Sweeps, sw)
-	}
-	return out, nil
+	return forward(s.n, func(lr *leaderRole) (*cfpb.ListResponse, error) {
+		out := &cfpb.ListResponse{}
+		for _, sw := range s.n.st.Sweeps() {
+			sw.ShardsPerSecond, sw.EtaSeconds = lr.liveFigures(sw)
+			out.Sweeps = append(out.Sweeps, sw)
+		}
+		return out, nil
+	}, func(c grpc.ClientConnInterface) (*cfpb.ListResponse, error) {
+		return cfpb.NewSweepsClient(c).List(ctx, req)
+	})
 }
 
 func terminal(st cfpb.SweepState) bool {
@@ -241,30 +193,21 @@ func terminal(st cfpb.SweepState) bool {
 }
 
 func (s *sweepsService) Watch(req *cfpb.SweepRef, stream cfpb.Sweeps_WatchServer) error {
-	lr, fwd, err := s.leading()
-	if err != nil {
-		return err
-	}
-	if fwd != nil {
-		up, err := fwd.Watch(stream.Context(), req)
-		if err != nil {
-			return err
-		}
-		for {
-			sw, err := up.Recv()
-			if err != nil {
-				return ignoreEOF(err)
-			}
-			if err := stream.Send(sw); err != nil {
-				return err
-			}
-		}
-	}
+	return forwardStream(s.n, stream, func(lr *leaderRole) error { return s.watch(lr, req.GetId(), stream) },
+		func(ctx context.Context, c grpc.ClientConnInterface) (cfpb.Sweeps_WatchClient, error) {
+			return cfpb.NewSweepsClient(c).Watch(ctx, req)
+		})
+}
+
+// watch sends the sweep at every change, at most five times a second and
+// at least once a second, until it ends or this node stops leading.
+func (s *sweepsService) watch(lr *leaderRole, id string, stream cfpb.Sweeps_WatchServer) error {
+	ctx := stream.Context()
 	var last *cfpb.Sweep
 	lastSent := time.Time{}
 	for {
 		changed := s.n.changed()
-		sw, err := s.describe(lr, req.GetId())
+		sw, err := s.describe(lr, id)
 		if err != nil {
 			return err
 		}
@@ -278,43 +221,25 @@ func (s *sweepsService) Watch(req *cfpb.SweepRef, stream cfpb.Sweeps_WatchServer
 			return nil
 		}
 		select {
-		case <-stream.Context().Done():
-			return stream.Context().Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-lr.ctx.Done():
-			return status.Error(codes.Unavailable, "coordinator: leadership lost; watch again")
+			return refusal("coordinator: leadership lost; watch again")
+		case <-s.n.leaving:
+			return refusal("coordinator %s is stopping; watch again", s.n.cfg.ID)
 		case <-changed:
-			// At most five updates a second.
 			select {
 			case <-time.After(200 * time.Millisecond):
-			case <-stream.Context().Done():
-				return stream.Context().Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		case <-time.After(time.Second):
 		}
 	}
 }
 
-func ignoreEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
-		return nil
-	}
-	if status.Code(err) == codes.OK {
-		return nil
-	}
-	return err
-}
-
-// setState applies a state change here when this node leads, or forwards
-// it to the leader; lr comes from the same leading() call, so a leadership
-// change in between cannot leave it nil.
-func (s *sweepsService) setState(req *cfpb.SweepRef, st cfpb.SweepState, forward func(cfpb.SweepsClient) (*cfpb.Sweep, error)) (*cfpb.Sweep, error) {
-	lr, fwd, err := s.leading()
-	if err != nil {
-		return nil, err
-	}
-	if fwd != nil {
-		return forward(fwd)
-	}
+// setState applies a state change on the leader.
+func (s *sweepsService) setState(lr *leaderRole, req *cfpb.SweepRef, st cfpb.SweepState) (*cfpb.Sweep, error) {
 	if _, err := s.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetState{SetState: &cfpb.SetSweepState{SweepId: req.GetId(), State: st}}}); err != nil {
 		return nil, grpcErr(err)
 	}
@@ -326,47 +251,41 @@ func (s *sweepsService) setState(req *cfpb.SweepRef, st cfpb.SweepState, forward
 }
 
 func (s *sweepsService) Cancel(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	return s.setState(req, cfpb.SweepState_SWEEP_STATE_CANCELLED, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Cancel(ctx, req) })
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
+		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_CANCELLED)
+	},
+		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Cancel(ctx, req) })
 }
 
 func (s *sweepsService) Pause(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	return s.setState(req, cfpb.SweepState_SWEEP_STATE_PAUSED, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Pause(ctx, req) })
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
+		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_PAUSED)
+	},
+		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Pause(ctx, req) })
 }
 
 func (s *sweepsService) Resume(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
-	return s.setState(req, cfpb.SweepState_SWEEP_STATE_RUNNING, func(c cfpb.SweepsClient) (*cfpb.Sweep, error) { return c.Resume(ctx, req) })
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
+		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_RUNNING)
+	},
+		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Resume(ctx, req) })
 }
 
 func (s *sweepsService) Results(req *cfpb.SweepRef, stream cfpb.Sweeps_ResultsServer) error {
-	_, fwd, err := s.leading()
-	if err != nil {
-		return err
-	}
-	if fwd != nil {
-		up, err := fwd.Results(stream.Context(), req)
+	return forwardStream(s.n, stream, func(*leaderRole) error {
+		res, err := s.n.st.Results(req.GetId())
 		if err != nil {
-			return err
+			return grpcErr(err)
 		}
-		for {
-			p, err := up.Recv()
-			if err != nil {
-				return ignoreEOF(err)
-			}
+		for _, p := range res {
 			if err := stream.Send(p); err != nil {
 				return err
 			}
 		}
-	}
-	res, err := s.n.st.Results(req.GetId())
-	if err != nil {
-		return grpcErr(err)
-	}
-	for _, p := range res {
-		if err := stream.Send(p); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	}, func(ctx context.Context, c grpc.ClientConnInterface) (cfpb.Sweeps_ResultsClient, error) {
+		return cfpb.NewSweepsClient(c).Results(ctx, req)
+	})
 }
 
 // clusterService implements cfpb.ClusterServer.
@@ -414,13 +333,15 @@ func (n *Node) Status() (*cfpb.ClusterStatus, error) {
 }
 
 func (c *clusterService) AddCoordinator(ctx context.Context, req *cfpb.AddCoordinatorRequest) (*cfpb.ClusterStatus, error) {
-	if c.n.leaderRole() == nil {
-		conn, err := c.n.leaderConn()
-		if err != nil {
-			return nil, err
-		}
-		return cfpb.NewClusterClient(conn).AddCoordinator(ctx, req)
-	}
+	return forward(c.n, func(*leaderRole) (*cfpb.ClusterStatus, error) { return c.addCoordinator(ctx, req) },
+		func(conn grpc.ClientConnInterface) (*cfpb.ClusterStatus, error) {
+			return cfpb.NewClusterClient(conn).AddCoordinator(ctx, req)
+		})
+}
+
+// addCoordinator adds a server as a non-voter, waits for its log to catch
+// up, then promotes it.
+func (c *clusterService) addCoordinator(ctx context.Context, req *cfpb.AddCoordinatorRequest) (*cfpb.ClusterStatus, error) {
 	if req.Id == "" || req.RaftAddress == "" || req.GrpcAddress == "" {
 		return nil, status.Error(codes.InvalidArgument, "add coordinator: id, raft_address and grpc_address are required")
 	}
@@ -472,13 +393,13 @@ func (n *Node) remoteAppliedIndex(ctx context.Context, addr string) (uint64, err
 }
 
 func (c *clusterService) RemoveCoordinator(ctx context.Context, req *cfpb.RemoveCoordinatorRequest) (*cfpb.ClusterStatus, error) {
-	if c.n.leaderRole() == nil {
-		conn, err := c.n.leaderConn()
-		if err != nil {
-			return nil, err
-		}
-		return cfpb.NewClusterClient(conn).RemoveCoordinator(ctx, req)
-	}
+	return forward(c.n, func(*leaderRole) (*cfpb.ClusterStatus, error) { return c.removeCoordinator(req) },
+		func(conn grpc.ClientConnInterface) (*cfpb.ClusterStatus, error) {
+			return cfpb.NewClusterClient(conn).RemoveCoordinator(ctx, req)
+		})
+}
+
+func (c *clusterService) removeCoordinator(req *cfpb.RemoveCoordinatorRequest) (*cfpb.ClusterStatus, error) {
 	if req.Id == "" {
 		return nil, status.Error(codes.InvalidArgument, "remove coordinator: id is required")
 	}

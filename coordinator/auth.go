@@ -226,20 +226,20 @@ type ctxStream struct {
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
 
-// forwardUnary and forwardStream are the client interceptors of connections
+// forwardUnaryInterceptor and forwardStreamInterceptor are the client interceptors of connections
 // to the leader: they carry the caller's identity along.
-func forwardUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+func forwardUnaryInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	return invoker(withCallerMetadata(ctx), method, req, reply, cc, opts...)
 }
 
-func forwardStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func forwardStreamInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return streamer(withCallerMetadata(ctx), desc, cc, method, opts...)
 }
 
 // forwardDialOptions are added to DialOptions for a coordinator's
 // connections to other coordinators.
 func forwardDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(forwardUnary), grpc.WithChainStreamInterceptor(forwardStream)}
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(forwardUnaryInterceptor), grpc.WithChainStreamInterceptor(forwardStreamInterceptor)}
 }
 
 // requireRole re-checks a role inside a handler (defence in depth for code

@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -27,6 +28,7 @@ type testCluster struct {
 	nodes  []*coordinator.Node
 	trans  []*raft.InmemTransport
 	lis    []net.Listener
+	fronts []*freezer // the API addresses everyone dials: proxies that can freeze
 	srvs   []*grpc.Server
 	peers  []coordinator.Peer
 	cfg    coordinator.Config
@@ -42,9 +44,12 @@ func newTestCluster(t *testing.T, n int, cfg coordinator.Config) *testCluster {
 			t.Fatal(err)
 		}
 		_, tr := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("raft-c%d", i)))
+		front := newFreezer(t, lis.Addr().String())
+		t.Cleanup(front.close)
 		c.lis = append(c.lis, lis)
+		c.fronts = append(c.fronts, front)
 		c.trans = append(c.trans, tr)
-		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i), Raft: fmt.Sprintf("raft-c%d", i), GRPC: lis.Addr().String()})
+		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i), Raft: fmt.Sprintf("raft-c%d", i), GRPC: front.addr()})
 	}
 	for i := range c.trans {
 		for j := range c.trans {
@@ -95,6 +100,20 @@ func (c *testCluster) kill(i int) {
 	}
 }
 
+// stop takes node i out of service the way SIGTERM does, within bound.
+func (c *testCluster) stop(i int, bound time.Duration) error {
+	c.killed[i] = true
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	err := c.nodes[i].Stop(ctx, c.srvs[i])
+	for j := range c.trans {
+		if j != i {
+			c.trans[j].Disconnect(c.trans[i].LocalAddr())
+		}
+	}
+	return err
+}
+
 // partition cuts node i off from the other coordinators' raft traffic.
 func (c *testCluster) partition(i int) {
 	c.trans[i].DisconnectAll()
@@ -103,6 +122,14 @@ func (c *testCluster) partition(i int) {
 			c.trans[j].Disconnect(c.trans[i].LocalAddr())
 		}
 	}
+}
+
+// freeze stops node i as SIGSTOP would, as far as the others can tell:
+// its raft traffic is cut and its API connections stay open but carry
+// nothing.
+func (c *testCluster) freeze(i int) {
+	c.partition(i)
+	c.fronts[i].freeze(true)
 }
 
 func (c *testCluster) heal(i int) {
@@ -220,6 +247,53 @@ func waitDone(t *testing.T, cl cfpb.SweepsClient, id string, timeout time.Durati
 	return nil
 }
 
+// retryWithin is how long tests wait out an election or a takeover, the
+// same way the command-line client does.
+const retryWithin = 30 * time.Second
+
+// submit submits spec through cl, waiting out the cluster's passing
+// refusals.
+func submit(t *testing.T, cl cfpb.SweepsClient, spec *cfpb.SweepSpec) *cfpb.Sweep {
+	t.Helper()
+	var sw *cfpb.Sweep
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryRefusals, func(ctx context.Context) (err error) {
+		sw, err = cl.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	return sw
+}
+
+// results reads every point's results of a sweep, reading again from the
+// start when a leader change breaks the stream.
+func results(t *testing.T, cl cfpb.SweepsClient, id string) []*cfpb.PointResult {
+	t.Helper()
+	var got []*cfpb.PointResult
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryUnavailable, func(ctx context.Context) error {
+		got = nil
+		stream, err := cl.Results(ctx, &cfpb.SweepRef{Id: id})
+		if err != nil {
+			return err
+		}
+		for {
+			p, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			got = append(got, p)
+		}
+	})
+	if err != nil {
+		t.Fatalf("results of %s: %v", id, err)
+	}
+	return got
+}
+
 func mustSpec(t testing.TB, y string) *cfpb.SweepSpec {
 	t.Helper()
 	s, err := sweep.Parse("test.yaml", []byte(y))
@@ -241,10 +315,7 @@ grid: {gamma: [0, 1, 2, 3], clip: [off, {alpha: 2, beta: 0.25}, {alpha: 3, beta:
 trials: 2
 images_per_shard: 20
 `)
-	sw, err := sweeps.Submit(context.Background(), &cfpb.SubmitRequest{Spec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := submit(t, sweeps, spec)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var pool workerPool
@@ -284,18 +355,7 @@ images_per_shard: 20
 		t.Fatalf("sweep %v", done)
 	}
 	// Every shard's recorded result is the deterministic one.
-	stream, err := sweepsLive.Results(context.Background(), &cfpb.SweepRef{Id: sw.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []*cfpb.PointResult
-	for {
-		p, err := stream.Recv()
-		if err != nil {
-			break
-		}
-		got = append(got, p)
-	}
+	got := results(t, sweepsLive, sw.Id)
 	l, _ := sweep.NewLayout(spec)
 	want := sweep.Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE },
 		func(k int) *cfpb.Summary { return fakeSummary(l.Shard("", k)) })
@@ -330,5 +390,140 @@ func assertSameResults(t *testing.T, got, want []*cfpb.PointResult) {
 				}
 			}
 		}
+	}
+}
+
+// A sweep submitted the moment the coordinators start, before any election,
+// is refused for a moment (no leader yet, a node taking up leadership) and
+// gets through on a retry.
+func TestSubmitDuringTheFirstElectionGetsThroughOnRetry(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true})
+	sweeps, _ := c.client(0) // no wait for a leader
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 4}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	calls := 0
+	err := coordinator.Retry(context.Background(), retryWithin, coordinator.RetryRefusals, func(ctx context.Context) error {
+		calls++
+		_, err := sweeps.Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("submit after %d calls: %v", calls, err)
+	}
+	if calls < 2 {
+		t.Fatalf("the first submit got through before any election (%d call); the test proves nothing", calls)
+	}
+}
+
+// A leader stopped while a worker is connected and mid-shard hands over its
+// leadership, ends the worker's stream and stops well within its bound;
+// the worker carries on with the new leader and the sweep completes.
+func TestStoppingALeaderWithAConnectedWorkerEndsWithinItsBound(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 5 * time.Second, HeartbeatInterval: 100 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client((lead + 1) % 3)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 4}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	started, release := make(chan struct{}, 8), make(chan struct{})
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return fakeSummary(w), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	pool.start(ctx, "w", worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 1, Run: run, RetryDelay: 20 * time.Millisecond}))
+	sw := submit(t, sweeps, spec)
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker never started a shard")
+	}
+	begin := time.Now()
+	if err := c.stop(lead, 10*time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Fatalf("stopping the leader took %v with a worker connected; want well under its 10 s bound", took)
+	}
+	close(release)
+	live, _ := c.client(c.leader(lead))
+	done := waitDone(t, live, sw.Id, 60*time.Second)
+	if done.Progress.Done != 4 || done.Progress.Failed != 0 {
+		t.Fatalf("sweep %v", done)
+	}
+}
+
+// progressOf is a sweep's done count as a coordinator sees it, or -1.
+func progressOf(cl cfpb.SweepsClient, id string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	sw, err := cl.Get(ctx, &cfpb.SweepRef{Id: id})
+	if err != nil {
+		return -1
+	}
+	return sw.Progress.Done
+}
+
+// A leader frozen mid-sweep (its connections open but silent, as under
+// SIGSTOP or `docker pause`) is left behind within seconds: the others
+// elect a new leader, the workers find their streams dead by the missing
+// Pings and move to it, and shards complete again long before gRPC's
+// keepalive alone would notice (13 s).
+func TestFrozenLeaderIsLeftBehindWithinSeconds(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 5 * time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		PingInterval: 200 * time.Millisecond, Grace: time.Second, BackoffBase: 50 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client((lead + 1) % 3)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 600}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n")
+	run := func(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return fakeSummary(w), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("w%d", i)
+		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: run,
+			RetryDelay: 50 * time.Millisecond, Silence: time.Second}))
+	}
+	sw := submit(t, sweeps, spec)
+	for deadline := time.Now().Add(30 * time.Second); progressOf(sweeps, sw.Id) < 20; {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress before the freeze")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.freeze(lead)
+	frozen := time.Now()
+	live, _ := c.client(c.leader(lead))
+	before := int64(-1)
+	for before < 0 && time.Since(frozen) < 20*time.Second {
+		before = progressOf(live, sw.Id)
+	}
+	for progressOf(live, sw.Id) <= before {
+		if time.Since(frozen) > 20*time.Second {
+			t.Fatalf("no shard completed in 20 s after the leader froze")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if took := time.Since(frozen); took > 6*time.Second {
+		t.Fatalf("shards completed again %v after the leader froze; want a few seconds", took)
+	} else {
+		t.Logf("shards completed again %v after the leader froze", took.Round(time.Millisecond))
+	}
+	done := waitDone(t, live, sw.Id, 60*time.Second)
+	if done.Progress.Done != 600 || done.Progress.Failed != 0 {
+		t.Fatalf("sweep %v", done)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -74,26 +73,40 @@ func (s *session) send(m *cfpb.CoordinatorMessage) {
 	}
 }
 
+// workerEvent is a result or a failure from a worker's stream.
 type workerEvent struct {
 	sess    *session
 	result  *cfpb.ShardResult
 	failure *cfpb.ShardFailure
 }
 
-func newLeaderRole(n *Node) *leaderRole {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &leaderRole{n: n, ctx: ctx, cancel: cancel, sessions: map[string]*session{}, leases: map[leaseKey]*lease{},
-		rates: map[string]*rate{}, wake: make(chan struct{}, 1), inbox: make(chan workerEvent, 65536), started: time.Now()}
+// lease names the lease the event reports on, and whether it is a result.
+func (ev workerEvent) lease() (*cfpb.LeaseRef, bool) {
+	if r := ev.result; r != nil {
+		return &cfpb.LeaseRef{SweepId: r.SweepId, Shard: r.Shard, LeaseId: r.LeaseId, Attempt: r.Attempt}, true
+	}
+	return ev.failure.Lease, false
 }
 
-func (lr *leaderRole) start() {
+// newLeaderRole builds the whole leader role, leases included, before
+// anyone can see it: Node.setLeader publishes it only once it is complete,
+// because a worker may open a stream the moment it is published.
+func newLeaderRole(n *Node) *leaderRole {
+	ctx, cancel := context.WithCancel(context.Background())
+	lr := &leaderRole{n: n, ctx: ctx, cancel: cancel, sessions: map[string]*session{}, leases: map[leaseKey]*lease{},
+		rates: map[string]*rate{}, wake: make(chan struct{}, 1), inbox: make(chan workerEvent, 65536), started: time.Now()}
 	// Leases granted by earlier leaders get the TTL plus a grace period, so
 	// that their workers can reconnect and re-adopt them instead of the
 	// election re-running their work.
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL + lr.n.cfg.Grace)
-	for _, l := range lr.n.st.Leases() {
+	deadline := time.Now().Add(n.cfg.LeaseTTL + n.cfg.Grace)
+	for _, l := range n.st.Leases() {
 		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline}
 	}
+	return lr
+}
+
+// start runs the leader's goroutines; shutdown waits for them.
+func (lr *leaderRole) start() {
 	lr.wg.Add(3)
 	go lr.registerSelf()
 	go lr.schedule()
@@ -184,7 +197,7 @@ func (lr *leaderRole) scheduleOnce() bool {
 	if len(picks) == 0 {
 		return false
 	}
-	r, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Assign{Assign: &cfpb.AssignShards{Assignments: picks}}})
+	r, err := lr.n.Apply(assignCommand(now, picks))
 	if err != nil {
 		lr.n.log.Warn("assign", "err", err)
 		return false
@@ -215,179 +228,6 @@ func (lr *leaderRole) scheduleOnce() bool {
 		s.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Assign{Assign: &cfpb.Assign{Lease: g, Work: work, Spec: spec}}})
 	}
 	return len(r.Granted) > 0
-}
-
-// batch turns worker results and failures into raft commands, many per
-// entry, and acknowledges each result after its commit.
-func (lr *leaderRole) batch() {
-	defer lr.wg.Done()
-	const maxBatch = 4096
-	for {
-		var evs []workerEvent
-		select {
-		case <-lr.ctx.Done():
-			return
-		case ev := <-lr.inbox:
-			evs = append(evs, ev)
-		}
-	more:
-		for len(evs) < maxBatch {
-			select {
-			case ev := <-lr.inbox:
-				evs = append(evs, ev)
-			default:
-				break more
-			}
-		}
-		lr.commit(evs)
-	}
-}
-
-func (lr *leaderRole) commit(evs []workerEvent) {
-	now := time.Now()
-	var results []*cfpb.ShardResult
-	var releases []*cfpb.Release
-	for i, ev := range evs {
-		if ev.result != nil {
-			if err := lr.checkResult(ev.result); err != nil {
-				// Refused before raft sees it, and counted as a failed attempt.
-				lr.n.log.Warn("malformed result", "worker", ev.sess.worker, "sweep", ev.result.SweepId, "shard", ev.result.Shard, "err", err)
-				ev = workerEvent{sess: ev.sess, failure: &cfpb.ShardFailure{Lease: &cfpb.LeaseRef{SweepId: ev.result.SweepId,
-					Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt},
-					Error: fmt.Sprintf("malformed result from worker %s: %v", ev.sess.worker, err)}}
-				evs[i] = ev
-			} else {
-				results = append(results, ev.result)
-				continue
-			}
-		}
-		f := ev.failure
-		sh, err := lr.n.st.Shard(f.Lease.GetSweepId(), f.Lease.GetShard())
-		if err != nil {
-			continue
-		}
-		releases = append(releases, &cfpb.Release{SweepId: f.Lease.SweepId, Shard: f.Lease.Shard, LeaseId: f.Lease.LeaseId,
-			Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: f.Error,
-			BackoffUntilNs: now.Add(lr.backoff(sh.Failures + 1)).UnixNano()})
-	}
-	if len(results) > 0 {
-		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results}}}); err != nil {
-			// Not committed: no Ack, so the workers keep and re-send them.
-			lr.n.log.Warn("complete", "results", len(results), "err", err)
-			return
-		}
-	}
-	released := true
-	if len(releases) > 0 {
-		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: releases}}}); err != nil {
-			// Not committed: the leases stay in the table, to expire.
-			lr.n.log.Warn("release", "err", err)
-			released = false
-		}
-	}
-	lr.mu.Lock()
-	for _, ev := range evs {
-		var ref *cfpb.LeaseRef
-		if ev.result != nil {
-			ref = &cfpb.LeaseRef{SweepId: ev.result.SweepId, Shard: ev.result.Shard, LeaseId: ev.result.LeaseId, Attempt: ev.result.Attempt}
-			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
-		} else {
-			ref = ev.failure.Lease
-		}
-		k := leaseKey{ref.SweepId, ref.Shard}
-		if l, ok := lr.leases[k]; ok {
-			if ev.result != nil {
-				// Counted once per leased shard: not for duplicates, nor for
-				// sweep ids a worker made up.
-				lr.rateOf(ref.SweepId).add(now)
-			}
-			if ev.result != nil && l.ref.LeaseId != ref.LeaseId && l.sess != nil {
-				// Done by an earlier lease: stop the current holder.
-				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
-			}
-			if ev.result != nil || (released && l.ref.LeaseId == ref.LeaseId) {
-				delete(lr.leases, k)
-			}
-		}
-	}
-	lr.mu.Unlock()
-	lr.poke()
-}
-
-// checkResult reports a result whose summary does not fit its shard.
-func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
-	w, _, err := lr.n.st.Work(r.SweepId, r.Shard)
-	if err != nil {
-		return nil // an unknown shard: the state machine ignores it
-	}
-	return sweep.CheckSummary(r.Summary, int(w.Count))
-}
-
-// backoff is the delay before the attempt after the given number of
-// counted failures: base, 2 base, 4 base ... at most 30 s.
-func (lr *leaderRole) backoff(failures int32) time.Duration {
-	d := lr.n.cfg.BackoffBase
-	for i := int32(1); i < failures && d < 30*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 30*time.Second)
-}
-
-// reap ends leases whose deadline passed: expired (counted) when the worker
-// is connected but silent, lost (not counted) when its connection is gone.
-func (lr *leaderRole) reap() {
-	defer lr.wg.Done()
-	period := min(lr.n.cfg.LeaseTTL/4, 250*time.Millisecond)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-lr.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := time.Now()
-		var rels []*cfpb.Release
-		removed := map[leaseKey]*lease{}
-		lr.mu.Lock()
-		for k, l := range lr.leases {
-			if now.Before(l.deadline) {
-				continue
-			}
-			rel := &cfpb.Release{SweepId: k.sweep, Shard: k.shard, LeaseId: l.ref.LeaseId}
-			if l.sess != nil && l.sess.isOpen() {
-				rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_EXPIRED
-				sh, err := lr.n.st.Shard(k.sweep, k.shard)
-				if err == nil {
-					rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
-				}
-				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
-				lr.n.Metrics.leasesExpired.Inc()
-			} else {
-				rel.Reason = cfpb.ReleaseReason_RELEASE_REASON_LOST
-			}
-			rels = append(rels, rel)
-			removed[k] = l
-			delete(lr.leases, k)
-		}
-		lr.mu.Unlock()
-		if len(rels) == 0 {
-			continue
-		}
-		if _, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Release{Release: &cfpb.ReleaseShards{Releases: rels}}}); err != nil {
-			// Not committed: put the leases back, already expired, so the
-			// next tick tries again rather than leaving them leased forever.
-			lr.n.log.Warn("release expired leases", "err", err)
-			lr.mu.Lock()
-			for k, l := range removed {
-				if _, ok := lr.leases[k]; !ok {
-					lr.leases[k] = l
-				}
-			}
-			lr.mu.Unlock()
-		}
-		lr.poke()
-	}
 }
 
 // open registers a worker's stream and re-adopts the leases it still holds.

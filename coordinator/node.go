@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/clipformer/clipformer/coordinator/state"
@@ -54,6 +55,7 @@ type Config struct {
 
 	HeartbeatInterval time.Duration // how often workers heartbeat (default 5 s)
 	LeaseTTL          time.Duration // a lease without heartbeat expires (default 30 s)
+	PingInterval      time.Duration // how often a worker stream carries at least a Ping (default 1 s)
 	Grace             time.Duration // extra lease time after a leader change (default LeaseTTL)
 	BackoffBase       time.Duration // first retry delay after a counted failure (default 1 s)
 	MaxShards         int64         // largest sweep accepted (default sweep.DefaultMaxShards)
@@ -76,6 +78,9 @@ type TLSPair struct {
 func (c *Config) defaults() {
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Second
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 30 * time.Second
@@ -121,10 +126,23 @@ type Node struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+
+	// leaving is closed when Stop begins: worker streams and client
+	// streams end, so that a graceful stop of the API does not wait on
+	// them.
+	leaving   chan struct{}
+	leaveOnce sync.Once
 }
 
-// ErrNotLeader is returned by operations only the leader performs.
-var ErrNotLeader = errors.New("coordinator: not the leader")
+// Errors of a node.
+var (
+	// ErrNotLeader is returned by operations only the leader performs,
+	// when this node does not lead: nothing was done.
+	ErrNotLeader = errors.New("coordinator: not the leader")
+	// ErrLeadershipLost is returned by Apply when the node stepped down
+	// with the command in flight: it may or may not commit.
+	ErrLeadershipLost = errors.New("coordinator: leadership lost with a command in flight")
+)
 
 // NewNode starts a coordinator: raft, the state machine and, whenever this
 // node becomes leader, the lease manager and scheduler.
@@ -134,60 +152,22 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, errors.New("coordinator: --id is required")
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), st: state.New(), notify: make(chan struct{}),
-		stop: make(chan struct{}), Metrics: newMetrics()}
+		stop: make(chan struct{}), leaving: make(chan struct{}), Metrics: newMetrics()}
 	n.registerStateMetrics()
 	f := &fsm{st: n.st, applied: n.applied}
 
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.ID)
 	raftLog := cfg.RaftLog
 	if raftLog == nil {
 		raftLog = os.Stderr
 	}
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
-	rc.SnapshotThreshold = 4096
-	rc.BatchApplyCh = true
-	rc.SnapshotInterval = 30 * time.Second
-	if cfg.Fast {
-		rc.HeartbeatTimeout = 300 * time.Millisecond
-		rc.ElectionTimeout = 300 * time.Millisecond
-		rc.LeaderLeaseTimeout = 150 * time.Millisecond
-		rc.CommitTimeout = 5 * time.Millisecond
-	}
 	leaderCh := make(chan bool, 8)
-	rc.NotifyCh = leaderCh
-
-	var (
-		logs   raft.LogStore
-		stable raft.StableStore
-		snaps  raft.SnapshotStore
-	)
-	if cfg.InMemory {
-		mem := raft.NewInmemStore()
-		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
-	} else {
-		if cfg.DataDir == "" {
-			return nil, errors.New("coordinator: --data is required")
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("coordinator: data folder: %w", err)
-		}
-		bolt, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
-		if err != nil {
-			return nil, fmt.Errorf("coordinator: raft log store %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
-		}
-		n.closers = append(n.closers, bolt)
-		logs, stable = bolt, bolt
-		fss, err := raft.NewFileSnapshotStore(cfg.DataDir, 2, raftLog)
-		if err != nil {
-			bolt.Close()
-			return nil, fmt.Errorf("coordinator: snapshot store: %w", err)
-		}
-		snaps = fss
+	rc := raftConfig(cfg, raftLog, leaderCh)
+	logs, stable, snaps, err := n.openStores(raftLog)
+	if err != nil {
+		return nil, err
 	}
 	trans := cfg.Transport
 	if trans == nil {
-		var err error
 		if trans, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, cfg.RaftTLS); err != nil {
 			n.closeStores()
 			return nil, err
@@ -221,6 +201,52 @@ func NewNode(cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.watchLeadership(leaderCh)
 	return n, nil
+}
+
+// raftConfig is raft's configuration for a node; leadership changes go to
+// leaderCh.
+func raftConfig(cfg Config, raftLog io.Writer, leaderCh chan bool) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
+	rc.SnapshotThreshold = 4096
+	rc.BatchApplyCh = true
+	rc.SnapshotInterval = 30 * time.Second
+	if cfg.Fast {
+		rc.HeartbeatTimeout = 300 * time.Millisecond
+		rc.ElectionTimeout = 300 * time.Millisecond
+		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	rc.NotifyCh = leaderCh
+	return rc
+}
+
+// openStores opens the raft log, stable store and snapshots: in memory, or
+// in the data folder (closed by closeStores).
+func (n *Node) openStores(raftLog io.Writer) (raft.LogStore, raft.StableStore, raft.SnapshotStore, error) {
+	if n.cfg.InMemory {
+		mem := raft.NewInmemStore()
+		return mem, mem, raft.NewInmemSnapshotStore(), nil
+	}
+	dir := n.cfg.DataDir
+	if dir == "" {
+		return nil, nil, nil, errors.New("coordinator: --data is required")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("coordinator: data folder: %w", err)
+	}
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("coordinator: raft log store %s: %w", filepath.Join(dir, "raft.db"), err)
+	}
+	fss, err := raft.NewFileSnapshotStore(dir, 2, raftLog)
+	if err != nil {
+		bolt.Close()
+		return nil, nil, nil, fmt.Errorf("coordinator: snapshot store: %w", err)
+	}
+	n.closers = append(n.closers, bolt)
+	return bolt, bolt, fss, nil
 }
 
 func (n *Node) closeStores() {
@@ -281,8 +307,11 @@ func (n *Node) Apply(c *cfpb.Command) (*state.Response, error) {
 	start := time.Now()
 	fut := n.raft.Apply(b, n.cfg.ApplyTimeout)
 	if err := fut.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, fmt.Errorf("%w: %v", ErrLeadershipLost, err)
 		}
 		return nil, fmt.Errorf("coordinator: raft apply: %w", err)
 	}
@@ -338,30 +367,39 @@ func (n *Node) setLeader(on bool) {
 	if !on {
 		return
 	}
-	// Everything the previous leader committed is applied before we lead.
-	// A failed barrier is retried while raft still says we lead: giving up
-	// would leave a raft leader that never schedules.
-	for {
-		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
-		if err == nil {
-			break
-		}
-		n.log.Warn("barrier after election", "err", err)
-		if n.raft.State() != raft.Leader {
-			return
-		}
-		select {
-		case <-n.stop:
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
+	if !n.catchUp() {
+		return
 	}
+	// Built and running before it is published: a worker stream may reach
+	// it the moment leaderRole() returns it.
 	lr := newLeaderRole(n)
+	lr.start()
 	n.mu.Lock()
 	n.leader = lr
 	n.mu.Unlock()
 	n.log.Info("leading", "term", n.raft.Stats()["term"])
-	lr.start()
+}
+
+// catchUp waits until everything the previous leader committed is applied
+// here; it reports false when leadership or the node ended first. A failed
+// barrier is retried while raft still says we lead: giving up would leave a
+// raft leader that never schedules.
+func (n *Node) catchUp() bool {
+	for {
+		err := n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+		if err == nil {
+			return true
+		}
+		n.log.Warn("barrier after election", "err", err)
+		if n.raft.State() != raft.Leader {
+			return false
+		}
+		select {
+		case <-n.stop:
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // leaderRole returns the current leader role, or nil.
@@ -369,6 +407,50 @@ func (n *Node) leaderRole() *leaderRole {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
+}
+
+// Stop takes the node out of service within ctx's deadline: a leader
+// hands its leadership to another coordinator first (so the cluster keeps
+// scheduling without waiting for an election), then every worker and
+// client stream ends (the workers reconnect to the new leader), then the
+// API stops gracefully, cut short at the deadline, and the node shuts
+// down.
+func (n *Node) Stop(ctx context.Context, srv *grpc.Server) error {
+	n.transferLeadership(ctx)
+	n.leaveOnce.Do(func() { close(n.leaving) })
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		n.log.Warn("API did not stop in time; closing its connections")
+		srv.Stop()
+		<-stopped
+	}
+	return n.Shutdown()
+}
+
+// transferLeadership hands the leadership to another voter, if this node
+// leads and has one, waiting at most until ctx ends.
+func (n *Node) transferLeadership(ctx context.Context) {
+	if !n.IsLeader() {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.raft.LeadershipTransfer().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			n.log.Warn("leadership transfer before stopping", "err", err)
+			return
+		}
+		n.log.Info("leadership transferred before stopping")
+	case <-ctx.Done():
+		n.log.Warn("leadership transfer before stopping did not finish in time")
+	}
 }
 
 // Shutdown stops the node: leadership (if any), raft and the stores.
@@ -380,6 +462,7 @@ func (n *Node) Shutdown() error {
 		err = n.raft.Shutdown().Error()
 		n.gate.close()
 		n.closeStores()
+		n.fwd.close()
 	})
 	return err
 }

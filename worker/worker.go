@@ -2,8 +2,9 @@
 // Work stream open to the leader (following redirects from followers), pulls
 // work with credits (never more leases than free slots), runs each shard on
 // the real simulator (Executor), heartbeats with progress, and keeps every
-// result until the leader acknowledges it, re-sending after reconnects. On
-// drain it finishes what it holds and takes nothing new.
+// result and failure report until the leader acknowledges it, re-sending
+// them after reconnects. On drain it finishes what it holds and takes
+// nothing new.
 package worker
 
 import (
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -42,6 +44,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// RetryDelay is the pause between connection attempts (default 1 s).
 	RetryDelay time.Duration
+	// Silence is how long a stream may stay silent before its Welcome
+	// (default 5 s); after it, four of the coordinator's ping intervals.
+	Silence time.Duration
 }
 
 // Worker is one worker process's connection to the cluster.
@@ -51,8 +56,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[leaseKey]*task
-	held     int                         // tasks that own a slot (see task.ownsSlot)
-	unacked  map[leaseKey]*pendingResult // finished, waiting for Ack
+	held     int                  // tasks that own a slot (see task.ownsSlot)
+	unacked  map[leaseKey]*report // results and failures, waiting for Ack
 	draining bool
 	sendCh   chan *cfpb.WorkerMessage // the current stream's sender, if any
 	drained  chan struct{}            // closed when draining and idle
@@ -64,8 +69,11 @@ type leaseKey struct {
 	shard int32
 }
 
-type pendingResult struct {
-	result *cfpb.ShardResult
+// report is a result or a failure the worker keeps, and re-sends, until
+// the leader acknowledges its lease: neither may be lost with a stream.
+type report struct {
+	msg    *cfpb.WorkerMessage
+	lease  *cfpb.LeaseRef
 	sentAt time.Time // zero: not sent on the current stream
 }
 
@@ -87,11 +95,14 @@ func New(cfg Config) *Worker {
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = time.Second
 	}
+	if cfg.Silence == 0 {
+		cfg.Silence = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), running: map[leaseKey]*task{},
-		unacked: map[leaseKey]*pendingResult{}, drained: make(chan struct{})}
+		unacked: map[leaseKey]*report{}, drained: make(chan struct{})}
 }
 
 // Drain stops taking work; Run returns once the held shards are finished
@@ -184,8 +195,11 @@ func (w *Worker) dial(addr string) (*grpc.ClientConn, error) {
 	if w.cfg.TLS != nil {
 		creds = credentials.NewTLS(w.cfg.TLS)
 	}
+	// The coordinator's keepalive policy allows a ping every 5 s; 10 s is
+	// the shortest interval gRPC lets a client use. The stream's own
+	// liveness check (see watchdog) finds a frozen leader sooner.
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}))
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}))
 }
 
 // session runs one stream to addr; it returns the leader's address when the
@@ -202,39 +216,84 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	errc := make(chan error, 2) // the watchdog's and the sender's
+	dog := newWatchdog(w.cfg.Silence)
+	go func() { errc <- dog.watch(sctx, cancel, addr) }()
+	welcome, err := w.greet(stream, addr, dog)
+	if err != nil {
+		return leaderHint(stream), dog.explain(err)
+	}
+	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
+	if ping := time.Duration(welcome.PingIntervalMs) * time.Millisecond; ping > 0 {
+		dog.limit.Store(int64(max(4*ping, time.Second)))
+	}
+	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
+	if hbEvery <= 0 {
+		hbEvery = 5 * time.Second
+	}
+	send := w.attach(welcome)
+	defer w.detach(send)
+	go func() { errc <- w.sendLoop(sctx, stream, send, hbEvery) }()
+	received := make(chan error, 1)
+	go func() { received <- w.receiveLoop(ctx, stream, send, dog) }()
+	select {
+	case err = <-received:
+	case err = <-errc:
+		// The trailer may be read only once Recv has returned.
+		cancel()
+		<-received
+	case <-w.drained:
+		return "", nil
+	case <-ctx.Done():
+		return "", nil
+	}
+	return leaderHint(stream), dog.explain(err)
+}
+
+// greet sends Hello, with every lease the worker still holds, and reads
+// the coordinator's Welcome.
+func (w *Worker) greet(stream cfpb.Work_WorkClient, addr string, dog *watchdog) (*cfpb.Welcome, error) {
+	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: w.hello()}}); err != nil {
+		return nil, recvErr(stream, err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	dog.heard()
+	welcome := first.GetWelcome()
+	if welcome == nil {
+		return nil, fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
+	}
+	return welcome, nil
+}
+
+// hello describes the worker and the leases it holds.
+func (w *Worker) hello() *cfpb.Hello {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	hello := &cfpb.Hello{WorkerId: w.cfg.ID, Version: version.String(), Slots: int32(w.cfg.Slots), Draining: w.draining}
 	for _, t := range w.running {
 		hello.Held = append(hello.Held, t.lease)
 	}
 	// Finished but unacknowledged shards are held too: otherwise the new
-	// leader lets their leases go and computes them again elsewhere.
+	// leader lets their leases go, as lost, and computes them again
+	// elsewhere (or, for a failure, does not count the attempt).
 	for k, p := range w.unacked {
 		if _, ok := w.running[k]; !ok {
-			hello.Held = append(hello.Held, &cfpb.LeaseRef{SweepId: p.result.SweepId, Shard: p.result.Shard,
-				LeaseId: p.result.LeaseId, Attempt: p.result.Attempt})
+			hello.Held = append(hello.Held, p.lease)
 		}
 	}
-	w.mu.Unlock()
-	if err := stream.Send(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: hello}}); err != nil {
-		return leaderHint(stream), recvErr(stream, err)
-	}
-	first, err := stream.Recv()
-	if err != nil {
-		return leaderHint(stream), err
-	}
-	welcome := first.GetWelcome()
-	if welcome == nil {
-		return "", fmt.Errorf("worker: coordinator %s answered Hello with %T", addr, first.Msg)
-	}
-	w.log.Info("connected", "coordinator", welcome.CoordinatorId, "address", addr)
-	hbEvery := time.Duration(welcome.HeartbeatIntervalMs) * time.Millisecond
-	if hbEvery <= 0 {
-		hbEvery = 5 * time.Second
-	}
+	return hello
+}
 
+// attach makes a new stream the current one: it drops the leases the
+// coordinator did not re-adopt, queues the free slots as credit and marks
+// every unacknowledged result for sending again.
+func (w *Worker) attach(welcome *cfpb.Welcome) chan *cfpb.WorkerMessage {
 	send := make(chan *cfpb.WorkerMessage, 4096)
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, d := range welcome.Dropped {
 		if t, ok := w.running[leaseKey{d.SweepId, d.Shard}]; ok && t.lease.LeaseId == d.LeaseId {
 			t.cancel()
@@ -245,8 +304,7 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 			}
 		}
 	}
-	// Results not yet acknowledged go again (the sender's first round);
-	// the coordinator ignores a duplicate and acknowledges it.
+	// The coordinator ignores a duplicate result and acknowledges it.
 	for _, p := range w.unacked {
 		p.sentAt = time.Time{}
 	}
@@ -256,63 +314,97 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	}
 	w.sendCh = send
 	w.checkDrainedLocked()
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		if w.sendCh == send {
-			w.sendCh = nil
-		}
-		w.mu.Unlock()
-	}()
+	return send
+}
 
-	errc := make(chan error, 2)
-	go func() { // sender, heartbeats and re-sends
-		tick := time.NewTicker(hbEvery)
-		defer tick.Stop()
-		for _, m := range w.toResend(0) {
-			if err := stream.Send(m); err != nil {
-				errc <- err
-				return
-			}
-		}
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case m := <-send:
-				if err := stream.Send(m); err != nil {
-					errc <- err
-					return
-				}
-			case <-tick.C:
-				msgs := append([]*cfpb.WorkerMessage{w.heartbeat()}, w.toResend(2*hbEvery)...)
-				for _, m := range msgs {
-					if err := stream.Send(m); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}
-		}
-	}()
-	go func() { // receiver
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			w.handle(ctx, m, send)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return leaderHint(stream), err
-	case <-w.drained:
-		return "", nil
-	case <-ctx.Done():
-		return "", nil
+// detach forgets a stream that ended.
+func (w *Worker) detach(send chan *cfpb.WorkerMessage) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sendCh == send {
+		w.sendCh = nil
 	}
+}
+
+// sendLoop sends queued messages, heartbeats and the results that are due
+// again, until ctx ends or a send fails.
+func (w *Worker) sendLoop(ctx context.Context, stream cfpb.Work_WorkClient, send <-chan *cfpb.WorkerMessage, hbEvery time.Duration) error {
+	tick := time.NewTicker(hbEvery)
+	defer tick.Stop()
+	batch := w.toResend(0)
+	for {
+		for _, m := range batch {
+			if err := stream.Send(m); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-send:
+			batch = []*cfpb.WorkerMessage{m}
+		case <-tick.C:
+			batch = append([]*cfpb.WorkerMessage{w.heartbeat()}, w.toResend(2*hbEvery)...)
+		}
+	}
+}
+
+// receiveLoop handles the coordinator's messages until the stream ends.
+func (w *Worker) receiveLoop(ctx context.Context, stream cfpb.Work_WorkClient, send chan *cfpb.WorkerMessage, dog *watchdog) error {
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		dog.heard()
+		w.handle(ctx, m, send)
+	}
+}
+
+// watchdog ends a stream on which the coordinator has said nothing for
+// too long: a frozen or cut-off leader keeps the connection open but
+// sends no Ping, and the worker must move on to the new leader.
+type watchdog struct {
+	last  atomic.Int64 // unix nanoseconds of the last message
+	limit atomic.Int64 // nanoseconds of silence allowed
+	fired atomic.Bool
+}
+
+func newWatchdog(limit time.Duration) *watchdog {
+	d := &watchdog{}
+	d.limit.Store(int64(limit))
+	d.heard()
+	return d
+}
+
+func (d *watchdog) heard() { d.last.Store(time.Now().UnixNano()) }
+
+// watch cancels the stream once the silence passes the limit, and returns
+// why; it returns nil when ctx ends first.
+func (d *watchdog) watch(ctx context.Context, cancel context.CancelFunc, addr string) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			silent := now.Sub(time.Unix(0, d.last.Load()))
+			if silent > time.Duration(d.limit.Load()) {
+				d.fired.Store(true)
+				cancel()
+				return fmt.Errorf("worker: coordinator %s silent for %v; taking the stream for dead", addr, silent.Round(time.Millisecond))
+			}
+		}
+	}
+}
+
+// explain replaces the cancellation a watchdog caused by its reason.
+func (d *watchdog) explain(err error) error {
+	if d.fired.Load() && status.Code(err) == codes.Canceled {
+		return errors.New("worker: the coordinator went silent; taking the stream for dead")
+	}
+	return err
 }
 
 func recvErr(stream cfpb.Work_WorkClient, err error) error {
@@ -332,7 +424,7 @@ func leaderHint(stream grpc.ClientStream) string {
 	return ""
 }
 
-// toResend lists the unacknowledged results not sent on this stream, or
+// toResend lists the unacknowledged reports not sent on this stream, or
 // sent longer than age ago.
 func (w *Worker) toResend(age time.Duration) []*cfpb.WorkerMessage {
 	w.mu.Lock()
@@ -342,15 +434,15 @@ func (w *Worker) toResend(age time.Duration) []*cfpb.WorkerMessage {
 	for _, p := range w.unacked {
 		if p.sentAt.IsZero() || (age > 0 && now.Sub(p.sentAt) > age) {
 			p.sentAt = now
-			out = append(out, &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: p.result}})
+			out = append(out, p.msg)
 		}
 	}
 	return out
 }
 
 // sendLocked queues m on the current stream without blocking; a message
-// that does not fit is dropped: a result stays unacknowledged and goes
-// again, a credit is restored on the next reconnect.
+// that does not fit is dropped: a result or failure stays unacknowledged
+// and goes again, a credit is restored on the next reconnect.
 func (w *Worker) sendLocked(m *cfpb.WorkerMessage) bool {
 	if w.sendCh == nil {
 		return false
@@ -389,7 +481,7 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 			w.log.Warn("assignment without lease, spec or work: ignored", "lease", a.GetLease())
 			if a.GetLease() != nil {
 				w.mu.Lock()
-				w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
+				w.reportLocked(a.Lease, &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 					Error: "worker: assignment without spec or work"}}})
 				w.creditSlotLocked()
 				w.mu.Unlock()
@@ -407,9 +499,11 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 	case *cfpb.CoordinatorMessage_Ack:
 		w.mu.Lock()
 		k := leaseKey{msg.Ack.SweepId, msg.Ack.Shard}
-		if _, ok := w.unacked[k]; ok {
+		if p, ok := w.unacked[k]; ok && p.lease.LeaseId == msg.Ack.LeaseId {
 			delete(w.unacked, k)
-			w.done++
+			if p.msg.GetResult() != nil {
+				w.done++
+			}
 		}
 		w.checkDrainedLocked()
 		w.mu.Unlock()
@@ -448,15 +542,10 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 				Error: err.Error(), Local: errors.Is(err, ErrLocal)}}}
 		default:
-			r := Result(a.Lease, w.cfg.ID, sum, took)
-			p := &pendingResult{result: r}
-			w.unacked[k] = p
-			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: r}}
+			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: Result(a.Lease, w.cfg.ID, sum, took)}}
 		}
-		if msg != nil && w.sendLocked(msg) {
-			if p := w.unacked[k]; p != nil && msg.GetResult() != nil {
-				p.sentAt = time.Now()
-			}
+		if msg != nil {
+			w.reportLocked(a.Lease, msg)
 		}
 		if t.ownsSlot {
 			t.ownsSlot = false
@@ -465,6 +554,16 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 		}
 		w.checkDrainedLocked()
 	}()
+}
+
+// reportLocked keeps a result or failure until its Ack and sends it now
+// if a stream is open; otherwise it goes on the next stream.
+func (w *Worker) reportLocked(lease *cfpb.LeaseRef, msg *cfpb.WorkerMessage) {
+	p := &report{msg: msg, lease: lease}
+	w.unacked[leaseKey{lease.SweepId, lease.Shard}] = p
+	if w.sendLocked(msg) {
+		p.sentAt = time.Now()
+	}
 }
 
 // runSafely turns a panic in the simulator into an error: one bad shard

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/internal/report"
@@ -22,53 +25,79 @@ import (
 // clientFlags name the coordinators and the client's credentials.
 type clientFlags struct {
 	coords string
+	wait   time.Duration
 	tls    tlsFlags
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.coords, "coordinators", envOr("CLIPFORMER_COORDINATORS", "127.0.0.1:7000"),
 		"coordinator API addresses, comma-separated; the first that answers is used [$CLIPFORMER_COORDINATORS]")
+	fs.DurationVar(&c.wait, "wait", 30*time.Second, "how long to keep retrying while the cluster has no leader (an election, a coordinator taking up leadership)")
 	c.tls.register(fs, "client")
 }
 
+// clusterConn is a connection to a coordinator that knows a leader, and how
+// long its calls wait out an election.
+type clusterConn struct {
+	*grpc.ClientConn
+	wait time.Duration
+}
+
+// call runs f, repeating it with backoff after the cluster's passing
+// refusals (and, with coordinator.RetryUnavailable, after any unavailable
+// answer) for up to --wait.
+func (c *clusterConn) call(ctx context.Context, p coordinator.RetryPolicy, f func(context.Context) error) error {
+	return coordinator.Retry(ctx, c.wait, p, f)
+}
+
 // dial connects to the first coordinator that answers and knows a leader,
-// retrying for a while so that commands work during an election.
-func (c *clientFlags) dial(ctx context.Context) (*grpc.ClientConn, error) {
+// retrying for up to --wait so that commands work during an election.
+func (c *clientFlags) dial(ctx context.Context) (*clusterConn, error) {
 	_, clientTLS, err := c.tls.load()
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var conn *grpc.ClientConn
+	err = coordinator.Retry(ctx, c.wait, coordinator.RetryUnavailable, func(ctx context.Context) error {
 		var errs []string
 		for _, addr := range splitList(c.coords) {
-			conn, err := grpc.NewClient(addr, coordinator.DialOptions(clientTLS)...)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
-				continue
-			}
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			st, err := cfpb.NewClusterClient(conn).Status(pctx, &cfpb.ClusterStatusRequest{})
-			cancel()
-			if err == nil && st.LeaderId != "" {
-				return conn, nil
-			}
-			conn.Close()
+			cc, err := dialLeaderKnown(ctx, addr, clientTLS)
 			if err == nil {
-				err = errors.New("no leader elected yet")
+				conn = cc
+				return nil
 			}
 			errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("no coordinator answered with a leader: %s", strings.Join(errs, "; "))
-		}
-		time.Sleep(300 * time.Millisecond)
+		return status.Errorf(codes.Unavailable, "no coordinator answered with a leader: %s", strings.Join(errs, "; "))
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &clusterConn{ClientConn: conn, wait: c.wait}, nil
+}
+
+// dialLeaderKnown connects to addr and checks that it knows a leader.
+func dialLeaderKnown(ctx context.Context, addr string, clientTLS *tls.Config) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, coordinator.DialOptions(clientTLS)...)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := cfpb.NewClusterClient(conn).Status(pctx, &cfpb.ClusterStatusRequest{})
+	cancel()
+	if err == nil && st.LeaderId == "" {
+		err = errors.New("no leader elected yet")
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // clientCommand parses flags, dials and runs f.
 func clientCommand(ctx context.Context, name, usage string, args []string, stderr io.Writer, minArgs int,
-	extra func(fs *flag.FlagSet), f func(conn *grpc.ClientConn, args []string) error) error {
+	extra func(fs *flag.FlagSet), f func(conn *clusterConn, args []string) error) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -108,7 +137,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var watch bool
 	return clientCommand(ctx, "submit", "submit [flags] SPEC.yaml", args, stderr, 1,
 		func(fs *flag.FlagSet) { fs.BoolVar(&watch, "watch", false, "follow progress until done") },
-		func(conn *grpc.ClientConn, rest []string) error {
+		func(conn *clusterConn, rest []string) error {
 			spec, err := loadSpecFile(rest[0])
 			if err != nil {
 				return err
@@ -116,7 +145,13 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err := fillChecksum(spec); err != nil {
 				return fmt.Errorf("%s: %w", rest[0], err)
 			}
-			sw, err := cfpb.NewSweepsClient(conn).Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+			// Repeated only after a refusal: a Submit that may have run is
+			// not sent twice.
+			var sw *cfpb.Sweep
+			err = conn.call(ctx, coordinator.RetryRefusals, func(ctx context.Context) (err error) {
+				sw, err = cfpb.NewSweepsClient(conn).Submit(ctx, &cfpb.SubmitRequest{Spec: spec})
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", rest[0], err)
 			}
@@ -129,34 +164,62 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		})
 }
 
-func watchSweep(ctx context.Context, conn *grpc.ClientConn, id string, stderr io.Writer) error {
+// watchSweep shows a sweep's progress until it ends, watching again after
+// a leader change.
+func watchSweep(ctx context.Context, conn *clusterConn, id string, stderr io.Writer) error {
 	bar := newSweepBar(stderr)
 	defer bar.finish()
 	for {
-		stream, err := cfpb.NewSweepsClient(conn).Watch(ctx, &cfpb.SweepRef{Id: id})
-		if err != nil {
+		done := false
+		err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
+			done, err = watchOnce(ctx, conn, id, bar)
+			return err
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil || done {
 			return err
 		}
-		var last *cfpb.Sweep
-		for {
-			sw, err := stream.Recv()
-			if err != nil {
-				if errors.Is(err, io.EOF) && last != nil && terminalState(last.State) {
-					return nil
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				break // leader change: watch again
-			}
-			last = sw
-			bar.update(sw)
+	}
+}
+
+// watchSilence is how long a watch may go without an update.
+const watchSilence = 5 * time.Second
+
+// watchOnce follows one Watch stream. It reports done when the sweep
+// ended, and no error when the stream broke after showing progress (so
+// that the caller's retry budget starts again).
+func watchOnce(ctx context.Context, conn *clusterConn, id string, bar *sweepBar) (done bool, err error) {
+	// The leader sends the sweep at least once a second: a watch silent
+	// for longer than watchSilence is on a frozen or cut-off coordinator.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	silent := time.AfterFunc(watchSilence, cancel)
+	defer silent.Stop()
+	stream, err := cfpb.NewSweepsClient(conn).Watch(ctx, &cfpb.SweepRef{Id: id})
+	if err != nil {
+		return false, err
+	}
+	var last *cfpb.Sweep
+	for {
+		sw, err := stream.Recv()
+		if err != nil && !silent.Stop() {
+			err = status.Errorf(codes.Unavailable, "no update for %v; watching again", watchSilence)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(500 * time.Millisecond):
+		silent.Reset(watchSilence)
+		switch {
+		case errors.Is(err, io.EOF) && last != nil && terminalState(last.State):
+			return true, nil
+		case errors.Is(err, io.EOF):
+			return false, status.Error(codes.Unavailable, "the watch ended before the sweep did")
+		case err != nil && last != nil && status.Code(err) == codes.Unavailable:
+			return false, nil
+		case err != nil:
+			return false, err
 		}
+		last = sw
+		bar.update(sw)
 	}
 }
 
@@ -165,14 +228,18 @@ func terminalState(s cfpb.SweepState) bool {
 }
 
 func runWatch(ctx context.Context, args []string, stderr io.Writer) error {
-	return clientCommand(ctx, "watch", "watch [flags] SWEEP_ID", args, stderr, 1, nil, func(conn *grpc.ClientConn, rest []string) error {
+	return clientCommand(ctx, "watch", "watch [flags] SWEEP_ID", args, stderr, 1, nil, func(conn *clusterConn, rest []string) error {
 		return watchSweep(ctx, conn, rest[0], stderr)
 	})
 }
 
 func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return clientCommand(ctx, "list", "list [flags]", args, stderr, 0, nil, func(conn *grpc.ClientConn, _ []string) error {
-		r, err := cfpb.NewSweepsClient(conn).List(ctx, &cfpb.ListRequest{})
+	return clientCommand(ctx, "list", "list [flags]", args, stderr, 0, nil, func(conn *clusterConn, _ []string) error {
+		var r *cfpb.ListResponse
+		err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
+			r, err = cfpb.NewSweepsClient(conn).List(ctx, &cfpb.ListRequest{})
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -184,19 +251,17 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runSetState(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
-	return clientCommand(ctx, verb, verb+" [flags] SWEEP_ID", args, stderr, 1, nil, func(conn *grpc.ClientConn, rest []string) error {
+	return clientCommand(ctx, verb, verb+" [flags] SWEEP_ID", args, stderr, 1, nil, func(conn *clusterConn, rest []string) error {
 		c := cfpb.NewSweepsClient(conn)
 		ref := &cfpb.SweepRef{Id: rest[0]}
+		set := map[string]func(context.Context, *cfpb.SweepRef, ...grpc.CallOption) (*cfpb.Sweep, error){
+			"cancel": c.Cancel, "pause": c.Pause, "resume": c.Resume}[verb]
+		// Setting a sweep to a given state twice does no harm.
 		var sw *cfpb.Sweep
-		var err error
-		switch verb {
-		case "cancel":
-			sw, err = c.Cancel(ctx, ref)
-		case "pause":
-			sw, err = c.Pause(ctx, ref)
-		case "resume":
-			sw, err = c.Resume(ctx, ref)
-		}
+		err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
+			sw, err = set(ctx, ref)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -205,9 +270,25 @@ func runSetState(ctx context.Context, verb string, args []string, stdout, stderr
 	})
 }
 
-// fetchRows reads a sweep and its results.
-func fetchRows(ctx context.Context, conn *grpc.ClientConn, id string) (*cfpb.Sweep, []report.Row, error) {
-	c := cfpb.NewSweepsClient(conn)
+// fetchRows reads a sweep and its results, reading again from the start
+// when a leader change breaks the stream.
+func fetchRows(ctx context.Context, conn *clusterConn, id string) (*cfpb.Sweep, []report.Row, error) {
+	var sw *cfpb.Sweep
+	var results []*cfpb.PointResult
+	err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
+		sw, results, err = fetchResults(ctx, cfpb.NewSweepsClient(conn), id)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rows := report.Rows(sw.Id, sw.Spec, results)
+	addHardware(rows, sw.Spec, results)
+	return sw, rows, nil
+}
+
+// fetchResults reads a sweep and every point's results in one go.
+func fetchResults(ctx context.Context, c cfpb.SweepsClient, id string) (*cfpb.Sweep, []*cfpb.PointResult, error) {
 	sw, err := c.Get(ctx, &cfpb.SweepRef{Id: id})
 	if err != nil {
 		return nil, nil, err
@@ -220,16 +301,13 @@ func fetchRows(ctx context.Context, conn *grpc.ClientConn, id string) (*cfpb.Swe
 	for {
 		p, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			break
+			return sw, results, nil
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		results = append(results, p)
 	}
-	rows := report.Rows(sw.Id, sw.Spec, results)
-	addHardware(rows, sw.Spec, results)
-	return sw, rows, nil
 }
 
 func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -237,7 +315,7 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return clientCommand(ctx, "results", "results [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "table", "table, best (the best ClipFormer setting per gamma), csv, jsonl or parquet")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
-	}, func(conn *grpc.ClientConn, rest []string) error {
+	}, func(conn *clusterConn, rest []string) error {
 		_, rows, err := fetchRows(ctx, conn, rest[0])
 		if err != nil {
 			return err
@@ -268,7 +346,7 @@ func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return clientCommand(ctx, "plot", "plot [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&out, "out", "", "file prefix (default: plots/SWEEP_ID); writes PREFIX-accuracy.EXT and PREFIX-snr.EXT")
 		fs.StringVar(&formats, "format", "png,svg", "png, svg or both")
-	}, func(conn *grpc.ClientConn, rest []string) error {
+	}, func(conn *clusterConn, rest []string) error {
 		sw, rows, err := fetchRows(ctx, conn, rest[0])
 		if err != nil {
 			return err
@@ -303,8 +381,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return runStatus(ctx, args[1:], stdout, stderr)
 	case "add":
 		return clientCommand(ctx, "cluster add", "cluster add [flags] ID RAFT_ADDR GRPC_ADDR", args[1:], stderr, 3, nil,
-			func(conn *grpc.ClientConn, rest []string) error {
-				st, err := cfpb.NewClusterClient(conn).AddCoordinator(ctx, &cfpb.AddCoordinatorRequest{Id: rest[0], RaftAddress: rest[1], GrpcAddress: rest[2]})
+			func(conn *clusterConn, rest []string) error {
+				req := &cfpb.AddCoordinatorRequest{Id: rest[0], RaftAddress: rest[1], GrpcAddress: rest[2]}
+				var st *cfpb.ClusterStatus
+				err := conn.call(ctx, coordinator.RetryRefusals, func(ctx context.Context) (err error) {
+					st, err = cfpb.NewClusterClient(conn).AddCoordinator(ctx, req)
+					return err
+				})
 				if err != nil {
 					return err
 				}
@@ -313,8 +396,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			})
 	case "remove":
 		return clientCommand(ctx, "cluster remove", "cluster remove [flags] ID", args[1:], stderr, 1, nil,
-			func(conn *grpc.ClientConn, rest []string) error {
-				st, err := cfpb.NewClusterClient(conn).RemoveCoordinator(ctx, &cfpb.RemoveCoordinatorRequest{Id: rest[0]})
+			func(conn *clusterConn, rest []string) error {
+				var st *cfpb.ClusterStatus
+				err := conn.call(ctx, coordinator.RetryRefusals, func(ctx context.Context) (err error) {
+					st, err = cfpb.NewClusterClient(conn).RemoveCoordinator(ctx, &cfpb.RemoveCoordinatorRequest{Id: rest[0]})
+					return err
+				})
 				if err != nil {
 					return err
 				}
@@ -326,8 +413,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return clientCommand(ctx, "status", "status [flags]", args, stderr, 0, nil, func(conn *grpc.ClientConn, _ []string) error {
-		st, err := cfpb.NewClusterClient(conn).Status(ctx, &cfpb.ClusterStatusRequest{})
+	return clientCommand(ctx, "status", "status [flags]", args, stderr, 0, nil, func(conn *clusterConn, _ []string) error {
+		var st *cfpb.ClusterStatus
+		err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
+			st, err = cfpb.NewClusterClient(conn).Status(ctx, &cfpb.ClusterStatusRequest{})
+			return err
+		})
 		if err != nil {
 			return err
 		}

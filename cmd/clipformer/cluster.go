@@ -102,6 +102,7 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "how often workers heartbeat")
 	fs.Int64Var(&cfg.MaxShards, "max-shards", 1_000_000, "refuse sweeps with more shards")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	stopTimeout := fs.Duration("stop-timeout", 10*time.Second, "on SIGTERM: hand over leadership, end worker and client streams and stop within this")
 	tf.register(fs, "coordinator")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -154,9 +155,10 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	}
 	cfg.Logger.Info("coordinator up", "id", cfg.ID, "api", *grpcListen, "raft", cfg.RaftBind, "tls", serverTLS != nil)
 	<-ctx.Done()
-	cfg.Logger.Info("coordinator stopping")
-	srv.GracefulStop()
-	return node.Shutdown()
+	cfg.Logger.Info("coordinator stopping", "within", *stopTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), *stopTimeout)
+	defer cancel()
+	return node.Stop(sctx, srv)
 }
 
 func runWorker(ctx context.Context, args []string, stderr io.Writer) error {

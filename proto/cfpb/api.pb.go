@@ -695,6 +695,7 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_Cancel
 	//	*CoordinatorMessage_Drain
 	//	*CoordinatorMessage_Ack
+	//	*CoordinatorMessage_Ping
 	Msg           isCoordinatorMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -782,6 +783,15 @@ func (x *CoordinatorMessage) GetAck() *LeaseRef {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Msg.(*CoordinatorMessage_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
 type isCoordinatorMessage_Msg interface {
 	isCoordinatorMessage_Msg()
 }
@@ -806,6 +816,10 @@ type CoordinatorMessage_Ack struct {
 	Ack *LeaseRef `protobuf:"bytes,5,opt,name=ack,proto3,oneof"`
 }
 
+type CoordinatorMessage_Ping struct {
+	Ping *Ping `protobuf:"bytes,6,opt,name=ping,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Welcome) isCoordinatorMessage_Msg() {}
 
 func (*CoordinatorMessage_Assign) isCoordinatorMessage_Msg() {}
@@ -816,6 +830,47 @@ func (*CoordinatorMessage_Drain) isCoordinatorMessage_Msg() {}
 
 func (*CoordinatorMessage_Ack) isCoordinatorMessage_Msg() {}
 
+func (*CoordinatorMessage_Ping) isCoordinatorMessage_Msg() {}
+
+// Ping proves the leader alive: it comes every ping_interval_ms of the
+// Welcome. A worker that hears nothing at all for a few intervals takes the
+// stream for dead (a frozen or cut-off coordinator) and reconnects.
+type Ping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ping) Reset() {
+	*x = Ping{}
+	mi := &file_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ping) ProtoMessage() {}
+
+func (x *Ping) ProtoReflect() protoreflect.Message {
+	mi := &file_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ping.ProtoReflect.Descriptor instead.
+func (*Ping) Descriptor() ([]byte, []int) {
+	return file_api_proto_rawDescGZIP(), []int{12}
+}
+
 // Welcome answers Hello.
 type Welcome struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -825,14 +880,16 @@ type Welcome struct {
 	LeaseTtlMs          int64 `protobuf:"varint,3,opt,name=lease_ttl_ms,json=leaseTtlMs,proto3" json:"lease_ttl_ms,omitempty"`
 	// Held leases that were not re-adopted (already done, reassigned or
 	// unknown): the worker drops them.
-	Dropped       []*LeaseRef `protobuf:"bytes,4,rep,name=dropped,proto3" json:"dropped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Dropped []*LeaseRef `protobuf:"bytes,4,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	// How often the coordinator sends at least a Ping.
+	PingIntervalMs int64 `protobuf:"varint,5,opt,name=ping_interval_ms,json=pingIntervalMs,proto3" json:"ping_interval_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +901,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +914,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{12}
+	return file_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Welcome) GetCoordinatorId() string {
@@ -888,6 +945,13 @@ func (x *Welcome) GetDropped() []*LeaseRef {
 	return nil
 }
 
+func (x *Welcome) GetPingIntervalMs() int64 {
+	if x != nil {
+		return x.PingIntervalMs
+	}
+	return 0
+}
+
 // Assign leases one shard to the worker.
 type Assign struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -900,7 +964,7 @@ type Assign struct {
 
 func (x *Assign) Reset() {
 	*x = Assign{}
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +976,7 @@ func (x *Assign) String() string {
 func (*Assign) ProtoMessage() {}
 
 func (x *Assign) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +989,7 @@ func (x *Assign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assign.ProtoReflect.Descriptor instead.
 func (*Assign) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{13}
+	return file_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Assign) GetLease() *LeaseRef {
@@ -958,7 +1022,7 @@ type Drain struct {
 
 func (x *Drain) Reset() {
 	*x = Drain{}
-	mi := &file_api_proto_msgTypes[14]
+	mi := &file_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1034,7 @@ func (x *Drain) String() string {
 func (*Drain) ProtoMessage() {}
 
 func (x *Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[14]
+	mi := &file_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1047,7 @@ func (x *Drain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drain.ProtoReflect.Descriptor instead.
 func (*Drain) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{14}
+	return file_api_proto_rawDescGZIP(), []int{15}
 }
 
 // ClusterStatusRequest asks for the cluster's state.
@@ -995,7 +1059,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_api_proto_msgTypes[15]
+	mi := &file_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1071,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[15]
+	mi := &file_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1084,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{15}
+	return file_api_proto_rawDescGZIP(), []int{16}
 }
 
 // ClusterStatus describes the coordinators and workers.
@@ -1040,7 +1104,7 @@ type ClusterStatus struct {
 
 func (x *ClusterStatus) Reset() {
 	*x = ClusterStatus{}
-	mi := &file_api_proto_msgTypes[16]
+	mi := &file_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1116,7 @@ func (x *ClusterStatus) String() string {
 func (*ClusterStatus) ProtoMessage() {}
 
 func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[16]
+	mi := &file_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1129,7 @@ func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatus.ProtoReflect.Descriptor instead.
 func (*ClusterStatus) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{16}
+	return file_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ClusterStatus) GetLeaderId() string {
@@ -1132,7 +1196,7 @@ type Coordinator struct {
 
 func (x *Coordinator) Reset() {
 	*x = Coordinator{}
-	mi := &file_api_proto_msgTypes[17]
+	mi := &file_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1208,7 @@ func (x *Coordinator) String() string {
 func (*Coordinator) ProtoMessage() {}
 
 func (x *Coordinator) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[17]
+	mi := &file_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1221,7 @@ func (x *Coordinator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coordinator.ProtoReflect.Descriptor instead.
 func (*Coordinator) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{17}
+	return file_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Coordinator) GetId() string {
@@ -1211,7 +1275,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_api_proto_msgTypes[18]
+	mi := &file_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1287,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[18]
+	mi := &file_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1300,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{18}
+	return file_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -1300,7 +1364,7 @@ type AddCoordinatorRequest struct {
 
 func (x *AddCoordinatorRequest) Reset() {
 	*x = AddCoordinatorRequest{}
-	mi := &file_api_proto_msgTypes[19]
+	mi := &file_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1376,7 @@ func (x *AddCoordinatorRequest) String() string {
 func (*AddCoordinatorRequest) ProtoMessage() {}
 
 func (x *AddCoordinatorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[19]
+	mi := &file_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1389,7 @@ func (x *AddCoordinatorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCoordinatorRequest.ProtoReflect.Descriptor instead.
 func (*AddCoordinatorRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{19}
+	return file_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddCoordinatorRequest) GetId() string {
@@ -1359,7 +1423,7 @@ type RemoveCoordinatorRequest struct {
 
 func (x *RemoveCoordinatorRequest) Reset() {
 	*x = RemoveCoordinatorRequest{}
-	mi := &file_api_proto_msgTypes[20]
+	mi := &file_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1435,7 @@ func (x *RemoveCoordinatorRequest) String() string {
 func (*RemoveCoordinatorRequest) ProtoMessage() {}
 
 func (x *RemoveCoordinatorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[20]
+	mi := &file_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1448,7 @@ func (x *RemoveCoordinatorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveCoordinatorRequest.ProtoReflect.Descriptor instead.
 func (*RemoveCoordinatorRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{20}
+	return file_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveCoordinatorRequest) GetId() string {
@@ -1435,20 +1499,23 @@ const file_api_proto_rawDesc = "" +
 	"\fShardFailure\x12-\n" +
 	"\x05lease\x18\x01 \x01(\v2\x17.clipformer.v1.LeaseRefR\x05lease\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x14\n" +
-	"\x05local\x18\x03 \x01(\bR\x05local\"\x8e\x02\n" +
+	"\x05local\x18\x03 \x01(\bR\x05local\"\xb9\x02\n" +
 	"\x12CoordinatorMessage\x122\n" +
 	"\awelcome\x18\x01 \x01(\v2\x16.clipformer.v1.WelcomeH\x00R\awelcome\x12/\n" +
 	"\x06assign\x18\x02 \x01(\v2\x15.clipformer.v1.AssignH\x00R\x06assign\x121\n" +
 	"\x06cancel\x18\x03 \x01(\v2\x17.clipformer.v1.LeaseRefH\x00R\x06cancel\x12,\n" +
 	"\x05drain\x18\x04 \x01(\v2\x14.clipformer.v1.DrainH\x00R\x05drain\x12+\n" +
-	"\x03ack\x18\x05 \x01(\v2\x17.clipformer.v1.LeaseRefH\x00R\x03ackB\x05\n" +
-	"\x03msg\"\xb9\x01\n" +
+	"\x03ack\x18\x05 \x01(\v2\x17.clipformer.v1.LeaseRefH\x00R\x03ack\x12)\n" +
+	"\x04ping\x18\x06 \x01(\v2\x13.clipformer.v1.PingH\x00R\x04pingB\x05\n" +
+	"\x03msg\"\x06\n" +
+	"\x04Ping\"\xe3\x01\n" +
 	"\aWelcome\x12%\n" +
 	"\x0ecoordinator_id\x18\x01 \x01(\tR\rcoordinatorId\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\x12 \n" +
 	"\flease_ttl_ms\x18\x03 \x01(\x03R\n" +
 	"leaseTtlMs\x121\n" +
-	"\adropped\x18\x04 \x03(\v2\x17.clipformer.v1.LeaseRefR\adropped\"\x93\x01\n" +
+	"\adropped\x18\x04 \x03(\v2\x17.clipformer.v1.LeaseRefR\adropped\x12(\n" +
+	"\x10ping_interval_ms\x18\x05 \x01(\x03R\x0epingIntervalMs\"\x93\x01\n" +
 	"\x06Assign\x12-\n" +
 	"\x05lease\x18\x01 \x01(\v2\x17.clipformer.v1.LeaseRefR\x05lease\x12,\n" +
 	"\x04work\x18\x02 \x01(\v2\x18.clipformer.v1.ShardWorkR\x04work\x12,\n" +
@@ -1514,7 +1581,7 @@ func file_api_proto_rawDescGZIP() []byte {
 	return file_api_proto_rawDescData
 }
 
-var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_api_proto_goTypes = []any{
 	(*SubmitRequest)(nil),            // 0: clipformer.v1.SubmitRequest
 	(*SweepRef)(nil),                 // 1: clipformer.v1.SweepRef
@@ -1528,73 +1595,75 @@ var file_api_proto_goTypes = []any{
 	(*LeaseRef)(nil),                 // 9: clipformer.v1.LeaseRef
 	(*ShardFailure)(nil),             // 10: clipformer.v1.ShardFailure
 	(*CoordinatorMessage)(nil),       // 11: clipformer.v1.CoordinatorMessage
-	(*Welcome)(nil),                  // 12: clipformer.v1.Welcome
-	(*Assign)(nil),                   // 13: clipformer.v1.Assign
-	(*Drain)(nil),                    // 14: clipformer.v1.Drain
-	(*ClusterStatusRequest)(nil),     // 15: clipformer.v1.ClusterStatusRequest
-	(*ClusterStatus)(nil),            // 16: clipformer.v1.ClusterStatus
-	(*Coordinator)(nil),              // 17: clipformer.v1.Coordinator
-	(*WorkerInfo)(nil),               // 18: clipformer.v1.WorkerInfo
-	(*AddCoordinatorRequest)(nil),    // 19: clipformer.v1.AddCoordinatorRequest
-	(*RemoveCoordinatorRequest)(nil), // 20: clipformer.v1.RemoveCoordinatorRequest
-	(*SweepSpec)(nil),                // 21: clipformer.v1.SweepSpec
-	(*Sweep)(nil),                    // 22: clipformer.v1.Sweep
-	(*ShardResult)(nil),              // 23: clipformer.v1.ShardResult
-	(*ShardWork)(nil),                // 24: clipformer.v1.ShardWork
-	(*PointResult)(nil),              // 25: clipformer.v1.PointResult
+	(*Ping)(nil),                     // 12: clipformer.v1.Ping
+	(*Welcome)(nil),                  // 13: clipformer.v1.Welcome
+	(*Assign)(nil),                   // 14: clipformer.v1.Assign
+	(*Drain)(nil),                    // 15: clipformer.v1.Drain
+	(*ClusterStatusRequest)(nil),     // 16: clipformer.v1.ClusterStatusRequest
+	(*ClusterStatus)(nil),            // 17: clipformer.v1.ClusterStatus
+	(*Coordinator)(nil),              // 18: clipformer.v1.Coordinator
+	(*WorkerInfo)(nil),               // 19: clipformer.v1.WorkerInfo
+	(*AddCoordinatorRequest)(nil),    // 20: clipformer.v1.AddCoordinatorRequest
+	(*RemoveCoordinatorRequest)(nil), // 21: clipformer.v1.RemoveCoordinatorRequest
+	(*SweepSpec)(nil),                // 22: clipformer.v1.SweepSpec
+	(*Sweep)(nil),                    // 23: clipformer.v1.Sweep
+	(*ShardResult)(nil),              // 24: clipformer.v1.ShardResult
+	(*ShardWork)(nil),                // 25: clipformer.v1.ShardWork
+	(*PointResult)(nil),              // 26: clipformer.v1.PointResult
 }
 var file_api_proto_depIdxs = []int32{
-	21, // 0: clipformer.v1.SubmitRequest.spec:type_name -> clipformer.v1.SweepSpec
-	22, // 1: clipformer.v1.ListResponse.sweeps:type_name -> clipformer.v1.Sweep
+	22, // 0: clipformer.v1.SubmitRequest.spec:type_name -> clipformer.v1.SweepSpec
+	23, // 1: clipformer.v1.ListResponse.sweeps:type_name -> clipformer.v1.Sweep
 	5,  // 2: clipformer.v1.WorkerMessage.hello:type_name -> clipformer.v1.Hello
 	6,  // 3: clipformer.v1.WorkerMessage.credit:type_name -> clipformer.v1.Credit
 	7,  // 4: clipformer.v1.WorkerMessage.heartbeat:type_name -> clipformer.v1.Heartbeat
-	23, // 5: clipformer.v1.WorkerMessage.result:type_name -> clipformer.v1.ShardResult
+	24, // 5: clipformer.v1.WorkerMessage.result:type_name -> clipformer.v1.ShardResult
 	10, // 6: clipformer.v1.WorkerMessage.failure:type_name -> clipformer.v1.ShardFailure
 	9,  // 7: clipformer.v1.Hello.held:type_name -> clipformer.v1.LeaseRef
 	8,  // 8: clipformer.v1.Heartbeat.progress:type_name -> clipformer.v1.ShardProgress
 	9,  // 9: clipformer.v1.ShardProgress.lease:type_name -> clipformer.v1.LeaseRef
 	9,  // 10: clipformer.v1.ShardFailure.lease:type_name -> clipformer.v1.LeaseRef
-	12, // 11: clipformer.v1.CoordinatorMessage.welcome:type_name -> clipformer.v1.Welcome
-	13, // 12: clipformer.v1.CoordinatorMessage.assign:type_name -> clipformer.v1.Assign
+	13, // 11: clipformer.v1.CoordinatorMessage.welcome:type_name -> clipformer.v1.Welcome
+	14, // 12: clipformer.v1.CoordinatorMessage.assign:type_name -> clipformer.v1.Assign
 	9,  // 13: clipformer.v1.CoordinatorMessage.cancel:type_name -> clipformer.v1.LeaseRef
-	14, // 14: clipformer.v1.CoordinatorMessage.drain:type_name -> clipformer.v1.Drain
+	15, // 14: clipformer.v1.CoordinatorMessage.drain:type_name -> clipformer.v1.Drain
 	9,  // 15: clipformer.v1.CoordinatorMessage.ack:type_name -> clipformer.v1.LeaseRef
-	9,  // 16: clipformer.v1.Welcome.dropped:type_name -> clipformer.v1.LeaseRef
-	9,  // 17: clipformer.v1.Assign.lease:type_name -> clipformer.v1.LeaseRef
-	24, // 18: clipformer.v1.Assign.work:type_name -> clipformer.v1.ShardWork
-	21, // 19: clipformer.v1.Assign.spec:type_name -> clipformer.v1.SweepSpec
-	17, // 20: clipformer.v1.ClusterStatus.coordinators:type_name -> clipformer.v1.Coordinator
-	18, // 21: clipformer.v1.ClusterStatus.workers:type_name -> clipformer.v1.WorkerInfo
-	0,  // 22: clipformer.v1.Sweeps.Submit:input_type -> clipformer.v1.SubmitRequest
-	1,  // 23: clipformer.v1.Sweeps.Get:input_type -> clipformer.v1.SweepRef
-	2,  // 24: clipformer.v1.Sweeps.List:input_type -> clipformer.v1.ListRequest
-	1,  // 25: clipformer.v1.Sweeps.Watch:input_type -> clipformer.v1.SweepRef
-	1,  // 26: clipformer.v1.Sweeps.Cancel:input_type -> clipformer.v1.SweepRef
-	1,  // 27: clipformer.v1.Sweeps.Pause:input_type -> clipformer.v1.SweepRef
-	1,  // 28: clipformer.v1.Sweeps.Resume:input_type -> clipformer.v1.SweepRef
-	1,  // 29: clipformer.v1.Sweeps.Results:input_type -> clipformer.v1.SweepRef
-	4,  // 30: clipformer.v1.Work.Work:input_type -> clipformer.v1.WorkerMessage
-	15, // 31: clipformer.v1.Cluster.Status:input_type -> clipformer.v1.ClusterStatusRequest
-	19, // 32: clipformer.v1.Cluster.AddCoordinator:input_type -> clipformer.v1.AddCoordinatorRequest
-	20, // 33: clipformer.v1.Cluster.RemoveCoordinator:input_type -> clipformer.v1.RemoveCoordinatorRequest
-	22, // 34: clipformer.v1.Sweeps.Submit:output_type -> clipformer.v1.Sweep
-	22, // 35: clipformer.v1.Sweeps.Get:output_type -> clipformer.v1.Sweep
-	3,  // 36: clipformer.v1.Sweeps.List:output_type -> clipformer.v1.ListResponse
-	22, // 37: clipformer.v1.Sweeps.Watch:output_type -> clipformer.v1.Sweep
-	22, // 38: clipformer.v1.Sweeps.Cancel:output_type -> clipformer.v1.Sweep
-	22, // 39: clipformer.v1.Sweeps.Pause:output_type -> clipformer.v1.Sweep
-	22, // 40: clipformer.v1.Sweeps.Resume:output_type -> clipformer.v1.Sweep
-	25, // 41: clipformer.v1.Sweeps.Results:output_type -> clipformer.v1.PointResult
-	11, // 42: clipformer.v1.Work.Work:output_type -> clipformer.v1.CoordinatorMessage
-	16, // 43: clipformer.v1.Cluster.Status:output_type -> clipformer.v1.ClusterStatus
-	16, // 44: clipformer.v1.Cluster.AddCoordinator:output_type -> clipformer.v1.ClusterStatus
-	16, // 45: clipformer.v1.Cluster.RemoveCoordinator:output_type -> clipformer.v1.ClusterStatus
-	34, // [34:46] is the sub-list for method output_type
-	22, // [22:34] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	12, // 16: clipformer.v1.CoordinatorMessage.ping:type_name -> clipformer.v1.Ping
+	9,  // 17: clipformer.v1.Welcome.dropped:type_name -> clipformer.v1.LeaseRef
+	9,  // 18: clipformer.v1.Assign.lease:type_name -> clipformer.v1.LeaseRef
+	25, // 19: clipformer.v1.Assign.work:type_name -> clipformer.v1.ShardWork
+	22, // 20: clipformer.v1.Assign.spec:type_name -> clipformer.v1.SweepSpec
+	18, // 21: clipformer.v1.ClusterStatus.coordinators:type_name -> clipformer.v1.Coordinator
+	19, // 22: clipformer.v1.ClusterStatus.workers:type_name -> clipformer.v1.WorkerInfo
+	0,  // 23: clipformer.v1.Sweeps.Submit:input_type -> clipformer.v1.SubmitRequest
+	1,  // 24: clipformer.v1.Sweeps.Get:input_type -> clipformer.v1.SweepRef
+	2,  // 25: clipformer.v1.Sweeps.List:input_type -> clipformer.v1.ListRequest
+	1,  // 26: clipformer.v1.Sweeps.Watch:input_type -> clipformer.v1.SweepRef
+	1,  // 27: clipformer.v1.Sweeps.Cancel:input_type -> clipformer.v1.SweepRef
+	1,  // 28: clipformer.v1.Sweeps.Pause:input_type -> clipformer.v1.SweepRef
+	1,  // 29: clipformer.v1.Sweeps.Resume:input_type -> clipformer.v1.SweepRef
+	1,  // 30: clipformer.v1.Sweeps.Results:input_type -> clipformer.v1.SweepRef
+	4,  // 31: clipformer.v1.Work.Work:input_type -> clipformer.v1.WorkerMessage
+	16, // 32: clipformer.v1.Cluster.Status:input_type -> clipformer.v1.ClusterStatusRequest
+	20, // 33: clipformer.v1.Cluster.AddCoordinator:input_type -> clipformer.v1.AddCoordinatorRequest
+	21, // 34: clipformer.v1.Cluster.RemoveCoordinator:input_type -> clipformer.v1.RemoveCoordinatorRequest
+	23, // 35: clipformer.v1.Sweeps.Submit:output_type -> clipformer.v1.Sweep
+	23, // 36: clipformer.v1.Sweeps.Get:output_type -> clipformer.v1.Sweep
+	3,  // 37: clipformer.v1.Sweeps.List:output_type -> clipformer.v1.ListResponse
+	23, // 38: clipformer.v1.Sweeps.Watch:output_type -> clipformer.v1.Sweep
+	23, // 39: clipformer.v1.Sweeps.Cancel:output_type -> clipformer.v1.Sweep
+	23, // 40: clipformer.v1.Sweeps.Pause:output_type -> clipformer.v1.Sweep
+	23, // 41: clipformer.v1.Sweeps.Resume:output_type -> clipformer.v1.Sweep
+	26, // 42: clipformer.v1.Sweeps.Results:output_type -> clipformer.v1.PointResult
+	11, // 43: clipformer.v1.Work.Work:output_type -> clipformer.v1.CoordinatorMessage
+	17, // 44: clipformer.v1.Cluster.Status:output_type -> clipformer.v1.ClusterStatus
+	17, // 45: clipformer.v1.Cluster.AddCoordinator:output_type -> clipformer.v1.ClusterStatus
+	17, // 46: clipformer.v1.Cluster.RemoveCoordinator:output_type -> clipformer.v1.ClusterStatus
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_api_proto_init() }
@@ -1616,6 +1685,7 @@ func file_api_proto_init() {
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_Drain)(nil),
 		(*CoordinatorMessage_Ack)(nil),
+		(*CoordinatorMessage_Ping)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1623,7 +1693,7 @@ func file_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_proto_rawDesc), len(file_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
