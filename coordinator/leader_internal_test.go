@@ -68,6 +68,7 @@ func leaseShards(t *testing.T, n *Node, worker string, count int) []*cfpb.LeaseR
 func TestWorkerConnectingDuringTakeoverSeesTheWholeLeader(t *testing.T) {
 	n := singleNode(t, Config{LeaseTTL: time.Minute})
 	held := leaseShards(t, n, "w", 64)
+	n.setLeader(true) // a role that knows the leases, granted behind the scheduler's back
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
