@@ -527,3 +527,76 @@ func TestFrozenLeaderIsLeftBehindWithinSeconds(t *testing.T) {
 		t.Fatalf("sweep %v", done)
 	}
 }
+
+// A worker that stays connected but goes silent (no heartbeat, no result)
+// has its lease expire: it is told to stop, the attempt counts, and the
+// shard goes to another worker.
+func TestSilentConnectedWorkerLosesItsLeaseAndTheShardIsReassigned(t *testing.T) {
+	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, LeaseTTL: time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		BackoffBase: 10 * time.Millisecond})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	conn, err := grpc.NewClient(c.peers[0].GRPC, coordinator.DialOptions(nil)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	silent, err := cfpb.NewWorkClient(conn).Work(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*cfpb.WorkerMessage{{Msg: &cfpb.WorkerMessage_Hello{Hello: &cfpb.Hello{WorkerId: "silent", Slots: 1}}},
+		{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}}} {
+		if err := silent.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw := submit(t, sweeps, mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 1}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n"))
+	var lease *cfpb.LeaseRef
+	for lease == nil {
+		m, err := silent.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := m.GetAssign(); a != nil {
+			lease = a.Lease
+		}
+	}
+	// Silent from here on: it only listens.
+	cancelled := make(chan *cfpb.LeaseRef, 1)
+	go func() {
+		for {
+			m, err := silent.Recv()
+			if err != nil {
+				return
+			}
+			if l := m.GetCancel(); l != nil {
+				cancelled <- l
+			}
+		}
+	}()
+	var pool workerPool
+	defer pool.stopAll()
+	pool.start(ctx, "w", worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 1, RetryDelay: 20 * time.Millisecond,
+		Run: func(_ context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+			return fakeSummary(w), nil
+		}}))
+	done := waitDone(t, sweeps, sw.Id, 30*time.Second)
+	select {
+	case l := <-cancelled:
+		if l.LeaseId != lease.LeaseId {
+			t.Fatalf("cancelled lease %v, want %v", l, lease)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent worker was never told its lease ended")
+	}
+	sh, err := c.nodes[0].State().Shard(sw.Id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Progress.Done != 1 || sh.Worker != "w" || sh.Attempt != 2 || sh.Failures != 1 {
+		t.Fatalf("shard %v; want done by w on the second attempt, the silent one's counted", sh)
+	}
+}

@@ -190,7 +190,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		<-sig
 		cancel()
 	}()
-	logger.Info("worker up", "id", *id, "slots", *slots, "threads", *threads, "coordinators", *coords)
+	logger.Info("worker up", "id", w.ID(), "slots", *slots, "threads", *threads, "coordinators", *coords)
 	return w.Run(runCtx)
 }
 
