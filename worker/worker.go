@@ -252,13 +252,15 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := cfpb.NewWorkClient(conn).Work(sctx)
-	if err != nil {
-		return "", err
-	}
+	// Watched from the start: a frozen coordinator accepts the connection
+	// but never completes the HTTP/2 handshake.
 	errc := make(chan error, 2) // the watchdog's and the sender's
 	dog := newWatchdog(w.cfg.Silence)
 	go func() { errc <- dog.watch(sctx, cancel, addr) }()
+	stream, err := cfpb.NewWorkClient(conn).Work(sctx)
+	if err != nil {
+		return "", dog.explain(err)
+	}
 	welcome, err := w.greet(stream, addr, dog)
 	if err != nil {
 		return leaderHint(stream), dog.explain(err)
