@@ -147,7 +147,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	host, _ := os.Hostname()
-	id := fs.String("id", host, "stable worker id, unique in the cluster")
+	id := fs.String("id", host, "stable worker id, unique in the cluster; with --certs it is the certificate's name or becomes NAME/ID")
 	coords := fs.String("coordinators", envOr("CLIPFORMER_COORDINATORS", "127.0.0.1:7000"), "coordinator API addresses, comma-separated; any one will do [$CLIPFORMER_COORDINATORS]")
 	slots := fs.Int("slots", 1, "shards run at once")
 	threads := fs.Int("threads", 0, "goroutines per shard (0: cores / slots)")
