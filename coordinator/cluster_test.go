@@ -183,14 +183,14 @@ func (c *testCluster) heal(i int) {
 	}
 }
 
-// leader waits for a leader among the live, connected nodes (excluding
-// skip) and returns its index.
+// leader waits for a leader that serves (has taken up leadership) among
+// the live, connected nodes (excluding skip) and returns its index.
 func (c *testCluster) leader(skip int) int {
 	c.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for i, n := range c.nodes {
-			if !c.killed[i] && i != skip && n.IsLeader() {
+			if !c.killed[i] && i != skip && n.Leading() {
 				return i
 			}
 		}
