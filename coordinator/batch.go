@@ -93,7 +93,9 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 	for i := range evs {
 		evs[i] = lr.refuseMalformed(evs[i])
 		if r := evs[i].result; r != nil {
-			results = append(results, r)
+			if evs[i].stale = !lr.owns(r); !evs[i].stale {
+				results = append(results, r)
+			}
 		} else if rel := lr.release(evs[i].failure.Lease, cfpb.ReleaseReason_RELEASE_REASON_ERROR, evs[i].failure.Error, now); rel != nil {
 			releases = append(releases, rel)
 		}
@@ -136,6 +138,23 @@ func (lr *leaderRole) refuseMalformed(ev workerEvent) workerEvent {
 		Error: fmt.Sprintf("malformed result from worker %s: %v", ev.sess.worker, err)}}
 }
 
+// owns reports whether a result comes from the worker that holds the
+// shard's lease, or whose expired lease was the shard's last: a result
+// from anyone else (an earlier holder after reassignment, a worker that
+// never held it) is refused, whatever its numbers.
+func (lr *leaderRole) owns(r *cfpb.ShardResult) bool {
+	sh, err := lr.n.st.Shard(r.SweepId, r.Shard)
+	if err != nil {
+		return true // an unknown shard: the state machine ignores it
+	}
+	if sh.Worker != r.Worker || sh.LeaseId != r.LeaseId {
+		lr.n.log.Warn("result refused: not from the shard's last lease", "worker", r.Worker, "sweep", r.SweepId, "shard", r.Shard,
+			"lease", r.LeaseId, "last_lease", sh.LeaseId, "last_worker", sh.Worker)
+		return false
+	}
+	return true
+}
+
 // checkResult reports a result whose summary does not fit its shard.
 func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
 	w, _, err := lr.n.st.Work(r.SweepId, r.Shard)
@@ -154,6 +173,11 @@ func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now ti
 	defer lr.mu.Unlock()
 	for _, ev := range evs {
 		ref, isResult := ev.lease()
+		if ev.stale {
+			// Refused for good: the worker may drop it.
+			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
+			continue
+		}
 		if (isResult && !completed) || (!isResult && !released) {
 			continue
 		}

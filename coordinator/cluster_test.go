@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -58,26 +59,67 @@ func newTestCluster(t *testing.T, n int, cfg coordinator.Config) *testCluster {
 			}
 		}
 	}
+	c.nodes, c.srvs = make([]*coordinator.Node, n), make([]*grpc.Server, n)
 	for i := 0; i < n; i++ {
-		nc := cfg
-		nc.ID, nc.GRPCAdvertise, nc.Transport, nc.InMemory, nc.Fast, nc.Peers = c.peers[i].ID, c.peers[i].GRPC, c.trans[i], true, true, c.peers
-		if testing.Verbose() {
-			nc.RaftLog = os.Stderr
-		} else {
-			nc.RaftLog = io.Discard
-		}
-		nd, err := coordinator.NewNode(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := grpc.NewServer(coordinator.ServerOptions(nil)...)
-		nd.Register(srv, nil)
-		go srv.Serve(c.lis[i])
-		c.nodes = append(c.nodes, nd)
-		c.srvs = append(c.srvs, srv)
+		c.start(i)
 	}
 	t.Cleanup(c.close)
 	return c
+}
+
+// start runs node i on its transport and listener; with cfg.DataDir set,
+// its raft state lives in a folder of its own there, on disk.
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	nc := c.cfg
+	nc.ID, nc.GRPCAdvertise, nc.Transport, nc.Fast, nc.Peers = c.peers[i].ID, c.peers[i].GRPC, c.trans[i], true, c.peers
+	nc.InMemory = c.cfg.DataDir == ""
+	if !nc.InMemory {
+		nc.DataDir = filepath.Join(c.cfg.DataDir, c.peers[i].ID)
+	}
+	if testing.Verbose() {
+		nc.RaftLog = os.Stderr
+	} else {
+		nc.RaftLog = io.Discard
+	}
+	nd, err := coordinator.NewNode(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	srv := grpc.NewServer(coordinator.ServerOptions(nil)...)
+	nd.Register(srv, nil)
+	go srv.Serve(c.lis[i])
+	c.nodes[i], c.srvs[i], c.killed[i] = nd, srv, false
+}
+
+// restart starts a stopped node i again, on a new listener at the same
+// address and a new transport at the same raft address.
+func (c *testCluster) restart(i int) {
+	c.t.Helper()
+	lis, err := net.Listen("tcp", c.lis[i].Addr().String())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	_, tr := raft.NewInmemTransport(c.trans[i].LocalAddr())
+	c.lis[i], c.trans[i] = lis, tr
+	for j := range c.trans {
+		if j != i {
+			tr.Connect(c.trans[j].LocalAddr(), c.trans[j])
+			c.trans[j].Connect(tr.LocalAddr(), tr)
+		}
+	}
+	c.start(i)
+}
+
+// crash kills node i hard, as a power cut would: no leadership transfer,
+// no goodbye to the peers or the workers; its connections simply break.
+// The node's remains are shut down only at the end of the test.
+func (c *testCluster) crash(i int) {
+	c.killed[i] = true
+	c.partition(i)
+	c.srvs[i].Stop()
+	nd := c.nodes[i]
+	c.t.Cleanup(func() { nd.Shutdown() })
 }
 
 func (c *testCluster) close() {
@@ -141,14 +183,14 @@ func (c *testCluster) heal(i int) {
 	}
 }
 
-// leader waits for a leader among the live, connected nodes (excluding
-// skip) and returns its index.
+// leader waits for a leader that serves (has taken up leadership) among
+// the live, connected nodes (excluding skip) and returns its index.
 func (c *testCluster) leader(skip int) int {
 	c.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for i, n := range c.nodes {
-			if !c.killed[i] && i != skip && n.IsLeader() {
+			if !c.killed[i] && i != skip && n.Leading() {
 				return i
 			}
 		}
@@ -304,8 +346,10 @@ func mustSpec(t testing.TB, y string) *cfpb.SweepSpec {
 }
 
 func TestThreeNodeClusterUnderLoadSurvivesPartitionedLeaderAndKilledFollower(t *testing.T) {
-	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
-		Grace: time.Second, BackoffBase: 50 * time.Millisecond})
+	// The lease outlives a loaded machine's pauses: an expiry would rerun
+	// a shard, and the test asserts none is.
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 10 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		Grace: 5 * time.Second, BackoffBase: 50 * time.Millisecond})
 	first := c.leader(-1)
 	sweeps, _ := c.client((first + 1) % 3) // through a follower: forwarding
 	spec := mustSpec(t, `
@@ -366,7 +410,9 @@ images_per_shard: 20
 		rerun += n - 1
 	}
 	mu.Unlock()
-	t.Logf("%d shards, %d computed more than once", done.Shards, rerun)
+	if rerun != 0 {
+		t.Fatalf("%d of %d shards computed more than once across the partition and the kill; want none", rerun, done.Shards)
+	}
 }
 
 func assertSameResults(t *testing.T, got, want []*cfpb.PointResult) {
@@ -517,7 +563,7 @@ func TestFrozenLeaderIsLeftBehindWithinSeconds(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if took := time.Since(frozen); took > 6*time.Second {
+	if took := time.Since(frozen); took > 8*time.Second {
 		t.Fatalf("shards completed again %v after the leader froze; want a few seconds", took)
 	} else {
 		t.Logf("shards completed again %v after the leader froze", took.Round(time.Millisecond))
@@ -526,4 +572,178 @@ func TestFrozenLeaderIsLeftBehindWithinSeconds(t *testing.T) {
 	if done.Progress.Done != 600 || done.Progress.Failed != 0 {
 		t.Fatalf("sweep %v", done)
 	}
+}
+
+// A worker that stays connected but goes silent (no heartbeat, no result)
+// has its lease expire: it is told to stop, the attempt counts, and the
+// shard goes to another worker.
+func TestSilentConnectedWorkerLosesItsLeaseAndTheShardIsReassigned(t *testing.T) {
+	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, LeaseTTL: time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		BackoffBase: 10 * time.Millisecond})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	conn, err := grpc.NewClient(c.peers[0].GRPC, coordinator.DialOptions(nil)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	silent, err := cfpb.NewWorkClient(conn).Work(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*cfpb.WorkerMessage{{Msg: &cfpb.WorkerMessage_Hello{Hello: &cfpb.Hello{WorkerId: "silent", Slots: 1}}},
+		{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: 1}}}} {
+		if err := silent.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw := submit(t, sweeps, mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 1}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n"))
+	var lease *cfpb.LeaseRef
+	for lease == nil {
+		m, err := silent.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := m.GetAssign(); a != nil {
+			lease = a.Lease
+		}
+	}
+	// Silent from here on: it only listens.
+	cancelled := make(chan *cfpb.LeaseRef, 1)
+	go func() {
+		for {
+			m, err := silent.Recv()
+			if err != nil {
+				return
+			}
+			if l := m.GetCancel(); l != nil {
+				cancelled <- l
+			}
+		}
+	}()
+	var pool workerPool
+	defer pool.stopAll()
+	pool.start(ctx, "w", worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 1, RetryDelay: 20 * time.Millisecond,
+		Run: func(_ context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+			return fakeSummary(w), nil
+		}}))
+	done := waitDone(t, sweeps, sw.Id, 30*time.Second)
+	select {
+	case l := <-cancelled:
+		if l.LeaseId != lease.LeaseId {
+			t.Fatalf("cancelled lease %v, want %v", l, lease)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent worker was never told its lease ended")
+	}
+	sh, err := c.nodes[0].State().Shard(sw.Id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Progress.Done != 1 || sh.Worker != "w" || sh.Attempt != 2 || sh.Failures != 1 {
+		t.Fatalf("shard %v; want done by w on the second attempt, the silent one's counted", sh)
+	}
+}
+
+// fakeRuns is a Runner of fake summaries that counts how often each shard
+// was computed to the end.
+type fakeRuns struct {
+	mu   sync.Mutex
+	runs map[int32]int
+}
+
+func (f *fakeRuns) run(ctx context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
+	select {
+	case <-time.After(5 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.runs == nil {
+		f.runs = map[int32]int{}
+	}
+	f.runs[w.Shard]++
+	return fakeSummary(w), nil
+}
+
+// checkFakeResults compares a done sweep's results with the fake ones.
+func checkFakeResults(t *testing.T, cl cfpb.SweepsClient, spec *cfpb.SweepSpec, id string) {
+	t.Helper()
+	l, _ := sweep.NewLayout(spec)
+	want := sweep.Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE },
+		func(k int) *cfpb.Summary { return fakeSummary(l.Shard("", k)) })
+	assertSameResults(t, results(t, cl, id), want)
+}
+
+// A leader killed hard mid-sweep (no leadership transfer, its connections
+// simply break) costs an election and nothing else: the sweep completes on
+// the new leader with every result right and no shard failed.
+func TestLeaderKilledHardMidSweepLosesNothing(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, LeaseTTL: 10 * time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		Grace: 5 * time.Second, BackoffBase: 50 * time.Millisecond})
+	lead := c.leader(-1)
+	sweeps, _ := c.client((lead + 1) % 3)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 400}\ngrid: {gamma: [0, 1]}\nimages_per_shard: 1\n")
+	var f fakeRuns
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("w%d", i)
+		pool.start(ctx, id, worker.New(worker.Config{ID: id, Coordinators: c.addrs(), Slots: 2, Run: f.run, RetryDelay: 20 * time.Millisecond}))
+	}
+	sw := submit(t, sweeps, spec)
+	for deadline := time.Now().Add(30 * time.Second); progressOf(sweeps, sw.Id) < 50; {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress before the crash")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.crash(lead)
+	live, _ := c.client(c.leader(lead))
+	done := waitDone(t, live, sw.Id, 60*time.Second)
+	if done.Progress.Done != int64(done.Shards) || done.Progress.Failed != 0 || done.Alarms != 0 {
+		t.Fatalf("sweep %v", done)
+	}
+	checkFakeResults(t, live, spec, sw.Id)
+}
+
+// Three coordinators stopped and started again from their disks come back
+// with everything: the finished sweep and its results, and they elect a
+// leader that runs a new sweep.
+func TestThreeNodesRestartedFromTheirDisksKeepEverything(t *testing.T) {
+	c := newTestCluster(t, 3, coordinator.Config{Embedded: true, DataDir: t.TempDir(), LeaseTTL: 10 * time.Second,
+		HeartbeatInterval: 100 * time.Millisecond, BackoffBase: 50 * time.Millisecond})
+	c.leader(-1)
+	sweeps, _ := c.client(0)
+	spec := mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 200}\ngrid: {gamma: [0, 1]}\nimages_per_shard: 1\n")
+	var f fakeRuns
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pool workerPool
+	defer pool.stopAll()
+	pool.start(ctx, "w", worker.New(worker.Config{ID: "w", Coordinators: c.addrs(), Slots: 4, Run: f.run, RetryDelay: 20 * time.Millisecond}))
+	first := submit(t, sweeps, spec)
+	waitDone(t, sweeps, first.Id, 60*time.Second)
+
+	for i := range c.nodes {
+		c.kill(i)
+	}
+	for i := range c.nodes {
+		c.restart(i)
+	}
+	lead := c.leader(-1)
+	live, _ := c.client(lead)
+	got := waitDone(t, live, first.Id, 30*time.Second) // read from the restored state
+	if got.Progress.Done != int64(got.Shards) {
+		t.Fatalf("after the restart: %v", got)
+	}
+	checkFakeResults(t, live, spec, first.Id)
+	second := submit(t, live, spec)
+	waitDone(t, live, second.Id, 60*time.Second)
+	checkFakeResults(t, live, spec, second.Id)
 }

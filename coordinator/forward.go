@@ -142,8 +142,11 @@ func (n *Node) notLeader(stream grpc.ServerStream) error {
 	if stream != nil && addr != "" {
 		stream.SetTrailer(metadata.Pairs(LeaderTrailer, addr))
 	}
-	if id == "" {
+	switch id {
+	case "":
 		return refusal("coordinator: no leader elected yet")
+	case n.cfg.ID:
+		return refusal("coordinator: taking up leadership; retry in a moment")
 	}
 	return status.Errorf(codes.FailedPrecondition, "coordinator %s is not the leader; the leader is %s at %s", n.cfg.ID, id, addr)
 }

@@ -78,6 +78,7 @@ type workerEvent struct {
 	sess    *session
 	result  *cfpb.ShardResult
 	failure *cfpb.ShardFailure
+	stale   bool // a result refused: not from the shard's last lease
 }
 
 // lease names the lease the event reports on, and whether it is a result.

@@ -68,6 +68,7 @@ func leaseShards(t *testing.T, n *Node, worker string, count int) []*cfpb.LeaseR
 func TestWorkerConnectingDuringTakeoverSeesTheWholeLeader(t *testing.T) {
 	n := singleNode(t, Config{LeaseTTL: time.Minute})
 	held := leaseShards(t, n, "w", 64)
+	n.setLeader(true) // a role that knows the leases, granted behind the scheduler's back
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -99,4 +100,51 @@ func TestWorkerConnectingDuringTakeoverSeesTheWholeLeader(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// A late result from a worker whose lease expired and was reassigned is
+// refused (and acknowledged, so that the worker drops it); the new holder's
+// result is the one recorded, once.
+func TestLateResultAfterReassignmentIsRecordedOnce(t *testing.T) {
+	n := singleNode(t, Config{LeaseTTL: time.Minute})
+	first := leaseShards(t, n, "a", 1)[0]
+	if _, err := n.Apply(releaseCommand(time.Now(), []*cfpb.Release{{SweepId: "s", Shard: 0, LeaseId: first.LeaseId,
+		Reason: cfpb.ReleaseReason_RELEASE_REASON_EXPIRED}})); err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.Apply(assignCommand(time.Now(), []*cfpb.Assignment{{SweepId: "s", Shard: 0, Worker: "b"}}))
+	if err != nil || len(r.Granted) != 1 {
+		t.Fatalf("reassign: %v, %v", r, err)
+	}
+	second := r.Granted[0]
+	lr := n.leaderRole()
+	sa, _, _ := lr.open(&cfpb.Hello{WorkerId: "a", Slots: 1})
+	sb, _, _ := lr.open(&cfpb.Hello{WorkerId: "b", Slots: 1})
+	result := func(worker string, l *cfpb.LeaseRef, correct int64) *cfpb.ShardResult {
+		return &cfpb.ShardResult{SweepId: "s", Shard: 0, LeaseId: l.LeaseId, Attempt: l.Attempt, Worker: worker,
+			Summary: &cfpb.Summary{Images: 1, Correct: correct}}
+	}
+	// The late one first: first-writer-wins alone would record it.
+	lr.commit([]workerEvent{{sess: sa, result: result("a", first, 0)}, {sess: sb, result: result("b", second, 1)}})
+	sh, err := n.st.Shard("s", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh.State != cfpb.ShardState_SHARD_STATE_DONE || sh.Worker != "b" || sh.Result.GetSummary().GetCorrect() != 1 {
+		t.Fatalf("shard %v; want done with b's result", sh)
+	}
+	sw, _ := n.st.Sweep("s")
+	if sw.Alarms != 0 || sw.Progress.Done != 1 {
+		t.Fatalf("sweep %v; want one shard done, no alarm", sw)
+	}
+	for name, s := range map[string]*session{"a": sa, "b": sb} {
+		select {
+		case m := <-s.out:
+			if m.GetAck() == nil {
+				t.Fatalf("worker %s got %v, want an Ack", name, m)
+			}
+		default:
+			t.Fatalf("worker %s's result was not acknowledged", name)
+		}
+	}
 }

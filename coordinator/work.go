@@ -1,11 +1,15 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/clipformer/clipformer/proto/cfpb"
@@ -70,7 +74,33 @@ func (w *workService) hello(stream cfpb.Work_WorkServer) (*cfpb.Hello, error) {
 	if hello.Slots < 1 || hello.Slots > MaxWorkerSlots {
 		return nil, status.Errorf(codes.InvalidArgument, "coordinator: worker %s offers %d slots; want 1 to %d", hello.WorkerId, hello.Slots, MaxWorkerSlots)
 	}
+	if name := certName(stream.Context()); name != "" && !WorkerIDAllowed(name, hello.WorkerId) {
+		return nil, status.Errorf(codes.PermissionDenied, "coordinator: the worker certificate %q may not act as worker %q; "+
+			"a worker's id is its certificate's name or NAME/SUFFIX (here %q or %q)", name, hello.WorkerId, name, name+"/"+hello.WorkerId)
+	}
 	return hello, nil
+}
+
+// WorkerIDAllowed reports whether a worker whose certificate is named name
+// may use id: the name itself, or name/anything (several workers sharing
+// one certificate). So one worker's certificate can never take over the
+// session, leases or results of a worker with another.
+func WorkerIDAllowed(name, id string) bool {
+	return id == name || (strings.HasPrefix(id, name+"/") && len(id) > len(name)+1)
+}
+
+// certName is the common name of the peer's verified certificate, or ""
+// without TLS.
+func certName(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return ti.State.VerifiedChains[0][0].Subject.CommonName
 }
 
 // register records the worker in the replicated registry.

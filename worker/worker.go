@@ -10,11 +10,13 @@ package worker
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,9 +103,47 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.ID = IDFor(cfg.TLS, cfg.ID)
 	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), running: map[leaseKey]*task{},
 		unacked: map[leaseKey]*report{}, drained: make(chan struct{})}
 }
+
+// IDFor is the id a worker with this TLS configuration and asked-for id
+// uses: the coordinators accept only its certificate's name or
+// NAME/SUFFIX, so an id that is neither becomes NAME/ID (workers sharing a
+// certificate keep distinct ids). Without TLS the id is used as it is.
+func IDFor(cfg *tls.Config, id string) string {
+	name := certName(cfg)
+	switch {
+	case name == "" || id == name || strings.HasPrefix(id, name+"/"):
+		return id
+	case id == "":
+		return name
+	}
+	return name + "/" + id
+}
+
+// certName is the common name of the client certificate in cfg, or "".
+func certName(cfg *tls.Config) string {
+	if cfg == nil || len(cfg.Certificates) == 0 {
+		return ""
+	}
+	c := cfg.Certificates[0]
+	if c.Leaf != nil {
+		return c.Leaf.Subject.CommonName
+	}
+	if len(c.Certificate) == 0 {
+		return ""
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return ""
+	}
+	return leaf.Subject.CommonName
+}
+
+// ID is the worker's id as the coordinators know it (see IDFor).
+func (w *Worker) ID() string { return w.cfg.ID }
 
 // Drain stops taking work; Run returns once the held shards are finished
 // and acknowledged.
@@ -212,13 +252,15 @@ func (w *Worker) session(ctx context.Context, addr string) (string, error) {
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := cfpb.NewWorkClient(conn).Work(sctx)
-	if err != nil {
-		return "", err
-	}
+	// Watched from the start: a frozen coordinator accepts the connection
+	// but never completes the HTTP/2 handshake.
 	errc := make(chan error, 2) // the watchdog's and the sender's
 	dog := newWatchdog(w.cfg.Silence)
 	go func() { errc <- dog.watch(sctx, cancel, addr) }()
+	stream, err := cfpb.NewWorkClient(conn).Work(sctx)
+	if err != nil {
+		return "", dog.explain(err)
+	}
 	welcome, err := w.greet(stream, addr, dog)
 	if err != nil {
 		return leaderHint(stream), dog.explain(err)

@@ -165,7 +165,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	host, _ := os.Hostname()
-	id := fs.String("id", host, "stable worker id, unique in the cluster (with --certs: the certificate's name)")
+	id := fs.String("id", host, "stable worker id, unique in the cluster; with --certs it is the certificate's name or becomes NAME/ID")
 	coords := fs.String("coordinators", envOr("CLIPFORMER_COORDINATORS", "127.0.0.1:7000"), "coordinator API addresses, comma-separated; any one will do [$CLIPFORMER_COORDINATORS]")
 	slots := fs.Int("slots", 1, "shards run at once")
 	threads := fs.Int("threads", 0, "goroutines per shard (0: cores / slots)")
@@ -225,7 +225,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		<-sig
 		cancel()
 	}()
-	logger.Info("worker up", "id", *id, "slots", *slots, "threads", *threads, "coordinators", *coords, "data_roots", roots.String())
+	logger.Info("worker up", "id", w.ID(), "slots", *slots, "threads", *threads, "coordinators", *coords, "data_roots", roots.String())
 	return w.Run(runCtx)
 }
 
@@ -366,8 +366,9 @@ func workerID(fs *flag.FlagSet, id string, clientTLS *tls.Config) (string, error
 	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "id" })
-	if explicit && id != name {
-		return "", fmt.Errorf("--id %s differs from the certificate's worker name %s: a worker's id is its certificate's name", id, name)
+	if explicit {
+		// Workers sharing a certificate keep distinct ids: NAME/ID.
+		return worker.IDFor(clientTLS, id), nil
 	}
 	return name, nil
 }
