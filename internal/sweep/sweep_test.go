@@ -248,8 +248,10 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 		return s
 	}
 	ps, _ := Points(spec(""))
-	if ps[0].SigmaW != calibratedSigmaWSlice || ps[1].SigmaW != calibratedSigmaWValue {
-		t.Fatalf("defaults: %v %v", ps[0].SigmaW, ps[1].SigmaW)
+	// The calibrated values of docs/REPRODUCTION.md, written out: the rule
+	// lives in package device, and this is what a sweep must get from it.
+	if ps[0].SigmaW != 0.483 || ps[1].SigmaW != 0.311 {
+		t.Fatalf("defaults: %v %v, want 0.483 0.311", ps[0].SigmaW, ps[1].SigmaW)
 	}
 	ps, _ = Points(spec("profile: {sigma_w: 0.1}\n"))
 	if ps[0].SigmaW != 0.1 || ps[1].SigmaW != 0.1 {
@@ -257,8 +259,22 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 	}
 	v, _ := Parse("v.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\nprofile: {granularity: value}\ngrid: {gamma: [4]}\n"))
 	ps, _ = Points(v)
-	if ps[0].SigmaW != calibratedSigmaWValue {
-		t.Fatalf("profile granularity value: %v", ps[0].SigmaW)
+	if ps[0].SigmaW != 0.311 {
+		t.Fatalf("profile granularity value: %v, want 0.311", ps[0].SigmaW)
+	}
+	// A device axis overrides the profile's granularity, and the point
+	// follows the axis.
+	ps, _ = Points(spec("profile: {granularity: value}\n"))
+	if ps[0].SigmaW != 0.483 || ps[1].SigmaW != 0.311 {
+		t.Fatalf("profile granularity value, axis [slice, value]: %v %v, want 0.483 0.311", ps[0].SigmaW, ps[1].SigmaW)
+	}
+	w, err := Parse("w.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [4], sigma_w: [0.2], device: [{field: granularity, values: [slice, value]}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ = Points(w)
+	if ps[0].SigmaW != 0.2 || ps[1].SigmaW != 0.2 {
+		t.Fatalf("sigma_w axis [0.2]: %v %v", ps[0].SigmaW, ps[1].SigmaW)
 	}
 }
 
