@@ -248,7 +248,11 @@ func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardW
 	if err != nil {
 		return nil, err
 	}
-	return simspec.Summarize(r), nil
+	sum := simspec.Summarize(r)
+	if kv != nil {
+		sum.Calibration = kv.Description() // the results say which images set the K/V scales
+	}
+	return sum, nil
 }
 
 // Result wraps a summary as the shard's result.

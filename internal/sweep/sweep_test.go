@@ -215,6 +215,56 @@ images_per_shard: 10
 	}
 }
 
+// The merged summaries of a point's trials name the calibration set its
+// shards used; a shard that calibrated on other images is not hidden.
+func TestAggregateNamesTheCalibrationSets(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 30}\ngrid: {gamma: [0, 1]}\ntrials: 2\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := NewLayout(s)
+	const set, other = "16 images of mnist-train", "16 images of elsewhere-train"
+	odd := -1 // a shard of point 1, trial 0, that calibrated elsewhere
+	for k := 0; k < l.Shards(); k++ {
+		if w := l.Shard("", k); w.Point.Index == 1 && w.Trial == 0 && w.Start == 10 {
+			odd = k
+		}
+	}
+	if odd < 0 {
+		t.Fatal("no shard of point 1, trial 0 starts at image 10")
+	}
+	res := Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE }, func(k int) *cfpb.Summary {
+		w := l.Shard("", k)
+		c := set
+		if k == odd {
+			c = other
+		}
+		return &cfpb.Summary{Images: int64(w.Count), Correct: 1, Calibration: c}
+	})
+	for _, r := range res {
+		for tr, sum := range r.Trials {
+			want := set
+			if r.Point.Index == 1 && tr == 0 {
+				want = set + "; " + other
+			}
+			if sum.Calibration != want {
+				t.Errorf("point %d trial %d: calibration %q, want %q", r.Point.Index, tr, sum.Calibration, want)
+			}
+		}
+	}
+	for _, c := range []struct{ a, b, want string }{
+		{"", "", ""}, {"", set, set}, {set, "", set}, {set, set, set},
+		{set, other, set + "; " + other}, {set + "; " + other, other, set + "; " + other},
+	} {
+		if got := MergeCalibration(c.a, c.b); got != c.want {
+			t.Errorf("MergeCalibration(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+	if got := Merge(&cfpb.Summary{Calibration: set}, &cfpb.Summary{}).Calibration; got != set {
+		t.Errorf("Merge dropped the calibration: %q", got)
+	}
+}
+
 func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte(paperSpec))
 	f.Add([]byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [1], device: [{field: adc_bits, values: [0, 4]}]}"))
