@@ -147,14 +147,17 @@ func (e *Executor) dataset(spec, split string) (dataset.Dataset, error) {
 }
 
 // Dataset opens (once) the sweep's evaluation images and checks that they
-// fit the model.
+// fit the model: channels, image size and class count, as eval checks.
 func (e *Executor) Dataset(d *cfpb.DatasetRef, m *vit.Model) (dataset.Dataset, error) {
 	data, err := e.dataset(e.openSpec(d), d.GetSplit())
 	if err != nil {
 		return nil, err
 	}
 	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLocal, err)
+		return nil, fmt.Errorf("%w: %w", ErrLocal, err)
+	}
+	if n := data.NumClasses(); n != m.Classes {
+		return nil, fmt.Errorf("%w: the model has %d classes, data set %s has %d: %w", ErrLocal, m.Classes, data.Name(), n, dataset.ErrFit)
 	}
 	return data, nil
 }
