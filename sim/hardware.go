@@ -69,8 +69,8 @@ func HardwareCounts(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer) 
 // that reach it.
 func HardwareCountsPruned(c vit.Config, p crossbar.Profile, clip crossbar.ClipFormer, prune *vit.Pruning) Hardware {
 	h := Hardware{
-		KVSlices:         p.SlicesFor(p.MaxCodeUnder(clip)),
-		KVSlicesBaseline: p.SlicesFor(p.MaxCodeUnder(crossbar.ClipFormer{})),
+		KVSlices:         p.SlicesFor(clip.MaxCode(&p)),
+		KVSlicesBaseline: p.SlicesFor(crossbar.ClipFormer{}.MaxCode(&p)),
 	}
 	full := p.Slices()
 	n, d, hd := c.Tokens(), c.Dim, c.HeadDim()

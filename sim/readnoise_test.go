@@ -110,7 +110,7 @@ func closedFormReadVar(p *crossbar.Profile, m []float32, inner, cols int, scales
 		unit := s / float64(p.MaxCode())
 		for i := 0; i < inner; i++ {
 			xq := math.RoundToEven(float64(x[i])/sx*mIn) * sx / mIn
-			code := p.Code(float64(m[i*cols+j]), s, clip)
+			code := clip.Code(p, float64(m[i*cols+j]), s)
 			var q float64 // in code units^2
 			w := 1.0
 			for sl := 0; sl < p.Slices(); sl++ {

@@ -164,14 +164,17 @@ func (e *Executor) dataset(spec, split string) (dataset.Dataset, error) {
 }
 
 // Dataset opens (once) the sweep's evaluation images and checks that they
-// fit the model.
+// fit the model: channels, image size and class count, as eval checks.
 func (e *Executor) Dataset(d *cfpb.DatasetRef, m *vit.Model) (dataset.Dataset, error) {
 	data, err := e.dataset(e.openSpec(d), d.GetSplit())
 	if err != nil {
 		return nil, err
 	}
 	if err := dataset.CheckFits(data, m.InChans, m.ImgSize, m.ImgSize); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLocal, err)
+		return nil, fmt.Errorf("%w: %w", ErrLocal, err)
+	}
+	if n := data.NumClasses(); n != m.Classes {
+		return nil, fmt.Errorf("%w: the model has %d classes, data set %s has %d: %w", ErrLocal, m.Classes, data.Name(), n, dataset.ErrFit)
 	}
 	return data, nil
 }
@@ -265,7 +268,11 @@ func (e *Executor) Run(ctx context.Context, spec *cfpb.SweepSpec, w *cfpb.ShardW
 	if err != nil {
 		return nil, err
 	}
-	return simspec.Summarize(r), nil
+	sum := simspec.Summarize(r)
+	if kv != nil {
+		sum.Calibration = kv.Description() // the results say which images set the K/V scales
+	}
+	return sum, nil
 }
 
 // Result wraps a summary as the shard's result.

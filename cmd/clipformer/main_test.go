@@ -107,6 +107,49 @@ func TestEvalJSONAndPredictions(t *testing.T) {
 	}
 }
 
+// A profile file without sigma_w followed by --granularity takes the
+// calibration of the granularity the flag sets, and eval --json reports it;
+// a sigma_w the file sets stays.
+func TestEvalProfileFileAndGranularityFlagReportTheSigmaWUsed(t *testing.T) {
+	model := mnistShapedModel(t)
+	dir := t.TempDir()
+	for i, c := range []struct {
+		yaml, granularity string
+		want              float64
+	}{
+		{"adc_bits: 0\n", "value", 0.311},
+		{"granularity: value\n", "slice", 0.483},
+		{"sigma_w: 0.2\n", "value", 0.2},
+	} {
+		profile := filepath.Join(dir, fmt.Sprintf("f%d.yaml", i))
+		if err := os.WriteFile(profile, []byte(c.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := runCmd(t, "eval", "--model", model, "--data", "mnist", "--limit", "4", "--gamma", "2", "--kv-scale", "dynamic",
+			"--profile", profile, "--granularity", c.granularity, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Profile struct {
+				SigmaW      *float64 `json:"sigma_w"`
+				Granularity string   `json:"granularity"`
+			} `json:"profile"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("--json output does not parse: %v\n%s", err, out)
+		}
+		if rep.Profile.SigmaW == nil || *rep.Profile.SigmaW != c.want || rep.Profile.Granularity != c.granularity {
+			got := "null"
+			if rep.Profile.SigmaW != nil {
+				got = fmt.Sprint(*rep.Profile.SigmaW)
+			}
+			t.Errorf("%q with --granularity %s: profile.sigma_w %s, granularity %q; want %v, %s", c.yaml, c.granularity,
+				got, rep.Profile.Granularity, c.want, c.granularity)
+		}
+	}
+}
+
 func TestEvalBadInputNamesWhatIsWrong(t *testing.T) {
 	model := mnistShapedModel(t)
 	profile := filepath.Join(t.TempDir(), "p.yaml")

@@ -16,6 +16,7 @@ type record struct {
 	durationNs, images, correct int64
 	attempt                     int32
 	worker, simVersion          string
+	calibration                 string // the summary's calibration set
 	// sums holds the signal sums, then as many noise sums (CheckSummary
 	// refuses a summary whose two lists differ in length).
 	sums []sum128
@@ -24,7 +25,7 @@ type record struct {
 func newRecord(res *cfpb.ShardResult, intern func(string) string) *record {
 	s := res.Summary
 	r := &record{leaseID: res.LeaseId, durationNs: res.DurationNs, images: s.Images, correct: s.Correct, attempt: res.Attempt,
-		worker: intern(res.Worker), simVersion: intern(res.SimVersion), sums: make([]sum128, 0, len(s.Signal)+len(s.Noise))}
+		worker: intern(res.Worker), simVersion: intern(res.SimVersion), calibration: intern(s.Calibration), sums: make([]sum128, 0, len(s.Signal)+len(s.Noise))}
 	for _, v := range s.Signal {
 		r.sums = append(r.sums, sum128{v.GetHi(), v.GetLo()})
 	}
@@ -38,7 +39,7 @@ func (r *record) blocks() int { return len(r.sums) / 2 }
 
 // summaryInto fills dst with the record's summary, reusing dst's sums.
 func (r *record) summaryInto(dst *cfpb.Summary) {
-	dst.Images, dst.Correct = r.images, r.correct
+	dst.Images, dst.Correct, dst.Calibration = r.images, r.correct, r.calibration
 	dst.Signal = fillSums(dst.Signal, r.sums[:r.blocks()])
 	dst.Noise = fillSums(dst.Noise, r.sums[r.blocks():])
 }

@@ -73,7 +73,7 @@ func ReadCSV(r io.Reader, name string) ([]Row, error) {
 			BlockSNR: list("block_snr_db"), Shards: int(num("shards_done")), Failed: int(num("shards_failed")),
 			AllShards: int(num("shards_total")), KVSlices: int(num("kv_slices")), AttnAreaMM2: num("attention_area_mm2"),
 			AttnEnergyUJ: num("attention_energy_uj"), AreaSavingPct: num("attention_area_saving_percent"),
-			EnergySavingPct: num("attention_energy_saving_percent")}
+			EnergySavingPct: num("attention_energy_saving_percent"), Calibration: cell("calibration")}
 		row.ClipOn = row.Clip != "off" && row.Clip != ""
 		if perr != nil {
 			return nil, perr

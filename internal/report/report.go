@@ -49,6 +49,9 @@ type Row struct {
 	Shards          int     `json:"shards_done" parquet:"shards_done"`
 	Failed          int     `json:"shards_failed" parquet:"shards_failed"`
 	AllShards       int     `json:"shards_total" parquet:"shards_total"`
+	// Calibration names the images the static K/V scales came from, as the
+	// point's shards report them; "" with the dynamic K/V scale.
+	Calibration string `json:"calibration,omitempty" parquet:"calibration"`
 }
 
 // Finite maps +-Inf and NaN (no noise, no images) to values every format
@@ -102,6 +105,7 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 			if t.Images == 0 {
 				continue
 			}
+			r.Calibration = sweep.MergeCalibration(r.Calibration, t.Calibration)
 			res := simspec.Result(t)
 			accs = append(accs, res.Accuracy())
 			images = res.Images

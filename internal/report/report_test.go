@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,9 @@ import (
 	"github.com/clipformer/clipformer/sim/cost"
 	"github.com/clipformer/clipformer/sim/vit"
 )
+
+// calibSet is the calibration set every shard of results reports.
+const calibSet = "4 images of imgs, class-stratified (round robin over 2 classes)"
 
 func results(t *testing.T) (*cfpb.SweepSpec, []*cfpb.PointResult) {
 	t.Helper()
@@ -36,7 +40,7 @@ func results(t *testing.T) (*cfpb.SweepSpec, []*cfpb.PointResult) {
 	sum := func(k int) *cfpb.Summary {
 		w := l.Shard("", k)
 		return &cfpb.Summary{Images: int64(w.Count), Correct: int64(w.Count) - int64(w.Point.Index) - int64(w.Trial),
-			Signal: []*cfpb.Sum128{{Hi: 100}}, Noise: []*cfpb.Sum128{{Hi: 1}}}
+			Signal: []*cfpb.Sum128{{Hi: 100}}, Noise: []*cfpb.Sum128{{Hi: 1}}, Calibration: calibSet}
 	}
 	return s, sweep.Aggregate(l, state, sum)
 }
@@ -72,19 +76,24 @@ func TestFormatsCarryTheSameRows(t *testing.T) {
 	if err != nil || len(recs) != 5 || recs[2][3] != "alpha=2 beta=0.25" || recs[1][11] != "95" {
 		t.Fatalf("csv %v %v", recs, err)
 	}
+	// Every format names the calibration set of each row.
+	if col := slices.Index(recs[0], "calibration"); col < 0 || recs[1][col] != calibSet || recs[4][col] != calibSet {
+		t.Fatalf("csv has no calibration column naming %q: %v", calibSet, recs)
+	}
 	if err := WriteJSONL(&j, rows); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(j.String()), "\n")
 	var back Row
-	if len(lines) != 4 || json.Unmarshal([]byte(lines[3]), &back) != nil || back.Accuracy != rows[3].Accuracy {
+	if len(lines) != 4 || json.Unmarshal([]byte(lines[3]), &back) != nil || back.Accuracy != rows[3].Accuracy ||
+		!strings.Contains(lines[0], `"calibration":"`+calibSet+`"`) {
 		t.Fatalf("jsonl %q", lines)
 	}
 	if err := WriteParquet(&p, rows); err != nil {
 		t.Fatal(err)
 	}
 	got, err := parquet.Read[Row](bytes.NewReader(p.Bytes()), int64(p.Len()))
-	if err != nil || len(got) != 4 || got[1].Alpha != 2 || got[0].PerTrial[1] != 90 {
+	if err != nil || len(got) != 4 || got[1].Alpha != 2 || got[0].PerTrial[1] != 90 || got[2].Calibration != calibSet {
 		t.Fatalf("parquet %v %v", got, err)
 	}
 	if err := WriteFormat(&p, "xlsx", rows); err == nil {
@@ -191,7 +200,8 @@ func TestBestPerGammaHeldOutGain(t *testing.T) {
 func TestCSVRoundTrip(t *testing.T) {
 	rows := []Row{
 		{Sweep: "s", Point: 0, Gamma: 4, Clip: "off", SigmaW: 0.483, Trials: 3, Images: 100, Accuracy: 61.5, Std: 0.5, CI95: 1.2,
-			PerTrial: []float64{61, 61.5, 62}, SNR: -3.25, BlockSNR: []float64{-3, -3.5}, Shards: 3, AllShards: 3, KVSlices: 4},
+			PerTrial: []float64{61, 61.5, 62}, SNR: -3.25, BlockSNR: []float64{-3, -3.5}, Shards: 3, AllShards: 3, KVSlices: 4,
+			Calibration: "256 images of imagenet-train"},
 		{Sweep: "s", Point: 1, Gamma: 4, Clip: "alpha=2 beta=0.25", ClipOn: true, Alpha: 2, Beta: 0.25, SigmaR: 0.05,
 			Pruning: "keep 0.7 after blocks 1,3, fused", Trials: 3, Images: 100, Accuracy: 66, KVSlices: 3, AreaSavingPct: 2.8},
 	}

@@ -7,12 +7,7 @@
 package simspec
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/internal/tally"
@@ -22,72 +17,10 @@ import (
 	"github.com/clipformer/clipformer/sim/vit"
 )
 
-// Profile is the simulator's default profile with the spec's fields set.
+// Profile is the simulator's default profile with the spec's fields set
+// (sweep.BaseDevice: the coordinator plans with the same profile).
 func Profile(d *cfpb.DeviceProfile) (crossbar.Profile, error) {
-	p := crossbar.Default()
-	if d == nil {
-		return p, p.Validate()
-	}
-	setF := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setI := func(dst *int, v *int32) {
-		if v != nil {
-			*dst = int(*v)
-		}
-	}
-	setF(&p.Gmin, d.GminUs)
-	setF(&p.Gmax, d.GmaxUs)
-	setI(&p.BitsPerCell, d.BitsPerCell)
-	setI(&p.Precision, d.PrecisionBits)
-	setI(&p.InputBits, d.InputBits)
-	setI(&p.Rows, d.CrossbarRows)
-	setI(&p.Cols, d.CrossbarCols)
-	if d.SigmaW != nil {
-		p.SigmaW = crossbar.Some(*d.SigmaW)
-	}
-	setF(&p.SigmaR, d.SigmaR)
-	if d.Granularity != nil {
-		p.Granularity = crossbar.Granularity(*d.Granularity)
-	}
-	if d.ClampNegative != nil {
-		p.ClampNegative = *d.ClampNegative
-	}
-	setI(&p.ADCBits, d.AdcBits)
-	if d.WeightScale != nil {
-		p.WeightScale = crossbar.WeightScale(*d.WeightScale)
-	}
-	if d.KvScale != nil {
-		p.KVScale = crossbar.ScaleMode(*d.KvScale)
-	}
-	setF(&p.ProgrammingGamma, d.ProgrammingGamma)
-	setI(&p.CalibrationImages, d.CalibrationImages)
-	if len(d.OnCrossbar) > 0 {
-		p.OnCrossbar = append([]string(nil), d.OnCrossbar...)
-	}
-	return p, p.Validate()
-}
-
-// setProfileField sets one field of p from the YAML text of a device-axis
-// value.
-func setProfileField(p *crossbar.Profile, field, value string) error {
-	var doc bytes.Buffer
-	fmt.Fprintf(&doc, "%s: %s\n", field, value)
-	if field == "on_crossbar" {
-		p.OnCrossbar = nil // a value replaces the list, never extends it
-	}
-	dec := yaml.NewDecoder(&doc)
-	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%q is not a valid %s", value, field)
-		}
-		return fmt.Errorf("%q: %s", value, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
+	return sweep.BaseDevice(d)
 }
 
 // Setting is the simulator setting of one planned point and trial.
@@ -100,7 +33,7 @@ func Setting(s *cfpb.SweepSpec, p *cfpb.Point, trial int) (sim.Setting, error) {
 		if i >= len(s.Grid.Device) {
 			return sim.Setting{}, fmt.Errorf("%w: point %d has %d device values, the grid %d axes", sweep.ErrSpec, p.Index, len(p.Device), len(s.Grid.Device))
 		}
-		if err := setProfileField(&prof, s.Grid.Device[i].Field, v); err != nil {
+		if err := sweep.SetDeviceField(&prof, s.Grid.Device[i].Field, v); err != nil {
 			return sim.Setting{}, fmt.Errorf("%w: grid.device[%d]: %v", sweep.ErrSpec, i, err)
 		}
 	}

@@ -2,6 +2,8 @@ package sweep
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/clipformer/clipformer/internal/tally"
 	"github.com/clipformer/clipformer/proto/cfpb"
@@ -31,11 +33,30 @@ func SummaryOf(t tally.Summary) *cfpb.Summary {
 	return s
 }
 
-// Merge adds b into a; both are exact, so the order never matters.
+// Merge adds b into a; both are exact, so the order never matters. The
+// result names the calibration sets of both (MergeCalibration).
 func Merge(a, b *cfpb.Summary) *cfpb.Summary {
 	t := Tally(a)
 	t.Merge(Tally(b))
-	return SummaryOf(t)
+	s := SummaryOf(t)
+	s.Calibration = MergeCalibration(a.GetCalibration(), b.GetCalibration())
+	return s
+}
+
+// MergeCalibration names the calibration sets of two merged summaries: the
+// one set when they agree or one has none, else both, separated by "; ".
+// The shards of one point calibrate on the same images; workers that did
+// not (different files under one path) show so in the results.
+func MergeCalibration(a, b string) string {
+	switch {
+	case b == "" || a == b:
+		return a
+	case a == "":
+		return b
+	case slices.Contains(strings.Split(a, "; "), b):
+		return a
+	}
+	return a + "; " + b
 }
 
 // Aggregate merges per-shard outcomes into one result per grid point, in grid
@@ -43,10 +64,12 @@ func Merge(a, b *cfpb.Summary) *cfpb.Summary {
 func Aggregate(l *Layout, state func(k int) cfpb.ShardState, summary func(k int) *cfpb.Summary) []*cfpb.PointResult {
 	out := make([]*cfpb.PointResult, len(l.Points))
 	merged := make([][]tally.Summary, len(l.Points))
+	calib := make([][]string, len(l.Points))
 	doneChunks := make([][]int, len(l.Points))
 	for i, p := range l.Points {
 		out[i] = &cfpb.PointResult{Point: p, ShardsTotal: int32(l.Trials * l.Chunks)}
 		merged[i] = make([]tally.Summary, l.Trials)
+		calib[i] = make([]string, l.Trials)
 		doneChunks[i] = make([]int, l.Trials)
 	}
 	for k := 0; k < l.Shards(); k++ {
@@ -56,14 +79,18 @@ func Aggregate(l *Layout, state func(k int) cfpb.ShardState, summary func(k int)
 		case cfpb.ShardState_SHARD_STATE_DONE:
 			out[pi].ShardsDone++
 			doneChunks[pi][t]++
-			merged[pi][t].Merge(Tally(summary(k)))
+			sum := summary(k)
+			merged[pi][t].Merge(Tally(sum))
+			calib[pi][t] = MergeCalibration(calib[pi][t], sum.GetCalibration())
 		case cfpb.ShardState_SHARD_STATE_FAILED:
 			out[pi].ShardsFailed++
 		}
 	}
 	for i := range out {
 		for t, r := range merged[i] {
-			out[i].Trials = append(out[i].Trials, SummaryOf(r))
+			s := SummaryOf(r)
+			s.Calibration = calib[i][t]
+			out[i].Trials = append(out[i].Trials, s)
 			if doneChunks[i][t] == l.Chunks {
 				out[i].CompleteTrials++
 			}

@@ -54,30 +54,27 @@ func clipSettings(g *cfpb.Grid) []*cfpb.ClipSetting {
 func Points(s *cfpb.SweepSpec) ([]*cfpb.Point, error) {
 	base, err := BaseDevice(s.Profile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: profile: %v", ErrSpec, err)
+		return nil, fmt.Errorf("%w: profile: %s", ErrSpec, profileReason(err))
 	}
 	g := s.Grid
 	sr := g.SigmaR
 	if len(sr) == 0 {
 		sr = []float64{base.SigmaR}
 	}
-	// Without an explicit sigma_w, a point takes the calibrated scale of its
-	// own granularity (which a device axis may change).
-	explicitSW := s.Profile != nil && s.Profile.SigmaW != nil
+	// Without a sigma_w axis, a point takes its profile's effective sigma_w
+	// once the device axes have set their values: the spec's sigma_w when it
+	// names one, else the calibration of the point's own granularity.
 	sigmaW := func(dev []string) []float64 {
 		if len(g.SigmaW) > 0 {
 			return g.SigmaW
 		}
-		if explicitSW {
-			return []float64{base.SigmaW}
-		}
 		p := base
 		for i, v := range dev {
-			if SetDeviceField(&p, g.Device[i].Field, v) != nil {
-				return []float64{base.SigmaW}
-			}
+			// A value that does not decode leaves the field as it was;
+			// Validate reports it.
+			_ = SetDeviceField(&p, g.Device[i].Field, v)
 		}
-		return []float64{DefaultSigmaW(p.Granularity)}
+		return []float64{p.EffectiveSigmaW()}
 	}
 	clips := clipSettings(g)
 	var points []*cfpb.Point

@@ -215,6 +215,56 @@ images_per_shard: 10
 	}
 }
 
+// The merged summaries of a point's trials name the calibration set its
+// shards used; a shard that calibrated on other images is not hidden.
+func TestAggregateNamesTheCalibrationSets(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 30}\ngrid: {gamma: [0, 1]}\ntrials: 2\nimages_per_shard: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := NewLayout(s)
+	const set, other = "16 images of mnist-train", "16 images of elsewhere-train"
+	odd := -1 // a shard of point 1, trial 0, that calibrated elsewhere
+	for k := 0; k < l.Shards(); k++ {
+		if w := l.Shard("", k); w.Point.Index == 1 && w.Trial == 0 && w.Start == 10 {
+			odd = k
+		}
+	}
+	if odd < 0 {
+		t.Fatal("no shard of point 1, trial 0 starts at image 10")
+	}
+	res := Aggregate(l, func(int) cfpb.ShardState { return cfpb.ShardState_SHARD_STATE_DONE }, func(k int) *cfpb.Summary {
+		w := l.Shard("", k)
+		c := set
+		if k == odd {
+			c = other
+		}
+		return &cfpb.Summary{Images: int64(w.Count), Correct: 1, Calibration: c}
+	})
+	for _, r := range res {
+		for tr, sum := range r.Trials {
+			want := set
+			if r.Point.Index == 1 && tr == 0 {
+				want = set + "; " + other
+			}
+			if sum.Calibration != want {
+				t.Errorf("point %d trial %d: calibration %q, want %q", r.Point.Index, tr, sum.Calibration, want)
+			}
+		}
+	}
+	for _, c := range []struct{ a, b, want string }{
+		{"", "", ""}, {"", set, set}, {set, "", set}, {set, set, set},
+		{set, other, set + "; " + other}, {set + "; " + other, other, set + "; " + other},
+	} {
+		if got := MergeCalibration(c.a, c.b); got != c.want {
+			t.Errorf("MergeCalibration(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+	if got := Merge(&cfpb.Summary{Calibration: set}, &cfpb.Summary{}).Calibration; got != set {
+		t.Errorf("Merge dropped the calibration: %q", got)
+	}
+}
+
 func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte(paperSpec))
 	f.Add([]byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [1], device: [{field: adc_bits, values: [0, 4]}]}"))
@@ -248,8 +298,10 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 		return s
 	}
 	ps, _ := Points(spec(""))
-	if ps[0].SigmaW != calibratedSigmaWSlice || ps[1].SigmaW != calibratedSigmaWValue {
-		t.Fatalf("defaults: %v %v", ps[0].SigmaW, ps[1].SigmaW)
+	// The calibrated values of docs/REPRODUCTION.md, written out: the rule
+	// lives in package device, and this is what a sweep must get from it.
+	if ps[0].SigmaW != 0.483 || ps[1].SigmaW != 0.311 {
+		t.Fatalf("defaults: %v %v, want 0.483 0.311", ps[0].SigmaW, ps[1].SigmaW)
 	}
 	ps, _ = Points(spec("profile: {sigma_w: 0.1}\n"))
 	if ps[0].SigmaW != 0.1 || ps[1].SigmaW != 0.1 {
@@ -257,8 +309,22 @@ func TestEachGranularityTakesItsCalibratedSigmaWUnlessOneIsGiven(t *testing.T) {
 	}
 	v, _ := Parse("v.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\nprofile: {granularity: value}\ngrid: {gamma: [4]}\n"))
 	ps, _ = Points(v)
-	if ps[0].SigmaW != calibratedSigmaWValue {
-		t.Fatalf("profile granularity value: %v", ps[0].SigmaW)
+	if ps[0].SigmaW != 0.311 {
+		t.Fatalf("profile granularity value: %v, want 0.311", ps[0].SigmaW)
+	}
+	// A device axis overrides the profile's granularity, and the point
+	// follows the axis.
+	ps, _ = Points(spec("profile: {granularity: value}\n"))
+	if ps[0].SigmaW != 0.483 || ps[1].SigmaW != 0.311 {
+		t.Fatalf("profile granularity value, axis [slice, value]: %v %v, want 0.483 0.311", ps[0].SigmaW, ps[1].SigmaW)
+	}
+	w, err := Parse("w.yaml", []byte("model: {path: m}\ndataset: {kind: mnist}\ngrid: {gamma: [4], sigma_w: [0.2], device: [{field: granularity, values: [slice, value]}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ = Points(w)
+	if ps[0].SigmaW != 0.2 || ps[1].SigmaW != 0.2 {
+		t.Fatalf("sigma_w axis [0.2]: %v %v", ps[0].SigmaW, ps[1].SigmaW)
 	}
 }
 

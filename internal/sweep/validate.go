@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/clipformer/clipformer/internal/device"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -63,7 +64,7 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	validateDataset(s.Dataset, &errs)
 	base, perr := BaseDevice(s.Profile)
 	if perr != nil {
-		errs.add("profile", "%v", perr)
+		errs.add("profile", "%s", profileReason(perr))
 	}
 	if s.Trials < 1 {
 		errs.add("trials", "%d must be >= 1", s.Trials)
@@ -245,11 +246,11 @@ func validateDataset(d *cfpb.DatasetRef, errs *fieldErrors) {
 	}
 }
 
-func validateGrid(g *cfpb.Grid, base *Device, path string, errs *fieldErrors) {
+func validateGrid(g *cfpb.Grid, base *device.Profile, path string, errs *fieldErrors) {
 	// Rules that join two fields (gmax_us above gmin_us, an ADC and the
 	// fast path, clip betas and gmin_us/gmax_us) hold for every combination
 	// of the device axes' values, not only for each value on the base.
-	lowBeta := base.GminUS / base.GmaxUS
+	lowBeta := base.Gmin / base.Gmax
 	if axes, ok := validateDeviceAxes(g, base, errs); ok {
 		lowBeta = checkVariants(base, axes, path, errs)
 	}

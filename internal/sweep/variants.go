@@ -5,19 +5,20 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/clipformer/clipformer/internal/device"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
 // deviceAxis is a device axis with its values decoded once.
 type deviceAxis struct {
 	field  string
-	index  int             // the field's index in Device
+	index  int             // the field's index in device.Profile
 	values []reflect.Value // the field's value for each axis value
 }
 
 // validateDeviceAxes checks each device axis and each of its values on the
 // base profile, and returns the decoded axes when all are valid.
-func validateDeviceAxes(g *cfpb.Grid, base *Device, errs *fieldErrors) ([]deviceAxis, bool) {
+func validateDeviceAxes(g *cfpb.Grid, base *device.Profile, errs *fieldErrors) ([]deviceAxis, bool) {
 	before := len(*errs)
 	seen := map[string]bool{}
 	var axes []deviceAxis
@@ -48,7 +49,7 @@ func validateDeviceAxes(g *cfpb.Grid, base *Device, errs *fieldErrors) ([]device
 				continue
 			}
 			if err := p.Validate(); err != nil {
-				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%v", err)
+				errs.add(fmt.Sprintf("%s.values[%d]", path, j), "%s", profileReason(err))
 			}
 			da.values = append(da.values, reflect.ValueOf(p).Field(da.index))
 		}
@@ -62,8 +63,8 @@ func validateDeviceAxes(g *cfpb.Grid, base *Device, errs *fieldErrors) ([]device
 // smallest clip beta that every combination allows (the largest
 // gmin_us/gmax_us). The combinations number no more than the grid's points,
 // which the shard limit has already bounded.
-func checkVariants(base *Device, axes []deviceAxis, path string, errs *fieldErrors) float64 {
-	lowBeta := base.GminUS / base.GmaxUS
+func checkVariants(base *device.Profile, axes []deviceAxis, path string, errs *fieldErrors) float64 {
+	lowBeta := base.Gmin / base.Gmax
 	d := *base
 	dv := reflect.ValueOf(&d).Elem()
 	at := make([]int, len(axes))
@@ -72,7 +73,7 @@ func checkVariants(base *Device, axes []deviceAxis, path string, errs *fieldErro
 			dv.Field(ax.index).Set(ax.values[at[i]])
 		}
 		if err := d.Validate(); err != nil {
-			errs.add("grid.device", "the combination %s: %v", combination(axes, at), err)
+			errs.add("grid.device", "the combination %s: %s", combination(axes, at), profileReason(err))
 			return lowBeta
 		}
 		if path == "fast" && d.ADCBits > 0 {
@@ -80,7 +81,7 @@ func checkVariants(base *Device, axes []deviceAxis, path string, errs *fieldErro
 				orBase(combination(axes, at)), d.ADCBits)
 			return lowBeta
 		}
-		lowBeta = max(lowBeta, d.GminUS/d.GmaxUS)
+		lowBeta = max(lowBeta, d.Gmin/d.Gmax)
 		if !next(at, axes) {
 			return lowBeta
 		}
@@ -114,9 +115,9 @@ func orBase(c string) string {
 	return "the device combination " + c
 }
 
-// deviceFieldIndex is the index in Device of the field with YAML name name.
+// deviceFieldIndex is the index in device.Profile of the field with YAML name name.
 func deviceFieldIndex(name string) int {
-	t := reflect.TypeOf(Device{})
+	t := reflect.TypeOf(device.Profile{})
 	for i := 0; i < t.NumField(); i++ {
 		if yamlName(t.Field(i)) == name {
 			return i

@@ -1166,8 +1166,12 @@ type Summary struct {
 	Correct int64                  `protobuf:"varint,2,opt,name=correct,proto3" json:"correct,omitempty"`
 	// Per block: sum ||Y_ref||^2 and sum ||Y_xbar - Y_ref||^2 of the
 	// attention core; empty for a noise-free ideal point.
-	Signal        []*Sum128 `protobuf:"bytes,3,rep,name=signal,proto3" json:"signal,omitempty"`
-	Noise         []*Sum128 `protobuf:"bytes,4,rep,name=noise,proto3" json:"noise,omitempty"`
+	Signal []*Sum128 `protobuf:"bytes,3,rep,name=signal,proto3" json:"signal,omitempty"`
+	Noise  []*Sum128 `protobuf:"bytes,4,rep,name=noise,proto3" json:"noise,omitempty"`
+	// The images the static K/V scales were calibrated on, e.g. "256 images
+	// of imagenet-train"; empty with the dynamic K/V scale. Merged summaries
+	// name each set their shards used.
+	Calibration   string `protobuf:"bytes,5,opt,name=calibration,proto3" json:"calibration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1228,6 +1232,13 @@ func (x *Summary) GetNoise() []*Sum128 {
 		return x.Noise
 	}
 	return nil
+}
+
+func (x *Summary) GetCalibration() string {
+	if x != nil {
+		return x.Calibration
+	}
+	return ""
 }
 
 // ShardResult is one completed shard as a worker reports it.
@@ -1947,12 +1958,13 @@ const file_sweep_proto_rawDesc = "" +
 	"\x05point\x18\x06 \x01(\v2\x14.clipformer.v1.PointR\x05point\"(\n" +
 	"\x06Sum128\x12\x0e\n" +
 	"\x02hi\x18\x01 \x01(\x04R\x02hi\x12\x0e\n" +
-	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\x97\x01\n" +
+	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\xb9\x01\n" +
 	"\aSummary\x12\x16\n" +
 	"\x06images\x18\x01 \x01(\x03R\x06images\x12\x18\n" +
 	"\acorrect\x18\x02 \x01(\x03R\acorrect\x12-\n" +
 	"\x06signal\x18\x03 \x03(\v2\x15.clipformer.v1.Sum128R\x06signal\x12+\n" +
-	"\x05noise\x18\x04 \x03(\v2\x15.clipformer.v1.Sum128R\x05noise\"\xff\x01\n" +
+	"\x05noise\x18\x04 \x03(\v2\x15.clipformer.v1.Sum128R\x05noise\x12 \n" +
+	"\vcalibration\x18\x05 \x01(\tR\vcalibration\"\xff\x01\n" +
 	"\vShardResult\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12\x14\n" +
 	"\x05shard\x18\x02 \x01(\x05R\x05shard\x12\x18\n" +
