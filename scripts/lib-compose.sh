@@ -24,8 +24,13 @@ cli() {
   compose run --rm -T client "$@" 2>"$work/cli.err"
 }
 
-# cli_error: the last lines the client wrote to standard error.
-cli_error() { grep -v -e '^Creating ' -e '^Starting ' "$work/cli.err" | tail -3 | tr '\n' ' '; }
+# cli_error: the client's last error message (a line "clipformer: ..."),
+# or else the last line on its standard error.
+cli_error() {
+  local e
+  e=$(grep '^clipformer: ' "$work/cli.err" | tail -1)
+  echo "${e:-$(tail -1 "$work/cli.err")}"
+}
 
 # progress ID: "done total failed alarms state", from the sweep list.
 progress() {
