@@ -47,6 +47,11 @@ echo "chaos seed $seed (again: scripts/chaos.sh --seed $seed --minutes $minutes 
 project=${CHAOS_PROJECT:-clipformer-chaos}
 work=$(mktemp -d)
 tag=chaos
+# The soak talks to the cluster only through the client service, inside
+# the compose network: without the coordinators' host ports it runs beside
+# another copy of the stack (scripts/e2e-compose.sh) on the same machine.
+compose_file=$work/docker-compose.yml
+sed '/^    ports: \[/d' docker-compose.yml >"$compose_file"
 # shellcheck source=scripts/lib-compose.sh
 . scripts/lib-compose.sh
 

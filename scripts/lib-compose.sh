@@ -3,12 +3,16 @@
 #   project  the compose project name
 #   work     a scratch folder of the caller's (removed by the caller)
 #   tag      the prefix of log lines (e2e, chaos)
+# and, optionally, compose_file: a compose file to use instead of
+# docker-compose.yml (paths in it still resolve from the repository root).
 # Works with `docker compose` and with `docker-compose`.
 
+compose_flags=(-p "$project")
+[ -z "${compose_file:-}" ] || compose_flags+=(-f "$compose_file" --project-directory .)
 if docker compose version >/dev/null 2>&1; then
-  compose() { docker compose -p "$project" "$@"; }
+  compose() { docker compose "${compose_flags[@]}" "$@"; }
 elif command -v docker-compose >/dev/null; then
-  compose() { docker-compose -p "$project" "$@"; }
+  compose() { docker-compose "${compose_flags[@]}" "$@"; }
 else
   echo "$tag: neither 'docker compose' nor 'docker-compose' is installed" >&2
   exit 1
