@@ -196,7 +196,14 @@ run_event() {
     compose start "$target" >/dev/null 2>&1 || log "start $target failed" ;;
   scale-workers)
     scale=(--scale "w3=$3" --scale "w4=$4")
-    compose up -d --no-recreate "${scale[@]}" >/dev/null 2>&1 || log "scaling failed" ;;
+    # compose refuses while a coordinator just woken is not yet healthy
+    # again (the workers depend on it): try again for a while.
+    local try
+    for try in 1 2 3 4 5 6; do
+      compose up -d --no-recreate "${scale[@]}" >/dev/null 2>"$work/up.err" && break
+      log "scaling, try $try: $(grep -i error "$work/up.err" | tail -1)"
+      sleep 5
+    done ;;
   restart-stack)
     compose down >/dev/null 2>&1 || log "down failed"
     compose up -d "${scale[@]}" >/dev/null 2>&1 || log "up failed"
