@@ -18,9 +18,11 @@ func assignCommand(now time.Time, picks []*cfpb.Assignment) *cfpb.Command {
 	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Assign{Assign: &cfpb.AssignShards{Assignments: picks}}}
 }
 
-// completeCommand records results.
-func completeCommand(now time.Time, results []*cfpb.ShardResult) *cfpb.Command {
-	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results}}}
+// completeCommand records results and failure reports in one entry; the
+// state machine applies each item on its own, so a bad one never holds
+// back the others.
+func completeCommand(now time.Time, results []*cfpb.ShardResult, failures []*cfpb.Release) *cfpb.Command {
+	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results, Failures: failures}}}
 }
 
 // releaseCommand ends leases.
@@ -82,10 +84,10 @@ func (lr *leaderRole) drainInbox(first workerEvent) []workerEvent {
 	return evs
 }
 
-// commit proposes one batch: its results in one command, its failures in
-// another, then tells the workers what committed and forgets the ended
-// leases. The two commands stand apart: failures are released even when
-// the results did not commit, and the other way round.
+// commit proposes one batch, its results and failures in one command, then
+// tells the workers what committed and forgets the ended leases. A batch
+// that did not commit is not acknowledged at all: its workers keep every
+// report, failures as results, and send them again.
 func (lr *leaderRole) commit(evs []workerEvent) {
 	now := time.Now()
 	var results []*cfpb.ShardResult
@@ -100,9 +102,8 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 			releases = append(releases, rel)
 		}
 	}
-	completed := lr.propose(completeCommand(now, results), len(results), "complete")
-	released := lr.propose(releaseCommand(now, releases), len(releases), "release")
-	lr.settle(evs, completed, released, now)
+	committed := lr.propose(completeCommand(now, results, releases), len(results)+len(releases), "complete")
+	lr.settle(evs, committed, now)
 	lr.poke()
 }
 
@@ -164,11 +165,11 @@ func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
 	return sweep.CheckSummary(r.Summary, int(w.Count))
 }
 
-// settle acknowledges every report whose command committed (a malformed
+// settle acknowledges every report of a committed batch (a malformed
 // result and a failure for an unknown shard included, so that the worker
 // stops sending them) and forgets the leases the batch ended; a result
 // from an earlier lease stops the current holder.
-func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now time.Time) {
+func (lr *leaderRole) settle(evs []workerEvent, committed bool, now time.Time) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, ev := range evs {
@@ -178,7 +179,7 @@ func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now ti
 			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
 			continue
 		}
-		if (isResult && !completed) || (!isResult && !released) {
+		if !committed {
 			continue
 		}
 		ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
