@@ -39,10 +39,19 @@ func (lr *leaderRole) release(ref *cfpb.LeaseRef, reason cfpb.ReleaseReason, msg
 		return nil
 	}
 	rel := &cfpb.Release{SweepId: ref.SweepId, Shard: ref.Shard, LeaseId: ref.LeaseId, Reason: reason, Error: msg}
-	if reason == cfpb.ReleaseReason_RELEASE_REASON_ERROR || reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+	if counted(reason) {
 		rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
 	}
 	return rel
+}
+
+// counted reports whether a lease's end counts as a failed attempt.
+func counted(reason cfpb.ReleaseReason) bool {
+	switch reason {
+	case cfpb.ReleaseReason_RELEASE_REASON_ERROR, cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_STALLED:
+		return true
+	}
+	return false
 }
 
 // backoff is the delay before the attempt after the given number of
@@ -203,7 +212,9 @@ func (lr *leaderRole) settle(evs []workerEvent, committed bool, now time.Time) {
 }
 
 // reap ends leases whose deadline passed: expired (counted) when the worker
-// is connected but silent, lost (not counted) when its connection is gone.
+// is connected but silent, lost (not counted) when its connection is gone;
+// and leases whose progress stalled (counted), although heartbeats renew
+// them.
 func (lr *leaderRole) reap() {
 	defer lr.wg.Done()
 	tick := time.NewTicker(min(lr.n.cfg.LeaseTTL/4, 250*time.Millisecond))
@@ -229,8 +240,8 @@ func (lr *leaderRole) reap() {
 	}
 }
 
-// takeExpired removes the leases past their deadline and returns their
-// releases; a connected holder is told to stop.
+// takeExpired removes the leases past their deadline, and those stalled,
+// and returns their releases; a connected holder is told to stop.
 func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]*lease) {
 	var rels []*cfpb.Release
 	removed := map[leaseKey]*lease{}
@@ -238,6 +249,11 @@ func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]
 	defer lr.mu.Unlock()
 	for k, l := range lr.leases {
 		if now.Before(l.deadline) {
+			if rel := lr.stalled(l, now); rel != nil {
+				rels = append(rels, rel)
+				removed[k] = l
+				delete(lr.leases, k)
+			}
 			continue
 		}
 		reason := cfpb.ReleaseReason_RELEASE_REASON_LOST
@@ -253,6 +269,25 @@ func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]
 		delete(lr.leases, k)
 	}
 	return rels, removed
+}
+
+// stalled returns the release of a live lease whose images-done count has
+// stood still too long (see state.Stalled), with its backoff, and tells
+// its worker to stop; nil while it may run on. Called with lr.mu held.
+func (lr *leaderRole) stalled(l *lease, now time.Time) *cfpb.Release {
+	rel := lr.n.st.Stalled(l.ref, l.images, l.moved.UnixNano(), now.UnixNano(), lr.n.cfg.Stall)
+	if rel == nil {
+		return nil
+	}
+	if sh, err := lr.n.st.Shard(rel.SweepId, rel.Shard); err == nil {
+		rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
+	}
+	lr.n.log.Warn("lease revoked: no progress", "worker", l.worker, "sweep", rel.SweepId, "shard", rel.Shard, "err", rel.Error)
+	if l.sess != nil {
+		l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
+	}
+	lr.n.Metrics.leasesStalled.Inc()
+	return rel
 }
 
 // restore puts back leases whose release did not commit.

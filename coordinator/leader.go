@@ -38,6 +38,11 @@ type lease struct {
 	worker   string
 	deadline time.Time
 	sess     *session // nil or closed: the worker is not connected
+	// images is the images-done count last heartbeated and moved when it
+	// last changed (or the lease was granted or re-adopted): the reaper
+	// revokes a lease whose count stands still too long (state.Stalled).
+	images int32
+	moved  time.Time
 }
 
 // session is one worker's open Work stream.
@@ -99,9 +104,10 @@ func newLeaderRole(n *Node) *leaderRole {
 	// Leases granted by earlier leaders get the TTL plus a grace period, so
 	// that their workers can reconnect and re-adopt them instead of the
 	// election re-running their work.
-	deadline := time.Now().Add(n.cfg.LeaseTTL + n.cfg.Grace)
+	now := time.Now()
+	deadline := now.Add(n.cfg.LeaseTTL + n.cfg.Grace)
 	for _, l := range n.st.Leases() {
-		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline}
+		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline, moved: now}
 	}
 	return lr
 }
@@ -207,14 +213,15 @@ func (lr *leaderRole) scheduleOnce() bool {
 	for _, p := range picks {
 		worker[leaseKey{p.SweepId, p.Shard}] = p.Worker
 	}
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	granted := time.Now()
+	deadline := granted.Add(lr.n.cfg.LeaseTTL)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, g := range r.Granted {
 		k := leaseKey{g.SweepId, g.Shard}
 		w := worker[k]
 		s := lr.sessions[w]
-		lr.leases[k] = &lease{ref: g, worker: w, deadline: deadline, sess: s}
+		lr.leases[k] = &lease{ref: g, worker: w, deadline: deadline, sess: s, moved: granted}
 		if g.Attempt > 1 {
 			lr.n.Metrics.redispatches.Inc()
 		}
@@ -244,12 +251,13 @@ func (lr *leaderRole) open(h *cfpb.Hello) (*session, []*cfpb.LeaseRef, error) {
 		old.close() // a reconnect replaces the stale stream
 	}
 	lr.sessions[h.WorkerId] = s
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	now := time.Now()
+	deadline := now.Add(lr.n.cfg.LeaseTTL)
 	held := map[leaseKey]bool{}
 	for _, ref := range h.Held {
 		k := leaseKey{ref.GetSweepId(), ref.GetShard()}
 		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == ref.LeaseId && l.worker == h.WorkerId {
-			l.sess, l.deadline = s, deadline
+			l.sess, l.deadline, l.moved = s, deadline, now
 			held[k] = true
 			continue
 		}
@@ -291,14 +299,20 @@ func (lr *leaderRole) credit(s *session, n int32) {
 	lr.poke()
 }
 
+// heartbeat renews the worker's leases it reports on, and notes which of
+// them moved: a heartbeat proves the worker alive, not its shard.
 func (lr *leaderRole) heartbeat(s *session, hb *cfpb.Heartbeat) {
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	now := time.Now()
+	deadline := now.Add(lr.n.cfg.LeaseTTL)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, p := range hb.Progress {
 		k := leaseKey{p.Lease.GetSweepId(), p.Lease.GetShard()}
 		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == p.Lease.GetLeaseId() && l.worker == s.worker {
 			l.deadline, l.sess = deadline, s
+			if p.ImagesDone != l.images {
+				l.images, l.moved = p.ImagesDone, now
+			}
 		}
 	}
 }

@@ -59,6 +59,9 @@ type Config struct {
 	Grace             time.Duration // extra lease time after a leader change (default LeaseTTL)
 	BackoffBase       time.Duration // first retry delay after a counted failure (default 1 s)
 	MaxShards         int64         // largest sweep accepted (default sweep.DefaultMaxShards)
+	// Stall says when a lease whose worker heartbeats but whose
+	// images-done count stands still is revoked (zero fields: defaults).
+	Stall state.StallPolicy
 	// Embedded accepts specs without a model sha256 (single-process runs).
 	Embedded bool
 	// ApplyTimeout bounds one raft apply (default 10 s).
