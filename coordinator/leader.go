@@ -120,6 +120,38 @@ func (lr *leaderRole) start() {
 	go lr.batch()
 	lr.wg.Add(1)
 	go lr.reap()
+	if lr.n.cfg.Retention > 0 {
+		lr.wg.Add(1)
+		go lr.expire()
+	}
+}
+
+// expire deletes the sweeps finished longer than the retention period ago,
+// checking a few times per period (at most once a minute, at least ten
+// times a second): a raft entry only when there is something to delete.
+func (lr *leaderRole) expire() {
+	defer lr.wg.Done()
+	retention := lr.n.cfg.Retention
+	tick := time.NewTicker(min(max(retention/4, 100*time.Millisecond), time.Minute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-lr.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		if len(lr.n.st.Expired(now.UnixNano(), retention)) == 0 {
+			continue
+		}
+		r, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Expire{Expire: &cfpb.ExpireSweeps{RetentionNs: int64(retention)}}})
+		if err != nil {
+			lr.n.log.Warn("expire finished sweeps", "err", err)
+			continue
+		}
+		lr.forget(r.Deleted)
+		lr.n.log.Info("finished sweeps expired", "sweeps", r.Deleted, "retention", retention)
+	}
 }
 
 func (lr *leaderRole) shutdown() {
@@ -372,6 +404,20 @@ func (lr *leaderRole) cancelSweep(id string) {
 				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
 			}
 			delete(lr.leases, k)
+		}
+	}
+}
+
+// forget drops what the leader keeps in memory about deleted sweeps.
+func (lr *leaderRole) forget(ids []string) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, id := range ids {
+		delete(lr.rates, id)
+		for k := range lr.leases {
+			if k.sweep == id {
+				delete(lr.leases, k)
+			}
 		}
 	}
 }
