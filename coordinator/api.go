@@ -338,7 +338,9 @@ func (s *sweepsService) Resume(ctx context.Context, req *cfpb.SweepRef) (*cfpb.S
 
 func (s *sweepsService) Delete(ctx context.Context, req *cfpb.SweepRef) (*cfpb.DeleteResponse, error) {
 	return forward(s.n, func(lr *leaderRole) (*cfpb.DeleteResponse, error) { return s.delete(ctx, lr, req.GetId()) },
-		func(c grpc.ClientConnInterface) (*cfpb.DeleteResponse, error) { return cfpb.NewSweepsClient(c).Delete(ctx, req) })
+		func(c grpc.ClientConnInterface) (*cfpb.DeleteResponse, error) {
+			return cfpb.NewSweepsClient(c).Delete(ctx, req)
+		})
 }
 
 // delete removes a finished sweep, for its owner or an admin; a running
