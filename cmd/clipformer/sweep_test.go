@@ -285,3 +285,26 @@ func TestClusterCommandsOverMutualTLS(t *testing.T) {
 		t.Fatalf("health: %q %v", out, err)
 	}
 }
+
+// The coordinator refuses quota and retention flags that make no sense
+// before it opens anything, naming the flag. Its context is cancelled
+// from the start, so a coordinator that accepted them would stop at once
+// without an error.
+func TestCoordinatorRefusesBadQuotaAndRetentionFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--quota-sweeps", "0"}, "--quota-sweeps 0"},
+		{[]string{"--quota-sweeps", "-2"}, "--quota-sweeps -2"},
+		{[]string{"--retention", "-1s"}, "--retention -1s"},
+	} {
+		args := append([]string{"coordinator", "--id", "c1", "--data", t.TempDir(), "--insecure", "--listen", "127.0.0.1:0"}, c.args...)
+		err := run(ctx, args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want an error naming %q", c.args, err, c.want)
+		}
+	}
+}
