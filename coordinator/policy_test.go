@@ -36,6 +36,10 @@ func TestSweepsBelongToTheirSubmitterAndOnlyFinishedOnesAreDeleted(t *testing.T)
 		return cfpb.NewSweepsClient(conn)
 	}
 	alice, bob, ops := as("alice"), as("bob"), as("ops")
+	// retry waits out a passing refusal (a leader change under load).
+	retry := func(f func(context.Context) error) error {
+		return coordinator.Retry(ctx, retryWithin, coordinator.RetryRefusals, f)
+	}
 	sw := submit(t, alice, mustSpec(t, ownedSpec))
 	if sw.Owner != "alice" {
 		t.Fatalf("owner %q, want alice", sw.Owner)
@@ -49,33 +53,33 @@ func TestSweepsBelongToTheirSubmitterAndOnlyFinishedOnesAreDeleted(t *testing.T)
 	}
 	for verb, f := range map[string]func(context.Context, *cfpb.SweepRef, ...grpc.CallOption) (*cfpb.Sweep, error){
 		"cancel": bob.Cancel, "pause": bob.Pause, "resume": bob.Resume} {
-		_, err := f(ctx, ref)
+		err := retry(func(ctx context.Context) error { _, err := f(ctx, ref); return err })
 		want("bob's "+verb, err, codes.PermissionDenied, `owner "alice"`)
 	}
-	_, err := bob.Delete(ctx, ref)
+	err := retry(func(ctx context.Context) error { _, err := bob.Delete(ctx, ref); return err })
 	want("bob's delete", err, codes.PermissionDenied, `owner "alice"`)
-	_, err = alice.Delete(ctx, ref)
+	err = retry(func(ctx context.Context) error { _, err := alice.Delete(ctx, ref); return err })
 	want("deleting a running sweep", err, codes.FailedPrecondition, "cancel it")
-	if _, err := alice.Pause(ctx, ref); err != nil {
+	if err := retry(func(ctx context.Context) error { _, err := alice.Pause(ctx, ref); return err }); err != nil {
 		t.Fatalf("alice pausing her sweep: %v", err)
 	}
-	if _, err := alice.Cancel(ctx, ref); err != nil {
+	if err := retry(func(ctx context.Context) error { _, err := alice.Cancel(ctx, ref); return err }); err != nil {
 		t.Fatalf("alice cancelling her sweep: %v", err)
 	}
-	if _, err := alice.Delete(ctx, ref); err != nil {
+	if err := retry(func(ctx context.Context) error { _, err := alice.Delete(ctx, ref); return err }); err != nil {
 		t.Fatalf("alice deleting her cancelled sweep: %v", err)
 	}
-	_, err = alice.Get(ctx, ref)
+	err = retry(func(ctx context.Context) error { _, err := alice.Get(ctx, ref); return err })
 	want("a deleted sweep", err, codes.NotFound, sw.Id)
-	_, err = alice.Delete(ctx, ref)
+	err = retry(func(ctx context.Context) error { _, err := alice.Delete(ctx, ref); return err })
 	want("deleting again", err, codes.NotFound, sw.Id)
 
 	// An admin may cancel and delete anyone's sweep.
 	other := submit(t, alice, mustSpec(t, ownedSpec))
-	if _, err := ops.Cancel(ctx, &cfpb.SweepRef{Id: other.Id}); err != nil {
+	if err := retry(func(ctx context.Context) error { _, err := ops.Cancel(ctx, &cfpb.SweepRef{Id: other.Id}); return err }); err != nil {
 		t.Fatalf("admin cancelling alice's sweep: %v", err)
 	}
-	if _, err := ops.Delete(ctx, &cfpb.SweepRef{Id: other.Id}); err != nil {
+	if err := retry(func(ctx context.Context) error { _, err := ops.Delete(ctx, &cfpb.SweepRef{Id: other.Id}); return err }); err != nil {
 		t.Fatalf("admin deleting alice's sweep: %v", err)
 	}
 }
