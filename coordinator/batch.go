@@ -233,7 +233,7 @@ func (lr *leaderRole) reap() {
 		if _, err := lr.n.Apply(releaseCommand(now, rels)); err != nil {
 			// Not committed: put the leases back, already expired, so the
 			// next tick tries again rather than leaving them leased forever.
-			lr.n.log.Warn("release expired leases", "err", err)
+			lr.n.log.Warn("release expired and stalled leases", "err", err)
 			lr.restore(removed)
 		}
 		lr.poke()
@@ -275,12 +275,13 @@ func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]
 // stood still too long (see state.Stalled), with its backoff, and tells
 // its worker to stop; nil while it may run on. Called with lr.mu held.
 func (lr *leaderRole) stalled(l *lease, now time.Time) *cfpb.Release {
-	rel := lr.n.st.Stalled(l.ref, l.images, l.moved.UnixNano(), now.UnixNano(), lr.n.cfg.Stall)
-	if rel == nil {
+	stall := lr.n.st.Stalled(l.ref, l.images, l.moved.UnixNano(), now.UnixNano(), lr.n.cfg.Stall)
+	if stall == nil {
 		return nil
 	}
-	if sh, err := lr.n.st.Shard(rel.SweepId, rel.Shard); err == nil {
-		rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
+	rel := lr.release(l.ref, stall.Reason, stall.Error, now)
+	if rel == nil {
+		return nil
 	}
 	lr.n.log.Warn("lease revoked: no progress", "worker", l.worker, "sweep", rel.SweepId, "shard", rel.Shard, "err", rel.Error)
 	if l.sess != nil {
