@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +19,10 @@ import (
 func TestStalledLeaseIsRevokedAndTheShardRunsElsewhere(t *testing.T) {
 	// A lease TTL far beyond the test's span: only the stall rule can end
 	// the stuck lease. With no shard done yet the expected shard time is
-	// the ceiling, so the limit is 2 x 150 ms.
+	// the ceiling, so the limit is 2 x 150 ms. The retry's backoff outlasts
+	// the stuck worker, so that the shard's second attempt is elsewhere.
 	c := newTestCluster(t, 1, coordinator.Config{Embedded: true, LeaseTTL: time.Minute, HeartbeatInterval: 50 * time.Millisecond,
-		BackoffBase: 10 * time.Millisecond, Stall: state.StallPolicy{Factor: 2, Floor: 100 * time.Millisecond, Ceiling: 150 * time.Millisecond}})
+		BackoffBase: 2 * time.Second, Stall: state.StallPolicy{Factor: 2, Floor: 100 * time.Millisecond, Ceiling: 150 * time.Millisecond}})
 	c.leader(-1)
 	sweeps, _ := c.client(0)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -28,10 +30,11 @@ func TestStalledLeaseIsRevokedAndTheShardRunsElsewhere(t *testing.T) {
 	var pool workerPool
 	defer pool.stopAll()
 	stopped := make(chan struct{})
+	var once sync.Once
 	pool.start(ctx, "stuck", worker.New(worker.Config{ID: "stuck", Coordinators: c.addrs(), Slots: 1, RetryDelay: 20 * time.Millisecond,
 		Run: func(ctx context.Context, _ *cfpb.SweepSpec, _ *cfpb.ShardWork, _ func(int)) (*cfpb.Summary, error) {
 			<-ctx.Done() // alive, heartbeating, never progressing
-			close(stopped)
+			once.Do(func() { close(stopped) })
 			return nil, ctx.Err()
 		}}))
 	sw := submit(t, sweeps, mustSpec(t, "model: {path: m}\ndataset: {kind: mnist, limit: 1}\ngrid: {gamma: [0]}\nimages_per_shard: 1\n"))
