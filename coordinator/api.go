@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -25,11 +26,19 @@ import (
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
+// MaxRequestBytes bounds one message a coordinator receives: twice the
+// largest spec (sweep.MaxSpecBytes), room for a Submit's envelope and the
+// largest worker result, and far below what would strain a leader. gRPC
+// refuses a larger message with RESOURCE_EXHAUSTED before decoding it.
+const MaxRequestBytes = 2 * sweep.MaxSpecBytes
+
 // ServerOptions are the gRPC options of a coordinator's API: mutual TLS
 // when tlsCfg is set (a peer without a valid certificate gets
-// Unauthenticated), role checks and explicit keepalive.
+// Unauthenticated), role checks, a bound on each message received and
+// explicit keepalive.
 func ServerOptions(tlsCfg *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		// A peer that stops answering pings (a frozen worker or client) is
 		// cut off within about Time + Timeout.
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
@@ -123,6 +132,10 @@ func grpcErr(err error) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, state.ErrUnknownSweep):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, state.ErrSweepActive):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, state.ErrQuota):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, ErrNotLeader):
 		return refusal("%v", err) // nothing was appended to the log
 	case errors.Is(err, ErrLeadershipLost):
@@ -138,27 +151,73 @@ func newSweepID(now time.Time) string {
 }
 
 func (s *sweepsService) Submit(ctx context.Context, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
-	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) { return s.submit(lr, req) },
+	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) { return s.submit(ctx, lr, req) },
 		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Submit(ctx, req) })
 }
 
-func (s *sweepsService) submit(lr *leaderRole, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
+// submit starts a sweep owned by the caller, within the caller's quota.
+func (s *sweepsService) submit(ctx context.Context, lr *leaderRole, req *cfpb.SubmitRequest) (*cfpb.Sweep, error) {
 	if req.GetSpec() == nil {
 		return nil, status.Error(codes.InvalidArgument, "spec: missing")
+	}
+	// Refused before any copy or expansion of the spec.
+	if n := proto.Size(req.Spec); n > sweep.MaxSpecBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "spec: %d bytes encoded, over the limit of %d bytes (sweep.MaxSpecBytes); refused unread", n, sweep.MaxSpecBytes)
+	}
+	owner, err := callerOwner(ctx)
+	if err != nil {
+		return nil, err
 	}
 	spec := proto.Clone(req.GetSpec()).(*cfpb.SweepSpec)
 	sweep.ApplyDefaults(spec)
 	if err := sweep.Validate(spec, sweep.Limits{MaxShards: s.n.cfg.MaxShards, RequireSHA256: !s.n.cfg.Embedded}); err != nil {
 		return nil, grpcErr(err)
 	}
+	layout, err := sweep.NewLayout(spec)
+	if err != nil {
+		return nil, grpcErr(err)
+	}
+	quota := s.n.cfg.quota()
+	// Checked here to refuse without a raft entry; the state machine checks
+	// again on apply, where it is decided.
+	if err := s.n.st.CheckQuota(owner, int64(layout.Shards()), quota); err != nil {
+		return nil, grpcErr(err)
+	}
 	now := time.Now()
 	id := newSweepID(now)
-	if _, err := s.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Submit{Submit: &cfpb.SubmitSweep{SweepId: id, Spec: spec}}}); err != nil {
+	if _, err := s.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Submit{Submit: &cfpb.SubmitSweep{
+		SweepId: id, Spec: spec, Owner: owner, Quota: quota}}}); err != nil {
 		return nil, grpcErr(err)
 	}
 	lr.poke()
-	s.n.log.Info("sweep submitted", "sweep", id, "name", spec.Name)
+	s.n.log.Info("sweep submitted", "sweep", id, "name", spec.Name, "owner", owner)
 	return s.describe(lr, id)
+}
+
+// mayChange refuses a client acting on a sweep of another owner; an admin
+// may act on any sweep. An unknown sweep is NotFound.
+func (s *sweepsService) mayChange(ctx context.Context, id, verb string) error {
+	role, owner, err := callerOwnerRole(ctx)
+	if err != nil {
+		return err
+	}
+	sw, err := s.n.st.Sweep(id)
+	if err != nil {
+		return grpcErr(err)
+	}
+	if role == RoleAdmin || sw.Owner == owner {
+		return nil
+	}
+	return status.Errorf(codes.PermissionDenied, "coordinator: sweep %s belongs to %s; %s %q may not %s it (its owner or an admin may)",
+		id, ownerWord(sw.Owner), role, owner, verb)
+}
+
+// ownerWord names a sweep's owner in an error.
+func ownerWord(owner string) string {
+	if owner == "" {
+		return "no owner (it was submitted without TLS)"
+	}
+	return fmt.Sprintf("owner %q", owner)
 }
 
 func (s *sweepsService) describe(lr *leaderRole, id string) (*cfpb.Sweep, error) {
@@ -238,8 +297,14 @@ func (s *sweepsService) watch(lr *leaderRole, id string, stream cfpb.Sweeps_Watc
 	}
 }
 
-// setState applies a state change on the leader.
-func (s *sweepsService) setState(lr *leaderRole, req *cfpb.SweepRef, st cfpb.SweepState) (*cfpb.Sweep, error) {
+// setState applies a state change on the leader, for the sweep's owner or
+// an admin.
+func (s *sweepsService) setState(ctx context.Context, lr *leaderRole, req *cfpb.SweepRef, st cfpb.SweepState) (*cfpb.Sweep, error) {
+	verb := map[cfpb.SweepState]string{cfpb.SweepState_SWEEP_STATE_CANCELLED: "cancel", cfpb.SweepState_SWEEP_STATE_PAUSED: "pause",
+		cfpb.SweepState_SWEEP_STATE_RUNNING: "resume"}[st]
+	if err := s.mayChange(ctx, req.GetId(), verb); err != nil {
+		return nil, err
+	}
 	if _, err := s.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_SetState{SetState: &cfpb.SetSweepState{SweepId: req.GetId(), State: st}}}); err != nil {
 		return nil, grpcErr(err)
 	}
@@ -252,23 +317,44 @@ func (s *sweepsService) setState(lr *leaderRole, req *cfpb.SweepRef, st cfpb.Swe
 
 func (s *sweepsService) Cancel(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
 	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
-		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_CANCELLED)
+		return s.setState(ctx, lr, req, cfpb.SweepState_SWEEP_STATE_CANCELLED)
 	},
 		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Cancel(ctx, req) })
 }
 
 func (s *sweepsService) Pause(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
 	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
-		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_PAUSED)
+		return s.setState(ctx, lr, req, cfpb.SweepState_SWEEP_STATE_PAUSED)
 	},
 		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Pause(ctx, req) })
 }
 
 func (s *sweepsService) Resume(ctx context.Context, req *cfpb.SweepRef) (*cfpb.Sweep, error) {
 	return forward(s.n, func(lr *leaderRole) (*cfpb.Sweep, error) {
-		return s.setState(lr, req, cfpb.SweepState_SWEEP_STATE_RUNNING)
+		return s.setState(ctx, lr, req, cfpb.SweepState_SWEEP_STATE_RUNNING)
 	},
 		func(c grpc.ClientConnInterface) (*cfpb.Sweep, error) { return cfpb.NewSweepsClient(c).Resume(ctx, req) })
+}
+
+func (s *sweepsService) Delete(ctx context.Context, req *cfpb.SweepRef) (*cfpb.DeleteResponse, error) {
+	return forward(s.n, func(lr *leaderRole) (*cfpb.DeleteResponse, error) { return s.delete(ctx, lr, req.GetId()) },
+		func(c grpc.ClientConnInterface) (*cfpb.DeleteResponse, error) {
+			return cfpb.NewSweepsClient(c).Delete(ctx, req)
+		})
+}
+
+// delete removes a finished sweep, for its owner or an admin; a running
+// or paused one is refused (FailedPrecondition): cancel it first.
+func (s *sweepsService) delete(ctx context.Context, lr *leaderRole, id string) (*cfpb.DeleteResponse, error) {
+	if err := s.mayChange(ctx, id, "delete"); err != nil {
+		return nil, err
+	}
+	if _, err := s.n.Apply(&cfpb.Command{Cmd: &cfpb.Command_Delete{Delete: &cfpb.DeleteSweep{SweepId: id}}}); err != nil {
+		return nil, grpcErr(err)
+	}
+	lr.forget([]string{id})
+	s.n.log.Info("sweep deleted", "sweep", id)
+	return &cfpb.DeleteResponse{Id: id}, nil
 }
 
 func (s *sweepsService) Results(req *cfpb.SweepRef, stream cfpb.Sweeps_ResultsServer) error {

@@ -61,6 +61,8 @@ var methodRoles = map[string][]string{
 	"/clipformer.v1.Sweeps/Resume":  users,
 	// Cancelling another's sweep needs admin: the handler checks the owner.
 	"/clipformer.v1.Sweeps/Cancel": users,
+	// The same holds for deleting one.
+	"/clipformer.v1.Sweeps/Delete": users,
 
 	"/clipformer.v1.Work/Work": workers,
 
@@ -101,6 +103,27 @@ func callerIdentity(ctx context.Context) (role, name string, err error) {
 	id, ok := ctx.Value(identityKey{}).(identity)
 	if !ok {
 		return "", "", errNoIdentity
+	}
+	return id.role, id.name, nil
+}
+
+// callerOwner is the owner a sweep submitted by the caller in ctx gets:
+// its certificate's name, or "" in plain-text mode, where no caller can be
+// told apart.
+func callerOwner(ctx context.Context) (string, error) {
+	_, owner, err := callerOwnerRole(ctx)
+	return owner, err
+}
+
+// callerOwnerRole is callerOwner with the caller's role; in plain-text
+// mode the role is admin.
+func callerOwnerRole(ctx context.Context) (role, owner string, err error) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	if !ok {
+		return "", "", status.Error(codes.PermissionDenied, errNoIdentity.Error())
+	}
+	if id.insecure {
+		return id.role, "", nil
 	}
 	return id.role, id.name, nil
 }

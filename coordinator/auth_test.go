@@ -61,6 +61,7 @@ func TestEachRoleMayCallOnlyItsMethods(t *testing.T) {
 		submit = "/clipformer.v1.Sweeps/Submit"
 		list   = "/clipformer.v1.Sweeps/List"
 		cancel = "/clipformer.v1.Sweeps/Cancel"
+		del    = "/clipformer.v1.Sweeps/Delete"
 		work   = "/clipformer.v1.Work/Work"
 		clStat = "/clipformer.v1.Cluster/Status"
 		add    = "/clipformer.v1.Cluster/AddCoordinator"
@@ -69,8 +70,8 @@ func TestEachRoleMayCallOnlyItsMethods(t *testing.T) {
 	)
 	allow := map[string][]string{
 		RoleWorker:      {work, health},
-		RoleClient:      {submit, list, cancel, clStat, health},
-		RoleAdmin:       {submit, list, cancel, clStat, add, remove, health},
+		RoleClient:      {submit, list, cancel, del, clStat, health},
+		RoleAdmin:       {submit, list, cancel, del, clStat, add, remove, health},
 		RoleCoordinator: {clStat, health}, // on its own behalf; forwarding is below
 	}
 	for role, methods := range allow {
@@ -78,7 +79,7 @@ func TestEachRoleMayCallOnlyItsMethods(t *testing.T) {
 		for _, m := range methods {
 			ok[m] = true
 		}
-		for _, m := range []string{submit, list, cancel, work, clStat, add, remove, health, "/clipformer.v1.Sweeps/Delete", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"} {
+		for _, m := range []string{submit, list, cancel, del, work, clStat, add, remove, health, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"} {
 			_, err := authorize(asPeer(c[role]), m)
 			if ok[m] && err != nil {
 				t.Errorf("%s calling %s: %v, want allowed", role, m, err)

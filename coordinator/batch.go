@@ -18,9 +18,11 @@ func assignCommand(now time.Time, picks []*cfpb.Assignment) *cfpb.Command {
 	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Assign{Assign: &cfpb.AssignShards{Assignments: picks}}}
 }
 
-// completeCommand records results.
-func completeCommand(now time.Time, results []*cfpb.ShardResult) *cfpb.Command {
-	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results}}}
+// completeCommand records results and failure reports in one entry; the
+// state machine applies each item on its own, so a bad one never holds
+// back the others.
+func completeCommand(now time.Time, results []*cfpb.ShardResult, failures []*cfpb.Release) *cfpb.Command {
+	return &cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Complete{Complete: &cfpb.CompleteShards{Results: results, Failures: failures}}}
 }
 
 // releaseCommand ends leases.
@@ -37,10 +39,19 @@ func (lr *leaderRole) release(ref *cfpb.LeaseRef, reason cfpb.ReleaseReason, msg
 		return nil
 	}
 	rel := &cfpb.Release{SweepId: ref.SweepId, Shard: ref.Shard, LeaseId: ref.LeaseId, Reason: reason, Error: msg}
-	if reason == cfpb.ReleaseReason_RELEASE_REASON_ERROR || reason == cfpb.ReleaseReason_RELEASE_REASON_EXPIRED {
+	if counted(reason) {
 		rel.BackoffUntilNs = now.Add(lr.backoff(sh.Failures + 1)).UnixNano()
 	}
 	return rel
+}
+
+// counted reports whether a lease's end counts as a failed attempt.
+func counted(reason cfpb.ReleaseReason) bool {
+	switch reason {
+	case cfpb.ReleaseReason_RELEASE_REASON_ERROR, cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_STALLED:
+		return true
+	}
+	return false
 }
 
 // backoff is the delay before the attempt after the given number of
@@ -82,10 +93,10 @@ func (lr *leaderRole) drainInbox(first workerEvent) []workerEvent {
 	return evs
 }
 
-// commit proposes one batch: its results in one command, its failures in
-// another, then tells the workers what committed and forgets the ended
-// leases. The two commands stand apart: failures are released even when
-// the results did not commit, and the other way round.
+// commit proposes one batch, its results and failures in one command, then
+// tells the workers what committed and forgets the ended leases. A batch
+// that did not commit is not acknowledged at all: its workers keep every
+// report, failures as results, and send them again.
 func (lr *leaderRole) commit(evs []workerEvent) {
 	now := time.Now()
 	var results []*cfpb.ShardResult
@@ -100,9 +111,8 @@ func (lr *leaderRole) commit(evs []workerEvent) {
 			releases = append(releases, rel)
 		}
 	}
-	completed := lr.propose(completeCommand(now, results), len(results), "complete")
-	released := lr.propose(releaseCommand(now, releases), len(releases), "release")
-	lr.settle(evs, completed, released, now)
+	committed := lr.propose(completeCommand(now, results, releases), len(results)+len(releases), "complete")
+	lr.settle(evs, committed, now)
 	lr.poke()
 }
 
@@ -164,11 +174,11 @@ func (lr *leaderRole) checkResult(r *cfpb.ShardResult) error {
 	return sweep.CheckSummary(r.Summary, int(w.Count))
 }
 
-// settle acknowledges every report whose command committed (a malformed
+// settle acknowledges every report of a committed batch (a malformed
 // result and a failure for an unknown shard included, so that the worker
 // stops sending them) and forgets the leases the batch ended; a result
 // from an earlier lease stops the current holder.
-func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now time.Time) {
+func (lr *leaderRole) settle(evs []workerEvent, committed bool, now time.Time) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, ev := range evs {
@@ -178,7 +188,7 @@ func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now ti
 			ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
 			continue
 		}
-		if (isResult && !completed) || (!isResult && !released) {
+		if !committed {
 			continue
 		}
 		ev.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Ack{Ack: ref}})
@@ -202,7 +212,9 @@ func (lr *leaderRole) settle(evs []workerEvent, completed, released bool, now ti
 }
 
 // reap ends leases whose deadline passed: expired (counted) when the worker
-// is connected but silent, lost (not counted) when its connection is gone.
+// is connected but silent, lost (not counted) when its connection is gone;
+// and leases whose progress stalled (counted), although heartbeats renew
+// them.
 func (lr *leaderRole) reap() {
 	defer lr.wg.Done()
 	tick := time.NewTicker(min(lr.n.cfg.LeaseTTL/4, 250*time.Millisecond))
@@ -221,15 +233,15 @@ func (lr *leaderRole) reap() {
 		if _, err := lr.n.Apply(releaseCommand(now, rels)); err != nil {
 			// Not committed: put the leases back, already expired, so the
 			// next tick tries again rather than leaving them leased forever.
-			lr.n.log.Warn("release expired leases", "err", err)
+			lr.n.log.Warn("release expired and stalled leases", "err", err)
 			lr.restore(removed)
 		}
 		lr.poke()
 	}
 }
 
-// takeExpired removes the leases past their deadline and returns their
-// releases; a connected holder is told to stop.
+// takeExpired removes the leases past their deadline, and those stalled,
+// and returns their releases; a connected holder is told to stop.
 func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]*lease) {
 	var rels []*cfpb.Release
 	removed := map[leaseKey]*lease{}
@@ -237,6 +249,11 @@ func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]
 	defer lr.mu.Unlock()
 	for k, l := range lr.leases {
 		if now.Before(l.deadline) {
+			if rel := lr.stalled(l, now); rel != nil {
+				rels = append(rels, rel)
+				removed[k] = l
+				delete(lr.leases, k)
+			}
 			continue
 		}
 		reason := cfpb.ReleaseReason_RELEASE_REASON_LOST
@@ -252,6 +269,26 @@ func (lr *leaderRole) takeExpired(now time.Time) ([]*cfpb.Release, map[leaseKey]
 		delete(lr.leases, k)
 	}
 	return rels, removed
+}
+
+// stalled returns the release of a live lease whose images-done count has
+// stood still too long (see state.Stalled), with its backoff, and tells
+// its worker to stop; nil while it may run on. Called with lr.mu held.
+func (lr *leaderRole) stalled(l *lease, now time.Time) *cfpb.Release {
+	stall := lr.n.st.Stalled(l.ref, l.images, l.moved.UnixNano(), now.UnixNano(), lr.n.cfg.Stall)
+	if stall == nil {
+		return nil
+	}
+	rel := lr.release(l.ref, stall.Reason, stall.Error, now)
+	if rel == nil {
+		return nil
+	}
+	lr.n.log.Warn("lease revoked: no progress", "worker", l.worker, "sweep", rel.SweepId, "shard", rel.Shard, "err", rel.Error)
+	if l.sess != nil {
+		l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
+	}
+	lr.n.Metrics.leasesStalled.Inc()
+	return rel
 }
 
 // restore puts back leases whose release did not commit.

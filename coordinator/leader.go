@@ -38,6 +38,11 @@ type lease struct {
 	worker   string
 	deadline time.Time
 	sess     *session // nil or closed: the worker is not connected
+	// images is the images-done count last heartbeated and moved when it
+	// last changed (or the lease was granted or re-adopted): the reaper
+	// revokes a lease whose count stands still too long (state.Stalled).
+	images int32
+	moved  time.Time
 }
 
 // session is one worker's open Work stream.
@@ -99,9 +104,10 @@ func newLeaderRole(n *Node) *leaderRole {
 	// Leases granted by earlier leaders get the TTL plus a grace period, so
 	// that their workers can reconnect and re-adopt them instead of the
 	// election re-running their work.
-	deadline := time.Now().Add(n.cfg.LeaseTTL + n.cfg.Grace)
+	now := time.Now()
+	deadline := now.Add(n.cfg.LeaseTTL + n.cfg.Grace)
 	for _, l := range n.st.Leases() {
-		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline}
+		lr.leases[leaseKey{l.Ref.SweepId, l.Ref.Shard}] = &lease{ref: l.Ref, worker: l.Worker, deadline: deadline, moved: now}
 	}
 	return lr
 }
@@ -114,6 +120,38 @@ func (lr *leaderRole) start() {
 	go lr.batch()
 	lr.wg.Add(1)
 	go lr.reap()
+	if lr.n.cfg.Retention > 0 {
+		lr.wg.Add(1)
+		go lr.expire()
+	}
+}
+
+// expire deletes the sweeps finished longer than the retention period ago,
+// checking a few times per period (at most once a minute, at least ten
+// times a second): a raft entry only when there is something to delete.
+func (lr *leaderRole) expire() {
+	defer lr.wg.Done()
+	retention := lr.n.cfg.Retention
+	tick := time.NewTicker(min(max(retention/4, 100*time.Millisecond), time.Minute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-lr.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		if len(lr.n.st.Expired(now.UnixNano(), retention)) == 0 {
+			continue
+		}
+		r, err := lr.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Expire{Expire: &cfpb.ExpireSweeps{RetentionNs: int64(retention)}}})
+		if err != nil {
+			lr.n.log.Warn("expire finished sweeps", "err", err)
+			continue
+		}
+		lr.forget(r.Deleted)
+		lr.n.log.Info("finished sweeps expired", "sweeps", r.Deleted, "retention", retention)
+	}
 }
 
 func (lr *leaderRole) shutdown() {
@@ -207,14 +245,15 @@ func (lr *leaderRole) scheduleOnce() bool {
 	for _, p := range picks {
 		worker[leaseKey{p.SweepId, p.Shard}] = p.Worker
 	}
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	granted := time.Now()
+	deadline := granted.Add(lr.n.cfg.LeaseTTL)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, g := range r.Granted {
 		k := leaseKey{g.SweepId, g.Shard}
 		w := worker[k]
 		s := lr.sessions[w]
-		lr.leases[k] = &lease{ref: g, worker: w, deadline: deadline, sess: s}
+		lr.leases[k] = &lease{ref: g, worker: w, deadline: deadline, sess: s, moved: granted}
 		if g.Attempt > 1 {
 			lr.n.Metrics.redispatches.Inc()
 		}
@@ -244,12 +283,13 @@ func (lr *leaderRole) open(h *cfpb.Hello) (*session, []*cfpb.LeaseRef, error) {
 		old.close() // a reconnect replaces the stale stream
 	}
 	lr.sessions[h.WorkerId] = s
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	now := time.Now()
+	deadline := now.Add(lr.n.cfg.LeaseTTL)
 	held := map[leaseKey]bool{}
 	for _, ref := range h.Held {
 		k := leaseKey{ref.GetSweepId(), ref.GetShard()}
 		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == ref.LeaseId && l.worker == h.WorkerId {
-			l.sess, l.deadline = s, deadline
+			l.sess, l.deadline, l.moved = s, deadline, now
 			held[k] = true
 			continue
 		}
@@ -291,14 +331,20 @@ func (lr *leaderRole) credit(s *session, n int32) {
 	lr.poke()
 }
 
+// heartbeat renews the worker's leases it reports on, and notes which of
+// them moved: a heartbeat proves the worker alive, not its shard.
 func (lr *leaderRole) heartbeat(s *session, hb *cfpb.Heartbeat) {
-	deadline := time.Now().Add(lr.n.cfg.LeaseTTL)
+	now := time.Now()
+	deadline := now.Add(lr.n.cfg.LeaseTTL)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, p := range hb.Progress {
 		k := leaseKey{p.Lease.GetSweepId(), p.Lease.GetShard()}
 		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == p.Lease.GetLeaseId() && l.worker == s.worker {
 			l.deadline, l.sess = deadline, s
+			if p.ImagesDone != l.images {
+				l.images, l.moved = p.ImagesDone, now
+			}
 		}
 	}
 }
@@ -358,6 +404,20 @@ func (lr *leaderRole) cancelSweep(id string) {
 				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
 			}
 			delete(lr.leases, k)
+		}
+	}
+}
+
+// forget drops what the leader keeps in memory about deleted sweeps.
+func (lr *leaderRole) forget(ids []string) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, id := range ids {
+		delete(lr.rates, id)
+		for k := range lr.leases {
+			if k.sweep == id {
+				delete(lr.leases, k)
+			}
 		}
 	}
 }

@@ -148,3 +148,37 @@ func TestLateResultAfterReassignmentIsRecordedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A batch of results and failure reports is one raft entry: the failures
+// ride with the results, so that they commit or are re-sent together and
+// a failed apply never strands one half of a batch.
+func TestResultsAndFailuresOfABatchCommitAsOneEntry(t *testing.T) {
+	n := singleNode(t, Config{LeaseTTL: time.Minute})
+	held := leaseShards(t, n, "w", 2)
+	lr := n.leaderRole()
+	s, _, _ := lr.open(&cfpb.Hello{WorkerId: "w", Slots: 2, Held: held})
+	before := n.st.Applied()
+	lr.commit([]workerEvent{
+		{sess: s, result: &cfpb.ShardResult{SweepId: "s", Shard: 0, LeaseId: held[0].LeaseId, Attempt: held[0].Attempt, Worker: "w",
+			Summary: &cfpb.Summary{Images: 1, Correct: 1}}},
+		{sess: s, failure: &cfpb.ShardFailure{Lease: held[1], Error: "boom"}},
+	})
+	if got := n.st.Applied() - before; got != 1 {
+		t.Fatalf("the batch took %d raft entries, want 1", got)
+	}
+	done, _ := n.st.Shard("s", 0)
+	failed, _ := n.st.Shard("s", 1)
+	if done.State != cfpb.ShardState_SHARD_STATE_DONE || failed.State != cfpb.ShardState_SHARD_STATE_PENDING || failed.Failures != 1 || failed.LastError != "boom" {
+		t.Fatalf("shards %v and %v; want the first done, the second pending after one counted failure", done, failed)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case m := <-s.out:
+			if m.GetAck() == nil {
+				t.Fatalf("got %v, want an Ack", m)
+			}
+		default:
+			t.Fatalf("%d of 2 reports acknowledged", i)
+		}
+	}
+}

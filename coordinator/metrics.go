@@ -25,6 +25,7 @@ type Metrics struct {
 	applyLatency     prometheus.Histogram
 	resultsTotal     prometheus.Counter
 	leasesExpired    prometheus.Counter
+	leasesStalled    prometheus.Counter
 	redispatches     prometheus.Counter
 	alarms           prometheus.Counter
 	workersConnected prometheus.Gauge
@@ -39,6 +40,8 @@ func newMetrics() *Metrics {
 			Help: "Shard results recorded (first completions), as applied on this node."}),
 		leasesExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_leases_expired_total",
 			Help: "Leases that ended without a heartbeat within the TTL (while leading)."}),
+		leasesStalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_leases_stalled_total",
+			Help: "Leases revoked because their images-done count stopped moving (while leading)."}),
 		redispatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_redispatches_total",
 			Help: "Shards leased again after an earlier attempt (while leading)."}),
 		alarms: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_nondeterminism_alarms_total",
@@ -46,7 +49,7 @@ func newMetrics() *Metrics {
 		workersConnected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clipformer_workers_connected",
 			Help: "Workers with an open Work stream to this node."}),
 	}
-	m.Registry.MustRegister(m.applyLatency, m.resultsTotal, m.leasesExpired, m.redispatches, m.alarms,
+	m.Registry.MustRegister(m.applyLatency, m.resultsTotal, m.leasesExpired, m.leasesStalled, m.redispatches, m.alarms,
 		m.workersConnected, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -59,6 +59,18 @@ type Config struct {
 	Grace             time.Duration // extra lease time after a leader change (default LeaseTTL)
 	BackoffBase       time.Duration // first retry delay after a counted failure (default 1 s)
 	MaxShards         int64         // largest sweep accepted (default sweep.DefaultMaxShards)
+	// QuotaSweeps and QuotaShards bound what one owner (a client
+	// certificate) may have running or paused at once: sweeps, and their
+	// pending and leased shards. Zero takes the default (100 sweeps,
+	// MaxShards shards); negative means no limit.
+	QuotaSweeps int32
+	QuotaShards int64
+	// Retention deletes finished sweeps this long after they finished;
+	// zero keeps them until deleted.
+	Retention time.Duration
+	// Stall says when a lease whose worker heartbeats but whose
+	// images-done count stands still is revoked (zero fields: defaults).
+	Stall state.StallPolicy
 	// Embedded accepts specs without a model sha256 (single-process runs).
 	Embedded bool
 	// ApplyTimeout bounds one raft apply (default 10 s).
@@ -68,6 +80,15 @@ type Config struct {
 	Logger *slog.Logger
 	// RaftLog receives raft's own log lines (default: standard error).
 	RaftLog io.Writer
+}
+
+// DefaultQuotaSweeps is how many sweeps one owner may have running or
+// paused at once, unless configured.
+const DefaultQuotaSweeps = 100
+
+// quota is the per-owner quota a SubmitSweep carries.
+func (c *Config) quota() *cfpb.Quota {
+	return &cfpb.Quota{MaxSweeps: max(c.QuotaSweeps, 0), MaxShards: max(c.QuotaShards, 0)}
 }
 
 // TLSPair is the server and client side of mutual TLS for one node.
@@ -93,6 +114,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxShards == 0 {
 		c.MaxShards = sweep.DefaultMaxShards
+	}
+	if c.QuotaSweeps == 0 {
+		c.QuotaSweeps = DefaultQuotaSweeps
+	}
+	if c.QuotaShards == 0 {
+		c.QuotaShards = c.MaxShards
 	}
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = 10 * time.Second

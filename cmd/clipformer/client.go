@@ -16,9 +16,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/internal/report"
+	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -142,6 +144,9 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
+			if err := checkSubmitPaths(spec, stderr); err != nil {
+				return fmt.Errorf("%s: %w", rest[0], err)
+			}
 			if err := fillChecksum(spec); err != nil {
 				return fmt.Errorf("%s: %w", rest[0], err)
 			}
@@ -162,6 +167,22 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return nil
 		})
+}
+
+// checkSubmitPaths checks the spec's model and data paths here, before
+// anything is submitted. Without a model sha256 the model must be readable
+// here (its checksum is computed from it), so a missing path is an error;
+// with one, the files may live only on the workers, so it is a warning.
+func checkSubmitPaths(spec *cfpb.SweepSpec, stderr io.Writer) error {
+	err := sweep.CheckPaths(spec, "")
+	if err == nil {
+		return nil
+	}
+	if spec.GetModel().GetSha256() == "" {
+		return err
+	}
+	fmt.Fprintf(stderr, "warning: %v (submitted anyway: the spec gives model.sha256, so the files may be on the workers only)\n", err)
+	return nil
 }
 
 // watchSweep shows a sweep's progress until it ends, watching again after
@@ -233,8 +254,16 @@ func runWatch(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 }
 
+// sweepJSON writes a sweep as one line of JSON for scripts: protobuf field
+// names (id, state, owner, attempts, duplicate_results, recomputed_shards,
+// progress ...), every field present even when zero.
+var sweepJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
 func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return clientCommand(ctx, "list", "list [flags]", args, stderr, 0, nil, func(conn *clusterConn, _ []string) error {
+	var asJSON bool
+	return clientCommand(ctx, "list", "list [flags]", args, stderr, 0, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "one JSON object per line per sweep (protobuf field names), for scripts")
+	}, func(conn *clusterConn, _ []string) error {
 		var r *cfpb.ListResponse
 		err := conn.call(ctx, coordinator.RetryUnavailable, func(ctx context.Context) (err error) {
 			r, err = cfpb.NewSweepsClient(conn).List(ctx, &cfpb.ListRequest{})
@@ -244,8 +273,33 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		for _, sw := range r.Sweeps {
-			printSweep(stdout, sw)
+			if !asJSON {
+				printSweep(stdout, sw)
+				continue
+			}
+			b, err := sweepJSON.Marshal(sw)
+			if err != nil {
+				return fmt.Errorf("list: sweep %s as JSON: %w", sw.Id, err)
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
 		}
+		return nil
+	})
+}
+
+// runDelete deletes a finished sweep with its results.
+func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return clientCommand(ctx, "delete", "delete [flags] SWEEP_ID", args, stderr, 1, nil, func(conn *clusterConn, rest []string) error {
+		// Repeated only after a refusal: a repeat of a delete that ran
+		// would answer NotFound.
+		err := conn.call(ctx, coordinator.RetryRefusals, func(ctx context.Context) error {
+			_, err := cfpb.NewSweepsClient(conn).Delete(ctx, &cfpb.SweepRef{Id: rest[0]})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", rest[0], err)
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", rest[0])
 		return nil
 	})
 }

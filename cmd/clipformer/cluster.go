@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/internal/certs"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/worker"
@@ -101,6 +103,12 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 30*time.Second, "a lease without heartbeat expires after this")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 5*time.Second, "how often workers heartbeat")
 	fs.Int64Var(&cfg.MaxShards, "max-shards", 1_000_000, "refuse sweeps with more shards")
+	quotaSweeps := fs.Int("quota-sweeps", coordinator.DefaultQuotaSweeps, "sweeps one client certificate may have running or paused at once (-1: no limit)")
+	fs.Int64Var(&cfg.QuotaShards, "quota-shards", 0, "pending and leased shards one client certificate may have at once (0: --max-shards; -1: no limit)")
+	fs.DurationVar(&cfg.Retention, "retention", 0, "delete finished sweeps this long after they finished (0: keep them until `clipformer delete`)")
+	fs.IntVar(&cfg.Stall.Factor, "stall-factor", state.DefaultStallFactor, "revoke a lease whose images-done count has not moved for this many times the sweep's expected shard time")
+	fs.DurationVar(&cfg.Stall.Floor, "stall-floor", state.DefaultStallFloor, "the expected shard time is at least this (so fast shards never look stuck)")
+	fs.DurationVar(&cfg.Stall.Ceiling, "stall-ceiling", state.DefaultStallCeiling, "the expected shard time is at most this, and is this until a shard of the sweep is done")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	stopTimeout := fs.Duration("stop-timeout", 10*time.Second, "on SIGTERM: hand over leadership, end worker and client streams and stop within this")
 	tf.register(fs, "coordinator")
@@ -108,6 +116,13 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 		return err
 	}
 	cfg.Peers = peers
+	if *quotaSweeps == 0 || *quotaSweeps > math.MaxInt32 || *quotaSweeps < -1 {
+		return fmt.Errorf("coordinator: --quota-sweeps %d: want 1 to %d, or -1 for no limit", *quotaSweeps, math.MaxInt32)
+	}
+	cfg.QuotaSweeps = int32(*quotaSweeps)
+	if cfg.Retention < 0 {
+		return fmt.Errorf("coordinator: --retention %v: want 0 (keep) or a positive period", cfg.Retention)
+	}
 	if cfg.GRPCAdvertise == "" {
 		cfg.GRPCAdvertise = *grpcListen
 	}

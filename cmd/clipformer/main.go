@@ -31,8 +31,9 @@ Usage:
   clipformer worker [flags]            run a worker (SIGTERM drains it)
   clipformer submit SPEC.yaml          submit a sweep; prints its id
   clipformer watch ID                  live progress with throughput and ETA
-  clipformer list                      the sweeps and their progress
-  clipformer cancel|pause|resume ID    change a sweep's state
+  clipformer list [--json]             the sweeps and their progress (--json: one object per line)
+  clipformer cancel|pause|resume ID    change a sweep's state (its owner or an admin)
+  clipformer delete ID                 delete a finished sweep and its results (its owner or an admin)
   clipformer results ID                results as a table, --format csv|jsonl|parquet
   clipformer plot ID                   accuracy and <SNR> versus gamma (PNG, SVG)
   clipformer status                    coordinators, leader and workers
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runList(ctx, args[1:], stdout, stderr)
 	case "cancel", "pause", "resume":
 		return runSetState(ctx, args[0], args[1:], stdout, stderr)
+	case "delete":
+		return runDelete(ctx, args[1:], stdout, stderr)
 	case "results":
 		return runResults(ctx, args[1:], stdout, stderr)
 	case "plot":

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -219,6 +220,58 @@ func TestClusterCommandsOverMutualTLS(t *testing.T) {
 		}
 	}
 
+	// list --json: one object per line, with the fields scripts read.
+	var seen bool
+	for _, line := range strings.Split(strings.TrimSpace(cmd([]string{"list", "--json"})), "\n") {
+		var sw map[string]any
+		if err := json.Unmarshal([]byte(line), &sw); err != nil {
+			t.Fatalf("list --json line %q: %v", line, err)
+		}
+		for _, k := range []string{"id", "state", "owner", "attempts", "duplicate_results", "recomputed_shards", "progress"} {
+			if _, ok := sw[k]; !ok {
+				t.Fatalf("list --json line %q has no %q", line, k)
+			}
+		}
+		if sw["id"] == id2 {
+			seen = true
+			if sw["state"] != "SWEEP_STATE_CANCELLED" || sw["owner"] != "client" {
+				t.Fatalf("list --json: %v; want cancelled, owned by the client certificate", line)
+			}
+		}
+	}
+	if !seen {
+		t.Fatalf("list --json does not show %s", id2)
+	}
+	// Delete: a finished sweep goes; a running one must be cancelled first.
+	if got := cmd([]string{"delete"}, id2); !strings.Contains(got, "deleted "+id2) {
+		t.Fatalf("delete: %q", got)
+	}
+	if strings.Contains(cmd([]string{"list"}), id2) {
+		t.Fatalf("list still shows the deleted %s", id2)
+	}
+	// Paths are checked before submitting: an error without model.sha256,
+	// a warning with it (the files may be on the workers only).
+	missing := filepath.Join(t.TempDir(), "missing")
+	noData := writeSpec(t, model, "")
+	b, _ = os.ReadFile(noData)
+	os.WriteFile(noData, []byte(strings.Replace(string(b), "{kind: mnist, limit: 40}", "{kind: idx, path: "+missing+", limit: 40}", 1)), 0o644)
+	if _, _, err := runCmd(t, append(append([]string{"submit"}, cl...), noData)...); err == nil || !strings.Contains(err.Error(), "dataset.path") {
+		t.Fatalf("submit of a spec naming a missing dataset folder: %v; want an error naming dataset.path", err)
+	}
+	remote := writeSpec(t, missing+".safetensors", "")
+	b, _ = os.ReadFile(remote)
+	os.WriteFile(remote, []byte(strings.Replace(string(b), ".safetensors}", ".safetensors, sha256: "+strings.Repeat("ab", 32)+"}", 1)), 0o644)
+	out, errOut, err := runCmd(t, append(append([]string{"submit"}, cl...), remote)...)
+	if err != nil || !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, "model.path") {
+		t.Fatalf("submit of a spec with model.sha256 and no local model: %v; stderr %q; want it submitted with a warning", err, errOut)
+	}
+	id3 := strings.TrimSpace(out)
+	if _, _, err := runCmd(t, append(append([]string{"delete"}, cl...), id3)...); err == nil || !strings.Contains(err.Error(), "cancel it") {
+		t.Fatalf("delete of a running sweep: %v; want it refused until cancelled", err)
+	}
+	cmd([]string{"cancel"}, id3)
+	cmd([]string{"delete"}, id3)
+
 	// Without a certificate: refused; with --insecure against TLS: refused.
 	noCert := t.TempDir()
 	os.Link(filepath.Join(certDir, "ca.crt"), filepath.Join(noCert, "ca.crt"))
@@ -230,5 +283,28 @@ func TestClusterCommandsOverMutualTLS(t *testing.T) {
 	}
 	if out, _, err := runCmd(t, "health", "--addr", addr, "--certs", certDir); err != nil || !strings.Contains(out, "SERVING") {
 		t.Fatalf("health: %q %v", out, err)
+	}
+}
+
+// The coordinator refuses quota and retention flags that make no sense
+// before it opens anything, naming the flag. Its context is cancelled
+// from the start, so a coordinator that accepted them would stop at once
+// without an error.
+func TestCoordinatorRefusesBadQuotaAndRetentionFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--quota-sweeps", "0"}, "--quota-sweeps 0"},
+		{[]string{"--quota-sweeps", "-2"}, "--quota-sweeps -2"},
+		{[]string{"--retention", "-1s"}, "--retention -1s"},
+	} {
+		args := append([]string{"coordinator", "--id", "c1", "--data", t.TempDir(), "--insecure", "--listen", "127.0.0.1:0"}, c.args...)
+		err := run(ctx, args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want an error naming %q", c.args, err, c.want)
+		}
 	}
 }

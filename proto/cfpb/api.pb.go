@@ -114,6 +114,51 @@ func (x *SweepRef) GetId() string {
 	return ""
 }
 
+// DeleteResponse confirms a deletion.
+type DeleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResponse) Reset() {
+	*x = DeleteResponse{}
+	mi := &file_api_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResponse) ProtoMessage() {}
+
+func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResponse) Descriptor() ([]byte, []int) {
+	return file_api_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeleteResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // ListRequest asks for the sweeps.
 type ListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -123,7 +168,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_api_proto_msgTypes[2]
+	mi := &file_api_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +180,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[2]
+	mi := &file_api_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +193,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{2}
+	return file_api_proto_rawDescGZIP(), []int{3}
 }
 
 // ListResponse holds the sweeps, newest first.
@@ -161,7 +206,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_api_proto_msgTypes[3]
+	mi := &file_api_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +218,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[3]
+	mi := &file_api_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +231,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{3}
+	return file_api_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListResponse) GetSweeps() []*Sweep {
@@ -213,7 +258,7 @@ type WorkerMessage struct {
 
 func (x *WorkerMessage) Reset() {
 	*x = WorkerMessage{}
-	mi := &file_api_proto_msgTypes[4]
+	mi := &file_api_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +270,7 @@ func (x *WorkerMessage) String() string {
 func (*WorkerMessage) ProtoMessage() {}
 
 func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[4]
+	mi := &file_api_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +283,7 @@ func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMessage.ProtoReflect.Descriptor instead.
 func (*WorkerMessage) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{4}
+	return file_api_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WorkerMessage) GetMsg() isWorkerMessage_Msg {
@@ -346,7 +391,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_api_proto_msgTypes[5]
+	mi := &file_api_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +403,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[5]
+	mi := &file_api_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +416,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{5}
+	return file_api_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Hello) GetWorkerId() string {
@@ -419,7 +464,7 @@ type Credit struct {
 
 func (x *Credit) Reset() {
 	*x = Credit{}
-	mi := &file_api_proto_msgTypes[6]
+	mi := &file_api_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +476,7 @@ func (x *Credit) String() string {
 func (*Credit) ProtoMessage() {}
 
 func (x *Credit) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[6]
+	mi := &file_api_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +489,7 @@ func (x *Credit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credit.ProtoReflect.Descriptor instead.
 func (*Credit) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{6}
+	return file_api_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Credit) GetSlots() int32 {
@@ -464,7 +509,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_api_proto_msgTypes[7]
+	mi := &file_api_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +521,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[7]
+	mi := &file_api_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +534,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{7}
+	return file_api_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Heartbeat) GetProgress() []*ShardProgress {
@@ -510,7 +555,7 @@ type ShardProgress struct {
 
 func (x *ShardProgress) Reset() {
 	*x = ShardProgress{}
-	mi := &file_api_proto_msgTypes[8]
+	mi := &file_api_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +567,7 @@ func (x *ShardProgress) String() string {
 func (*ShardProgress) ProtoMessage() {}
 
 func (x *ShardProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[8]
+	mi := &file_api_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +580,7 @@ func (x *ShardProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardProgress.ProtoReflect.Descriptor instead.
 func (*ShardProgress) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{8}
+	return file_api_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShardProgress) GetLease() *LeaseRef {
@@ -565,7 +610,7 @@ type LeaseRef struct {
 
 func (x *LeaseRef) Reset() {
 	*x = LeaseRef{}
-	mi := &file_api_proto_msgTypes[9]
+	mi := &file_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +622,7 @@ func (x *LeaseRef) String() string {
 func (*LeaseRef) ProtoMessage() {}
 
 func (x *LeaseRef) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[9]
+	mi := &file_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +635,7 @@ func (x *LeaseRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRef.ProtoReflect.Descriptor instead.
 func (*LeaseRef) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{9}
+	return file_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LeaseRef) GetSweepId() string {
@@ -636,7 +681,7 @@ type ShardFailure struct {
 
 func (x *ShardFailure) Reset() {
 	*x = ShardFailure{}
-	mi := &file_api_proto_msgTypes[10]
+	mi := &file_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +693,7 @@ func (x *ShardFailure) String() string {
 func (*ShardFailure) ProtoMessage() {}
 
 func (x *ShardFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[10]
+	mi := &file_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +706,7 @@ func (x *ShardFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardFailure.ProtoReflect.Descriptor instead.
 func (*ShardFailure) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{10}
+	return file_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShardFailure) GetLease() *LeaseRef {
@@ -703,7 +748,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_api_proto_msgTypes[11]
+	mi := &file_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +760,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[11]
+	mi := &file_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +773,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{11}
+	return file_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CoordinatorMessage) GetMsg() isCoordinatorMessage_Msg {
@@ -843,7 +888,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +900,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[12]
+	mi := &file_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +913,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{12}
+	return file_api_proto_rawDescGZIP(), []int{13}
 }
 
 // Welcome answers Hello.
@@ -889,7 +934,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +946,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[13]
+	mi := &file_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +959,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{13}
+	return file_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Welcome) GetCoordinatorId() string {
@@ -964,7 +1009,7 @@ type Assign struct {
 
 func (x *Assign) Reset() {
 	*x = Assign{}
-	mi := &file_api_proto_msgTypes[14]
+	mi := &file_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1021,7 @@ func (x *Assign) String() string {
 func (*Assign) ProtoMessage() {}
 
 func (x *Assign) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[14]
+	mi := &file_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1034,7 @@ func (x *Assign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assign.ProtoReflect.Descriptor instead.
 func (*Assign) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{14}
+	return file_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Assign) GetLease() *LeaseRef {
@@ -1022,7 +1067,7 @@ type Drain struct {
 
 func (x *Drain) Reset() {
 	*x = Drain{}
-	mi := &file_api_proto_msgTypes[15]
+	mi := &file_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1079,7 @@ func (x *Drain) String() string {
 func (*Drain) ProtoMessage() {}
 
 func (x *Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[15]
+	mi := &file_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1092,7 @@ func (x *Drain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drain.ProtoReflect.Descriptor instead.
 func (*Drain) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{15}
+	return file_api_proto_rawDescGZIP(), []int{16}
 }
 
 // ClusterStatusRequest asks for the cluster's state.
@@ -1059,7 +1104,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_api_proto_msgTypes[16]
+	mi := &file_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1116,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[16]
+	mi := &file_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1129,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{16}
+	return file_api_proto_rawDescGZIP(), []int{17}
 }
 
 // ClusterStatus describes the coordinators and workers.
@@ -1104,7 +1149,7 @@ type ClusterStatus struct {
 
 func (x *ClusterStatus) Reset() {
 	*x = ClusterStatus{}
-	mi := &file_api_proto_msgTypes[17]
+	mi := &file_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1161,7 @@ func (x *ClusterStatus) String() string {
 func (*ClusterStatus) ProtoMessage() {}
 
 func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[17]
+	mi := &file_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1174,7 @@ func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatus.ProtoReflect.Descriptor instead.
 func (*ClusterStatus) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{17}
+	return file_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ClusterStatus) GetLeaderId() string {
@@ -1196,7 +1241,7 @@ type Coordinator struct {
 
 func (x *Coordinator) Reset() {
 	*x = Coordinator{}
-	mi := &file_api_proto_msgTypes[18]
+	mi := &file_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1253,7 @@ func (x *Coordinator) String() string {
 func (*Coordinator) ProtoMessage() {}
 
 func (x *Coordinator) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[18]
+	mi := &file_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1266,7 @@ func (x *Coordinator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coordinator.ProtoReflect.Descriptor instead.
 func (*Coordinator) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{18}
+	return file_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Coordinator) GetId() string {
@@ -1275,7 +1320,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_api_proto_msgTypes[19]
+	mi := &file_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1332,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[19]
+	mi := &file_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1345,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{19}
+	return file_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -1364,7 +1409,7 @@ type AddCoordinatorRequest struct {
 
 func (x *AddCoordinatorRequest) Reset() {
 	*x = AddCoordinatorRequest{}
-	mi := &file_api_proto_msgTypes[20]
+	mi := &file_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1421,7 @@ func (x *AddCoordinatorRequest) String() string {
 func (*AddCoordinatorRequest) ProtoMessage() {}
 
 func (x *AddCoordinatorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[20]
+	mi := &file_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1434,7 @@ func (x *AddCoordinatorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCoordinatorRequest.ProtoReflect.Descriptor instead.
 func (*AddCoordinatorRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{20}
+	return file_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddCoordinatorRequest) GetId() string {
@@ -1423,7 +1468,7 @@ type RemoveCoordinatorRequest struct {
 
 func (x *RemoveCoordinatorRequest) Reset() {
 	*x = RemoveCoordinatorRequest{}
-	mi := &file_api_proto_msgTypes[21]
+	mi := &file_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1480,7 @@ func (x *RemoveCoordinatorRequest) String() string {
 func (*RemoveCoordinatorRequest) ProtoMessage() {}
 
 func (x *RemoveCoordinatorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_proto_msgTypes[21]
+	mi := &file_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1493,7 @@ func (x *RemoveCoordinatorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveCoordinatorRequest.ProtoReflect.Descriptor instead.
 func (*RemoveCoordinatorRequest) Descriptor() ([]byte, []int) {
-	return file_api_proto_rawDescGZIP(), []int{21}
+	return file_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveCoordinatorRequest) GetId() string {
@@ -1466,6 +1511,8 @@ const file_api_proto_rawDesc = "" +
 	"\rSubmitRequest\x12,\n" +
 	"\x04spec\x18\x01 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\"\x1a\n" +
 	"\bSweepRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\" \n" +
+	"\x0eDeleteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\r\n" +
 	"\vListRequest\"<\n" +
 	"\fListResponse\x12,\n" +
@@ -1552,7 +1599,7 @@ const file_api_proto_rawDesc = "" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12!\n" +
 	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\"*\n" +
 	"\x18RemoveCoordinatorRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xe3\x03\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xa5\x04\n" +
 	"\x06Sweeps\x12<\n" +
 	"\x06Submit\x12\x1c.clipformer.v1.SubmitRequest\x1a\x14.clipformer.v1.Sweep\x124\n" +
 	"\x03Get\x12\x17.clipformer.v1.SweepRef\x1a\x14.clipformer.v1.Sweep\x12?\n" +
@@ -1561,7 +1608,8 @@ const file_api_proto_rawDesc = "" +
 	"\x06Cancel\x12\x17.clipformer.v1.SweepRef\x1a\x14.clipformer.v1.Sweep\x126\n" +
 	"\x05Pause\x12\x17.clipformer.v1.SweepRef\x1a\x14.clipformer.v1.Sweep\x127\n" +
 	"\x06Resume\x12\x17.clipformer.v1.SweepRef\x1a\x14.clipformer.v1.Sweep\x12@\n" +
-	"\aResults\x12\x17.clipformer.v1.SweepRef\x1a\x1a.clipformer.v1.PointResult0\x012S\n" +
+	"\aResults\x12\x17.clipformer.v1.SweepRef\x1a\x1a.clipformer.v1.PointResult0\x01\x12@\n" +
+	"\x06Delete\x12\x17.clipformer.v1.SweepRef\x1a\x1d.clipformer.v1.DeleteResponse2S\n" +
 	"\x04Work\x12K\n" +
 	"\x04Work\x12\x1c.clipformer.v1.WorkerMessage\x1a!.clipformer.v1.CoordinatorMessage(\x010\x012\x88\x02\n" +
 	"\aCluster\x12K\n" +
@@ -1581,86 +1629,89 @@ func file_api_proto_rawDescGZIP() []byte {
 	return file_api_proto_rawDescData
 }
 
-var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_api_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_api_proto_goTypes = []any{
 	(*SubmitRequest)(nil),            // 0: clipformer.v1.SubmitRequest
 	(*SweepRef)(nil),                 // 1: clipformer.v1.SweepRef
-	(*ListRequest)(nil),              // 2: clipformer.v1.ListRequest
-	(*ListResponse)(nil),             // 3: clipformer.v1.ListResponse
-	(*WorkerMessage)(nil),            // 4: clipformer.v1.WorkerMessage
-	(*Hello)(nil),                    // 5: clipformer.v1.Hello
-	(*Credit)(nil),                   // 6: clipformer.v1.Credit
-	(*Heartbeat)(nil),                // 7: clipformer.v1.Heartbeat
-	(*ShardProgress)(nil),            // 8: clipformer.v1.ShardProgress
-	(*LeaseRef)(nil),                 // 9: clipformer.v1.LeaseRef
-	(*ShardFailure)(nil),             // 10: clipformer.v1.ShardFailure
-	(*CoordinatorMessage)(nil),       // 11: clipformer.v1.CoordinatorMessage
-	(*Ping)(nil),                     // 12: clipformer.v1.Ping
-	(*Welcome)(nil),                  // 13: clipformer.v1.Welcome
-	(*Assign)(nil),                   // 14: clipformer.v1.Assign
-	(*Drain)(nil),                    // 15: clipformer.v1.Drain
-	(*ClusterStatusRequest)(nil),     // 16: clipformer.v1.ClusterStatusRequest
-	(*ClusterStatus)(nil),            // 17: clipformer.v1.ClusterStatus
-	(*Coordinator)(nil),              // 18: clipformer.v1.Coordinator
-	(*WorkerInfo)(nil),               // 19: clipformer.v1.WorkerInfo
-	(*AddCoordinatorRequest)(nil),    // 20: clipformer.v1.AddCoordinatorRequest
-	(*RemoveCoordinatorRequest)(nil), // 21: clipformer.v1.RemoveCoordinatorRequest
-	(*SweepSpec)(nil),                // 22: clipformer.v1.SweepSpec
-	(*Sweep)(nil),                    // 23: clipformer.v1.Sweep
-	(*ShardResult)(nil),              // 24: clipformer.v1.ShardResult
-	(*ShardWork)(nil),                // 25: clipformer.v1.ShardWork
-	(*PointResult)(nil),              // 26: clipformer.v1.PointResult
+	(*DeleteResponse)(nil),           // 2: clipformer.v1.DeleteResponse
+	(*ListRequest)(nil),              // 3: clipformer.v1.ListRequest
+	(*ListResponse)(nil),             // 4: clipformer.v1.ListResponse
+	(*WorkerMessage)(nil),            // 5: clipformer.v1.WorkerMessage
+	(*Hello)(nil),                    // 6: clipformer.v1.Hello
+	(*Credit)(nil),                   // 7: clipformer.v1.Credit
+	(*Heartbeat)(nil),                // 8: clipformer.v1.Heartbeat
+	(*ShardProgress)(nil),            // 9: clipformer.v1.ShardProgress
+	(*LeaseRef)(nil),                 // 10: clipformer.v1.LeaseRef
+	(*ShardFailure)(nil),             // 11: clipformer.v1.ShardFailure
+	(*CoordinatorMessage)(nil),       // 12: clipformer.v1.CoordinatorMessage
+	(*Ping)(nil),                     // 13: clipformer.v1.Ping
+	(*Welcome)(nil),                  // 14: clipformer.v1.Welcome
+	(*Assign)(nil),                   // 15: clipformer.v1.Assign
+	(*Drain)(nil),                    // 16: clipformer.v1.Drain
+	(*ClusterStatusRequest)(nil),     // 17: clipformer.v1.ClusterStatusRequest
+	(*ClusterStatus)(nil),            // 18: clipformer.v1.ClusterStatus
+	(*Coordinator)(nil),              // 19: clipformer.v1.Coordinator
+	(*WorkerInfo)(nil),               // 20: clipformer.v1.WorkerInfo
+	(*AddCoordinatorRequest)(nil),    // 21: clipformer.v1.AddCoordinatorRequest
+	(*RemoveCoordinatorRequest)(nil), // 22: clipformer.v1.RemoveCoordinatorRequest
+	(*SweepSpec)(nil),                // 23: clipformer.v1.SweepSpec
+	(*Sweep)(nil),                    // 24: clipformer.v1.Sweep
+	(*ShardResult)(nil),              // 25: clipformer.v1.ShardResult
+	(*ShardWork)(nil),                // 26: clipformer.v1.ShardWork
+	(*PointResult)(nil),              // 27: clipformer.v1.PointResult
 }
 var file_api_proto_depIdxs = []int32{
-	22, // 0: clipformer.v1.SubmitRequest.spec:type_name -> clipformer.v1.SweepSpec
-	23, // 1: clipformer.v1.ListResponse.sweeps:type_name -> clipformer.v1.Sweep
-	5,  // 2: clipformer.v1.WorkerMessage.hello:type_name -> clipformer.v1.Hello
-	6,  // 3: clipformer.v1.WorkerMessage.credit:type_name -> clipformer.v1.Credit
-	7,  // 4: clipformer.v1.WorkerMessage.heartbeat:type_name -> clipformer.v1.Heartbeat
-	24, // 5: clipformer.v1.WorkerMessage.result:type_name -> clipformer.v1.ShardResult
-	10, // 6: clipformer.v1.WorkerMessage.failure:type_name -> clipformer.v1.ShardFailure
-	9,  // 7: clipformer.v1.Hello.held:type_name -> clipformer.v1.LeaseRef
-	8,  // 8: clipformer.v1.Heartbeat.progress:type_name -> clipformer.v1.ShardProgress
-	9,  // 9: clipformer.v1.ShardProgress.lease:type_name -> clipformer.v1.LeaseRef
-	9,  // 10: clipformer.v1.ShardFailure.lease:type_name -> clipformer.v1.LeaseRef
-	13, // 11: clipformer.v1.CoordinatorMessage.welcome:type_name -> clipformer.v1.Welcome
-	14, // 12: clipformer.v1.CoordinatorMessage.assign:type_name -> clipformer.v1.Assign
-	9,  // 13: clipformer.v1.CoordinatorMessage.cancel:type_name -> clipformer.v1.LeaseRef
-	15, // 14: clipformer.v1.CoordinatorMessage.drain:type_name -> clipformer.v1.Drain
-	9,  // 15: clipformer.v1.CoordinatorMessage.ack:type_name -> clipformer.v1.LeaseRef
-	12, // 16: clipformer.v1.CoordinatorMessage.ping:type_name -> clipformer.v1.Ping
-	9,  // 17: clipformer.v1.Welcome.dropped:type_name -> clipformer.v1.LeaseRef
-	9,  // 18: clipformer.v1.Assign.lease:type_name -> clipformer.v1.LeaseRef
-	25, // 19: clipformer.v1.Assign.work:type_name -> clipformer.v1.ShardWork
-	22, // 20: clipformer.v1.Assign.spec:type_name -> clipformer.v1.SweepSpec
-	18, // 21: clipformer.v1.ClusterStatus.coordinators:type_name -> clipformer.v1.Coordinator
-	19, // 22: clipformer.v1.ClusterStatus.workers:type_name -> clipformer.v1.WorkerInfo
+	23, // 0: clipformer.v1.SubmitRequest.spec:type_name -> clipformer.v1.SweepSpec
+	24, // 1: clipformer.v1.ListResponse.sweeps:type_name -> clipformer.v1.Sweep
+	6,  // 2: clipformer.v1.WorkerMessage.hello:type_name -> clipformer.v1.Hello
+	7,  // 3: clipformer.v1.WorkerMessage.credit:type_name -> clipformer.v1.Credit
+	8,  // 4: clipformer.v1.WorkerMessage.heartbeat:type_name -> clipformer.v1.Heartbeat
+	25, // 5: clipformer.v1.WorkerMessage.result:type_name -> clipformer.v1.ShardResult
+	11, // 6: clipformer.v1.WorkerMessage.failure:type_name -> clipformer.v1.ShardFailure
+	10, // 7: clipformer.v1.Hello.held:type_name -> clipformer.v1.LeaseRef
+	9,  // 8: clipformer.v1.Heartbeat.progress:type_name -> clipformer.v1.ShardProgress
+	10, // 9: clipformer.v1.ShardProgress.lease:type_name -> clipformer.v1.LeaseRef
+	10, // 10: clipformer.v1.ShardFailure.lease:type_name -> clipformer.v1.LeaseRef
+	14, // 11: clipformer.v1.CoordinatorMessage.welcome:type_name -> clipformer.v1.Welcome
+	15, // 12: clipformer.v1.CoordinatorMessage.assign:type_name -> clipformer.v1.Assign
+	10, // 13: clipformer.v1.CoordinatorMessage.cancel:type_name -> clipformer.v1.LeaseRef
+	16, // 14: clipformer.v1.CoordinatorMessage.drain:type_name -> clipformer.v1.Drain
+	10, // 15: clipformer.v1.CoordinatorMessage.ack:type_name -> clipformer.v1.LeaseRef
+	13, // 16: clipformer.v1.CoordinatorMessage.ping:type_name -> clipformer.v1.Ping
+	10, // 17: clipformer.v1.Welcome.dropped:type_name -> clipformer.v1.LeaseRef
+	10, // 18: clipformer.v1.Assign.lease:type_name -> clipformer.v1.LeaseRef
+	26, // 19: clipformer.v1.Assign.work:type_name -> clipformer.v1.ShardWork
+	23, // 20: clipformer.v1.Assign.spec:type_name -> clipformer.v1.SweepSpec
+	19, // 21: clipformer.v1.ClusterStatus.coordinators:type_name -> clipformer.v1.Coordinator
+	20, // 22: clipformer.v1.ClusterStatus.workers:type_name -> clipformer.v1.WorkerInfo
 	0,  // 23: clipformer.v1.Sweeps.Submit:input_type -> clipformer.v1.SubmitRequest
 	1,  // 24: clipformer.v1.Sweeps.Get:input_type -> clipformer.v1.SweepRef
-	2,  // 25: clipformer.v1.Sweeps.List:input_type -> clipformer.v1.ListRequest
+	3,  // 25: clipformer.v1.Sweeps.List:input_type -> clipformer.v1.ListRequest
 	1,  // 26: clipformer.v1.Sweeps.Watch:input_type -> clipformer.v1.SweepRef
 	1,  // 27: clipformer.v1.Sweeps.Cancel:input_type -> clipformer.v1.SweepRef
 	1,  // 28: clipformer.v1.Sweeps.Pause:input_type -> clipformer.v1.SweepRef
 	1,  // 29: clipformer.v1.Sweeps.Resume:input_type -> clipformer.v1.SweepRef
 	1,  // 30: clipformer.v1.Sweeps.Results:input_type -> clipformer.v1.SweepRef
-	4,  // 31: clipformer.v1.Work.Work:input_type -> clipformer.v1.WorkerMessage
-	16, // 32: clipformer.v1.Cluster.Status:input_type -> clipformer.v1.ClusterStatusRequest
-	20, // 33: clipformer.v1.Cluster.AddCoordinator:input_type -> clipformer.v1.AddCoordinatorRequest
-	21, // 34: clipformer.v1.Cluster.RemoveCoordinator:input_type -> clipformer.v1.RemoveCoordinatorRequest
-	23, // 35: clipformer.v1.Sweeps.Submit:output_type -> clipformer.v1.Sweep
-	23, // 36: clipformer.v1.Sweeps.Get:output_type -> clipformer.v1.Sweep
-	3,  // 37: clipformer.v1.Sweeps.List:output_type -> clipformer.v1.ListResponse
-	23, // 38: clipformer.v1.Sweeps.Watch:output_type -> clipformer.v1.Sweep
-	23, // 39: clipformer.v1.Sweeps.Cancel:output_type -> clipformer.v1.Sweep
-	23, // 40: clipformer.v1.Sweeps.Pause:output_type -> clipformer.v1.Sweep
-	23, // 41: clipformer.v1.Sweeps.Resume:output_type -> clipformer.v1.Sweep
-	26, // 42: clipformer.v1.Sweeps.Results:output_type -> clipformer.v1.PointResult
-	11, // 43: clipformer.v1.Work.Work:output_type -> clipformer.v1.CoordinatorMessage
-	17, // 44: clipformer.v1.Cluster.Status:output_type -> clipformer.v1.ClusterStatus
-	17, // 45: clipformer.v1.Cluster.AddCoordinator:output_type -> clipformer.v1.ClusterStatus
-	17, // 46: clipformer.v1.Cluster.RemoveCoordinator:output_type -> clipformer.v1.ClusterStatus
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
+	1,  // 31: clipformer.v1.Sweeps.Delete:input_type -> clipformer.v1.SweepRef
+	5,  // 32: clipformer.v1.Work.Work:input_type -> clipformer.v1.WorkerMessage
+	17, // 33: clipformer.v1.Cluster.Status:input_type -> clipformer.v1.ClusterStatusRequest
+	21, // 34: clipformer.v1.Cluster.AddCoordinator:input_type -> clipformer.v1.AddCoordinatorRequest
+	22, // 35: clipformer.v1.Cluster.RemoveCoordinator:input_type -> clipformer.v1.RemoveCoordinatorRequest
+	24, // 36: clipformer.v1.Sweeps.Submit:output_type -> clipformer.v1.Sweep
+	24, // 37: clipformer.v1.Sweeps.Get:output_type -> clipformer.v1.Sweep
+	4,  // 38: clipformer.v1.Sweeps.List:output_type -> clipformer.v1.ListResponse
+	24, // 39: clipformer.v1.Sweeps.Watch:output_type -> clipformer.v1.Sweep
+	24, // 40: clipformer.v1.Sweeps.Cancel:output_type -> clipformer.v1.Sweep
+	24, // 41: clipformer.v1.Sweeps.Pause:output_type -> clipformer.v1.Sweep
+	24, // 42: clipformer.v1.Sweeps.Resume:output_type -> clipformer.v1.Sweep
+	27, // 43: clipformer.v1.Sweeps.Results:output_type -> clipformer.v1.PointResult
+	2,  // 44: clipformer.v1.Sweeps.Delete:output_type -> clipformer.v1.DeleteResponse
+	12, // 45: clipformer.v1.Work.Work:output_type -> clipformer.v1.CoordinatorMessage
+	18, // 46: clipformer.v1.Cluster.Status:output_type -> clipformer.v1.ClusterStatus
+	18, // 47: clipformer.v1.Cluster.AddCoordinator:output_type -> clipformer.v1.ClusterStatus
+	18, // 48: clipformer.v1.Cluster.RemoveCoordinator:output_type -> clipformer.v1.ClusterStatus
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
 	23, // [23:23] is the sub-list for extension type_name
 	23, // [23:23] is the sub-list for extension extendee
 	0,  // [0:23] is the sub-list for field type_name
@@ -1672,14 +1723,14 @@ func file_api_proto_init() {
 		return
 	}
 	file_sweep_proto_init()
-	file_api_proto_msgTypes[4].OneofWrappers = []any{
+	file_api_proto_msgTypes[5].OneofWrappers = []any{
 		(*WorkerMessage_Hello)(nil),
 		(*WorkerMessage_Credit)(nil),
 		(*WorkerMessage_Heartbeat)(nil),
 		(*WorkerMessage_Result)(nil),
 		(*WorkerMessage_Failure)(nil),
 	}
-	file_api_proto_msgTypes[11].OneofWrappers = []any{
+	file_api_proto_msgTypes[12].OneofWrappers = []any{
 		(*CoordinatorMessage_Welcome)(nil),
 		(*CoordinatorMessage_Assign)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
@@ -1693,7 +1744,7 @@ func file_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_proto_rawDesc), len(file_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -30,6 +30,7 @@ const (
 	Sweeps_Pause_FullMethodName   = "/clipformer.v1.Sweeps/Pause"
 	Sweeps_Resume_FullMethodName  = "/clipformer.v1.Sweeps/Resume"
 	Sweeps_Results_FullMethodName = "/clipformer.v1.Sweeps/Results"
+	Sweeps_Delete_FullMethodName  = "/clipformer.v1.Sweeps/Delete"
 )
 
 // SweepsClient is the client API for Sweeps service.
@@ -57,6 +58,10 @@ type SweepsClient interface {
 	Resume(ctx context.Context, in *SweepRef, opts ...grpc.CallOption) (*Sweep, error)
 	// Results streams the aggregate of every grid point, in grid order.
 	Results(ctx context.Context, in *SweepRef, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PointResult], error)
+	// Delete removes a finished (done or cancelled) sweep with its results.
+	// A running or paused sweep is refused (FAILED_PRECONDITION): cancel it
+	// first. Only its owner or an admin may delete it.
+	Delete(ctx context.Context, in *SweepRef, opts ...grpc.CallOption) (*DeleteResponse, error)
 }
 
 type sweepsClient struct {
@@ -165,6 +170,16 @@ func (c *sweepsClient) Results(ctx context.Context, in *SweepRef, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sweeps_ResultsClient = grpc.ServerStreamingClient[PointResult]
 
+func (c *sweepsClient) Delete(ctx context.Context, in *SweepRef, opts ...grpc.CallOption) (*DeleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteResponse)
+	err := c.cc.Invoke(ctx, Sweeps_Delete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SweepsServer is the server API for Sweeps service.
 // All implementations must embed UnimplementedSweepsServer
 // for forward compatibility.
@@ -190,6 +205,10 @@ type SweepsServer interface {
 	Resume(context.Context, *SweepRef) (*Sweep, error)
 	// Results streams the aggregate of every grid point, in grid order.
 	Results(*SweepRef, grpc.ServerStreamingServer[PointResult]) error
+	// Delete removes a finished (done or cancelled) sweep with its results.
+	// A running or paused sweep is refused (FAILED_PRECONDITION): cancel it
+	// first. Only its owner or an admin may delete it.
+	Delete(context.Context, *SweepRef) (*DeleteResponse, error)
 	mustEmbedUnimplementedSweepsServer()
 }
 
@@ -223,6 +242,9 @@ func (UnimplementedSweepsServer) Resume(context.Context, *SweepRef) (*Sweep, err
 }
 func (UnimplementedSweepsServer) Results(*SweepRef, grpc.ServerStreamingServer[PointResult]) error {
 	return status.Error(codes.Unimplemented, "method Results not implemented")
+}
+func (UnimplementedSweepsServer) Delete(context.Context, *SweepRef) (*DeleteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
 }
 func (UnimplementedSweepsServer) mustEmbedUnimplementedSweepsServer() {}
 func (UnimplementedSweepsServer) testEmbeddedByValue()                {}
@@ -375,6 +397,24 @@ func _Sweeps_Results_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sweeps_ResultsServer = grpc.ServerStreamingServer[PointResult]
 
+func _Sweeps_Delete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SweepRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SweepsServer).Delete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sweeps_Delete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SweepsServer).Delete(ctx, req.(*SweepRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sweeps_ServiceDesc is the grpc.ServiceDesc for Sweeps service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -405,6 +445,10 @@ var Sweeps_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Resume",
 			Handler:    _Sweeps_Resume_Handler,
+		},
+		{
+			MethodName: "Delete",
+			Handler:    _Sweeps_Delete_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
