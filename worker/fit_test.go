@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipformer/clipformer/internal/simtest"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/sim/dataset"
 )
@@ -14,9 +15,9 @@ import (
 // other channels or image size, or another class count. Its accuracy would
 // mean nothing.
 func TestExecutorRefusesADataSetThatDoesNotFitTheModel(t *testing.T) {
-	model := rgbModelFile(t) // 3 x 224 x 224, 2 classes
-	three := writeFolder(t, filepath.Join(t.TempDir(), "three"), 3, 1, 0)
-	two := writeFolder(t, filepath.Join(t.TempDir(), "two"), 2, 1, 0)
+	model := simtest.RGBModel(t, 2, 3) // 3 x 224 x 224, 2 classes
+	three := simtest.ImageFolder(t, filepath.Join(t.TempDir(), "three"), 3, 1, 0)
+	two := simtest.ImageFolder(t, filepath.Join(t.TempDir(), "two"), 2, 1, 0)
 	for _, c := range []struct{ data, want string }{
 		{"{kind: folder, path: " + three + ", limit: 3}", "the model has 2 classes, data set three-test has 3"},
 		{"{kind: mnist, limit: 4}", "images are 1x28x28 (channels x height x width), the model takes 3x224x224"},

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipformer/clipformer/internal/simtest"
 	"github.com/clipformer/clipformer/sim"
 	"github.com/clipformer/clipformer/sim/dataset"
 	"github.com/clipformer/clipformer/sim/safetensors"
@@ -284,23 +285,6 @@ func TestReportRegeneratesTheCommittedTables(t *testing.T) {
 	}
 }
 
-// rgbModel writes a tiny random ViT for 224 x 224 colour images with the
-// given classes, DeiT's input size, so that it reads image folders.
-func rgbModel(t *testing.T, classes int) string {
-	t.Helper()
-	c := vit.Config{Arch: "test-rgb", ImgSize: 224, InChans: 3, Patch: 16, Dim: 32, Depth: 1, Heads: 2, MLPHidden: 64, Classes: classes,
-		Mean: vit.ImageNetMean, Std: vit.ImageNetStd}
-	m, err := vit.Synth(c, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "rgb.safetensors")
-	if err := safetensors.Write(path, m.Tensors(), m.Metadata(), "F32"); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // imageFolder writes root/CLASS/NN.png for classes c0, c1, ... with perClass
 // images each; shade makes one folder's pictures differ from another's.
 func imageFolder(t *testing.T, root string, classes, perClass int, shade uint8) string {
@@ -350,7 +334,7 @@ func TestEvalFolderCalibratesOnItsTrainSplit(t *testing.T) {
 	root := t.TempDir()
 	imageFolder(t, filepath.Join(root, "train"), 3, 2, 0)
 	imageFolder(t, filepath.Join(root, "val"), 3, 1, 90)
-	rep := evalJSON(t, "--model", rgbModel(t, 3), "--data", "folder:"+root, "--gamma", "2")
+	rep := evalJSON(t, "--model", simtest.RGBModel(t, 3, 7), "--data", "folder:"+root, "--gamma", "2")
 	want := filepath.Base(root) + "-train"
 	if rep.Images != 3 || rep.Calibration == nil || rep.Calibration.Set != want || rep.Calibration.Images != 6 {
 		t.Fatalf("evaluated %d images, calibration %+v; want 3 images evaluated, 6 of %s calibrating", rep.Images, rep.Calibration, want)
@@ -366,7 +350,7 @@ func TestEvalFolderWithoutTrainCalibratesOnAClassStratifiedSample(t *testing.T) 
 	if err := os.WriteFile(profile, []byte("calibration_images: 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep := evalJSON(t, "--model", rgbModel(t, 3), "--data", "folder:"+root, "--profile", profile, "--gamma", "2", "--limit", "2")
+	rep := evalJSON(t, "--model", simtest.RGBModel(t, 3, 7), "--data", "folder:"+root, "--profile", profile, "--gamma", "2", "--limit", "2")
 	if rep.Calibration == nil || !strings.Contains(rep.Calibration.Set, "class-stratified") || rep.Calibration.Images != 3 {
 		t.Fatalf("calibration %+v, want 3 images of a class-stratified sample", rep.Calibration)
 	}
@@ -399,7 +383,7 @@ func TestEvalFolderWithoutTrainCalibratesOnAClassStratifiedSample(t *testing.T) 
 func TestCalibrationCacheKeysOnTheImagesNotTheFolderName(t *testing.T) {
 	a := imageFolder(t, filepath.Join(t.TempDir(), "imgs"), 2, 2, 0)
 	b := imageFolder(t, filepath.Join(t.TempDir(), "imgs"), 2, 2, 120)
-	model := rgbModel(t, 2)
+	model := simtest.RGBModel(t, 2, 7)
 	evalWith := func(cache, dir string) string {
 		t.Helper()
 		t.Setenv("CLIPFORMER_CACHE", cache)
@@ -432,7 +416,7 @@ func TestCalibrationCacheKeysOnTheImagesNotTheFolderName(t *testing.T) {
 // Every key of eval's JSON, nested ones included, is snake_case.
 func TestEvalJSONKeysAreSnakeCase(t *testing.T) {
 	root := imageFolder(t, filepath.Join(t.TempDir(), "imgs"), 2, 2, 0)
-	out, _, err := runCmd(t, "eval", "--json", "--model", rgbModel(t, 2), "--data", "folder:"+root, "--gamma", "2", "--clip", "2,0.25", "--prune-blocks", "0")
+	out, _, err := runCmd(t, "eval", "--json", "--model", simtest.RGBModel(t, 2, 7), "--data", "folder:"+root, "--gamma", "2", "--clip", "2,0.25", "--prune-blocks", "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +482,7 @@ func TestEvalRefusesADatasetThatDoesNotFitTheModel(t *testing.T) {
 		}
 		return p
 	}()
-	rgb := rgbModel(t, 10)
+	rgb := simtest.RGBModel(t, 10, 7)
 	for _, tc := range []struct {
 		model string
 		want  []string
