@@ -41,8 +41,11 @@ func (c Context) Describe() string {
 	if c.Note != "" {
 		parts = append(parts, c.Note)
 	}
-	return strings.Join(parts, " · ")
+	return strings.Join(parts, sep)
 }
+
+// sep separates the parts of a context line; long titles wrap there.
+const sep = " · "
 
 // At is c at one gamma.
 func (c Context) At(gamma float64) Context {

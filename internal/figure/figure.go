@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -108,6 +109,7 @@ func render(w io.Writer, f Format, ch *chart) error {
 // layout splits the canvas into the plot's area and, beneath it, the area
 // of the legend (or colour bar), and fits the x tick labels to the width.
 func (ch *chart) layout(c draw.Canvas) (plotArea, below draw.Canvas, entries []vg.Rectangle) {
+	ch.p.Title.Text = wrapTitle(ch.p.Title.Text, ch.p.Title.TextStyle, c.Max.X-c.Min.X-2*margin)
 	belowH := vg.Length(0)
 	if len(ch.legend) > 0 {
 		entries, belowH = layoutLegend(ch.legend, c.Max.X-c.Min.X-2*margin)
@@ -141,6 +143,26 @@ func (ch *chart) draw(c draw.Canvas) {
 	} else if ch.bar != nil {
 		ch.bar.draw(below)
 	}
+}
+
+// wrapTitle breaks the lines of a title that are wider than width at their
+// " · " separators.
+func wrapTitle(t string, sty text.Style, width vg.Length) string {
+	var out []string
+	for _, line := range strings.Split(t, "\n") {
+		parts := strings.Split(line, sep)
+		cur := parts[0]
+		for _, p := range parts[1:] {
+			if sty.Width(cur+sep+p) > width {
+				out = append(out, cur)
+				cur = p
+				continue
+			}
+			cur += sep + p
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // margin is the blank border around the figure and between its parts.
