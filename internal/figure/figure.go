@@ -82,6 +82,7 @@ type chart struct {
 	legend []legendEntry
 	bar    *colorBar // the gain map's colour scale, instead of a legend
 	xTicks *gridTicker
+	series []*seriesPlot // the lines, for the layout tests
 }
 
 // render draws ch onto a canvas of format f and writes it to w.

@@ -109,7 +109,9 @@ func seriesChart(p *plot.Plot, series []Series, xLabels map[float64]string) (*ch
 		if !s.Reference {
 			colour++
 		}
-		p.Add(&seriesPlot{s: s, line: line, glyph: glyph})
+		sp := &seriesPlot{s: s, line: line, glyph: glyph}
+		p.Add(sp)
+		ch.series = append(ch.series, sp)
 		ch.legend = append(ch.legend, legendEntry{label: s.Label, line: line, glyph: glyph, noMarker: s.NoMarkers})
 		drawn++
 	}

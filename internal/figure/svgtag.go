@@ -24,8 +24,8 @@ type svgTagger struct {
 
 // tagNext marks the next path drawn on c, when c draws SVG.
 func tagNext(c draw.Canvas, class, label string) {
-	t, ok := c.Canvas.(*svgTagger)
-	if !ok {
+	t := tagger(c.Canvas)
+	if t == nil {
 		return
 	}
 	var b bytes.Buffer
@@ -36,6 +36,23 @@ func tagNext(c draw.Canvas, class, label string) {
 		b.WriteString(`"`)
 	}
 	t.pending = b.String()
+}
+
+// tagger finds the svgTagger beneath the draw.Canvases that gonum wraps
+// around a canvas as it crops and pads; nil when there is none.
+func tagger(c vg.Canvas) *svgTagger {
+	for {
+		switch v := c.(type) {
+		case *svgTagger:
+			return v
+		case draw.Canvas:
+			c = v.Canvas
+		case *draw.Canvas:
+			c = v.Canvas
+		default:
+			return nil
+		}
+	}
 }
 
 func (t *svgTagger) width() vg.Length {
