@@ -118,7 +118,7 @@ func (ch *chart) layout(c draw.Canvas) (plotArea, below draw.Canvas, entries []v
 		belowH = ch.bar.height()
 	}
 	if belowH > 0 {
-		belowH += margin
+		belowH += margin / 2 // between the x axis's label and the legend
 	}
 	plotArea = draw.Crop(c, margin, -margin, belowH+margin/2, -margin/2)
 	below = c
