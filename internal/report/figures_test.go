@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -101,5 +102,50 @@ func TestPlotSweepDrawsStudyFiguresForManySettings(t *testing.T) {
 	b, _ := os.ReadFile(files[0])
 	if n := strings.Count(string(b), `class="series"`); n != 3 {
 		t.Fatalf("accuracy figure of 3 settings: %d series paths", n)
+	}
+}
+
+// The dashboard's entry point: any figure by name, a study figure at a
+// chosen gamma and group, with errors that say what is wrong.
+func TestDrawFigureAtAChosenGamma(t *testing.T) {
+	var rows []Row
+	for _, sr := range []float64{0, 0.05} {
+		for _, g := range []float64{3, 4, 5} {
+			rows = append(rows, Row{Gamma: g, SigmaR: sr, Clip: "off", Trials: 1, Accuracy: 90 - g, CI95: 1, SNR: -g, BlockSNR: []float64{-g, 1 - g}})
+			for _, a := range []float64{1, 2} {
+				for _, b := range []float64{0.25, 1} {
+					rows = append(rows, Row{Gamma: g, SigmaR: sr, Clip: fmt.Sprintf("alpha=%g beta=%g", a, b), ClipOn: true, Alpha: a, Beta: b,
+						Trials: 1, Accuracy: 90 - g + a*b, CI95: 1, SNR: a - g, BlockSNR: []float64{a - g, a}})
+				}
+			}
+		}
+	}
+	c := figure.Context{Model: "vit-mnist"}
+	var b strings.Builder
+	if err := DrawFigure(&b, figure.SVG, rows, c, FigureRequest{Name: "gain", Gamma: 4, HasGamma: true, Others: "sigma_r=0.05"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sigma_r 0.05", "gamma 4", `class="cell"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("gain map lacks %q", want)
+		}
+	}
+	if strings.Contains(b.String(), "sigma_r 0,") {
+		t.Error("gain map of the sigma_r=0.05 group names sigma_r 0 too")
+	}
+	for _, name := range append(append([]string{}, LineFigures...), StudyFigures...) {
+		b.Reset()
+		if err := DrawFigure(&b, figure.SVG, rows, c, FigureRequest{Name: name}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := DrawFigure(&b, figure.SVG, rows, c, FigureRequest{Name: "gain", Gamma: 7, HasGamma: true}); err == nil || !strings.Contains(err.Error(), "gamma 7") {
+		t.Errorf("gamma not in the grid: %v, want an error naming it", err)
+	}
+	if err := DrawFigure(&b, figure.SVG, rows, c, FigureRequest{Name: "pie"}); err == nil || !strings.Contains(err.Error(), `"pie"`) {
+		t.Errorf("unknown figure: %v", err)
+	}
+	if err := DrawFigure(&b, figure.SVG, rows[:1], c, FigureRequest{Name: "beta-accuracy"}); !errors.Is(err, figure.ErrNoData) {
+		t.Errorf("no ClipFormer point done: %v, want ErrNoData", err)
 	}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,17 +35,13 @@ func PlotSweep(rows []Row, c figure.Context, prefix string, exts []string) ([]st
 // PREFIX-snr.EXT for each extension (png, svg). It returns the files.
 func Plot(rows []Row, c figure.Context, prefix string, exts []string) ([]string, error) {
 	var files []string
-	for _, fig := range []struct {
-		name string
-		y    figure.Quantity
-	}{{"accuracy", figure.Accuracy}, {"snr", figure.MeanSNR}} {
-		x, series := LineSeries(rows, fig.y)
-		if len(series) == 0 {
+	for _, name := range LineFigures {
+		fs, err := writeFigure(prefix+"-"+name, exts, func(w io.Writer, f figure.Format) error {
+			return DrawFigure(w, f, rows, c, FigureRequest{Name: name})
+		})
+		if errors.Is(err, figure.ErrNoData) {
 			return nil, fmt.Errorf("report: no complete trials to plot yet")
 		}
-		fs, err := writeFigure(prefix+"-"+fig.name, exts, func(w io.Writer, f figure.Format) error {
-			return figure.Lines(w, f, c, x, fig.y, series)
-		})
 		if err != nil {
 			return nil, err
 		}

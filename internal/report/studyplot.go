@@ -32,81 +32,30 @@ func PlotStudy(rows []Row, c figure.Context, prefix string, exts []string) ([]st
 	if len(best) == 0 {
 		return nil, fmt.Errorf("report: no complete trials to plot yet")
 	}
-	groups := map[string][]Best{}
 	var order []string
 	for _, b := range best {
-		if _, ok := groups[b.Others]; !ok {
+		if !contains(order, b.Others) {
 			order = append(order, b.Others)
 		}
-		groups[b.Others] = append(groups[b.Others], b)
 	}
-	keys := othersKeys(rows)
 	var files []string
 	for _, others := range order {
 		p := prefix
 		if len(order) > 1 && others != "" {
 			p += "-" + strings.NewReplacer("=", "", " ", "-").Replace(others)
 		}
-		var groupRows []Row
-		for i, r := range rows {
-			if keys[i] == others {
-				groupRows = append(groupRows, r)
+		for _, name := range StudyFigures {
+			fs, err := writeFigure(p+"-"+name, exts, func(w io.Writer, f figure.Format) error {
+				return DrawFigure(w, f, rows, c, FigureRequest{Name: name, Others: others})
+			})
+			if errors.Is(err, figure.ErrNoData) {
+				continue // nothing of this kind done yet
 			}
-		}
-		fs, err := plotGroup(rows, groups[others], withRows(c, groupRows), p, exts)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, fs...)
-	}
-	return files, nil
-}
-
-// plotGroup writes PlotStudy's figures of one combination of the other
-// axes: bs its best points, c its context.
-func plotGroup(rows []Row, bs []Best, c figure.Context, prefix string, exts []string) ([]string, error) {
-	// The largest gamma with a transformed point done (BestPerGamma sorts
-	// by gamma within a group); a run still going may lack the very last.
-	top := bs[len(bs)-1]
-	for i := len(bs) - 1; i >= 0; i-- {
-		if bs[i].Clip != nil {
-			top = bs[i]
-			break
-		}
-	}
-	at := c.At(top.Gamma)
-	figs := []struct {
-		name string
-		draw func(io.Writer, figure.Format) error
-	}{
-		{"best", func(w io.Writer, f figure.Format) error { return figure.Best(w, f, c, BestPoints(bs)) }},
-		{"beta-accuracy", func(w io.Writer, f figure.Format) error {
-			return figure.Lines(w, f, at, figure.Beta, figure.Accuracy, BetaSeries(rows, top, figure.Accuracy))
-		}},
-		{"beta-snr", func(w io.Writer, f figure.Format) error {
-			return figure.Lines(w, f, at, figure.Beta, figure.MeanSNR, BetaSeries(rows, top, figure.MeanSNR))
-		}},
-		{"blocksnr", func(w io.Writer, f figure.Format) error {
-			return figure.Lines(w, f, at, figure.Block, figure.SNR, BlockSeries(top))
-		}},
-		{"gain", func(w io.Writer, f figure.Format) error {
-			g, ok := GainGrid(rows, top)
-			if !ok {
-				return figure.ErrNoData
+			if err != nil {
+				return nil, err
 			}
-			return figure.GainMap(w, f, at, g)
-		}},
-	}
-	var files []string
-	for _, fig := range figs {
-		fs, err := writeFigure(prefix+"-"+fig.name, exts, fig.draw)
-		if errors.Is(err, figure.ErrNoData) {
-			continue // nothing of this kind done yet
+			files = append(files, fs...)
 		}
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, fs...)
 	}
 	return files, nil
 }
