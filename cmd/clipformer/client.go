@@ -398,7 +398,7 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var out, formats string
 	return clientCommand(ctx, "plot", "plot [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
-		fs.StringVar(&out, "out", "", "file prefix (default: plots/SWEEP_ID); writes PREFIX-accuracy.EXT and PREFIX-snr.EXT")
+		fs.StringVar(&out, "out", "", "file prefix (default: plots/SWEEP_ID); writes PREFIX-accuracy.EXT and PREFIX-snr.EXT, or for a grid of more than 8 ClipFormer settings PREFIX-best, -beta-accuracy, -beta-snr, -blocksnr and -gain")
 		fs.StringVar(&formats, "format", "png,svg", "png, svg or both")
 	}, func(conn *clusterConn, rest []string) error {
 		sw, rows, err := fetchRows(ctx, conn, rest[0])
@@ -411,11 +411,7 @@ func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
-		title := sw.Spec.GetName()
-		if title == "" {
-			title = "sweep " + sw.Id
-		}
-		files, err := report.Plot(rows, title, out, splitList(formats))
+		files, err := report.PlotSweep(rows, report.FigureContext(sw.Spec, rows), out, splitList(formats))
 		if err != nil {
 			return err
 		}

@@ -250,11 +250,7 @@ func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []repor
 		}
 		files = append(files, p)
 	}
-	title := spec.Name
-	if title == "" {
-		title = "sweep " + sw.Id
-	}
-	plots, err := report.Plot(rows, title, filepath.Join(dir, "plot"), []string{"png", "svg"})
+	plots, err := report.PlotSweep(rows, report.FigureContext(spec, rows), filepath.Join(dir, "plot"), []string{"png", "svg"})
 	if err != nil {
 		return files, nil // nothing complete to plot: not an error of the run
 	}
