@@ -57,13 +57,18 @@ func Accuracy(o Outcomes, units []Unit, level float64) (Interval, error) {
 	if err != nil {
 		return Interval{}, err
 	}
-	return estimate(xs, level)
+	return estimate(xs, level, TQuantile)
 }
 
 // Gain is the paired interval of a's accuracy minus b's over the given
 // units (all units both hold when units is nil): per unit, the difference
 // of their correct counts on the same images and draws.
 func Gain(a, b Outcomes, units []Unit, level float64) (Interval, error) {
+	return gain(a, b, units, level, TQuantile)
+}
+
+// gain is Gain with the t quantile function given (a race memoizes it).
+func gain(a, b Outcomes, units []Unit, level float64, quantile func(alpha float64, df int) float64) (Interval, error) {
 	if units == nil {
 		units = Shared(a, b)
 	}
@@ -82,7 +87,7 @@ func Gain(a, b Outcomes, units []Unit, level float64) (Interval, error) {
 	if err != nil {
 		return Interval{}, err
 	}
-	return estimate(xs, level)
+	return estimate(xs, level, quantile)
 }
 
 // Unpaired is the interval of a's accuracy minus b's as if the two had
@@ -140,7 +145,7 @@ func observe(units []Unit, value func(Unit) (y, n int64, err error)) ([]obs, err
 // over the G clusters of each kind (a kind with one cluster adds
 // nothing), floored at the image-level variance q(1-q)/N with q = |Y|/N;
 // its degrees of freedom are Welch-Satterthwaite's of the two parts.
-func estimate(xs []obs, level float64) (Interval, error) {
+func estimate(xs []obs, level float64, quantile func(alpha float64, df int) float64) (Interval, error) {
 	if !(level > 0 && level < 1) {
 		return Interval{}, fmt.Errorf("%w: confidence level %v is not in (0, 1)", ErrInput, level)
 	}
@@ -163,7 +168,7 @@ func estimate(xs []obs, level float64) (Interval, error) {
 	iv.Estimate = float64(100*float64(y)) / fn
 	iv.SE = float64(100 * math.Sqrt(v))
 	if iv.DF > 0 {
-		iv.Half = float64(TQuantile(1-level, iv.DF) * iv.SE)
+		iv.Half = float64(quantile(1-level, iv.DF) * iv.SE)
 	}
 	return iv, nil
 }

@@ -1,0 +1,212 @@
+package paired
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// binomialUpper is a bound that Binomial(n, p) exceeds with probability
+// under 1e-4 (normal approximation, 3.72 standard deviations, plus one for
+// the discreteness): a count above it refutes a true rate of p.
+func binomialUpper(n int, p float64) int {
+	mean := float64(n) * p
+	return int(math.Ceil(mean + 3.72*math.Sqrt(mean*(1-p)) + 1))
+}
+
+// The race's guarantee: among settings of equal true accuracy, any drop is
+// a wrong one, and the share of races with a wrong drop stays at or under
+// alpha = 1 - confidence. 2,000 seeded races of 5 equal settings, 10
+// rounds each of two 100-image blocks; the count of races with a drop must
+// not exceed Binomial(2000, alpha)'s 1e-4 upper bound.
+func TestRaceFalseDropRateIsAtMostAlpha(t *testing.T) {
+	const reps = 2000
+	w := world{blocks: 20, trials: 1, images: 100, shared: 0.8, delta: make([]float64, 5)}
+	order := TrialMajor(w.blocks, w.trials)
+	confs := []float64{0.95, 0.75}
+	drops := make([]int, len(confs))
+	for rep := 0; rep < reps; rep++ {
+		settings := w.draw(uint64(rep))
+		for c, conf := range confs {
+			res, err := Race(RaceConfig{Confidence: conf, UnitsPerRound: 2}, order, settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Survivors) > 0 || res.Stop == Running {
+				t.Fatalf("rep %d: the race waits for units it has: %+v", rep, res)
+			}
+			if countStatus(res, Dropped) > 0 {
+				drops[c]++
+			}
+		}
+	}
+	for c, conf := range confs {
+		alpha := 1 - conf
+		t.Logf("confidence %v: %d of %d races dropped a setting of equal accuracy (alpha %.2f)", conf, drops[c], reps, alpha)
+		if bound := binomialUpper(reps, alpha); drops[c] > bound {
+			t.Errorf("confidence %v: %d of %d races dropped a setting of equal accuracy; over %d, the bound of a true rate of %.2f",
+				conf, drops[c], reps, bound, alpha)
+		}
+	}
+}
+
+// Power: a setting 12 points worse is dropped within the first three
+// rounds, one 3 points worse by the end, and the best is never dropped.
+func TestRaceDropsAClearlyWorseSettingEarly(t *testing.T) {
+	w := world{blocks: 40, trials: 1, images: 100, shared: 0.8, delta: []float64{0, -0.12, -0.03, 0}}
+	order := TrialMajor(w.blocks, w.trials)
+	for seed := uint64(0); seed < 20; seed++ {
+		res, err := Race(RaceConfig{Confidence: 0.95, UnitsPerRound: 5}, order, w.draw(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad, worse := res.Settings[1], res.Settings[2]
+		if bad.Status != Dropped || bad.Round > 3 {
+			t.Errorf("seed %d: the 12-points-worse setting is %v at round %d; want dropped by round 3", seed, bad.Status, bad.Round)
+		}
+		if worse.Status != Dropped {
+			t.Errorf("seed %d: the 3-points-worse setting is %v after %d rounds; want dropped", seed, worse.Status, res.Rounds)
+		}
+		if bad.Status == Dropped && !(bad.Gain.Estimate > 0 && bad.P <= bad.Alpha && bad.Gain.Estimate-bad.Gain.Half > 0) {
+			t.Errorf("seed %d: dropped with gain %+v, p %g at level %g; want a significant positive gain", seed, bad.Gain, bad.P, bad.Alpha)
+		}
+		for _, i := range []int{0, 3} {
+			if res.Settings[i].Status == Dropped {
+				t.Errorf("seed %d: a best setting (%d) was dropped: %+v", seed, i, res.Settings[i])
+			}
+		}
+	}
+}
+
+// Settings of equal accuracy within a margin of 3 points end the race
+// tied once the gaps' intervals fit inside it, before the units run out.
+func TestRaceStopsWhenSurvivorsAreTiedWithinTheMargin(t *testing.T) {
+	w := world{blocks: 60, trials: 1, images: 100, shared: 0.9, delta: []float64{0, 0, 0.005}}
+	res, err := Race(RaceConfig{Confidence: 0.95, UnitsPerRound: 4, Margin: 3}, TrialMajor(w.blocks, w.trials), w.draw(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != WithinMargin || res.Rounds >= 15 {
+		t.Fatalf("stop %v after %d of 15 rounds; want tied within the margin before the end", res.Stop, res.Rounds)
+	}
+	wins := 0
+	for i, s := range res.Settings {
+		switch s.Status {
+		case Winner:
+			wins++
+		case Tied:
+			if math.Abs(s.Gain.Estimate)+s.Gain.Half > 3 {
+				t.Errorf("setting %d tied with a gap interval %+v outside the margin", i, s.Gain)
+			}
+		default:
+			t.Errorf("setting %d: %v; want winner or tied", i, s.Status)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d winners", wins)
+	}
+}
+
+// Determinism: the race run the way a coordinator would, on the shards it
+// asks for as they arrive in a random order, takes exactly the decisions
+// (bit for bit) of the race given the full grid at once, whatever that
+// order; and the outcomes of dropped settings or of later rounds change
+// nothing.
+func TestRaceDecisionsDependOnlyOnTheCommittedOutcomes(t *testing.T) {
+	w := world{blocks: 30, trials: 2, images: 50, shared: 0.8, delta: []float64{0, -0.05, -0.01, -0.2, 0}}
+	cfg := RaceConfig{Confidence: 0.9, UnitsPerRound: 3, Margin: 1}
+	order := TrialMajor(w.blocks, w.trials)
+	full := w.draw(3)
+	want, err := Race(cfg, order, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Stop == Running || countStatus(want, Dropped) == 0 {
+		t.Fatalf("the full-grid race should end with drops: %+v", want)
+	}
+	for seed := uint64(0); seed < 5; seed++ {
+		got := raceAsItArrives(t, cfg, order, full, rand.New(rand.NewPCG(seed, 1)))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("arrival order %d: %+v\nfull grid: %+v", seed, got, want)
+		}
+	}
+}
+
+// raceAsItArrives feeds the race only the units it asks for, each round's
+// shards in a random order, re-running it after every arrival as a state
+// machine would after every commit.
+func raceAsItArrives(t *testing.T, cfg RaceConfig, order []Unit, full []Outcomes, r *rand.Rand) RaceResult {
+	t.Helper()
+	held := make([]Outcomes, len(full))
+	for i := range held {
+		held[i] = Outcomes{}
+	}
+	for {
+		res, err := Race(cfg, order, held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stop != Running {
+			return res
+		}
+		type shard struct {
+			s int
+			u Unit
+		}
+		var pending []shard
+		for _, s := range res.Survivors {
+			for _, u := range res.Next {
+				if _, ok := held[s][u]; !ok {
+					pending = append(pending, shard{s, u})
+				}
+			}
+		}
+		if len(pending) == 0 {
+			t.Fatalf("the race waits with nothing to ask for: %+v", res)
+		}
+		r.Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
+		for _, p := range pending[:1+r.IntN(len(pending))] {
+			if err := held[p.s].Add(p.u, full[p.s][p.u]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func countStatus(res RaceResult, s Status) int {
+	n := 0
+	for _, st := range res.Settings {
+		if st.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRaceRefusesBadConfig(t *testing.T) {
+	two := []Outcomes{{}, {}}
+	order := TrialMajor(2, 1)
+	for _, c := range []struct {
+		cfg      RaceConfig
+		settings []Outcomes
+		order    []Unit
+		want     string
+	}{
+		{RaceConfig{Confidence: 1, UnitsPerRound: 1}, two, order, "confidence"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 0}, two, order, "units per round"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MaxRounds: -1}, two, order, "max rounds"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Margin: math.NaN()}, two, order, "margin"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two[:1], order, "at least 2 settings"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two, append(order, order[0]), "twice"},
+	} {
+		_, err := Race(c.cfg, c.order, c.settings)
+		if !errors.Is(err, ErrInput) || !contains(err, c.want) {
+			t.Errorf("%+v: %v; want ErrInput naming %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+func contains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
