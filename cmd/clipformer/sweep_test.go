@@ -119,8 +119,9 @@ func TestResultsCompareFromARunPairsOverBlocksAndTrials(t *testing.T) {
 			}
 		}
 		cells := strings.Fields(lines[i+1])
-		// gamma, sigma_r, "alpha=2" "beta=0.25", off, "4" "x" "2", gain, paired, unpaired, ratio, p
-		if len(cells) != 13 || cells[0] != fmt.Sprint(gamma) || cells[5]+cells[6]+cells[7] != "4x2" {
+		// gamma, sigma_r, "alpha=2" "beta=0.25", off, "4" "x" "2", gain, paired,
+		// unpaired (table), unpaired (two-way), ratio, p
+		if len(cells) != 14 || cells[0] != fmt.Sprint(gamma) || cells[5]+cells[6]+cells[7] != "4x2" {
 			t.Fatalf("row %q: want gamma %g over 4 x 2 units", lines[i+1], gamma)
 		}
 		if want := fmt.Sprintf("%+.2f", on.Accuracy-off.Accuracy); cells[8] != want {

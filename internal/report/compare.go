@@ -23,6 +23,9 @@ type CompareRow struct {
 	// sqrt(a^2 + b^2) of the two rows' +-95% (their trials' t interval, or
 	// the binomial one with one trial).
 	Unpaired float64
+	// TwoWay is the unpaired interval with the paired one's estimator
+	// (paired.Unpaired): like for like, images and trials both counted.
+	TwoWay paired.Interval
 }
 
 // ParseClip turns "off", "alpha=A beta=B" or "A,B" into a row's Clip label.
@@ -76,11 +79,15 @@ func Compare(rows []Row, outcomes map[int]paired.Outcomes, baseline string, leve
 		if err != nil {
 			return nil, fmt.Errorf("point %d (%s) against point %d: %w", r.Point, r.Clip, b.Point, err)
 		}
+		tw, err := paired.Unpaired(outcomes[r.Point], outcomes[b.Point], nil, level)
+		if err != nil {
+			return nil, fmt.Errorf("point %d (%s) against point %d: %w", r.Point, r.Clip, b.Point, err)
+		}
 		un := math.Inf(1)
 		if r.Trials > 0 && b.Trials > 0 {
 			un = math.Sqrt(r.CI95*r.CI95 + b.CI95*b.CI95)
 		}
-		out = append(out, CompareRow{Row: r, Baseline: b, Paired: g, Unpaired: un})
+		out = append(out, CompareRow{Row: r, Baseline: b, Paired: g, Unpaired: un, TwoWay: tw})
 	}
 	return out, nil
 }
@@ -95,30 +102,35 @@ func contains(list []string, s string) bool {
 }
 
 // WriteCompare prints the gains as a table: the paired interval next to
-// the unpaired one, their ratio and the paired p-value.
+// the unpaired ones (the results table's and the two-way one), the ratio
+// of the paired to the two-way unpaired width, and the paired p-value.
 func WriteCompare(w io.Writer, rows []CompareRow) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "gamma\tsigma_r\tClipFormer\tbaseline\tblocks x trials\tgain (points)\tpaired +-95%\tunpaired +-95%\tpaired/unpaired\tp (paired)\t")
+	fmt.Fprintln(tw, "gamma\tsigma_r\tClipFormer\tbaseline\tblocks x trials\tgain (points)\tpaired +-95%\t"+
+		"unpaired +-95% (table)\tunpaired +-95% (two-way)\tpaired/unpaired\tp (paired)\t")
 	for _, c := range rows {
 		r, g := c.Row, c.Paired
-		gain, ph, ratio, p := "-", "-", "-", "-"
+		gain, ratio, p := "-", "-", "-"
 		if g.Images > 0 {
 			gain = fmt.Sprintf("%+.2f", g.Estimate)
 		}
 		if !math.IsInf(g.Half, 1) {
-			ph, p = fmt.Sprintf("%.2f", g.Half), fmtP(g.P())
-			if c.Unpaired > 0 && !math.IsInf(c.Unpaired, 1) {
-				ratio = fmt.Sprintf("%.2f", g.Half/c.Unpaired)
+			p = fmtP(g.P())
+			if c.TwoWay.Half > 0 && !math.IsInf(c.TwoWay.Half, 1) {
+				ratio = fmt.Sprintf("%.2f", g.Half/c.TwoWay.Half)
 			}
 		}
-		un := "-"
-		if !math.IsInf(c.Unpaired, 1) {
-			un = fmt.Sprintf("%.2f", c.Unpaired)
-		}
-		fmt.Fprintf(tw, "%g\t%g\t%s\t%s\t%d x %d\t%s\t%s\t%s\t%s\t%s\t\n", r.Gamma, r.SigmaR, r.Clip, c.Baseline.Clip,
-			g.Blocks, g.Trials, gain, ph, un, ratio, p)
+		fmt.Fprintf(tw, "%g\t%g\t%s\t%s\t%d x %d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Gamma, r.SigmaR, r.Clip, c.Baseline.Clip,
+			g.Blocks, g.Trials, gain, fmtHalf(g.Half), fmtHalf(c.Unpaired), fmtHalf(c.TwoWay.Half), ratio, p)
 	}
 	return tw.Flush()
+}
+
+func fmtHalf(h float64) string {
+	if math.IsInf(h, 1) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", h)
 }
 
 func fmtP(p float64) string {

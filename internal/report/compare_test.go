@@ -60,6 +60,9 @@ func TestShardsRoundTripAndCompareWithinGroups(t *testing.T) {
 	if g := cmp[0].Paired.Estimate; math.Abs(g-4.5) > 1e-12 || cmp[0].Unpaired != 5 {
 		t.Errorf("gain %v, unpaired %v; want 4.5 and sqrt(3^2+4^2) = 5", g, cmp[0].Unpaired)
 	}
+	if tw := cmp[0].TwoWay; tw.Estimate != cmp[0].Paired.Estimate || !(tw.Half > cmp[0].Paired.Half) {
+		t.Errorf("two-way unpaired %+v; want the same gain, wider than the paired %+v", tw, cmp[0].Paired)
+	}
 	if g := cmp[1].Paired.Estimate; math.Abs(g+9.5) > 1e-12 {
 		t.Errorf("gain %v; want (-10 - 9)/2 = -9.5", g)
 	}
