@@ -25,8 +25,8 @@ var shardHeader = []string{"point", "trial", "block", "start", "images", "correc
 
 // ShardOf places shard k's summary in the layout.
 func ShardOf(l *sweep.Layout, k int, s *cfpb.Summary) ShardRow {
-	w := l.Shard("", k)
-	return ShardRow{Point: int(w.Point.Index), Trial: int(w.Trial), Block: int(w.Start) / l.Chunk, Start: int(w.Start),
+	pt, u := l.Unit(k)
+	return ShardRow{Point: pt, Trial: u.Trial, Block: u.Block, Start: u.Block * l.Chunk,
 		Images: s.GetImages(), Correct: s.GetCorrect()}
 }
 
