@@ -19,6 +19,11 @@ type RaceConfig struct {
 	// Margin, in accuracy points, ends the race when every survivor's
 	// gap to the best is shown to lie within +-Margin; 0 never ties.
 	Margin float64
+	// MaxEvaluations, when above 0, ends the race at the budget of image
+	// evaluations: a round starts only if the evaluations so far plus
+	// survivors x its units x UnitImages (the images of a full unit, an
+	// upper bound) stay within it.
+	MaxEvaluations, UnitImages int64
 }
 
 // Status is a setting's standing in a race.
@@ -71,14 +76,20 @@ type Standing struct {
 	// P is the paired test's two-sided p-value and Alpha the level it
 	// was held to at that round (alpha / (pairs x r(r+1))).
 	P, Alpha float64
+	// Images is what the race evaluated of this setting: the images of
+	// its units up to Round.
+	Images int64
 }
 
 // RaceResult is the state of a race after replaying every complete round.
 type RaceResult struct {
-	Rounds   int // complete rounds
-	Stop     Stop
-	Best     int // the best setting at the last complete round (the winner once stopped)
-	Settings []Standing
+	Rounds int // complete rounds
+	Stop   Stop
+	// Evaluations is the images evaluated over the complete rounds, all
+	// settings together: the race's cost.
+	Evaluations int64
+	Best        int // the best setting at the last complete round (the winner once stopped)
+	Settings    []Standing
 	// Next lists, while the race runs, the units that every survivor
 	// needs for the next round; Survivors lists them.
 	Next      []Unit
@@ -128,11 +139,21 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 	for r := 1; r <= rounds; r++ {
 		units := order[:min(r*cfg.UnitsPerRound, len(order))]
 		survivors := indices(alive)
+		fresh := int64(len(units) - (r-1)*cfg.UnitsPerRound)
+		if cfg.MaxEvaluations > 0 && res.Evaluations+int64(len(survivors))*fresh*cfg.UnitImages > cfg.MaxEvaluations {
+			break
+		}
 		if !holdsAll(pick(settings, survivors), units) {
 			res.Next, res.Survivors = order[(r-1)*cfg.UnitsPerRound:len(units)], survivors
 			return res, nil
 		}
 		res.Rounds = r
+		for _, i := range survivors {
+			for _, u := range units[(r-1)*cfg.UnitsPerRound:] {
+				res.Settings[i].Images += settings[i][u].Images
+				res.Evaluations += settings[i][u].Images
+			}
+		}
 		alphaR := alpha / float64(pairs*float64(r*(r+1)))
 		stop, err := res.round(cfg, settings, units, survivors, alive, r, alphaR, quantile)
 		if err != nil {
@@ -159,7 +180,7 @@ func (res *RaceResult) round(cfg RaceConfig, settings []Outcomes, units []Unit, 
 		}
 	}
 	res.Best = best
-	res.Settings[best] = Standing{Status: Racing, Round: r, Against: best, P: 1, Alpha: alphaR}
+	res.Settings[best] = Standing{Status: Racing, Round: r, Against: best, P: 1, Alpha: alphaR, Images: res.Settings[best].Images}
 	left, tied := 1, true
 	for _, i := range survivors {
 		if i == best {
@@ -169,7 +190,7 @@ func (res *RaceResult) round(cfg RaceConfig, settings []Outcomes, units []Unit, 
 		if err != nil {
 			return Running, fmt.Errorf("round %d, settings %d and %d: %w", r, best, i, err)
 		}
-		st := Standing{Status: Racing, Round: r, Against: best, Gain: g, P: g.P(), Alpha: alphaR}
+		st := Standing{Status: Racing, Round: r, Against: best, Gain: g, P: g.P(), Alpha: alphaR, Images: res.Settings[i].Images}
 		if g.Estimate > 0 && st.P <= alphaR {
 			st.Status, alive[i] = Dropped, false
 		} else {
@@ -214,6 +235,9 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 		return fmt.Errorf("%w: race max rounds %d: want 0 (no limit) or more", ErrInput, cfg.MaxRounds)
 	case !(cfg.Margin >= 0) || math.IsInf(cfg.Margin, 1):
 		return fmt.Errorf("%w: race margin %v: want a finite value >= 0", ErrInput, cfg.Margin)
+	case cfg.MaxEvaluations < 0 || cfg.MaxEvaluations > 0 && cfg.UnitImages < 1:
+		return fmt.Errorf("%w: race max evaluations %d with %d images per unit: want 0 (no limit), or a budget and the images of a unit",
+			ErrInput, cfg.MaxEvaluations, cfg.UnitImages)
 	case len(settings) < 2:
 		return fmt.Errorf("%w: a race needs at least 2 settings, got %d", ErrInput, len(settings))
 	case len(order) == 0:

@@ -186,6 +186,25 @@ func countStatus(res RaceResult, s Status) int {
 	return n
 }
 
+// The evaluation budget: rounds of 5 settings x 2 units x 100 images cost
+// 1,000 images each while nothing is dropped, so a budget of 3,500 ends
+// the race after 3 rounds with 3,000 images evaluated.
+func TestRaceStopsAtTheEvaluationBudget(t *testing.T) {
+	w := world{blocks: 20, trials: 1, images: 100, shared: 0.8, delta: make([]float64, 5)}
+	cfg := RaceConfig{Confidence: 0.95, UnitsPerRound: 2, MaxEvaluations: 3500, UnitImages: 100}
+	res, err := Race(cfg, TrialMajor(w.blocks, w.trials), w.draw(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != Budget || res.Rounds != 3 || res.Evaluations != 3000 || countStatus(res, Dropped) != 0 {
+		t.Fatalf("%v after %d rounds, %d images, %d dropped; want the budget after 3 rounds and 3,000 images",
+			res.Stop, res.Rounds, res.Evaluations, countStatus(res, Dropped))
+	}
+	if countStatus(res, Winner) != 1 || countStatus(res, Undecided) != 4 || res.Settings[0].Images != 600 {
+		t.Fatalf("standings %+v; want one winner and four undecided, 600 images each", res.Settings)
+	}
+}
+
 func TestRaceRefusesBadConfig(t *testing.T) {
 	two := []Outcomes{{}, {}}
 	order := TrialMajor(2, 1)
@@ -200,6 +219,7 @@ func TestRaceRefusesBadConfig(t *testing.T) {
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MaxRounds: -1}, two, order, "max rounds"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Margin: math.NaN()}, two, order, "margin"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two[:1], order, "at least 2 settings"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MaxEvaluations: 100}, two, order, "images per unit"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two, append(order, order[0]), "twice"},
 	} {
 		_, err := Race(c.cfg, c.order, c.settings)
