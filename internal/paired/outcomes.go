@@ -98,14 +98,29 @@ func holdsAll(settings []Outcomes, units []Unit) bool {
 	return true
 }
 
-// TrialMajor lists the units of blocks x trials in the order a race or a
-// plan visits them: every block of trial 0, then every block of trial 1,
-// and so on. New images carry more information than new noise draws on
-// the same images, so a trial is repeated only once the images run out.
+// TrialMajor lists the units of blocks x trials trial by trial: every
+// block of trial 0, then every block of trial 1, and so on. A race in this
+// order is, until the images run out, a race over images for trial 0's
+// noise draws: with one trial the variation between draws (the static
+// weights are programmed once per trial) cannot be estimated.
 func TrialMajor(blocks, trials int) []Unit {
 	out := make([]Unit, 0, max(0, blocks*trials))
 	for t := 0; t < trials; t++ {
 		for b := 0; b < blocks; b++ {
+			out = append(out, Unit{Block: b, Trial: t})
+		}
+	}
+	return out
+}
+
+// BlockMajor lists the units of blocks x trials block by block: block 0 in
+// every trial, then block 1 in every trial, and so on. With rounds of a
+// multiple of trials units, every round counts both images and noise
+// draws: the order for a race whose guarantee is over the draws too.
+func BlockMajor(blocks, trials int) []Unit {
+	out := make([]Unit, 0, max(0, blocks*trials))
+	for b := 0; b < blocks; b++ {
+		for t := 0; t < trials; t++ {
 			out = append(out, Unit{Block: b, Trial: t})
 		}
 	}

@@ -117,8 +117,11 @@ func TestRaceStopsWhenSurvivorsAreTiedWithinTheMargin(t *testing.T) {
 // nothing.
 func TestRaceDecisionsDependOnlyOnTheCommittedOutcomes(t *testing.T) {
 	w := world{blocks: 30, trials: 2, images: 50, shared: 0.8, delta: []float64{0, -0.05, -0.01, -0.2, 0}}
-	cfg := RaceConfig{Confidence: 0.9, UnitsPerRound: 3, Margin: 1}
-	order := TrialMajor(w.blocks, w.trials)
+	cfg := RaceConfig{Confidence: 0.9, UnitsPerRound: 4, Margin: 1}
+	order := BlockMajor(w.blocks, w.trials)
+	if order[1] != (Unit{Block: 0, Trial: 1}) || len(order) != 60 {
+		t.Fatalf("BlockMajor(30, 2) starts %v with %d units; want block 0 in both trials first, 60 in all", order[:2], len(order))
+	}
 	full := w.draw(3)
 	want, err := Race(cfg, order, full)
 	if err != nil {
