@@ -19,12 +19,31 @@ type RaceConfig struct {
 	// Margin, in accuracy points, ends the race when every survivor's
 	// gap to the best is shown to lie within +-Margin; 0 never ties.
 	Margin float64
+	// Family is the family of comparisons whose error rate the race
+	// holds at 1 - Confidence: every pair of settings (AllPairs, the
+	// default) or the truly best setting's pairs (AgainstTheBest).
+	Family Family
 	// MaxEvaluations, when above 0, ends the race at the budget of image
 	// evaluations: a round starts only if the evaluations so far plus
 	// survivors x its units x UnitImages (the images of a full unit, an
 	// upper bound) stay within it.
 	MaxEvaluations, UnitImages int64
 }
+
+// Family says which wrong decisions a race's error rate covers.
+type Family int
+
+const (
+	// AllPairs spends alpha over the K(K-1)/2 pairs of settings: with
+	// probability 1 - alpha no setting is ever dropped in favour of one
+	// that is not truly better.
+	AllPairs Family = iota
+	// AgainstTheBest spends alpha over the K-1 pairs of one setting: with
+	// probability 1 - alpha the truly best setting (each of them, if
+	// several tie) is never dropped and a tie names a winner within the
+	// margin of it. Its levels are K/2 times AllPairs'.
+	AgainstTheBest
+)
 
 // Status is a setting's standing in a race.
 type Status int
@@ -102,9 +121,10 @@ type RaceResult struct {
 // each complete round the best is the survivor with the most correct
 // answers over the round's units (the lowest index among equals); each
 // other survivor whose paired gap to the best is significant at level
-// alpha_r = alpha / (K(K-1)/2 * r(r+1)) for K settings is dropped. Since
-// sum_r 1/(r(r+1)) = 1, Bonferroni's inequality holds the probability
-// of any wrong decision over all pairs and rounds to alpha (see
+// alpha_r = alpha / (P * r(r+1)) is dropped, where P is the number of
+// pairs in the family (K(K-1)/2 for K settings, or K-1). Since
+// sum_r 1/(r(r+1)) = 1, Bonferroni's inequality holds the probability of
+// any wrong decision in the family, over all rounds, to alpha (see
 // docs/STATISTICS.md for the assumptions).
 //
 // The result depends only on the outcomes held, never on the order they
@@ -125,6 +145,9 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 		rounds = min(rounds, cfg.MaxRounds)
 	}
 	pairs := float64(k * (k - 1) / 2)
+	if cfg.Family == AgainstTheBest {
+		pairs = float64(k - 1)
+	}
 	quantiles := map[[2]float64]float64{}
 	quantile := func(a float64, df int) float64 {
 		key := [2]float64{a, float64(df)}
@@ -238,6 +261,8 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 	case cfg.MaxEvaluations < 0 || cfg.MaxEvaluations > 0 && cfg.UnitImages < 1:
 		return fmt.Errorf("%w: race max evaluations %d with %d images per unit: want 0 (no limit), or a budget and the images of a unit",
 			ErrInput, cfg.MaxEvaluations, cfg.UnitImages)
+	case cfg.Family != AllPairs && cfg.Family != AgainstTheBest:
+		return fmt.Errorf("%w: race family %d: want AllPairs or AgainstTheBest", ErrInput, cfg.Family)
 	case len(settings) < 2:
 		return fmt.Errorf("%w: a race needs at least 2 settings, got %d", ErrInput, len(settings))
 	case len(order) == 0:

@@ -53,6 +53,43 @@ func TestRaceFalseDropRateIsAtMostAlpha(t *testing.T) {
 	}
 }
 
+// AgainstTheBest holds each truly best setting's drop rate to alpha: among
+// 5 settings of equal accuracy every one is a best, so setting 0 (and each
+// other) may be dropped in at most Binomial(2000, alpha)'s upper bound of
+// 2,000 races; its levels are K/2 = 2.5 times AllPairs', so it drops more.
+func TestRaceAgainstTheBestHoldsTheBestsDropRate(t *testing.T) {
+	const reps = 2000
+	w := world{blocks: 20, trials: 1, images: 100, shared: 0.8, delta: make([]float64, 5)}
+	order := TrialMajor(w.blocks, w.trials)
+	const conf = 0.75
+	dropped := make([]int, len(w.delta))
+	races := 0
+	for rep := 0; rep < reps; rep++ {
+		res, err := Race(RaceConfig{Confidence: conf, UnitsPerRound: 2, Family: AgainstTheBest}, order, w.draw(uint64(rep)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range res.Settings {
+			if s.Status == Dropped {
+				dropped[i]++
+			}
+		}
+		if countStatus(res, Dropped) > 0 {
+			races++
+		}
+	}
+	t.Logf("confidence %v, against the best: drops per setting %v of %d races; %d races with any drop", conf, dropped, reps, races)
+	bound := binomialUpper(reps, 1-conf)
+	for i, d := range dropped {
+		if d > bound {
+			t.Errorf("setting %d of 5 equal ones dropped in %d of %d races; over %d, the bound of a rate of %.2f", i, d, reps, bound, 1-conf)
+		}
+	}
+	if races <= 18 {
+		t.Errorf("%d races with a drop: no more than all pairs' 18; the family's larger levels did not apply", races)
+	}
+}
+
 // Power: a setting 12 points worse is dropped within the first three
 // rounds, one 3 points worse by the end, and the best is never dropped.
 func TestRaceDropsAClearlyWorseSettingEarly(t *testing.T) {
@@ -223,6 +260,7 @@ func TestRaceRefusesBadConfig(t *testing.T) {
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Margin: math.NaN()}, two, order, "margin"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two[:1], order, "at least 2 settings"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MaxEvaluations: 100}, two, order, "images per unit"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Family: 7}, two, order, "family"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two, append(order, order[0]), "twice"},
 	} {
 		_, err := Race(c.cfg, c.order, c.settings)
