@@ -383,22 +383,29 @@ func fetchResults(ctx context.Context, c cfpb.SweepsClient, id string) (*cfpb.Sw
 func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var format, out, compare, from string
 	var level float64
-	cf, rest, err := parseClientFlags("results", "results [flags] SWEEP_ID\n       clipformer results --compare SETTING [--from RUN_DIR | SWEEP_ID]",
+	var race raceFlags
+	cf, rest, err := parseClientFlags("results", "results [flags] SWEEP_ID\n"+
+		"       clipformer results --compare SETTING [--from RUN_DIR | SWEEP_ID]\n       clipformer results --race --from RUN_DIR",
 		args, stderr, 0, func(fs *flag.FlagSet) {
 			fs.StringVar(&format, "format", "table", "table, best (the best ClipFormer setting per gamma), csv, jsonl or parquet")
 			fs.StringVar(&out, "out", "", "write to this file instead of standard output")
 			fs.StringVar(&compare, "compare", "", "print each setting's paired gain over this baseline setting (off, ALPHA,BETA) in its group")
-			fs.StringVar(&from, "from", "", "with --compare: a `clipformer run` output folder (results.csv and shards.csv) instead of a sweep id")
-			fs.Float64Var(&level, "level", 0.95, "with --compare: the confidence level of the intervals")
+			fs.StringVar(&from, "from", "", "with --compare or --race: a `clipformer run` output folder (results.csv and shards.csv) instead of a sweep id")
+			fs.Float64Var(&level, "level", 0.95, "with --compare: the confidence level of the intervals; with --race: the race's")
+			race.register(fs)
 		})
 	if err != nil {
 		return err
 	}
 	switch {
-	case from != "" && compare == "":
-		return errors.New("results: --from needs --compare")
+	case from != "" && compare == "" && !race.on:
+		return errors.New("results: --from needs --compare or --race")
 	case from != "" && len(rest) > 0:
 		return fmt.Errorf("results: give --from or a sweep id, not both (got %q)", rest[0])
+	case race.on && from == "":
+		return errors.New("results: --race replays a race on a run's per-shard results: give --from RUN_DIR")
+	case race.on:
+		return raceRun(stdout, from, level, race)
 	case from != "":
 		return compareRun(stdout, from, compare, level)
 	case len(rest) != 1:

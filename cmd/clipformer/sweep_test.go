@@ -134,6 +134,25 @@ func TestResultsCompareFromARunPairsOverBlocksAndTrials(t *testing.T) {
 	if _, _, err := runCmd(t, "results", "--compare", "1,1", "--from", out); err == nil || !strings.Contains(err.Error(), `no point has the ClipFormer setting "alpha=1 beta=1"`) {
 		t.Errorf("a baseline the sweep lacks: %v", err)
 	}
+	// --race replays a race per gamma over the same shards: rounds of one
+	// 10-image block in both trials, at most the 2 x 80 images of the grid.
+	race, stderr, err := runCmd(t, "results", "--race", "--race-block", "10", "--from", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines = strings.Split(strings.TrimSpace(race), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "full-grid best") {
+		t.Fatalf("race table: want a header and one row per gamma:\n%s", race)
+	}
+	for _, l := range lines[1:] {
+		cells := strings.Fields(l)
+		if len(cells) < 6 || cells[2] != "2" || !strings.Contains(l, " 160 ") {
+			t.Errorf("race row %q: want 2 settings of a 160-image full grid", l)
+		}
+	}
+	if _, _, err := runCmd(t, "results", "--race", "--race-block", "15", "--from", out); err == nil || !strings.Contains(err.Error(), "not a multiple") {
+		t.Errorf("--race-block 15 with 10-image shards: %v; want an error", err)
+	}
 }
 
 func TestRunRefusesABadSpecNamingTheField(t *testing.T) {
