@@ -178,25 +178,29 @@ func estimate(xs []obs, level float64, quantile func(alpha float64, df int) floa
 // Each cluster's residual is the integer (Y_g N - Y N_g)/N, so the sum
 // depends only on the counts, in the clusters' key order.
 func clusterVariance(xs []obs, key func(Unit) int, y, n int64) (float64, int) {
-	sums := map[int][2]int64{}
-	for _, x := range xs {
-		s := sums[key(x.u)]
-		sums[key(x.u)] = [2]int64{s[0] + x.y, s[1] + x.n}
+	type cluster struct {
+		key  int
+		y, n int64
 	}
-	g := len(sums)
+	cs := make([]cluster, len(xs))
+	for i, x := range xs {
+		cs[i] = cluster{key(x.u), x.y, x.n}
+	}
+	slices.SortStableFunc(cs, func(a, b cluster) int { return a.key - b.key })
+	g, ss := 0, 0.0
+	for i := 0; i < len(cs); {
+		var yg, ng int64
+		j := i
+		for ; j < len(cs) && cs[j].key == cs[i].key; j++ {
+			yg, ng = yg+cs[j].y, ng+cs[j].n
+		}
+		// |Y_g N|, |Y N_g| < 2^62: the difference is exact.
+		r := float64(yg*n - y*ng)
+		ss += float64(r * r)
+		g, i = g+1, j
+	}
 	if g < 2 {
 		return 0, g
-	}
-	keys := make([]int, 0, g)
-	for k := range sums {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var ss float64
-	for _, k := range keys {
-		// |Y_g N|, |Y N_g| < 2^62: the difference is exact.
-		r := float64(sums[k][0]*n - y*sums[k][1])
-		ss += float64(r * r)
 	}
 	fn := float64(n)
 	n4 := float64(float64(fn*fn) * float64(fn*fn))
