@@ -3,6 +3,7 @@ package paired
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // RaceConfig is a race among the settings of one group.
@@ -167,7 +168,7 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 			break
 		}
 		if !holdsAll(pick(settings, survivors), units) {
-			res.Next, res.Survivors = order[(r-1)*cfg.UnitsPerRound:len(units)], survivors
+			res.Next, res.Survivors = slices.Clone(order[(r-1)*cfg.UnitsPerRound:len(units)]), survivors
 			return res, nil
 		}
 		res.Rounds = r
