@@ -47,7 +47,9 @@ type Plan struct {
 }
 
 // Precision replays the precision rule on a point's committed outcomes. It
-// starts with 2 blocks x 2 trials (fewer when the target allows fewer) and,
+// starts with 2 blocks x 3 trials (fewer when the target allows fewer:
+// with 2 trials the trials' variance has one degree of freedom, and a
+// chance-small estimate stops the rule too early) and,
 // while the rectangle's interval is wider than the target, adds the step
 // that buys the most variance per image evaluated: a block (Trials more
 // shards) takes V_blocks/(J+1) off the variance, a trial (J more shards)
@@ -61,7 +63,7 @@ func Precision(t Target, o Outcomes) (Plan, error) {
 	if err := t.check(); err != nil {
 		return Plan{}, err
 	}
-	j, tr := min(2, t.Blocks), min(2, t.MaxTrials)
+	j, tr := min(2, t.Blocks), min(3, t.MaxTrials)
 	plan, step := Plan{}, "start"
 	for {
 		rect := TrialMajor(j, tr)
