@@ -76,7 +76,7 @@ func TQuantile(alpha float64, df int) float64 {
 		}
 	}
 	for i := 0; i < 200; i++ {
-		mid := lo + (hi-lo)/2
+		mid := lo + float64((hi-lo)/2)
 		if mid <= lo || mid >= hi {
 			break
 		}
