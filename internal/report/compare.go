@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,7 +63,7 @@ func Compare(rows []Row, outcomes map[int]paired.Outcomes, baseline string, leve
 		if r.Clip == base {
 			bases[group(r)] = r
 		}
-		if !contains(clips, r.Clip) {
+		if !slices.Contains(clips, r.Clip) {
 			clips = append(clips, r.Clip)
 		}
 	}
@@ -90,15 +91,6 @@ func Compare(rows []Row, outcomes map[int]paired.Outcomes, baseline string, leve
 		out = append(out, CompareRow{Row: r, Baseline: b, Paired: g, Unpaired: un, TwoWay: tw})
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // WriteCompare prints the gains as a table: the paired interval next to

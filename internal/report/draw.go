@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/clipformer/clipformer/internal/figure"
@@ -42,7 +43,7 @@ func DrawFigure(w io.Writer, f figure.Format, rows []Row, c figure.Context, req 
 		x, series := LineSeries(rows, q)
 		return figure.Lines(w, f, c, x, q, series)
 	}
-	if !contains(StudyFigures, req.Name) {
+	if !slices.Contains(StudyFigures, req.Name) {
 		return fmt.Errorf("report: figure %q: want one of %s", req.Name, strings.Join(append(LineFigures, StudyFigures...), ", "))
 	}
 	bs, c := studyGroup(rows, c, req.Others)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,7 +46,7 @@ func withRows(c figure.Context, rows []Row) figure.Context {
 			continue
 		}
 		sigmaR = addFloat(sigmaR, r.SigmaR)
-		if g := deviceField(r.Device, "granularity"); g != "" && !contains(gran, g) {
+		if g := deviceField(r.Device, "granularity"); g != "" && !slices.Contains(gran, g) {
 			gran = append(gran, g)
 		}
 		images[r.Images], trials[r.Trials] = true, true
@@ -91,15 +92,6 @@ func addFloat(vs []float64, v float64) []float64 {
 		}
 	}
 	return append(vs, v)
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // LineAxis is the x axis of the rows' line figures: gamma, unless the grid

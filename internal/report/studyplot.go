@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/clipformer/clipformer/internal/figure"
@@ -34,7 +35,7 @@ func PlotStudy(rows []Row, c figure.Context, prefix string, exts []string) ([]st
 	}
 	var order []string
 	for _, b := range best {
-		if !contains(order, b.Others) {
+		if !slices.Contains(order, b.Others) {
 			order = append(order, b.Others)
 		}
 	}
