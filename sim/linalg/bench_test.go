@@ -30,8 +30,8 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 // BenchmarkMatMulKernels runs each kernel this CPU has on a DeiT-S and a
-// Fashion-MNIST shape,
-// side by side: they give the same bits, at different speeds.
+// Fashion-MNIST shape, side by side: they give the same bits, at different
+// speeds.
 func BenchmarkMatMulKernels(b *testing.B) {
 	kernels := []struct {
 		name string
