@@ -142,3 +142,14 @@ func TestEveryLevelGivesTheReferenceBits(t *testing.T) {
 		}
 	})
 }
+
+// A test run with a misspelt CLIPFORMER_KERNELS would silently test the
+// default kernels; it fails instead, with linalg's message.
+func TestKernelsEnvIsValid(t *testing.T) {
+	if err := KernelsErr(); errors.Is(err, ErrUnknownKernels) {
+		t.Fatal(err)
+	} else if err != nil {
+		t.Log(err)
+	}
+	t.Logf("kernels in use: %s", Kernels())
+}
