@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -113,6 +114,9 @@ func BenchmarkFashionMNISTKernels(b *testing.B) {
 		b.Fatal(err)
 	}
 	test, err := dataset.Open("fashion-mnist", "test")
+	if errors.Is(err, dataset.ErrNotFound) {
+		b.Skipf("%v (Fashion-MNIST needs Debian's dataset-fashion-mnist or %s)", err, dataset.DataEnv)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
