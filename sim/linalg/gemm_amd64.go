@@ -19,7 +19,9 @@ func kern4x16fma(k int, a *float32, lda int, b *float32, ldb int, c *float32, ld
 func kern1x16fma(k int, a *float32, b *float32, ldb int, c *float32, accumulate, full bool, mask *int32)
 
 // kern6x16fma computes 6 rows x 16 columns, all 16 present: twelve
-// accumulators cover the FMA latency that kern4x16fma's eight leave exposed.
+// accumulators keep enough FMAs in flight on cores whose FMA latency times
+// throughput exceeds kern4x16fma's eight, and each b row loaded serves six
+// rows instead of four.
 //
 //go:noescape
 func kern6x16fma(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accumulate bool)
