@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/clipformer/clipformer/internal/version"
+	"github.com/clipformer/clipformer/sim/linalg"
 )
 
 const usage = `clipformer: Vision Transformers on noisy memristive crossbars, with ClipFormer.
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
+	}
+	if err := checkKernels(linalg.KernelsErr(), stderr); err != nil {
+		return err
 	}
 	switch args[0] {
 	case "eval":
