@@ -747,3 +747,27 @@ func (s *State) Coordinators() []*cfpb.SetCoordinator {
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
 }
+
+// ShardTable returns every shard of a sweep without its result, in shard
+// order: the dashboard's shard map. The shards share one allocation.
+func (s *State) ShardTable(sweepID string) ([]*cfpb.Shard, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sw, ok := s.sweeps[sweepID]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, sweepID)
+	}
+	block := make([]cfpb.Shard, len(sw.shards))
+	out := make([]*cfpb.Shard, len(sw.shards))
+	for k := range sw.shards {
+		sh := &sw.shards[k]
+		p := &block[k]
+		p.Index, p.State, p.Attempt, p.Failures = int32(k), sh.state, sh.attempt, sh.failures
+		p.LeaseId, p.Worker, p.NotBeforeNs, p.LastError, p.Completions = sh.leaseID, sh.worker, sh.notBefore, sh.lastError, sh.completions
+		if l := sw.losses[k]; l != nil {
+			p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
+		}
+		out[k] = p
+	}
+	return out, nil
+}
