@@ -133,6 +133,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "log the coordinator's and workers' events to stderr")
 	limit := fs.Int("limit", 0, "evaluate only the first N images of the spec's dataset (a quick version of a study)")
 	trials := fs.Int("trials", 0, "override the spec's Monte-Carlo trials")
+	uiAddr := fs.String("ui", "", uiFlagUsage+"; with it, run keeps serving the finished sweep until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -195,8 +196,29 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		bar.update(s)
 	}
-	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
+	runner, err := local.Start(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
 		Exec: exec, Progress: progress, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	if *uiAddr != "" {
+		uctx, stopUI := context.WithCancel(ctx)
+		uiDone, err := startDashboard(uctx, *uiAddr, runner.Node(), nil, "clipformer run", logger, stderr)
+		if err != nil {
+			stopUI()
+			return fmt.Errorf("run: --ui: %w", err)
+		}
+		defer func() { stopUI(); <-uiDone }()
+		// The dashboard shows the finished sweep until interrupted.
+		defer func() {
+			if ctx.Err() == nil {
+				fmt.Fprintln(stderr, "the dashboard keeps serving the sweep; interrupt (Ctrl-C) to exit")
+				<-ctx.Done()
+			}
+		}()
+	}
+	sw, results, err := runner.Wait(ctx)
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {

@@ -17,6 +17,8 @@ type hub struct {
 	changed     func() <-chan struct{}
 	minInterval time.Duration
 	tick        time.Duration
+	// after is time.After (a test holds the pause open).
+	after func(time.Duration) <-chan time.Time
 
 	mu      sync.Mutex
 	subs    map[chan struct{}]struct{}
@@ -24,7 +26,7 @@ type hub struct {
 }
 
 func newHub(changed func() <-chan struct{}, minInterval, tick time.Duration) *hub {
-	return &hub{changed: changed, minInterval: minInterval, tick: tick, subs: map[chan struct{}]struct{}{}}
+	return &hub{changed: changed, minInterval: minInterval, tick: tick, after: time.After, subs: map[chan struct{}]struct{}{}}
 }
 
 // subscribe returns a mailbox that receives a signal after each refresh,
@@ -67,21 +69,22 @@ func (h *hub) broadcast() {
 func (h *hub) run(ctx context.Context) {
 	ticker := time.NewTicker(h.tick)
 	defer ticker.Stop()
+	changed := h.changed()
 	for {
-		changed := h.changed()
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		case <-ticker.C:
 		}
+		// Taken before the broadcast, so that a change during the pause
+		// below is not missed: its channel is then already closed.
+		changed = h.changed()
 		h.broadcast()
-		// Whatever changes in the next minInterval waits for the next
-		// broadcast, which then covers all of it.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(h.minInterval):
+		case <-h.after(h.minInterval):
 		}
 	}
 }

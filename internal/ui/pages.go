@@ -343,10 +343,24 @@ func (s *Server) renderLogin(w http.ResponseWriter, msg string) {
 	}{common: common{Title: s.cfg.Title, Open: s.open}, Message: msg})
 }
 
+// file serves a sweep's shards.png or results.FORMAT.
+func (s *Server) file(w http.ResponseWriter, r *http.Request, se session) {
+	file := r.PathValue("file")
+	if file == "shards.png" {
+		s.shardImage(w, r)
+		return
+	}
+	format, ok := strings.CutPrefix(file, "results.")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	s.download(w, r, format)
+}
+
 // download writes a sweep's results in one of report's formats, the same
 // bytes as `clipformer results --format F`.
-func (s *Server) download(w http.ResponseWriter, r *http.Request, se session) {
-	format := r.PathValue("format")
+func (s *Server) download(w http.ResponseWriter, r *http.Request, format string) {
 	if !slices.Contains(report.Formats, format) {
 		http.Error(w, fmt.Sprintf("ui: format %q: want %s", format, strings.Join(report.Formats, ", ")), http.StatusNotFound)
 		return
@@ -367,7 +381,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, se session) {
 	w.Write(b.Bytes())
 }
 
-func (s *Server) shardImage(w http.ResponseWriter, r *http.Request, se session) {
+func (s *Server) shardImage(w http.ResponseWriter, r *http.Request) {
 	shards, err := s.src.Shards(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, err)

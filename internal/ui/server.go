@@ -27,8 +27,9 @@ var staticFS embed.FS
 
 // Config configures a dashboard.
 type Config struct {
-	// Addr is where it listens. A loopback address serves plain HTTP to
-	// anyone who reaches it; any other address needs TLS and Roots.
+	// Addr is where it listens; a bare ":PORT" is loopback. A loopback
+	// address serves anyone who reaches it (HTTPS if TLS is set); any other
+	// address needs TLS and Roots, and a session.
 	Addr string
 	// TLS is the server side of HTTPS (a coordinator's certificate); its
 	// client-certificate settings are ignored: browsers log in with tokens.
@@ -75,9 +76,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("ui: no source")
 	}
-	host, _, err := net.SplitHostPort(cfg.Addr)
+	host, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ui: address %q: %w", cfg.Addr, err)
+	}
+	if host == "" {
+		// A bare :PORT is loopback, as for --metrics: serving every
+		// interface must be asked for by name (0.0.0.0:PORT).
+		host = "127.0.0.1"
+		cfg.Addr = net.JoinHostPort(host, port)
 	}
 	open := isLoopbackHost(host)
 	if !open && (cfg.TLS == nil || cfg.Roots == nil) {
@@ -125,8 +132,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.Handle("GET /{$}", s.reader(s.sweepsPage))
 	mux.Handle("GET /sweeps/{id}", s.reader(s.sweepPage))
-	mux.Handle("GET /sweeps/{id}/results.{format}", s.reader(s.download))
-	mux.Handle("GET /sweeps/{id}/shards.png", s.reader(s.shardImage))
+	mux.Handle("GET /sweeps/{id}/{file}", s.reader(s.file))
 	mux.Handle("GET /cluster", s.reader(s.clusterPage))
 	mux.Handle("GET /events", s.reader(s.events))
 	mux.Handle("POST /sweeps/{id}/{action}", s.authenticated(s.act))

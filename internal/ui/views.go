@@ -130,17 +130,27 @@ func specYAML(spec *cfpb.SweepSpec) string {
 		return err.Error()
 	}
 	blockStyle(&doc)
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
 		return err.Error()
 	}
-	return string(out)
+	return out.String()
 }
 
 // blockStyle clears the flow style JSON gives every mapping, keeping short
-// lists of scalars on one line.
+// lists of scalars on one line, and writes the seed, a 64-bit integer that
+// JSON quotes, as the number it is.
 func blockStyle(n *yaml.Node) {
 	n.Style = 0
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := n.Content[i], n.Content[i+1]; k.Value == "seed" && v.Kind == yaml.ScalarNode {
+				v.Tag = "!!int"
+			}
+		}
+	}
 	if n.Kind == yaml.SequenceNode {
 		flat := true
 		for _, c := range n.Content {
