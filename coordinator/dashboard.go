@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -30,11 +31,10 @@ func (n *Node) AsCaller(ctx context.Context, role, name string) context.Context 
 // context from AsCaller (streaming calls need a gRPC stream).
 func (n *Node) Sweeps() cfpb.SweepsServer { return &sweepsService{n: n} }
 
-// ShardTable reads a sweep's shards, without results, from this node's
-// replica (a follower's may be a few commands behind the leader's).
-func (n *Node) ShardTable(sweepID string) ([]*cfpb.Shard, error) {
-	sh, err := n.st.ShardTable(sweepID)
-	return sh, grpcErr(err)
+// EachShard visits a sweep's shards in this node's replica (a follower's
+// may be a few commands behind the leader's); see state.EachShard.
+func (n *Node) EachShard(sweepID string, f func(k int, b state.ShardBrief)) error {
+	return grpcErr(n.st.EachShard(sweepID, f))
 }
 
 // Changed returns a channel that is closed when the node next applies a

@@ -748,26 +748,27 @@ func (s *State) Coordinators() []*cfpb.SetCoordinator {
 	return out
 }
 
-// ShardTable returns every shard of a sweep without its result, in shard
-// order: the dashboard's shard map. The shards share one allocation.
-func (s *State) ShardTable(sweepID string) ([]*cfpb.Shard, error) {
+// ShardBrief is what a dashboard shows of one shard.
+type ShardBrief struct {
+	State             cfpb.ShardState
+	Attempt, Failures int32
+	Worker, LastError string
+}
+
+// EachShard calls f with every shard of a sweep, in shard order, under the
+// state's read lock: f must be quick and must not call back into s. It
+// copies nothing, so a dashboard can summarise a million shards without
+// garbage.
+func (s *State) EachShard(sweepID string, f func(k int, b ShardBrief)) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	sw, ok := s.sweeps[sweepID]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownSweep, sweepID)
+		return fmt.Errorf("%w %q", ErrUnknownSweep, sweepID)
 	}
-	block := make([]cfpb.Shard, len(sw.shards))
-	out := make([]*cfpb.Shard, len(sw.shards))
 	for k := range sw.shards {
 		sh := &sw.shards[k]
-		p := &block[k]
-		p.Index, p.State, p.Attempt, p.Failures = int32(k), sh.state, sh.attempt, sh.failures
-		p.LeaseId, p.Worker, p.NotBeforeNs, p.LastError, p.Completions = sh.leaseID, sh.worker, sh.notBefore, sh.lastError, sh.completions
-		if l := sw.losses[k]; l != nil {
-			p.Losses, p.LostOn = l.count, slices.Clone(l.workers)
-		}
-		out[k] = p
+		f(k, ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError})
 	}
-	return out, nil
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clipformer/clipformer/internal/report"
+	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
 // pages holds one template set per page, each the layout plus the page.
@@ -163,12 +164,8 @@ type gammaLink struct {
 }
 
 // rows are a sweep's results as `clipformer results` makes them.
-func (s *Server) rows(ctx context.Context, id string) ([]report.Row, error) {
-	sw, err := s.src.Sweep(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.src.Results(ctx, id)
+func (s *Server) rows(ctx context.Context, sw *cfpb.Sweep) ([]report.Row, error) {
+	res, err := s.src.Results(ctx, sw.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +181,7 @@ func (s *Server) sweepData(ctx context.Context, c common, v view) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.rows(ctx, v.id)
+	rows, err := s.rows(ctx, sw)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +362,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, format string)
 		http.Error(w, fmt.Sprintf("ui: format %q: want %s", format, strings.Join(report.Formats, ", ")), http.StatusNotFound)
 		return
 	}
-	rows, err := s.rows(r.Context(), r.PathValue("id"))
+	sw, err := s.src.Sweep(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rows, err := s.rows(r.Context(), sw)
 	if err != nil {
 		s.fail(w, err)
 		return

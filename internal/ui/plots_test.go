@@ -118,7 +118,7 @@ func TestBestAndBlockPlots(t *testing.T) {
 }
 
 func TestShardMapCountsEveryCategory(t *testing.T) {
-	shards := []*cfpb.Shard{
+	shards := []Shard{
 		{State: cfpb.ShardState_SHARD_STATE_DONE}, {State: cfpb.ShardState_SHARD_STATE_DONE},
 		{State: cfpb.ShardState_SHARD_STATE_LEASED, Attempt: 1},
 		{State: cfpb.ShardState_SHARD_STATE_PENDING, Attempt: 2, Failures: 1, LastError: "boom"},

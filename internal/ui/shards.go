@@ -32,7 +32,7 @@ var catColours = [nCats]color.RGBA{
 
 // category places a shard in the shard map: a pending shard that was
 // leased before is retrying.
-func category(sh *cfpb.Shard) int {
+func category(sh *Shard) int {
 	switch sh.State {
 	case cfpb.ShardState_SHARD_STATE_DONE:
 		return catDone
@@ -74,13 +74,14 @@ type shardLine struct {
 // maxListed bounds the shards a page names.
 const maxListed = 20
 
-func newShardMap(shards []*cfpb.Shard) shardMap {
+func newShardMap(shards []Shard) shardMap {
 	var n [nCats]int
 	m := shardMap{Total: len(shards)}
-	for _, sh := range shards {
+	for k := range shards {
+		sh := &shards[k]
 		c := category(sh)
 		n[c]++
-		line := shardLine{Index: sh.Index, Attempt: sh.Attempt, Failures: sh.Failures, Worker: sh.Worker, Error: sh.LastError}
+		line := shardLine{Index: int32(k), Attempt: sh.Attempt, Failures: sh.Failures, Worker: sh.Worker, Error: sh.LastError}
 		switch {
 		case c == catFailed && len(m.Failed) < maxListed:
 			m.Failed = append(m.Failed, line)
@@ -101,7 +102,7 @@ func newShardMap(shards []*cfpb.Shard) shardMap {
 
 // shardPNG draws one cell per shard, row by row, in a near-square image of
 // at most about 640 pixels across: for a million shards one pixel each.
-func shardPNG(shards []*cfpb.Shard) ([]byte, error) {
+func shardPNG(shards []Shard) ([]byte, error) {
 	n := max(len(shards), 1)
 	cell := max(1, min(16, int(math.Sqrt(160000/float64(n)))))
 	cols := max(1, min(n, 640/cell))
@@ -115,9 +116,9 @@ func shardPNG(shards []*cfpb.Shard) ([]byte, error) {
 	if cell >= 4 {
 		gap = 1 // cells stay apart when they are large enough to see
 	}
-	for k, sh := range shards {
+	for k := range shards {
 		x0, y0 := (k%cols)*cell, (k/cols)*cell
-		idx := uint8(category(sh) + 1)
+		idx := uint8(category(&shards[k]) + 1)
 		for y := y0; y < y0+cell-gap; y++ {
 			row := img.Pix[y*img.Stride:]
 			for x := x0; x < x0+cell-gap; x++ {

@@ -21,8 +21,8 @@ type Source interface {
 	// Results aggregates a sweep's done shards per grid point, in grid
 	// order, as `clipformer results` receives them.
 	Results(ctx context.Context, id string) ([]*cfpb.PointResult, error)
-	// Shards lists a sweep's shards in order; results may be left out.
-	Shards(ctx context.Context, id string) ([]*cfpb.Shard, error)
+	// Shards lists a sweep's shards in shard order.
+	Shards(ctx context.Context, id string) ([]Shard, error)
 	// Cluster describes the coordinators and workers.
 	Cluster(ctx context.Context) (*Cluster, error)
 	// Act changes a sweep on behalf of caller, with the checks the same
@@ -78,6 +78,14 @@ var readRoles = []string{RoleClient, RoleAdmin}
 
 // ErrNotFound is what a Source returns for an unknown sweep.
 var ErrNotFound = errors.New("ui: no such sweep")
+
+// Shard is what the shard map shows of one shard.
+type Shard struct {
+	State cfpb.ShardState
+	// Attempt counts its leases; Failures those that counted as failed.
+	Attempt, Failures int32
+	Worker, LastError string
+}
 
 // Cluster is the cluster view: coordinators and workers.
 type Cluster struct {

@@ -61,12 +61,15 @@ func (s *stateSource) Results(_ context.Context, id string) ([]*cfpb.PointResult
 	return r, nil
 }
 
-func (s *stateSource) Shards(_ context.Context, id string) ([]*cfpb.Shard, error) {
-	r, err := s.st.ShardTable(id)
+func (s *stateSource) Shards(_ context.Context, id string) ([]Shard, error) {
+	var out []Shard
+	err := s.st.EachShard(id, func(k int, b state.ShardBrief) {
+		out = append(out, Shard{State: b.State, Attempt: b.Attempt, Failures: b.Failures, Worker: b.Worker, LastError: b.LastError})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	return r, nil
+	return out, nil
 }
 
 func (s *stateSource) Cluster(context.Context) (*Cluster, error) {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/clipformer/clipformer/coordinator"
+	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/internal/ui"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -64,9 +65,15 @@ func (s *Source) Results(ctx context.Context, id string) ([]*cfpb.PointResult, e
 }
 
 // Shards reads the shard table from this node's replica.
-func (s *Source) Shards(ctx context.Context, id string) ([]*cfpb.Shard, error) {
-	sh, err := s.n.ShardTable(id)
-	return sh, uiErr(err)
+func (s *Source) Shards(ctx context.Context, id string) ([]ui.Shard, error) {
+	var out []ui.Shard
+	err := s.n.EachShard(id, func(k int, b state.ShardBrief) {
+		if out == nil {
+			out = make([]ui.Shard, 0, 1024)
+		}
+		out = append(out, ui.Shard{State: b.State, Attempt: b.Attempt, Failures: b.Failures, Worker: b.Worker, LastError: b.LastError})
+	})
+	return out, uiErr(err)
 }
 
 // Act runs the action's handler as caller.
