@@ -39,11 +39,10 @@ func PlotVersusGamma(rows []report.Row, snr bool) template.HTML {
 			lines = append(lines, l)
 		}
 	}
-	ylabel := "accuracy %"
 	if snr {
-		ylabel = "<SNR> dB"
+		return drawLines(lines, "gamma", "<SNR> dB", gammaTicks(rows), false, noLimit)
 	}
-	return drawLines(lines, "gamma", ylabel, gammaTicks(rows), false)
+	return drawLines(lines, "gamma", "accuracy %", gammaTicks(rows), false, percent)
 }
 
 // PlotGainHeatmap draws, at one gamma, the accuracy gain in points of each
@@ -105,7 +104,7 @@ func PlotBestPerGamma(best []report.Best) template.HTML {
 		}
 	}
 	sort.Float64s(ticks)
-	return drawLines(lines, "gamma", "accuracy %", ticks, false)
+	return drawLines(lines, "gamma", "accuracy %", ticks, false, percent)
 }
 
 // PlotBlockSNR draws the SNR of each transformer block at one gamma, one
@@ -134,7 +133,7 @@ func PlotBlockSNR(rows []report.Row, gamma float64) template.HTML {
 	for b := range ticks {
 		ticks[b] = float64(b)
 	}
-	return drawLines(lines, "block", "SNR dB", ticks, true)
+	return drawLines(lines, "block", "SNR dB", ticks, true, noLimit)
 }
 
 // setting is the rows of one line: one ClipFormer setting and one value
@@ -237,9 +236,20 @@ func emptyPlot(msg string) template.HTML {
 		plotW, template.HTMLEscapeString(msg)))
 }
 
+// limit bounds what a y axis can show: an accuracy's error bar stops at
+// 0 and 100 %, however wide a two-trial interval is.
+type limit struct{ lo, hi float64 }
+
+var (
+	percent = limit{0, 100}
+	noLimit = limit{math.Inf(-1), math.Inf(1)}
+)
+
+func (l limit) clamp(v float64) float64 { return min(max(v, l.lo), l.hi) }
+
 // drawLines draws lines on axes x (ticked at xticks) and y, error bars
-// included, the legend below.
-func drawLines(lines []line, xlabel, ylabel string, xticks []float64, intTicks bool) template.HTML {
+// included (within ylim), the legend below.
+func drawLines(lines []line, xlabel, ylabel string, xticks []float64, intTicks bool, ylim limit) template.HTML {
 	if len(lines) == 0 {
 		return emptyPlot("nothing to plot yet: no point has a complete trial")
 	}
@@ -247,14 +257,14 @@ func drawLines(lines []line, xlabel, ylabel string, xticks []float64, intTicks b
 	for _, l := range lines {
 		for _, p := range l.pts {
 			x0, x1 = min(x0, p.x), max(x1, p.x)
-			y0, y1 = min(y0, p.y-p.err), max(y1, p.y+p.err)
+			y0, y1 = min(y0, ylim.clamp(p.y-p.err)), max(y1, ylim.clamp(p.y+p.err))
 		}
 	}
 	if x1 == x0 {
 		x0, x1 = x0-1, x1+1
 	}
 	yticks := niceTicks(y0, y1)
-	y0, y1 = min(y0, yticks[0]), max(y1, yticks[len(yticks)-1])
+	y0, y1 = min(y0, ylim.clamp(yticks[0])), max(y1, ylim.clamp(yticks[len(yticks)-1]))
 	if y1 == y0 {
 		y0, y1 = y0-1, y1+1
 	}
@@ -276,6 +286,9 @@ func drawLines(lines []line, xlabel, ylabel string, xticks []float64, intTicks b
 			sx(t), sx(t), padT, plotH-padB, sx(t), plotH-padB+14, tickLabel(t, intTicks))
 	}
 	for _, t := range yticks {
+		if t < y0 || t > y1 {
+			continue
+		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/><text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`,
 			padL, plotW-padR, sy(t), sy(t), padL-4, sy(t)+4, strconv.FormatFloat(t, 'g', 4, 64))
 	}
@@ -292,7 +305,7 @@ func drawLines(lines []line, xlabel, ylabel string, xticks []float64, intTicks b
 			colour, label, strings.Join(pts, " "), dash)
 		for _, p := range l.pts {
 			if p.err > 0 {
-				fmt.Fprintf(&b, `<line class="errbar" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, sx(p.x), sx(p.x), sy(p.y-p.err), sy(p.y+p.err))
+				fmt.Fprintf(&b, `<line class="errbar" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, sx(p.x), sx(p.x), sy(ylim.clamp(p.y-p.err)), sy(ylim.clamp(p.y+p.err)))
 			}
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3"><title>%s: %s, %.4g</title></circle>`, sx(p.x), sy(p.y), label,
 				strconv.FormatFloat(p.x, 'g', -1, 64), p.y)
@@ -349,7 +362,7 @@ func drawHeatmap(alphas, betas []float64, gain func(a, b float64) (float64, bool
 	}
 	span = max(span, 1e-9)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="plot heat" viewBox="0 0 %d %d" role="img" aria-label="gain over off, alpha by beta">`, w, h)
+	fmt.Fprintf(&b, `<svg class="plot heat" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="gain over off, alpha by beta">`, w, h, w, h)
 	fmt.Fprintf(&b, `<text class="axis" x="%d" y="14" text-anchor="middle">beta</text><text class="axis" x="4" y="%d">alpha</text>`, left+cw*len(betas)/2, top-6)
 	for j, bt := range betas {
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="middle">%g</text>`, left+cw*j+cw/2, top-6, bt)
