@@ -66,10 +66,9 @@ func findChromium(t *testing.T) string {
 // settings, 2 trials of 100 images in 10-image shards, 180 shards.
 func browserSpec(t *testing.T) string {
 	t.Helper()
-	model, err := filepath.Abs("../../models/vit-mnist.safetensors")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Relative to the package folder, where the test runs: the spec page
+	// (and the screenshots) show no path of this machine.
+	model := "../../models/vit-mnist.safetensors"
 	spec := filepath.Join(t.TempDir(), "dashboard.yaml")
 	y := fmt.Sprintf(`name: dashboard browser test
 model: {path: %s}
@@ -193,6 +192,24 @@ func screenshot(t *testing.T, ctx context.Context, name string, width, height in
 	}
 }
 
+// click clicks the element sel, again if a live update replaced it
+// between finding it and clicking it (pausing or resuming twice does no
+// harm).
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(sel))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 const sweepRow = `document.querySelector('tr[data-sweep]')`
 
 func TestBrowserDashboardFollowsAndControlsARun(t *testing.T) {
@@ -216,13 +233,9 @@ func TestBrowserDashboardFollowsAndControlsARun(t *testing.T) {
 	screenshot(t, ctx, "sweeps-laptop.png", 1366, 900, false)
 
 	// Pause from the sweeps page, see it paused, resume from the sweep's page.
-	if err := chromedp.Do(ctx, chromedp.Click(`form[action$="/pause"] button`)); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `form[action$="/pause"] button`)
 	waitJS(t, ctx, "the sweep paused", `location.pathname.startsWith('/sweeps/') && `+sweepRow+`.dataset.state === 'paused'`, 30*time.Second)
-	if err := chromedp.Do(ctx, chromedp.Click(`form[action$="/resume"] button`)); err != nil {
-		t.Fatal(err)
-	}
+	click(t, ctx, `form[action$="/resume"] button`)
 	waitJS(t, ctx, "the sweep running again", sweepRow+`.dataset.state === 'running'`, 30*time.Second)
 	waitJS(t, ctx, "the sweep done", sweepRow+`.dataset.state === 'done'`, 5*time.Minute)
 
