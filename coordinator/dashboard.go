@@ -33,7 +33,7 @@ func (n *Node) Sweeps() cfpb.SweepsServer { return &sweepsService{n: n} }
 
 // EachShard visits a sweep's shards in this node's replica (a follower's
 // may be a few commands behind the leader's); see state.EachShard.
-func (n *Node) EachShard(sweepID string, f func(k int, b state.ShardBrief)) error {
+func (n *Node) EachShard(sweepID string, f func(k, total int, b state.ShardBrief)) error {
 	return grpcErr(n.st.EachShard(sweepID, f))
 }
 

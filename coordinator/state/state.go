@@ -755,11 +755,11 @@ type ShardBrief struct {
 	Worker, LastError string
 }
 
-// EachShard calls f with every shard of a sweep, in shard order, under the
-// state's read lock: f must be quick and must not call back into s. It
-// copies nothing, so a dashboard can summarise a million shards without
-// garbage.
-func (s *State) EachShard(sweepID string, f func(k int, b ShardBrief)) error {
+// EachShard calls f with every shard k of a sweep's n, in shard order,
+// under the state's read lock: f must be quick and must not call back into
+// s. It copies nothing, so a dashboard can summarise a million shards
+// without garbage.
+func (s *State) EachShard(sweepID string, f func(k, n int, b ShardBrief)) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	sw, ok := s.sweeps[sweepID]
@@ -768,7 +768,7 @@ func (s *State) EachShard(sweepID string, f func(k int, b ShardBrief)) error {
 	}
 	for k := range sw.shards {
 		sh := &sw.shards[k]
-		f(k, ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError})
+		f(k, len(sw.shards), ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError})
 	}
 	return nil
 }

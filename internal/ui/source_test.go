@@ -63,7 +63,10 @@ func (s *stateSource) Results(_ context.Context, id string) ([]*cfpb.PointResult
 
 func (s *stateSource) Shards(_ context.Context, id string) ([]Shard, error) {
 	var out []Shard
-	err := s.st.EachShard(id, func(k int, b state.ShardBrief) {
+	err := s.st.EachShard(id, func(k, n int, b state.ShardBrief) {
+		if out == nil {
+			out = make([]Shard, 0, n)
+		}
 		out = append(out, Shard{State: b.State, Attempt: b.Attempt, Failures: b.Failures, Worker: b.Worker, LastError: b.LastError})
 	})
 	if err != nil {

@@ -67,9 +67,9 @@ func (s *Source) Results(ctx context.Context, id string) ([]*cfpb.PointResult, e
 // Shards reads the shard table from this node's replica.
 func (s *Source) Shards(ctx context.Context, id string) ([]ui.Shard, error) {
 	var out []ui.Shard
-	err := s.n.EachShard(id, func(k int, b state.ShardBrief) {
+	err := s.n.EachShard(id, func(k, n int, b state.ShardBrief) {
 		if out == nil {
-			out = make([]ui.Shard, 0, 1024)
+			out = make([]ui.Shard, 0, n)
 		}
 		out = append(out, ui.Shard{State: b.State, Attempt: b.Attempt, Failures: b.Failures, Worker: b.Worker, LastError: b.LastError})
 	})
