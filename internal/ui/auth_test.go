@@ -276,3 +276,32 @@ func TestNonLoopbackAddressNeedsTLSAndTheCA(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginOpensASessionOnlyForAValidToken(t *testing.T) {
+	p := newPKI(t)
+	src := newStateSource()
+	src.submit(t, "s1", mustSpec(t, smallSpec), 0, 0)
+	h := authServer(t, p, src)
+	login := func(token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "https://192.0.2.7:8443/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := login("cfui1.not.a.token"); w.Code != http.StatusUnauthorized || len(w.Result().Cookies()) != 0 {
+		t.Errorf("a bad token: %d, cookies %v", w.Code, w.Result().Cookies())
+	}
+	w := login(p.token(t, "alice"))
+	cookies := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("alice's token: %d, cookies %v", w.Code, cookies)
+	}
+	c := cookies[0]
+	if c.Name != sessionCookie || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict", c)
+	}
+	if body := page(t, h, c.Value, "/"); !strings.Contains(body, "client alice") {
+		t.Errorf("the session does not show alice: %s", body)
+	}
+}
