@@ -4,10 +4,11 @@
 //
 // The dashboard is a client of the cluster. It reads and acts through a
 // Source, which a coordinator node and a single-machine run both provide,
-// and it follows the cluster's roles: read views need the client role, and
-// an action needs the role of the CLI command that does the same (pause,
-// resume and cancel: client, the sweep's owner or an admin; delete: the
-// same, through the coordinator's owner check). On loopback it trusts its
+// and it follows the cluster's roles: read views need the client role;
+// pause, resume and cancel need the client role, as the CLI commands do,
+// and then pass the coordinator's owner check (the sweep's owner or an
+// admin); delete needs an admin here (the CLI also lets an owner delete:
+// a stray click must not lose results). On loopback it trusts its
 // callers, as the coordinator trusts a shell on its machine; on any other
 // address it serves HTTPS only and needs a session opened with a token
 // that `clipformer ui token` signs with a client or admin certificate of

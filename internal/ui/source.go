@@ -68,8 +68,8 @@ var actionRoles = map[Action][]string{
 	ActionPause:  {RoleClient, RoleAdmin},
 	ActionResume: {RoleClient, RoleAdmin},
 	ActionCancel: {RoleClient, RoleAdmin},
-	// The issue asks delete of admins only: stricter than the CLI, which
-	// lets an owner delete, because a stray click must not lose results.
+	// Admins only: stricter than the CLI, which lets an owner delete,
+	// because a stray click must not lose results.
 	ActionDelete: {RoleAdmin},
 }
 
