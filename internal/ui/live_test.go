@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clipformer/clipformer/internal/report"
+	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
 // waitFor retries cond until it holds or ten seconds pass.
@@ -122,6 +123,17 @@ type eventReader struct {
 // next returns the next region event's id and HTML.
 func (e *eventReader) next(t *testing.T) (string, string) {
 	t.Helper()
+	for {
+		event, data := e.event(t)
+		if event == "region" {
+			return data[0], strings.Join(data[1:], "\n")
+		}
+	}
+}
+
+// event returns the next event's name and data lines.
+func (e *eventReader) event(t *testing.T) (string, []string) {
+	t.Helper()
 	var event string
 	var data []string
 	for e.sc.Scan() {
@@ -131,14 +143,14 @@ func (e *eventReader) next(t *testing.T) (string, string) {
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
 			data = append(data, strings.TrimPrefix(line, "data: "))
-		case line == "" && event == "region":
-			return data[0], strings.Join(data[1:], "\n")
+		case line == "" && event != "":
+			return event, data
 		case line == "":
-			event, data = "", nil
+			data = nil
 		}
 	}
 	t.Fatalf("event stream ended: %v", e.sc.Err())
-	return "", ""
+	return "", nil
 }
 
 var doneRE = regexp.MustCompile(`data-sweep="s1" data-state="(\w+)" data-done="(\d+)"`)
@@ -237,4 +249,55 @@ func tableOf(html string) []map[string]string {
 		out = append(out, map[string]string{"gamma": v[0][1], "clip": v[1][1], "accuracy": v[2][1], "ci95": v[3][1], "snr_db": v[4][1]})
 	}
 	return out
+}
+
+// TestEventStreamSendsOnlyTheRegionsThatChanged follows a sweep's page:
+// every region at first, then after a pause only the summary, after a
+// cancel the summary and the shards (pending ones are cancelled), never
+// the plots or the table, which did not change; and "gone" once the sweep
+// is deleted.
+func TestEventStreamSendsOnlyTheRegionsThatChanged(t *testing.T) {
+	src := newStateSource()
+	src.submit(t, "s1", mustSpec(t, smallSpec), 60, 0)
+	s, err := New(Config{Addr: "127.0.0.1:0", Source: src, MinInterval: time.Millisecond, Tick: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); s.hub.run(ctx) }()
+	defer func() { cancel(); <-hubDone }()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	resp, err := http.Get(ts.URL + "/events?page=%2Fsweeps%2Fs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ev := &eventReader{sc: bufio.NewScanner(resp.Body)}
+	ev.sc.Buffer(nil, 1<<20)
+	for _, want := range []string{"summary", "plots", "points", "shards"} {
+		if id, _ := ev.next(t); id != want {
+			t.Fatalf("first events: got %s, want %s", id, want)
+		}
+	}
+	for _, step := range []struct {
+		a     Action
+		state string
+	}{{ActionPause, "paused"}, {ActionCancel, "cancelled"}} {
+		if err := src.Act(t.Context(), LoopbackCaller, step.a, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		id, html := ev.next(t)
+		if m := doneRE.FindStringSubmatch(html); id != "summary" || m == nil || m[1] != step.state {
+			t.Fatalf("after %s: region %s %q", step.a, id, html)
+		}
+	}
+	if id, html := ev.next(t); id != "shards" || !strings.Contains(html, `data-cat="cancelled" data-n="60"`) {
+		t.Fatalf("after the cancel, then: region %s %q", id, html)
+	}
+	src.apply(t, &cfpb.Command{Cmd: &cfpb.Command_Delete{Delete: &cfpb.DeleteSweep{SweepId: "s1"}}})
+	if event, _ := ev.event(t); event != "gone" {
+		t.Errorf("after the delete: event %q, want gone", event)
+	}
 }

@@ -190,7 +190,8 @@ func (s *Server) sweepData(ctx context.Context, c common, v view) (any, error) {
 		return nil, err
 	}
 	d := sweepData{common: c, Sweep: newSweepRow(sw, v.se.Caller), Spec: specYAML(sw.Spec), Points: newPointRows(rows),
-		Shards: newShardMap(shards), ShardImage: fmt.Sprintf("/sweeps/%s/shards.png?v=%d", url.PathEscape(v.id), s.hub.current())}
+		Shards: newShardMap(shards)}
+	d.ShardImage = fmt.Sprintf("/sweeps/%s/shards.png?v=%x", url.PathEscape(v.id), d.Shards.Hash)
 	// The heat map and the block SNR are drawn at one gamma: the one asked
 	// for, else the largest with results.
 	gammas := gammaTicks(rows)

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"image/color"
 	"image/png"
@@ -58,6 +59,10 @@ type shardMap struct {
 	Retries []shardLine
 	// More counts the failed and retrying shards not listed.
 	MoreFailed, MoreRetries int
+	// Hash identifies the map's picture: it changes when a shard changes
+	// category, and only then, so that the image is fetched again only
+	// when it differs.
+	Hash uint64
 }
 
 type catCount struct {
@@ -77,10 +82,12 @@ const maxListed = 20
 func newShardMap(shards []Shard) shardMap {
 	var n [nCats]int
 	m := shardMap{Total: len(shards)}
+	h := fnv.New64a()
 	for k := range shards {
 		sh := &shards[k]
 		c := category(sh)
 		n[c]++
+		h.Write([]byte{byte(c)})
 		line := shardLine{Index: int32(k), Attempt: sh.Attempt, Failures: sh.Failures, Worker: sh.Worker, Error: sh.LastError}
 		switch {
 		case c == catFailed && len(m.Failed) < maxListed:
@@ -93,6 +100,7 @@ func newShardMap(shards []Shard) shardMap {
 			m.MoreRetries++
 		}
 	}
+	m.Hash = h.Sum64()
 	for c := range nCats {
 		col := catColours[c]
 		m.Counts = append(m.Counts, catCount{Name: catNames[c], Colour: fmt.Sprintf("#%02x%02x%02x", col.R, col.G, col.B), N: n[c]})
