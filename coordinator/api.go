@@ -391,6 +391,8 @@ func (n *Node) Status() (*cfpb.ClusterStatus, error) {
 	stats := n.raft.Stats()
 	cs.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
 	cs.CommitIndex, _ = strconv.ParseUint(stats["commit_index"], 10, 64)
+	cs.AppliedIndex, _ = strconv.ParseUint(stats["applied_index"], 10, 64)
+	cs.RaftState = stats["state"]
 	fut := n.raft.GetConfiguration()
 	if err := fut.Error(); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "coordinator: raft configuration: %v", err)
@@ -412,6 +414,7 @@ func (n *Node) Status() (*cfpb.ClusterStatus, error) {
 		wi := &cfpb.WorkerInfo{Id: w.Id, Version: w.Version, Slots: w.Slots, ShardsDone: w.ShardsDone}
 		if l, ok := live[w.Id]; ok {
 			wi.Connected, wi.Leases, wi.Draining, wi.Slots = true, l.Leases, l.Draining, l.Slots
+			wi.ImagesPerSecond, wi.LastHeartbeatNs = l.ImagesPerSecond, l.LastHeartbeatNs
 		}
 		cs.Workers = append(cs.Workers, wi)
 	}

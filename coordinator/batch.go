@@ -211,6 +211,7 @@ func (lr *leaderRole) settle(evs []workerEvent, committed bool, now time.Time) {
 			// Counted once per leased shard: not for duplicates, nor for
 			// sweep ids a worker made up.
 			lr.rateOf(ref.SweepId).add(now)
+			ev.sess.images.addN(now, ev.result.GetSummary().GetImages())
 			if l.ref.LeaseId != ref.LeaseId && l.sess != nil {
 				l.sess.send(&cfpb.CoordinatorMessage{Msg: &cfpb.CoordinatorMessage_Cancel{Cancel: l.ref}})
 			}

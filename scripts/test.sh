@@ -37,6 +37,16 @@ figs=$(ls "$bin/figures" | grep -cE '^study-.*-(best|beta-accuracy|beta-snr|bloc
   { echo "report: $figs study figures, want 40"; ls "$bin/figures"; exit 1; }
 echo "report of the small study: $(grep -c '^| ' "$bin/tables.md") table rows, $figs figures"
 
+# The dashboard in a real browser (clipformer run --ui, driven in headless
+# chromium), whenever chromium is installed.
+if command -v chromium >/dev/null; then
+  CLIPFORMER_BROWSER=1 go test -count=1 -run 'Browser' -timeout 10m ./cmd/clipformer
+else
+  echo "##########################################################################"
+  echo "## NO CHROMIUM: the dashboard's browser tests did NOT run"
+  echo "##########################################################################"
+fi
+
 # The docker-compose end-to-end test, whenever a Docker engine answers.
 if docker info >/dev/null 2>&1; then
   scripts/e2e-compose.sh

@@ -111,6 +111,7 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 	fs.DurationVar(&cfg.Stall.Ceiling, "stall-ceiling", state.DefaultStallCeiling, "the expected shard time is at most this, and is this until a shard of the sweep is done")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	stopTimeout := fs.Duration("stop-timeout", 10*time.Second, "on SIGTERM: hand over leadership, end worker and client streams and stop within this")
+	uiAddr := fs.String("ui", "", uiFlagUsage)
 	tf.register(fs, "coordinator")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -167,6 +168,17 @@ func runCoordinator(ctx context.Context, args []string, stderr io.Writer) error 
 		}
 		defer ms.Close()
 		cfg.Logger.Info("metrics", "addr", ms.Addr().String(), "tls", mTLS != nil)
+	}
+	if *uiAddr != "" {
+		uctx, stopUI := context.WithCancel(ctx)
+		uiDone, err := startDashboard(uctx, *uiAddr, node, serverTLS, "coordinator "+cfg.ID, cfg.Logger, stderr)
+		if err != nil {
+			stopUI()
+			srv.Stop()
+			node.Shutdown()
+			return fmt.Errorf("coordinator: --ui: %w", err)
+		}
+		defer func() { stopUI(); <-uiDone }()
 	}
 	cfg.Logger.Info("coordinator up", "id", cfg.ID, "api", *grpcListen, "raft", cfg.RaftBind, "tls", serverTLS != nil)
 	<-ctx.Done()

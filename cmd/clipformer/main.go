@@ -42,6 +42,7 @@ Usage:
   clipformer status                    coordinators, leader and workers
   clipformer cluster status|add|remove administer the coordinators
   clipformer certs init|issue          make a development CA and certificates
+  clipformer ui token                  a dashboard login token for a client or admin certificate
   clipformer health --addr ADDR        exit 0 when the coordinator serves
 
  models and devices:
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCluster(ctx, args[1:], stdout, stderr)
 	case "certs":
 		return runCerts(args[1:], stdout, stderr)
+	case "ui":
+		return runUI(args[1:], stdout, stderr)
 	case "health":
 		return runHealth(args[1:], stdout, stderr)
 	case "model":

@@ -119,6 +119,37 @@ func fillChecksum(spec *cfpb.SweepSpec) error {
 	return nil
 }
 
+// prepareRunSpec loads a spec for run, checks its inputs through exec
+// (which keeps what it loaded), fills in the model's checksum and applies
+// --limit and --trials. Every input is checked before the first shard and
+// before --fresh clears anything, so that a typo costs neither time nor a
+// recorded run.
+func prepareRunSpec(specPath string, exec *worker.Executor, limit, trials int) (*cfpb.SweepSpec, error) {
+	spec, err := loadSpecFile(specPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := local.CheckInputs(spec, exec); err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	if err := fillChecksum(spec); err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	if limit > 0 {
+		if spec.Dataset.Limit == 0 || int(spec.Dataset.Limit) > limit {
+			spec.Dataset.Limit = int32(limit)
+		}
+		spec.ImagesPerShard = min(spec.ImagesPerShard, int32(max(limit/4, 1)))
+	}
+	if trials > 0 {
+		spec.Trials = int32(trials)
+	}
+	if err := sweep.Validate(spec, sweep.Limits{}); err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	return spec, nil
+}
+
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -133,6 +164,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "log the coordinator's and workers' events to stderr")
 	limit := fs.Int("limit", 0, "evaluate only the first N images of the spec's dataset (a quick version of a study)")
 	trials := fs.Int("trials", 0, "override the spec's Monte-Carlo trials")
+	uiAddr := fs.String("ui", "", uiFlagUsage+"; with it, run keeps serving the finished sweep until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,30 +173,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("run: want exactly one spec file")
 	}
 	specPath := fs.Arg(0)
-	spec, err := loadSpecFile(specPath)
+	exec := &worker.Executor{AllowUnchecked: true, Threads: max(*threads, 1)}
+	spec, err := prepareRunSpec(specPath, exec, *limit, *trials)
 	if err != nil {
 		return err
-	}
-	// Every input is checked before the first shard and before --fresh
-	// clears anything, so that a typo costs neither time nor a recorded run.
-	exec := &worker.Executor{AllowUnchecked: true, Threads: max(*threads, 1)}
-	if err := local.CheckInputs(spec, exec); err != nil {
-		return fmt.Errorf("%s: %w", specPath, err)
-	}
-	if err := fillChecksum(spec); err != nil {
-		return fmt.Errorf("%s: %w", specPath, err)
-	}
-	if *limit > 0 {
-		if spec.Dataset.Limit == 0 || int(spec.Dataset.Limit) > *limit {
-			spec.Dataset.Limit = int32(*limit)
-		}
-		spec.ImagesPerShard = min(spec.ImagesPerShard, int32(max(*limit/4, 1)))
-	}
-	if *trials > 0 {
-		spec.Trials = int32(*trials)
-	}
-	if err := sweep.Validate(spec, sweep.Limits{}); err != nil {
-		return fmt.Errorf("%s: %w", specPath, err)
 	}
 	if *out == "" {
 		*out = filepath.Join("out", strings.TrimSuffix(filepath.Base(specPath), filepath.Ext(specPath)))
@@ -197,8 +209,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var shards []report.ShardRow
 	keep := func(k int, s *cfpb.Summary) { shards = append(shards, report.ShardOf(l, k, s)) }
-	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
+	runner, err := local.Start(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
 		Exec: exec, Progress: progress, Logger: logger, Shard: keep})
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	if *uiAddr != "" {
+		linger, err := runDashboard(ctx, *uiAddr, runner, logger, stderr)
+		if err != nil {
+			return err
+		}
+		defer linger()
+	}
+	sw, results, err := runner.Wait(ctx)
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {
@@ -207,18 +231,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	failed := err
-	rows := report.Rows(sw.Id, spec, results)
-	addHardware(rows, spec, results)
-	if err := report.WriteTable(stdout, rows); err != nil {
-		return err
-	}
-	if best := report.BestPerGamma(rows); len(rows) > len(best) {
-		fmt.Fprintln(stdout)
-		if err := report.WriteBest(stdout, best); err != nil {
-			return err
-		}
-	}
-	files, err := writeOutputs(*out, sw, spec, rows, shards)
+	files, err := reportRun(stdout, *out, sw, spec, results, shards)
 	if err != nil {
 		return err
 	}
@@ -232,6 +245,23 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintln(stderr)
 	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
 	return failed
+}
+
+// reportRun prints the results table (and the best setting per gamma)
+// and writes the output files; it returns their names.
+func reportRun(stdout io.Writer, dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, results []*cfpb.PointResult, shards []report.ShardRow) ([]string, error) {
+	rows := report.Rows(sw.Id, spec, results)
+	addHardware(rows, spec, results)
+	if err := report.WriteTable(stdout, rows); err != nil {
+		return nil, err
+	}
+	if best := report.BestPerGamma(rows); len(rows) > len(best) {
+		fmt.Fprintln(stdout)
+		if err := report.WriteBest(stdout, best); err != nil {
+			return nil, err
+		}
+	}
+	return writeOutputs(dir, sw, spec, rows, shards)
 }
 
 // writeOutputs writes results.csv, results.jsonl, shards.csv (each done
@@ -272,4 +302,23 @@ func addHardware(rows []report.Row, spec *cfpb.SweepSpec, results []*cfpb.PointR
 		return
 	}
 	_ = report.AddHardware(rows, spec, results, m.Config, cost.Default())
+}
+
+// runDashboard serves run's dashboard; linger, deferred, keeps it serving
+// the finished sweep until ctx ends, then stops it.
+func runDashboard(ctx context.Context, addr string, runner *local.Running, logger *slog.Logger, stderr io.Writer) (linger func(), err error) {
+	uctx, stopUI := context.WithCancel(ctx)
+	uiDone, err := startDashboard(uctx, addr, runner.Node(), nil, "clipformer run", logger, stderr)
+	if err != nil {
+		stopUI()
+		return nil, fmt.Errorf("run: --ui: %w", err)
+	}
+	return func() {
+		if ctx.Err() == nil {
+			fmt.Fprintln(stderr, "the dashboard keeps serving the sweep; interrupt (Ctrl-C) to exit")
+			<-ctx.Done()
+		}
+		stopUI()
+		<-uiDone
+	}, nil
 }

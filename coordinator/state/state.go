@@ -747,3 +747,28 @@ func (s *State) Coordinators() []*cfpb.SetCoordinator {
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out
 }
+
+// ShardBrief is what a dashboard shows of one shard.
+type ShardBrief struct {
+	State             cfpb.ShardState
+	Attempt, Failures int32
+	Worker, LastError string
+}
+
+// EachShard calls f with every shard k of a sweep's n, in shard order,
+// under the state's read lock: f must be quick and must not call back into
+// s. It copies nothing, so a dashboard can summarise a million shards
+// without garbage.
+func (s *State) EachShard(sweepID string, f func(k, n int, b ShardBrief)) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sw, ok := s.sweeps[sweepID]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownSweep, sweepID)
+	}
+	for k := range sw.shards {
+		sh := &sw.shards[k]
+		f(k, len(sw.shards), ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError})
+	}
+	return nil
+}

@@ -74,6 +74,29 @@ type Options struct {
 // Run submits spec (or resumes the same spec found in StateDir), waits for
 // it to finish and returns the sweep and its per-point results.
 func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, []*cfpb.PointResult, error) {
+	r, err := Start(ctx, spec, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	return r.Wait(ctx)
+}
+
+// A Running sweep is a started local run: its node serves until Close, so
+// that a dashboard can show the sweep after Wait returns.
+type Running struct {
+	node    *coordinator.Node
+	srv     *grpc.Server
+	conn    *grpc.ClientConn
+	sweep   *cfpb.Sweep
+	opt     Options
+	stop    context.CancelFunc
+	workers chan struct{}
+}
+
+// Start brings up the node and the workers and submits spec, or resumes
+// the same spec found in StateDir.
+func Start(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (_ *Running, err error) {
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
 	}
@@ -90,13 +113,57 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 			exec = &worker.Executor{AllowUnchecked: true, Threads: opt.ThreadsPerWorker}
 		}
 		if err := CheckInputs(spec, exec); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		run = exec.Run
 	}
+	r := &Running{opt: opt, workers: make(chan struct{}, opt.Workers)}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	addr, err := r.startNode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.conn, err = grpc.NewClient(addr, coordinator.DialOptions(nil)...); err != nil {
+		return nil, err
+	}
+	// Resume the same spec if the state folder already holds it.
+	for _, s := range r.node.State().Sweeps() {
+		if proto.Equal(s.Spec, spec) && s.State != cfpb.SweepState_SWEEP_STATE_CANCELLED {
+			r.sweep = s
+			opt.Logger.Info("resuming", "sweep", s.Id)
+			break
+		}
+	}
+	if r.sweep == nil {
+		if r.sweep, err = cfpb.NewSweepsClient(r.conn).Submit(ctx, &cfpb.SubmitRequest{Spec: spec}); err != nil {
+			return nil, err
+		}
+	}
+	wctx, stop := context.WithCancel(ctx)
+	r.stop = stop
+	host, _ := os.Hostname()
+	for i := 0; i < opt.Workers; i++ {
+		w := worker.New(worker.Config{ID: fmt.Sprintf("%s-local-%d", host, i), Coordinators: []string{addr}, Slots: 1,
+			Run: run, Logger: opt.Logger, RetryDelay: 100 * time.Millisecond})
+		go func() {
+			w.Run(wctx)
+			r.workers <- struct{}{}
+		}()
+	}
+	return r, nil
+}
+
+// startNode starts the single-node coordinator on loopback and waits until
+// it leads; it returns the node's API address.
+func (r *Running) startNode(ctx context.Context) (string, error) {
+	opt := r.opt
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, fmt.Errorf("local: listen on loopback: %w", err)
+		return "", fmt.Errorf("local: listen on loopback: %w", err)
 	}
 	addr := lis.Addr().String()
 	_, trans := raft.NewInmemTransport("local")
@@ -112,73 +179,41 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 		// goroutine, so a long shard never starves its heartbeat.
 		cfg.LeaseTTL = 10 * time.Second
 	}
-	node, err := coordinator.NewNode(cfg)
-	if err != nil {
+	if r.node, err = coordinator.NewNode(cfg); err != nil {
 		lis.Close()
-		return nil, nil, err
+		return "", err
 	}
-	srv := grpc.NewServer(coordinator.ServerOptions(nil)...)
-	node.Register(srv, nil)
-	go srv.Serve(lis)
-	defer func() {
-		srv.Stop()
-		node.Shutdown()
-	}()
+	r.srv = grpc.NewServer(coordinator.ServerOptions(nil)...)
+	r.node.Register(r.srv, nil)
+	go r.srv.Serve(lis)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = node.WaitLeader(wctx)
+	err = r.node.WaitLeader(wctx)
 	cancel()
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
-	for !node.Leading() {
+	for !r.node.Leading() {
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return "", ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	return addr, nil
+}
 
-	conn, err := grpc.NewClient(addr, coordinator.DialOptions(nil)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Close()
-	client := cfpb.NewSweepsClient(conn)
+// Node is the run's coordinator, for a dashboard.
+func (r *Running) Node() *coordinator.Node { return r.node }
 
-	// Resume the same spec if the state folder already holds it.
-	var sw *cfpb.Sweep
-	for _, s := range node.State().Sweeps() {
-		if proto.Equal(s.Spec, spec) && s.State != cfpb.SweepState_SWEEP_STATE_CANCELLED {
-			sw = s
-			opt.Logger.Info("resuming", "sweep", s.Id)
-			break
-		}
-	}
-	if sw == nil {
-		if sw, err = client.Submit(ctx, &cfpb.SubmitRequest{Spec: spec}); err != nil {
-			return nil, nil, err
-		}
-	}
+// Sweep is the sweep as submitted or resumed.
+func (r *Running) Sweep() *cfpb.Sweep { return r.sweep }
 
-	wctx, stopWorkers := context.WithCancel(ctx)
-	done := make(chan struct{}, opt.Workers)
-	host, _ := os.Hostname()
-	for i := 0; i < opt.Workers; i++ {
-		w := worker.New(worker.Config{ID: fmt.Sprintf("%s-local-%d", host, i), Coordinators: []string{addr}, Slots: 1,
-			Run: run, Logger: opt.Logger, RetryDelay: 100 * time.Millisecond})
-		go func() {
-			w.Run(wctx)
-			done <- struct{}{}
-		}()
-	}
-	defer func() {
-		stopWorkers()
-		for i := 0; i < opt.Workers; i++ {
-			<-done
-		}
-	}()
-
-	watch, err := client.Watch(ctx, &cfpb.SweepRef{Id: sw.Id})
+// Wait follows the sweep until it ends and returns it with its per-point
+// results; the workers stop, the node keeps serving until Close.
+func (r *Running) Wait(ctx context.Context) (*cfpb.Sweep, []*cfpb.PointResult, error) {
+	defer r.stopWorkers()
+	sw := r.sweep
+	watch, err := cfpb.NewSweepsClient(r.conn).Watch(ctx, &cfpb.SweepRef{Id: sw.Id})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,26 +229,52 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 			return sw, nil, err
 		}
 		sw = s
-		if opt.Progress != nil {
-			opt.Progress(s)
+		if r.opt.Progress != nil {
+			r.opt.Progress(s)
 		}
 	}
 	if sw.State != cfpb.SweepState_SWEEP_STATE_DONE {
 		return sw, nil, fmt.Errorf("local: sweep %s ended %v", sw.Id, sw.State)
 	}
-	results, err := node.State().Results(sw.Id)
+	results, err := r.node.State().Results(sw.Id)
 	if err != nil {
 		return sw, nil, err
 	}
-	if opt.Shard != nil {
-		if err := eachDoneShard(node, sw, opt.Shard); err != nil {
+	if r.opt.Shard != nil {
+		if err := eachDoneShard(r.node, sw, r.opt.Shard); err != nil {
 			return sw, nil, err
 		}
 	}
 	if sw.Progress.Failed > 0 {
-		return sw, results, failures(node, sw)
+		return sw, results, failures(r.node, sw)
 	}
 	return sw, results, nil
+}
+
+// stopWorkers stops the workers and waits for them, once.
+func (r *Running) stopWorkers() {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	for i := 0; i < r.opt.Workers; i++ {
+		<-r.workers
+	}
+	r.stop = nil
+}
+
+// Close stops the workers, the API and the node.
+func (r *Running) Close() {
+	r.stopWorkers()
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	if r.srv != nil {
+		r.srv.Stop()
+	}
+	if r.node != nil {
+		r.node.Shutdown()
+	}
 }
 
 // ErrShardsFailed reports shards that failed three attempts.

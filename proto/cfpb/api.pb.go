@@ -1142,7 +1142,11 @@ type ClusterStatus struct {
 	Term          uint64                 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
 	CommitIndex   uint64                 `protobuf:"varint,6,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
 	// The id of the coordinator that answered.
-	AnsweredBy    string `protobuf:"bytes,7,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	AnsweredBy string `protobuf:"bytes,7,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// The answering coordinator's applied index and raft state ("Leader",
+	// "Follower", "Candidate"), for the dashboard's cluster view.
+	AppliedIndex  uint64 `protobuf:"varint,8,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	RaftState     string `protobuf:"bytes,9,opt,name=raft_state,json=raftState,proto3" json:"raft_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1222,6 +1226,20 @@ func (x *ClusterStatus) GetCommitIndex() uint64 {
 func (x *ClusterStatus) GetAnsweredBy() string {
 	if x != nil {
 		return x.AnsweredBy
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ClusterStatus) GetRaftState() string {
+	if x != nil {
+		return x.RaftState
 	}
 	return ""
 }
@@ -1306,16 +1324,21 @@ func (x *Coordinator) GetLeader() bool {
 
 // WorkerInfo is one registered worker.
 type WorkerInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Slots         int32                  `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
-	Connected     bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
-	Leases        int32                  `protobuf:"varint,5,opt,name=leases,proto3" json:"leases,omitempty"`
-	ShardsDone    int64                  `protobuf:"varint,6,opt,name=shards_done,json=shardsDone,proto3" json:"shards_done,omitempty"`
-	Draining      bool                   `protobuf:"varint,7,opt,name=draining,proto3" json:"draining,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Slots      int32                  `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
+	Connected  bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	Leases     int32                  `protobuf:"varint,5,opt,name=leases,proto3" json:"leases,omitempty"`
+	ShardsDone int64                  `protobuf:"varint,6,opt,name=shards_done,json=shardsDone,proto3" json:"shards_done,omitempty"`
+	Draining   bool                   `protobuf:"varint,7,opt,name=draining,proto3" json:"draining,omitempty"`
+	// Live figures from the leader while connected: images of the results it
+	// reported over the last minute, per second, and its last heartbeat
+	// (unix nanoseconds; 0: none on this connection).
+	ImagesPerSecond float64 `protobuf:"fixed64,8,opt,name=images_per_second,json=imagesPerSecond,proto3" json:"images_per_second,omitempty"`
+	LastHeartbeatNs int64   `protobuf:"varint,9,opt,name=last_heartbeat_ns,json=lastHeartbeatNs,proto3" json:"last_heartbeat_ns,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkerInfo) Reset() {
@@ -1395,6 +1418,20 @@ func (x *WorkerInfo) GetDraining() bool {
 		return x.Draining
 	}
 	return false
+}
+
+func (x *WorkerInfo) GetImagesPerSecond() float64 {
+	if x != nil {
+		return x.ImagesPerSecond
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetLastHeartbeatNs() int64 {
+	if x != nil {
+		return x.LastHeartbeatNs
+	}
+	return 0
 }
 
 // AddCoordinatorRequest names the new server.
@@ -1568,7 +1605,7 @@ const file_api_proto_rawDesc = "" +
 	"\x04work\x18\x02 \x01(\v2\x18.clipformer.v1.ShardWorkR\x04work\x12,\n" +
 	"\x04spec\x18\x03 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\"\a\n" +
 	"\x05Drain\"\x16\n" +
-	"\x14ClusterStatusRequest\"\xa0\x02\n" +
+	"\x14ClusterStatusRequest\"\xe4\x02\n" +
 	"\rClusterStatus\x12\x1b\n" +
 	"\tleader_id\x18\x01 \x01(\tR\bleaderId\x12%\n" +
 	"\x0eleader_address\x18\x02 \x01(\tR\rleaderAddress\x12>\n" +
@@ -1577,13 +1614,16 @@ const file_api_proto_rawDesc = "" +
 	"\x04term\x18\x05 \x01(\x04R\x04term\x12!\n" +
 	"\fcommit_index\x18\x06 \x01(\x04R\vcommitIndex\x12\x1f\n" +
 	"\vanswered_by\x18\a \x01(\tR\n" +
-	"answeredBy\"\x97\x01\n" +
+	"answeredBy\x12#\n" +
+	"\rapplied_index\x18\b \x01(\x04R\fappliedIndex\x12\x1d\n" +
+	"\n" +
+	"raft_state\x18\t \x01(\tR\traftState\"\x97\x01\n" +
 	"\vCoordinator\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12!\n" +
 	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\x12\x1a\n" +
 	"\bsuffrage\x18\x04 \x01(\tR\bsuffrage\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\bR\x06leader\"\xbf\x01\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x97\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -1593,7 +1633,9 @@ const file_api_proto_rawDesc = "" +
 	"\x06leases\x18\x05 \x01(\x05R\x06leases\x12\x1f\n" +
 	"\vshards_done\x18\x06 \x01(\x03R\n" +
 	"shardsDone\x12\x1a\n" +
-	"\bdraining\x18\a \x01(\bR\bdraining\"m\n" +
+	"\bdraining\x18\a \x01(\bR\bdraining\x12*\n" +
+	"\x11images_per_second\x18\b \x01(\x01R\x0fimagesPerSecond\x12*\n" +
+	"\x11last_heartbeat_ns\x18\t \x01(\x03R\x0flastHeartbeatNs\"m\n" +
 	"\x15AddCoordinatorRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12!\n" +
