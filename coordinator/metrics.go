@@ -2,20 +2,14 @@ package coordinator
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/clipformer/clipformer/coordinator/state"
-	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/internal/metricsserve"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -110,77 +104,14 @@ func (n *Node) registerStateMetrics() {
 
 // ErrMetricsExposed refuses plain-text metrics on an interface other than
 // loopback.
-var ErrMetricsExposed = errors.New("coordinator: plain-text metrics are served on loopback only")
+var ErrMetricsExposed = metricsserve.ErrExposed
 
 // MetricsServer serves a node's Prometheus metrics at /metrics.
-type MetricsServer struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
-}
+type MetricsServer = metricsserve.Server
 
-// metricsAddr resolves a --metrics address: without a host (":9100",
-// "9100") it is loopback. Any other host must be a loopback address unless
-// the metrics are served over TLS.
-func metricsAddr(addr string, withTLS bool) (string, error) {
-	if !strings.Contains(addr, ":") {
-		addr = ":" + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" {
-		return "", fmt.Errorf("coordinator: metrics address %q: want [HOST]:PORT", addr)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	ip := net.ParseIP(host)
-	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
-	if !loopback && !withTLS {
-		return "", fmt.Errorf("%w: %s is not a loopback address; serve them there with --metrics-tls (mutual TLS, a client or admin certificate to scrape), or bind 127.0.0.1:%s",
-			ErrMetricsExposed, host, port)
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// ServeMetrics serves reg at http(s)://addr/metrics until Close. Without
-// tlsCfg the address must be loopback (a bare ":PORT" means loopback); with
-// it, scrapers connect over mutual TLS and must present a client or admin
-// certificate of the cluster CA. tlsCfg is a server configuration from
-// certs.Load.
+// ServeMetrics serves reg at http(s)://addr/metrics until Close: on
+// loopback only in plain text, on any interface over mutual TLS (see
+// metricsserve.Serve). tlsCfg is a server configuration from certs.Load.
 func ServeMetrics(addr string, reg prometheus.Gatherer, tlsCfg *tls.Config, log *slog.Logger) (*MetricsServer, error) {
-	addr, err := metricsAddr(addr, tlsCfg != nil)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: metrics listen %s: %w", addr, err)
-	}
-	if tlsCfg != nil {
-		c := tlsCfg.Clone()
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-		c.VerifyConnection = certs.RequirePeerRole(certs.RoleClient, certs.RoleAdmin)
-		ln = tls.NewListener(ln, c)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m := &MetricsServer{ln: ln, done: make(chan struct{}),
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}
-	go func() {
-		defer close(m.done)
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return m, nil
-}
-
-// Addr is the address the metrics are served on.
-func (m *MetricsServer) Addr() net.Addr { return m.ln.Addr() }
-
-// Close stops serving and waits for the server's goroutine.
-func (m *MetricsServer) Close() error {
-	err := m.srv.Close()
-	<-m.done
-	return err
+	return metricsserve.Serve(addr, reg, tlsCfg, log)
 }
