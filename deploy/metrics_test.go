@@ -113,12 +113,12 @@ func promqlMetrics(expr string) []string {
 func TestPromqlMetricsFindsTheMetricsOfAnExpression(t *testing.T) {
 	for expr, want := range map[string]string{
 		`max by (sweep) (clipformer_sweep_info{state="running"}) and on (sweep) max by (sweep) (x_total offset 30m)`: "clipformer_sweep_info x_total",
-		`histogram_quantile(0.99, sum by (le) (rate(a_bucket{job=~"w|c"}[$__rate_interval])))`:                    "a_bucket",
-		`(sum(up{job="c"}) or vector(0)) < 1`:                                   "up",
-		`a / ignoring(state) group_left(owner) b > bool 0.1`:                    "a b",
-		`label_values(clipformer_sweep_info, sweep)`:                            "clipformer_sweep_info",
-		`rate(a[5m]) / (rate(b[5m]) + rate(a[5m]))`:                             "a b",
-		`"quoted_name_is_no_metric" == 1 unless c`:                              "c",
+		`histogram_quantile(0.99, sum by (le) (rate(a_bucket{job=~"w|c"}[$__rate_interval])))`:                       "a_bucket",
+		`(sum(up{job="c"}) or vector(0)) < 1`:                "up",
+		`a / ignoring(state) group_left(owner) b > bool 0.1`: "a b",
+		`label_values(clipformer_sweep_info, sweep)`:         "clipformer_sweep_info",
+		`rate(a[5m]) / (rate(b[5m]) + rate(a[5m]))`:          "a b",
+		`"quoted_name_is_no_metric" == 1 unless c`:           "c",
 	} {
 		if got := strings.Join(promqlMetrics(expr), " "); got != want {
 			t.Errorf("promqlMetrics(%q) = %q, want %q", expr, got, want)
