@@ -306,11 +306,13 @@ func splitList(s string) []string {
 }
 
 // runHealth is a container health check: it exits 0 when the coordinator
-// at --addr serves (a leader is known).
+// at --addr serves (a leader is known), or with --live when it answers at
+// all.
 func runHealth(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "coordinator API address")
+	live := fs.Bool("live", false, "liveness: exit 0 whenever the coordinator's health service answers, leader known or not (a coordinator without quorum is alive, and restarting it does not help)")
 	var tf tlsFlags
 	tf.register(fs, "client")
 	if err := fs.Parse(args); err != nil {
@@ -332,7 +334,7 @@ func runHealth(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("health %s: %w", *addr, err)
 	}
 	fmt.Fprintln(stdout, r.Status)
-	if r.Status != healthpb.HealthCheckResponse_SERVING {
+	if r.Status != healthpb.HealthCheckResponse_SERVING && !*live {
 		return fmt.Errorf("health %s: %v", *addr, r.Status)
 	}
 	return nil

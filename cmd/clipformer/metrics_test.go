@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/clipformer/clipformer/internal/certs"
 )
@@ -100,3 +105,32 @@ func TestWorkerServesMetricsOverMutualTLS(t *testing.T) {
 	}
 }
 
+
+// health exits 0 only for SERVING; with --live for any answer, and never
+// when nothing answers.
+func TestHealthLiveAcceptsAnyAnswer(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	h := health.NewServer()
+	h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, h)
+	go srv.Serve(lis)
+	addr := lis.Addr().String()
+	if _, _, err := runCmd(t, "health", "--insecure", "--addr", addr); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
+		t.Errorf("health of a coordinator without a leader: %v, want NOT_SERVING", err)
+	}
+	if out, _, err := runCmd(t, "health", "--insecure", "--live", "--addr", addr); err != nil || !strings.Contains(out, "NOT_SERVING") {
+		t.Errorf("health --live of a coordinator without a leader: %v (%q), want success", err, out)
+	}
+	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if _, _, err := runCmd(t, "health", "--insecure", "--addr", addr); err != nil {
+		t.Errorf("health of a serving coordinator: %v", err)
+	}
+	srv.Stop()
+	if _, _, err := runCmd(t, "health", "--insecure", "--live", "--addr", addr); err == nil {
+		t.Error("health --live succeeded with nothing listening")
+	}
+}
