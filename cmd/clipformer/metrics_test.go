@@ -105,7 +105,6 @@ func TestWorkerServesMetricsOverMutualTLS(t *testing.T) {
 	}
 }
 
-
 // health exits 0 only for SERVING; with --live for any answer, and never
 // when nothing answers.
 func TestHealthLiveAcceptsAnyAnswer(t *testing.T) {
