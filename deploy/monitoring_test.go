@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -283,6 +284,37 @@ func TestPromtoolAcceptsTheConfigAndTheRules(t *testing.T) {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// docs/OPERATIONS.md describes every clipformer metric the coordinator and
+// the worker register, and no other.
+func TestOperationsGuideNamesEveryMetric(t *testing.T) {
+	known := registeredMetrics(t)
+	b, err := os.ReadFile("../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bclipformer_[a-z0-9_]+`).FindAllString(string(b), -1) {
+		named[m] = true
+		if !known[m] {
+			t.Errorf("docs/OPERATIONS.md names %s, which neither a coordinator nor a worker registers", m)
+		}
+	}
+	for name := range known {
+		if !strings.HasPrefix(name, "clipformer_") || named[name] {
+			continue
+		}
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if s := strings.TrimSuffix(name, suffix); s != name && known[s] {
+				base = s
+			}
+		}
+		if !named[base] {
+			t.Errorf("docs/OPERATIONS.md does not describe %s", base)
 		}
 	}
 }

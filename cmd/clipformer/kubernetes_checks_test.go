@@ -3,6 +3,8 @@ package main
 import (
 	"net"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -43,6 +45,103 @@ func TestKubernetesManifests(t *testing.T) {
 	t.Run("disruption budget", func(t *testing.T) { checkDisruptionBudget(t, objs, sts) })
 	t.Run("network policies", func(t *testing.T) { checkNetworkPolicies(t, objs) })
 	t.Run("prometheus", func(t *testing.T) { checkPrometheusTargets(t, objs, certDir) })
+	for _, doc := range []string{"../../README.md", "../../docs/OPERATIONS.md"} {
+		t.Run("commands in "+filepath.Base(doc), func(t *testing.T) { checkDocumentedCommands(t, objs, doc) })
+	}
+}
+
+var kubectlRef = regexp.MustCompile(`\b(deployment|statefulset|service|svc|pod|pdb)/([a-z0-9-]+)`)
+
+// checkDocumentedCommands: the kubectl lines of a document use the
+// namespace and name objects the manifests make, and the clipformer
+// commands in them parse against the real flags, dialling the
+// port-forwarded port with the certificates certs.sh writes.
+func checkDocumentedCommands(t *testing.T, objs *k8sObjects, doc string) {
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, forwarded := 0, ""
+	for _, line := range strings.Split(string(b), "\n") {
+		// One shell command after another: split at &, && and ;.
+		for _, cmd := range regexp.MustCompile(`&&|&|;`).Split(line, -1) {
+			f := strings.Fields(strings.Trim(cmd, "` "))
+			switch {
+			case len(f) < 2 || strings.HasPrefix(f[0], "#"):
+			case f[0] == "kubectl":
+				lines++
+				forwarded = checkKubectl(t, objs, doc, f, forwarded)
+			case f[0] == "clipformer" && strings.Contains(cmd, "deploy/kubernetes/certs"):
+				checkSubmitLine(t, doc, f[1:], forwarded)
+			}
+		}
+	}
+	if lines < 3 {
+		t.Errorf("%s has %d kubectl commands, want those to deploy, scale and submit", doc, lines)
+	}
+}
+
+// checkKubectl checks one kubectl command; it returns the local port a
+// port-forward opens (or the previous one).
+func checkKubectl(t *testing.T, objs *k8sObjects, doc string, f []string, forwarded string) string {
+	t.Helper()
+	cmd := strings.Join(f, " ")
+	if i := slices.Index(f, "-k"); i >= 0 && i+1 < len(f) {
+		if _, err := os.Stat(filepath.Join("../..", f[i+1], "kustomization.yaml")); err != nil {
+			t.Errorf("%s: %s: %v", doc, cmd, err)
+		}
+	}
+	refs := kubectlRef.FindAllStringSubmatch(cmd, -1)
+	if len(refs) > 0 && (!slices.Contains(f, "-n") || f[slices.Index(f, "-n")+1] != objs.namespace) {
+		t.Errorf("%s: %s: want -n %s", doc, cmd, objs.namespace)
+	}
+	for _, r := range refs {
+		var ok bool
+		switch r[1] {
+		case "deployment":
+			_, ok = objs.deployments[r[2]]
+		case "statefulset":
+			_, ok = objs.statefulSets[r[2]]
+		case "service", "svc":
+			_, ok = objs.services[r[2]]
+		case "pdb":
+			_, ok = objs.pdbs[r[2]]
+		}
+		if !ok {
+			t.Errorf("%s: %s names %s, which the manifests do not make", doc, cmd, r[0])
+		}
+	}
+	if slices.Contains(f, "port-forward") {
+		for _, a := range f {
+			if local, _, ok := strings.Cut(a, ":"); ok && local != "" && !strings.Contains(a, "/") {
+				return local
+			}
+		}
+	}
+	return forwarded
+}
+
+// checkSubmitLine parses a documented clipformer command against its real
+// flags: it must use the certificates certs.sh writes and dial the
+// port-forwarded port.
+func checkSubmitLine(t *testing.T, doc string, f []string, forwarded string) {
+	t.Helper()
+	got, err := realFlags(t, f[0]).parse(f[0], f[1:])
+	if err != nil {
+		t.Errorf("%s: %v", doc, err)
+		return
+	}
+	if one(got, "certs") != "deploy/kubernetes/certs" {
+		t.Errorf("%s: clipformer %s --certs %q, want deploy/kubernetes/certs (certs.sh)", doc, f[0], one(got, "certs"))
+	}
+	if _, port, _ := net.SplitHostPort(one(got, "coordinators")); forwarded == "" || port != forwarded {
+		t.Errorf("%s: clipformer %s dials %q, the port-forward opens port %q", doc, f[0], one(got, "coordinators"), forwarded)
+	}
+	for _, operand := range got[""] {
+		if _, err := os.Stat(filepath.Join("../..", operand)); err != nil {
+			t.Errorf("%s: clipformer %s %s: %v", doc, f[0], operand, err)
+		}
+	}
 }
 
 // checkSelectorsAndPorts: each workload's selector matches its own pods

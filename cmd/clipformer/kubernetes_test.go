@@ -265,7 +265,7 @@ func (cf commandFlags) parse(command string, args []string) (map[string][]string
 		return nil, fmt.Errorf("clipformer %s %s: %w", command, strings.Join(args, " "), err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("clipformer %s: arguments %q are no flags", command, fs.Args())
+		got[""] = fs.Args() // the operands
 	}
 	return got, nil
 }
@@ -317,6 +317,9 @@ func containerFlags(t *testing.T, c corev1.Container, pod string) map[string][]s
 		args = append(args, expandEnv(t, c, pod, a))
 	}
 	got, err := realFlags(t, c.Args[0]).parse(c.Args[0], args)
+	if err == nil && len(got[""]) > 0 {
+		err = fmt.Errorf("arguments %q are no flags", got[""])
+	}
 	if err != nil {
 		t.Fatalf("container %s: %v", c.Name, err)
 	}
