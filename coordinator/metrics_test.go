@@ -148,32 +148,40 @@ func TestCoordinatorMetricsFollowRaftShardsAndAttempts(t *testing.T) {
 		`clipformer_shards{state=done}`:                  "3",
 	}
 	for _, node := range []int{lead, follower} {
-		// A follower applies the last entries a moment after the leader.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			fams := scrapeFamilies(t, c.nodes[node].Metrics.Registry)
-			var wrong []string
-			for key, v := range want {
-				name, labels, _ := strings.Cut(strings.TrimSuffix(strings.ReplaceAll(key, "ID", sw.Id), "}"), "{")
-				var sel []string
-				if labels != "" {
-					sel = strings.Split(labels, ",")
-				}
-				if got := value(fams, name, sel...); got != v {
-					wrong = append(wrong, fmt.Sprintf("%s = %s, want %s", key, got, v))
-				}
+		waitMetricValues(t, fmt.Sprintf("node %d", node), c.nodes[node].Metrics.Registry, sw.Id, want, value(before, "clipformer_raft_commit_index"))
+	}
+}
+
+// waitMetricValues scrapes who's reg until every series in want (a selector,
+// with ID for the sweep id, and its value) holds, and the commit index has
+// moved past before and is all applied; a follower applies the last
+// entries a moment after the leader.
+func waitMetricValues(t *testing.T, who string, reg prometheus.Gatherer, id string, want map[string]string, before string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams := scrapeFamilies(t, reg)
+		var wrong []string
+		for key, v := range want {
+			name, labels, _ := strings.Cut(strings.TrimSuffix(strings.ReplaceAll(key, "ID", id), "}"), "{")
+			var sel []string
+			if labels != "" {
+				sel = strings.Split(labels, ",")
 			}
-			commit, applied := value(fams, "clipformer_raft_commit_index"), value(fams, "clipformer_raft_applied_index")
-			if commit == "absent" || commit == value(before, "clipformer_raft_commit_index") || applied != commit {
-				wrong = append(wrong, fmt.Sprintf("commit index %s (before the sweep %s), applied %s", commit, value(before, "clipformer_raft_commit_index"), applied))
+			if got := value(fams, name, sel...); got != v {
+				wrong = append(wrong, fmt.Sprintf("%s = %s, want %s", key, got, v))
 			}
-			if len(wrong) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d: %s", node, strings.Join(wrong, "; "))
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
+		commit, applied := value(fams, "clipformer_raft_commit_index"), value(fams, "clipformer_raft_applied_index")
+		if commit == "absent" || commit == before || applied != commit {
+			wrong = append(wrong, fmt.Sprintf("commit index %s (before the sweep %s), applied %s", commit, before, applied))
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s", who, strings.Join(wrong, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

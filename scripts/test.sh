@@ -4,7 +4,7 @@
 # race detector, which would make them ten times slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --monitoring # promtool checks deploy/prometheus
+scripts/install-deps.sh
 scripts/install-deps-test.sh
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
