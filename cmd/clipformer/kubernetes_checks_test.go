@@ -178,6 +178,18 @@ func checkSelectorsAndPorts(t *testing.T, objs *k8sObjects) {
 			t.Errorf("Service %s is in namespace %q, want %q", name, s.Namespace, objs.namespace)
 		}
 	}
+	// One image everywhere, tagged by the kustomization's images entry.
+	var images []string
+	for _, p := range objs.templates() {
+		for _, c := range p.spec.Spec.Containers {
+			if !slices.Contains(images, c.Image) {
+				images = append(images, c.Image)
+			}
+		}
+	}
+	if len(images) != 1 || !strings.Contains(images[0], ":") {
+		t.Errorf("container images %q: want one image, tagged", images)
+	}
 	for name, s := range objs.statefulSets {
 		if s.Namespace != objs.namespace {
 			t.Errorf("StatefulSet %s is in namespace %q", name, s.Namespace)
@@ -299,8 +311,8 @@ func checkDataVolume(t *testing.T, sts *appsv1.StatefulSet, c corev1.Container, 
 }
 
 // checkProbes: readiness asks the gRPC health service for SERVING (a
-// leader known), liveness only for an answer (--live), both at the API
-// port on loopback with the pod's own certificate.
+// leader known), startup and liveness only for an answer (--live), all at
+// the API port on loopback with the pod's own certificate.
 func checkProbes(t *testing.T, sts *appsv1.StatefulSet) {
 	c := sts.Spec.Template.Spec.Containers[0]
 	p := podTemplate{"StatefulSet " + sts.Name, &sts.Spec.Template}
@@ -308,7 +320,7 @@ func checkProbes(t *testing.T, sts *appsv1.StatefulSet) {
 	if identity == "" {
 		identity = c.Args[0] // a command's default identity is its role
 	}
-	for what, pr := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+	for what, pr := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
 		if pr == nil || pr.Exec == nil || len(pr.Exec.Command) < 2 {
 			t.Errorf("%s probe: want an exec probe running clipformer health", what)
 			continue
@@ -328,8 +340,8 @@ func checkProbes(t *testing.T, sts *appsv1.StatefulSet) {
 		if host != "127.0.0.1" || port != itoa(int(api)) {
 			t.Errorf("%s probe asks %s, want 127.0.0.1:%d (the API port)", what, one(got, "addr"), api)
 		}
-		if live := one(got, "live") == "true"; live != (what == "liveness") {
-			t.Errorf("%s probe: --live %v; only liveness takes any answer", what, live)
+		if live := one(got, "live") == "true"; live != (what != "readiness") {
+			t.Errorf("%s probe: --live %v; all but readiness take any answer", what, live)
 		}
 		if id := one(got, "identity"); id != identity {
 			t.Errorf("%s probe presents identity %q, the pod's certificate is %q", what, id, identity)
