@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -123,7 +124,16 @@ func (lr *leaderRole) propose(c *cfpb.Command, n int, what string) bool {
 	if n == 0 {
 		return true
 	}
-	if _, err := lr.n.Apply(c); err != nil {
+	apply := lr.n.Apply
+	if lr.failProposal != nil {
+		apply = func(c *cfpb.Command) (*state.Response, error) {
+			if err := lr.failProposal(c); err != nil {
+				return nil, err
+			}
+			return lr.n.Apply(c)
+		}
+	}
+	if _, err := apply(c); err != nil {
 		lr.n.log.Warn(what, "items", n, "err", err)
 		return false
 	}

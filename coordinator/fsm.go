@@ -19,6 +19,8 @@ type fsm struct {
 	// applied is called after each command with its response (metrics,
 	// progress notifications); it must not block.
 	applied func(*cfpb.Command, *state.Response)
+	// pace, when set, spaces snapshots by the log written (snapshotpace.go).
+	pace *snapshotPacer
 }
 
 // DecodeCommand parses one raft log entry.
@@ -37,6 +39,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if f.pace != nil {
+		f.pace.applied(len(l.Data))
+	}
 	c, err := DecodeCommand(l.Data)
 	if err != nil {
 		// Every replica sees the same bytes and skips them the same way.
@@ -52,7 +57,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Snapshot copies the shard tables while Apply waits; Persist streams them
 // to the sink while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return fsmSnapshot{f.st.Capture()}, nil
+	return fsmSnapshot{c: f.st.Capture(), pace: f.pace}, nil
 }
 
 // Restore reads a snapshot as a stream, never whole.
@@ -64,11 +69,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ c *state.Capture }
+type fsmSnapshot struct {
+	c    *state.Capture
+	pace *snapshotPacer
+}
 
 func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriterSize(sink, 1<<20)
-	_, err := s.c.WriteTo(w)
+	n, err := s.c.WriteTo(w)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -76,7 +84,13 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 		sink.Cancel()
 		return fmt.Errorf("coordinator: persist snapshot: %w", err)
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	if s.pace != nil {
+		s.pace.persisted(n)
+	}
+	return nil
 }
 
 func (fsmSnapshot) Release() {}

@@ -26,6 +26,10 @@ type leaderRole struct {
 	wake    chan struct{}    // scheduler
 	inbox   chan workerEvent // results and failures, to the batcher
 	started time.Time
+
+	// failProposal, set only by tests, fails a proposal the way a lost
+	// leadership or a timed-out apply does.
+	failProposal func(*cfpb.Command) error
 }
 
 type leaseKey struct {

@@ -182,3 +182,50 @@ func TestResultsAndFailuresOfABatchCommitAsOneEntry(t *testing.T) {
 		}
 	}
 }
+
+// A batch whose apply fails is not acknowledged at all: the result and the
+// failure report stay with the worker, the shards keep their leases, and
+// when the worker sends them again both commit, the failure counted once.
+func TestABatchThatDidNotCommitIsSentAgainFailuresIncluded(t *testing.T) {
+	n := singleNode(t, Config{LeaseTTL: time.Minute})
+	held := leaseShards(t, n, "w", 2)
+	lr := n.leaderRole()
+	s, _, _ := lr.open(&cfpb.Hello{WorkerId: "w", Slots: 2, Held: held})
+	batch := func() []workerEvent {
+		return []workerEvent{
+			{sess: s, result: &cfpb.ShardResult{SweepId: "s", Shard: 0, LeaseId: held[0].LeaseId, Attempt: held[0].Attempt, Worker: "w",
+				Summary: &cfpb.Summary{Images: 1, Correct: 1}}},
+			{sess: s, failure: &cfpb.ShardFailure{Lease: held[1], Error: "boom"}},
+		}
+	}
+	lr.failProposal = func(*cfpb.Command) error { return ErrLeadershipLost }
+	lr.commit(batch())
+	select {
+	case m := <-s.out:
+		t.Fatalf("a batch that did not commit sent %v", m)
+	default:
+	}
+	for k := int32(0); k < 2; k++ {
+		if sh, _ := n.st.Shard("s", k); sh.State != cfpb.ShardState_SHARD_STATE_LEASED || sh.Failures != 0 {
+			t.Fatalf("after the failed apply, shard %d is %v; want still leased, no failure counted", k, sh)
+		}
+	}
+
+	lr.failProposal = nil
+	lr.commit(batch()) // the worker's re-send
+	done, _ := n.st.Shard("s", 0)
+	failed, _ := n.st.Shard("s", 1)
+	if done.State != cfpb.ShardState_SHARD_STATE_DONE || failed.State != cfpb.ShardState_SHARD_STATE_PENDING || failed.Failures != 1 || failed.LastError != "boom" {
+		t.Fatalf("after the re-send, shards %v and %v; want the first done, the second pending after one counted failure", done, failed)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case m := <-s.out:
+			if m.GetAck() == nil {
+				t.Fatalf("got %v, want an Ack", m)
+			}
+		default:
+			t.Fatalf("%d of 2 reports acknowledged after the re-send", i)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -138,6 +139,7 @@ type Node struct {
 	log     *slog.Logger
 	st      *state.State
 	raft    *raft.Raft
+	pace    *snapshotPacer // spaces snapshots by the log written
 	trans   raft.Transport
 	gate    *heartbeatGate
 	closers []io.Closer
@@ -181,7 +183,8 @@ func NewNode(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), st: state.New(), notify: make(chan struct{}),
 		stop: make(chan struct{}), leaving: make(chan struct{}), Metrics: newMetrics()}
 	n.registerStateMetrics()
-	f := &fsm{st: n.st, applied: n.applied}
+	n.pace = &snapshotPacer{}
+	f := &fsm{st: n.st, applied: n.applied, pace: n.pace}
 
 	raftLog := cfg.RaftLog
 	if raftLog == nil {
@@ -214,6 +217,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("coordinator: start raft: %w", err)
 	}
 	n.raft = r
+	n.pace.attach(r)
 	if !hasState && len(cfg.Peers) > 0 {
 		var servers []raft.Server
 		for _, p := range cfg.Peers {
@@ -236,7 +240,7 @@ func raftConfig(cfg Config, raftLog io.Writer, leaderCh chan bool) *raft.Config 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: raftLog})
-	rc.SnapshotThreshold = 4096
+	rc.SnapshotThreshold = snapshotBaseThreshold
 	rc.BatchApplyCh = true
 	rc.SnapshotInterval = 30 * time.Second
 	if cfg.Fast {
@@ -263,7 +267,12 @@ func (n *Node) openStores(raftLog io.Writer) (raft.LogStore, raft.StableStore, r
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("coordinator: data folder: %w", err)
 	}
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	// The freelist is not written at each commit: raft truncates its log
+	// after every snapshot, so the free pages (and with them the cost of
+	// writing the list on every append) grow with the log held between
+	// snapshots. Opening rebuilds the list by a scan instead.
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: 10 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("coordinator: raft log store %s: %w", filepath.Join(dir, "raft.db"), err)
 	}

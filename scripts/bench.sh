@@ -15,6 +15,13 @@
 #   f. the reference path's cost relative to the fast path (BenchmarkReferencePathTiny).
 #
 # Usage: scripts/bench.sh [--quick] [OUTDIR]
+#        scripts/bench.sh --kernels [--quick] [OUTDIR]
+#
+# --kernels measures only the kernel levels, without PyTorch: the bundled
+# Fashion-MNIST eval with write noise and ClipFormer on one core under the AVX2
+# kernels (CLIPFORMER_KERNELS=avx2) and the CPU's best, alternated in one
+# process (BenchmarkFashionMNISTKernels), and the matrix kernels side by side
+# (BenchmarkMatMulKernels); it writes OUTDIR/kernels.txt.
 #
 # OUTDIR (default out/bench, which git ignores) receives the raw outputs and
 # summary.txt. A full run takes about 5 to 10 minutes on 2 cores; run it on an
@@ -25,13 +32,16 @@
 # time, with apt-get when missing.
 set -euo pipefail
 
-quick=0
-if [ "${1:-}" = "--quick" ]; then
-  quick=1
-  shift
-fi
+quick=0 kernels=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --kernels) kernels=1; shift ;;
+    *) break ;;
+  esac
+done
 if [ $# -gt 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  echo "usage: scripts/bench.sh [--quick] [OUTDIR]" >&2
+  echo "usage: scripts/bench.sh [--kernels] [--quick] [OUTDIR]" >&2
   exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +49,25 @@ out=${1:-$root/out/bench}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$root"
+
+if [ $kernels -eq 1 ]; then
+  command -v go >/dev/null || { echo "bench: go is not on PATH" >&2; exit 1; }
+  # Each iteration evaluates 500 images under each level; 5 iterations take
+  # about 15 s here. The levels alternate, so both see the same machine load.
+  iters=5 mm_time=1s
+  [ $quick -eq 1 ] && iters=1 mm_time=10x
+  f=$out/kernels.txt
+  {
+    echo "kernel levels, $(date -u '+%Y-%m-%d %H:%M UTC')$([ $quick -eq 1 ] && echo ' (--quick: numbers meaningless)')"
+    echo "machine $(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }'), nproc $(nproc), load average at start $(cut -d' ' -f1 /proc/loadavg 2>/dev/null)"
+    go test -run XXX -bench 'BenchmarkFashionMNISTKernels' -benchtime "${iters}x" ./sim/
+    go test -run XXX -bench 'BenchmarkMatMulKernels' -benchtime "$mm_time" ./sim/linalg/
+  } | tee "$f"
+  ratio=$(awk '/^BenchmarkFashionMNISTKernels/ { for (i = 3; i <= NF; i++) if ($i == "avx2_vs_best") print $(i - 1) }' "$f")
+  echo "AVX2 / best kernels, Fashion-MNIST eval rate per CPU second: ${ratio:-n/a} (target >= 0.6)" | tee -a "$f"
+  [ -n "$ratio" ]
+  exit
+fi
 
 # Counts: the full run, or tiny ones with --quick.
 if [ $quick -eq 1 ]; then

@@ -4,7 +4,7 @@
 # it again after an interruption and it picks up where it stopped), saves
 # each results.csv as RESULTS/NAME.csv, then writes the tables
 # (RESULTS/../REPRODUCTION-TABLES.md) and the figures (FIGURES) with
-# `clipformer report`.
+# `clipformer report` (titled from the specs in examples/).
 #
 # Usage: scripts/reproduce.sh [--quick] [SPEC...]
 #   default specs: what docs/results holds: the calibration, Table II and
@@ -65,7 +65,7 @@ tables="$(dirname "$RESULTS")/REPRODUCTION-TABLES.md"
   echo "CSVs in [$RESULTS](results/); do not edit by hand. The discussion is in"
   echo "[REPRODUCTION.md](REPRODUCTION.md)."
   echo
-  "$bin/clipformer" report --figures "$bin/figures" "$RESULTS"
+  "$bin/clipformer" report --figures "$bin/figures" --specs examples "$RESULTS"
 } >"$bin/tables.md"
 # Every figure is remade from the CSVs: replace the old ones only now that the
 # report succeeded, so none outlives its CSV and a failure loses nothing.

@@ -31,10 +31,10 @@ done
 # ... and through the report that makes docs/REPRODUCTION-TABLES.md and its figures.
 "$bin/clipformer" report --figures "$bin/figures" --out "$bin/tables.md" "$bin/results"
 grep -q "## The best ClipFormer setting per gamma" "$bin/tables.md" || { echo "report: no study table"; cat "$bin/tables.md"; exit 1; }
-# 2 studies x 2 sigma_r values x 4 figures x (PNG, SVG)
-figs=$(ls "$bin/figures" | grep -cE '^study-.*-(best|beta-accuracy|beta-snr|blocksnr)\.(png|svg)$' || true)
-[ "$figs" -eq 32 ] && [ -s "$bin/figures/study-mnist-sigma_r0.05-beta-snr.png" ] ||
-  { echo "report: $figs study figures, want 32"; ls "$bin/figures"; exit 1; }
+# 2 studies x 2 sigma_r values x 5 figures x (PNG, SVG)
+figs=$(ls "$bin/figures" | grep -cE '^study-.*-(best|beta-accuracy|beta-snr|blocksnr|gain)\.(png|svg)$' || true)
+[ "$figs" -eq 40 ] && [ -s "$bin/figures/study-mnist-sigma_r0.05-beta-snr.png" ] ||
+  { echo "report: $figs study figures, want 40"; ls "$bin/figures"; exit 1; }
 echo "report of the small study: $(grep -c '^| ' "$bin/tables.md") table rows, $figs figures"
 
 # The docker-compose end-to-end test, whenever a Docker engine answers.

@@ -2,11 +2,16 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/clipformer/clipformer/sim/crossbar"
+	"github.com/clipformer/clipformer/sim/dataset"
+	"github.com/clipformer/clipformer/sim/linalg"
 	"github.com/clipformer/clipformer/sim/vit"
 )
 
@@ -92,5 +97,78 @@ func BenchmarkReferencePathTiny(b *testing.B) {
 			}
 			b.ReportMetric(float64(8*b.N)/b.Elapsed().Seconds(), "images/s")
 		})
+	}
+}
+
+// BenchmarkFashionMNISTKernels evaluates the bundled Fashion-MNIST model with
+// write noise and ClipFormer (clipformer eval --gamma 3 --clip 2,0.25) on one
+// worker under the AVX2 + FMA kernels and under the CPU's best kernels,
+// alternating them within every iteration so that both see the same machine
+// load. It reports each level's images per second of wall time and per CPU
+// second (the per-core rate, steadier than wall time on a shared machine),
+// and avx2_vs_best: the AVX2 per-CPU-second rate over the best level's.
+func BenchmarkFashionMNISTKernels(b *testing.B) {
+	const images = 500
+	m, err := vit.Load(filepath.Join("..", "models", "vit-fashion-mnist.safetensors"), vit.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	test, err := dataset.Open("fashion-mnist", "test")
+	if errors.Is(err, dataset.ErrNotFound) {
+		b.Skipf("%v (Fashion-MNIST needs Debian's dataset-fashion-mnist or %s)", err, dataset.DataEnv)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	train, err := dataset.Open("fashion-mnist", "train")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	p := crossbar.Default()
+	kv, err := CalibrateKV(ctx, m, train, p.CalibrationImages, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := Setting{Profile: p, Gamma: 3, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.25}, Seed: 1}
+	mp, err := MapWeights(m, &s, Fast)
+	if err != nil {
+		b.Fatal(err)
+	}
+	best := linalg.Available()[len(linalg.Available())-1]
+	if best < linalg.LevelAVX2 {
+		b.Skip("this CPU lacks AVX2 and FMA")
+	}
+	levels := []linalg.Level{best, linalg.LevelAVX2}
+	if best == linalg.LevelAVX2 {
+		levels = levels[:1]
+	}
+	wall := map[linalg.Level]time.Duration{}
+	cpu := map[linalg.Level]time.Duration{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, l := range levels {
+			restore, err := linalg.UseKernels(l)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t0, c0 := time.Now(), processCPUTime()
+			if _, err := Evaluate(ctx, Request{Model: m, Data: test, Count: images, Setting: s, KV: kv, Mapped: mp, Workers: 1}); err != nil {
+				b.Fatal(err)
+			}
+			wall[l] += time.Since(t0)
+			cpu[l] += processCPUTime() - c0
+			restore()
+		}
+	}
+	n := float64(images * b.N)
+	for _, l := range levels {
+		b.ReportMetric(n/wall[l].Seconds(), l.String()+"_images/s")
+		if cpu[l] > 0 {
+			b.ReportMetric(n/cpu[l].Seconds(), l.String()+"_images/cpu-s")
+		}
+	}
+	if cpu[best] > 0 && cpu[linalg.LevelAVX2] > 0 {
+		b.ReportMetric(cpu[best].Seconds()/cpu[linalg.LevelAVX2].Seconds(), "avx2_vs_best")
 	}
 }

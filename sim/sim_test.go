@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -78,34 +79,7 @@ func TestShardingDoesNotChangeAnyBit(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := noisySetting(p)
-		whole, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 1, Batch: 23, Predictions: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		merged := &Result{}
-		for _, sh := range []struct{ start, count, workers, batch int }{{0, 5, 2, 3}, {5, 1, 1, 1}, {6, 10, 2, 4}, {16, 7, 3, 2}} {
-			r, err := Evaluate(ctx, Request{Model: m, Data: d, Start: sh.start, Count: sh.count, Setting: s, KV: kv, Workers: sh.workers, Batch: sh.batch, Predictions: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			merged.Merge(r)
-		}
-		if merged.Images != whole.Images || merged.Correct != whole.Correct {
-			t.Fatalf("sigma_r=%v: shards give %d/%d correct, one call %d/%d", sigmaR, merged.Correct, merged.Images, whole.Correct, whole.Images)
-		}
-		for i := range whole.Predictions {
-			a, b := whole.Predictions[i], merged.Predictions[i]
-			for j := range a.Logits {
-				if math.Float32bits(a.Logits[j]) != math.Float32bits(b.Logits[j]) {
-					t.Fatalf("sigma_r=%v image %d logit %d: one call %v, shards %v", sigmaR, i, j, a.Logits[j], b.Logits[j])
-				}
-			}
-		}
-		for b := range whole.Signal {
-			if whole.Signal[b] != merged.Signal[b] || whole.Noise[b] != merged.Noise[b] {
-				t.Fatalf("sigma_r=%v block %d: SNR sums differ between one call and shards", sigmaR, b)
-			}
-		}
+		whole := evaluateWholeAndSharded(t, m, d, s, kv)
 		// And the same point run twice is bit-identical; another trial is not.
 		again, _ := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 2, Batch: 5, Predictions: true})
 		if again.Noise[0] != whole.Noise[0] {
@@ -117,6 +91,59 @@ func TestShardingDoesNotChangeAnyBit(t *testing.T) {
 			t.Fatalf("sigma_r=%v: another trial gives the same noise sums", sigmaR)
 		}
 	}
+}
+
+// evaluateWholeAndSharded evaluates d's 23 images in one call (one worker,
+// one batch) and in uneven shards on other worker counts and batch sizes,
+// fails the test unless both give the same bits, and returns the one call's
+// result.
+func evaluateWholeAndSharded(t *testing.T, m *vit.Model, d *memData, s Setting, kv *KVScales) *Result {
+	t.Helper()
+	ctx := context.Background()
+	whole, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 1, Batch: 23, Predictions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := &Result{}
+	for _, sh := range []struct{ start, count, workers, batch int }{{0, 5, 2, 3}, {5, 1, 1, 1}, {6, 10, 2, 4}, {16, 7, 3, 2}} {
+		r, err := Evaluate(ctx, Request{Model: m, Data: d, Start: sh.start, Count: sh.count, Setting: s, KV: kv, Workers: sh.workers, Batch: sh.batch, Predictions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged.Merge(r)
+	}
+	if diff := resultsDiffer(whole, merged); diff != "" {
+		t.Fatalf("sigma_r=%v: one call and shards differ: %s", s.Profile.SigmaR, diff)
+	}
+	return whole
+}
+
+// resultsDiffer describes the first difference between two results' counts,
+// logit bits and SNR sums, or returns "".
+func resultsDiffer(a, b *Result) string {
+	if a.Images != b.Images || a.Correct != b.Correct {
+		return fmt.Sprintf("%d/%d correct against %d/%d", a.Correct, a.Images, b.Correct, b.Images)
+	}
+	if len(a.Predictions) != len(b.Predictions) {
+		return fmt.Sprintf("%d predictions against %d", len(a.Predictions), len(b.Predictions))
+	}
+	for i := range a.Predictions {
+		x, y := a.Predictions[i].Logits, b.Predictions[i].Logits
+		for j := range x {
+			if math.Float32bits(x[j]) != math.Float32bits(y[j]) {
+				return fmt.Sprintf("image %d logit %d: %v against %v", i, j, x[j], y[j])
+			}
+		}
+	}
+	if len(a.Signal) != len(b.Signal) {
+		return fmt.Sprintf("%d SNR blocks against %d", len(a.Signal), len(b.Signal))
+	}
+	for k := range a.Signal {
+		if a.Signal[k] != b.Signal[k] || a.Noise[k] != b.Noise[k] {
+			return fmt.Sprintf("block %d: SNR sums differ", k)
+		}
+	}
+	return ""
 }
 
 // More write noise means a noisier attention core: the SNR falls as gamma

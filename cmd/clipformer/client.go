@@ -100,6 +100,17 @@ func dialLeaderKnown(ctx context.Context, addr string, clientTLS *tls.Config) (*
 // clientCommand parses flags, dials and runs f.
 func clientCommand(ctx context.Context, name, usage string, args []string, stderr io.Writer, minArgs int,
 	extra func(fs *flag.FlagSet), f func(conn *clusterConn, args []string) error) error {
+	cf, rest, err := parseClientFlags(name, usage, args, stderr, minArgs, extra)
+	if err != nil {
+		return err
+	}
+	return cf.run(ctx, rest, f)
+}
+
+// parseClientFlags parses a client command's flags and checks that at
+// least minArgs positional arguments follow; it returns them.
+func parseClientFlags(name, usage string, args []string, stderr io.Writer, minArgs int,
+	extra func(fs *flag.FlagSet)) (*clientFlags, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -112,18 +123,23 @@ func clientCommand(ctx context.Context, name, usage string, args []string, stder
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if fs.NArg() < minArgs {
 		fs.Usage()
-		return fmt.Errorf("%s: missing argument", name)
+		return nil, nil, fmt.Errorf("%s: missing argument", name)
 	}
-	conn, err := cf.dial(ctx)
+	return &cf, fs.Args(), nil
+}
+
+// run dials and runs f with the connection.
+func (c *clientFlags) run(ctx context.Context, args []string, f func(conn *clusterConn, args []string) error) error {
+	conn, err := c.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return f(conn, fs.Args())
+	return f(conn, args)
 }
 
 func printSweep(w io.Writer, sw *cfpb.Sweep) {
@@ -365,11 +381,40 @@ func fetchResults(ctx context.Context, c cfpb.SweepsClient, id string) (*cfpb.Sw
 }
 
 func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var format, out string
-	return clientCommand(ctx, "results", "results [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "table", "table, best (the best ClipFormer setting per gamma), csv, jsonl or parquet")
-		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
-	}, func(conn *clusterConn, rest []string) error {
+	var format, out, compare, from string
+	var level float64
+	var race raceFlags
+	cf, rest, err := parseClientFlags("results", "results [flags] SWEEP_ID\n"+
+		"       clipformer results --compare SETTING [--from RUN_DIR | SWEEP_ID]\n       clipformer results --race --from RUN_DIR",
+		args, stderr, 0, func(fs *flag.FlagSet) {
+			fs.StringVar(&format, "format", "table", "table, best (the best ClipFormer setting per gamma), csv, jsonl or parquet")
+			fs.StringVar(&out, "out", "", "write to this file instead of standard output")
+			fs.StringVar(&compare, "compare", "", "print each setting's paired gain over this baseline setting (off, ALPHA,BETA) in its group")
+			fs.StringVar(&from, "from", "", "with --compare or --race: a `clipformer run` output folder (results.csv and shards.csv) instead of a sweep id")
+			fs.Float64Var(&level, "level", 0.95, "with --compare: the confidence level of the intervals; with --race: the race's")
+			race.register(fs)
+		})
+	if err != nil {
+		return err
+	}
+	switch {
+	case from != "" && compare == "" && !race.on:
+		return errors.New("results: --from needs --compare or --race")
+	case from != "" && len(rest) > 0:
+		return fmt.Errorf("results: give --from or a sweep id, not both (got %q)", rest[0])
+	case race.on && from == "":
+		return errors.New("results: --race replays a race on a run's per-shard results: give --from RUN_DIR")
+	case race.on:
+		return raceRun(stdout, from, level, race)
+	case from != "":
+		return compareRun(stdout, from, compare, level)
+	case len(rest) != 1:
+		return errors.New("results: want exactly one sweep id")
+	}
+	return cf.run(ctx, rest, func(conn *clusterConn, rest []string) error {
+		if compare != "" {
+			return compareSweep(ctx, stdout, stderr, conn, rest[0], compare, level)
+		}
 		_, rows, err := fetchRows(ctx, conn, rest[0])
 		if err != nil {
 			return err
@@ -398,7 +443,7 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var out, formats string
 	return clientCommand(ctx, "plot", "plot [flags] SWEEP_ID", args, stderr, 1, func(fs *flag.FlagSet) {
-		fs.StringVar(&out, "out", "", "file prefix (default: plots/SWEEP_ID); writes PREFIX-accuracy.EXT and PREFIX-snr.EXT")
+		fs.StringVar(&out, "out", "", "file prefix (default: plots/SWEEP_ID); writes PREFIX-accuracy.EXT and PREFIX-snr.EXT, or for a grid of more than 8 ClipFormer settings PREFIX-best, -beta-accuracy, -beta-snr, -blocksnr and -gain")
 		fs.StringVar(&formats, "format", "png,svg", "png, svg or both")
 	}, func(conn *clusterConn, rest []string) error {
 		sw, rows, err := fetchRows(ctx, conn, rest[0])
@@ -411,11 +456,7 @@ func runPlot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
-		title := sw.Spec.GetName()
-		if title == "" {
-			title = "sweep " + sw.Id
-		}
-		files, err := report.Plot(rows, title, out, splitList(formats))
+		files, err := report.PlotSweep(rows, report.FigureContext(sw.Spec, rows), out, splitList(formats))
 		if err != nil {
 			return err
 		}

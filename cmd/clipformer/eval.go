@@ -21,6 +21,7 @@ import (
 	"github.com/clipformer/clipformer/sim"
 	"github.com/clipformer/clipformer/sim/crossbar"
 	"github.com/clipformer/clipformer/sim/dataset"
+	"github.com/clipformer/clipformer/sim/linalg"
 	"github.com/clipformer/clipformer/sim/vit"
 )
 
@@ -463,7 +464,7 @@ func printReport(w io.Writer, r *evalReport, m *vit.Model) {
 		fmt.Fprintf(w, "           per image: %d cells written (untransformed %d), %d ADC conversions (untransformed %d)\n",
 			h.CellsWritten, h.CellsWrittenBase, h.Conversions, h.ConversionsBase)
 	}
-	fmt.Fprintf(w, "speed      %.1f images/s (%.1f s)\n", r.ImagesPerS, r.Elapsed)
+	fmt.Fprintf(w, "speed      %.1f images/s (%.1f s, %s kernels)\n", r.ImagesPerS, r.Elapsed, linalg.Kernels())
 }
 
 func joinF(v []float64, format string) string {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/clipformer/clipformer/internal/version"
+	"github.com/clipformer/clipformer/sim/linalg"
 )
 
 const usage = `clipformer: Vision Transformers on noisy memristive crossbars, with ClipFormer.
@@ -35,6 +36,8 @@ Usage:
   clipformer cancel|pause|resume ID    change a sweep's state (its owner or an admin)
   clipformer delete ID                 delete a finished sweep and its results (its owner or an admin)
   clipformer results ID                results as a table, --format csv|jsonl|parquet
+  clipformer results --compare off ID  each setting's paired gain over a baseline (--from RUN_DIR: over image blocks)
+  clipformer results --race --from DIR replay a paired race per gamma on a run's per-shard results
   clipformer plot ID                   accuracy and <SNR> versus gamma (PNG, SVG)
   clipformer status                    coordinators, leader and workers
   clipformer cluster status|add|remove administer the coordinators
@@ -70,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
+	}
+	if err := checkKernels(linalg.KernelsErr(), stderr); err != nil {
+		return err
 	}
 	switch args[0] {
 	case "eval":

@@ -614,3 +614,41 @@ func TestEvaluateTrialStreamsPredictionsInChunks(t *testing.T) {
 		t.Fatalf("chunked result %d/%d %v, whole %d/%d %v", r.Correct, r.Images, r.Noise, want.Correct, want.Images, want.Noise)
 	}
 }
+
+// `report --figures --specs` titles each figure with its spec's model and
+// granularity, and a spec it cannot read is an error naming it.
+func TestReportFiguresNameTheSpecsModel(t *testing.T) {
+	results, specs, figs := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, name := range []string{"table2-mnist", "calibration"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "docs", "results", name+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(results, name+".csv"), b, 0o644)
+		if b, err = os.ReadFile(filepath.Join("..", "..", "examples", name+".yaml")); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(specs, name+".yaml"), b, 0o644)
+	}
+	if _, _, err := runCmd(t, "report", "--figures", figs, "--specs", specs, results); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string][]string{
+		"table2-mnist-accuracy.svg": {"Top-1 accuracy against gamma", "vit-mnist on mnist", "granularity slice", "sigma_r 0"},
+		"calibration-accuracy.svg":  {"Top-1 accuracy against sigma_w", "vit-fashion-mnist on fashion-mnist", "granularity slice, value"},
+	} {
+		b, err := os.ReadFile(filepath.Join(figs, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s lacks %q", file, w)
+			}
+		}
+	}
+	os.WriteFile(filepath.Join(specs, "calibration.yaml"), []byte("grid: [\n"), 0o644)
+	if _, _, err := runCmd(t, "report", "--figures", figs, "--specs", specs, results); err == nil || !strings.Contains(err.Error(), "calibration.yaml") {
+		t.Fatalf("a bad spec gave %v, want an error naming calibration.yaml", err)
+	}
+}

@@ -195,8 +195,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		bar.update(s)
 	}
+	var shards []report.ShardRow
+	keep := func(k int, s *cfpb.Summary) { shards = append(shards, report.ShardOf(l, k, s)) }
 	sw, results, err := local.Run(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
-		Exec: exec, Progress: progress, Logger: logger})
+		Exec: exec, Progress: progress, Logger: logger, Shard: keep})
 	bar.finish()
 	if err != nil && !errors.Is(err, local.ErrShardsFailed) {
 		if ctx.Err() != nil {
@@ -216,7 +218,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	files, err := writeOutputs(*out, sw, spec, rows)
+	files, err := writeOutputs(*out, sw, spec, rows, shards)
 	if err != nil {
 		return err
 	}
@@ -232,16 +234,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return failed
 }
 
-// writeOutputs writes results.csv, results.jsonl and the plots into dir.
-func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []report.Row) ([]string, error) {
+// writeOutputs writes results.csv, results.jsonl, shards.csv (each done
+// shard's outcome, for `results --compare --from`) and the plots into dir.
+func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []report.Row, shards []report.ShardRow) ([]string, error) {
 	var files []string
-	for _, f := range []struct{ name, format string }{{"results.csv", "csv"}, {"results.jsonl", "jsonl"}} {
+	for _, f := range []struct{ name, format string }{{"results.csv", "csv"}, {"results.jsonl", "jsonl"}, {"shards.csv", "shards"}} {
 		p := filepath.Join(dir, f.name)
 		fh, err := os.Create(p)
 		if err != nil {
 			return nil, err
 		}
-		err = report.WriteFormat(fh, f.format, rows)
+		if f.format == "shards" {
+			err = report.WriteShards(fh, shards)
+		} else {
+			err = report.WriteFormat(fh, f.format, rows)
+		}
 		if cerr := fh.Close(); err == nil {
 			err = cerr
 		}
@@ -250,11 +257,7 @@ func writeOutputs(dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpec, rows []repor
 		}
 		files = append(files, p)
 	}
-	title := spec.Name
-	if title == "" {
-		title = "sweep " + sw.Id
-	}
-	plots, err := report.Plot(rows, title, filepath.Join(dir, "plot"), []string{"png", "svg"})
+	plots, err := report.PlotSweep(rows, report.FigureContext(spec, rows), filepath.Join(dir, "plot"), []string{"png", "svg"})
 	if err != nil {
 		return files, nil // nothing complete to plot: not an error of the run
 	}

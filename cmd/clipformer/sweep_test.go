@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/worker"
 )
 
@@ -73,6 +75,83 @@ func TestRunPrintsTableWritesResultsAndPlotsAndResumes(t *testing.T) {
 	}
 	if !strings.Contains(stderr2, "0 images evaluated") {
 		t.Errorf("the rerun evaluated images again: %s", stderr2)
+	}
+}
+
+// `run` writes each shard's outcome to shards.csv, and `results --compare
+// off --from` pairs every setting with "off" of its gamma over them: 4
+// image blocks x 2 trials, the gain equal to the two rows' accuracy
+// difference, the unpaired column sqrt(a^2 + b^2) of their +-95%.
+func TestResultsCompareFromARunPairsOverBlocksAndTrials(t *testing.T) {
+	spec := writeSpec(t, mnistShapedModel(t), "")
+	out := filepath.Join(t.TempDir(), "out")
+	if _, stderr, err := runCmd(t, "run", "--out", out, "--workers", "2", spec); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "shards.csv"))
+	if err != nil || strings.Count(string(b), "\n") != 1+4*2*4 {
+		t.Fatalf("shards.csv: %v; want a header and 32 shards:\n%s", err, b)
+	}
+	f, err := os.Open(filepath.Join(out, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := report.ReadCSV(f, "results.csv")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, stderr, err := runCmd(t, "results", "--compare", "off", "--from", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "paired +-95%") || !strings.Contains(lines[0], "unpaired +-95%") {
+		t.Fatalf("compare table: want a header and one row per gamma:\n%s", table)
+	}
+	for i, gamma := range []float64{0, 3} {
+		var off, on report.Row
+		for _, r := range rows {
+			if r.Gamma == gamma && r.ClipOn {
+				on = r
+			} else if r.Gamma == gamma {
+				off = r
+			}
+		}
+		cells := strings.Fields(lines[i+1])
+		// gamma, sigma_r, "alpha=2" "beta=0.25", off, "4" "x" "2", gain, paired,
+		// unpaired (table), unpaired (two-way), ratio, p
+		if len(cells) != 14 || cells[0] != fmt.Sprint(gamma) || cells[5]+cells[6]+cells[7] != "4x2" {
+			t.Fatalf("row %q: want gamma %g over 4 x 2 units", lines[i+1], gamma)
+		}
+		if want := fmt.Sprintf("%+.2f", on.Accuracy-off.Accuracy); cells[8] != want {
+			t.Errorf("gamma %g: gain %s, the rows' difference %s", gamma, cells[8], want)
+		}
+		if want := fmt.Sprintf("%.2f", math.Hypot(on.CI95, off.CI95)); cells[10] != want {
+			t.Errorf("gamma %g: unpaired %s, want %s from the rows' +-95%%", gamma, cells[10], want)
+		}
+	}
+	if _, _, err := runCmd(t, "results", "--compare", "1,1", "--from", out); err == nil || !strings.Contains(err.Error(), `no point has the ClipFormer setting "alpha=1 beta=1"`) {
+		t.Errorf("a baseline the sweep lacks: %v", err)
+	}
+	// --race replays a race per gamma over the same shards: rounds of one
+	// 10-image block in both trials, at most the 2 x 80 images of the grid.
+	race, stderr, err := runCmd(t, "results", "--race", "--race-block", "10", "--from", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines = strings.Split(strings.TrimSpace(race), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "full-grid best") {
+		t.Fatalf("race table: want a header and one row per gamma:\n%s", race)
+	}
+	for _, l := range lines[1:] {
+		cells := strings.Fields(l)
+		if len(cells) < 6 || cells[2] != "2" || !strings.Contains(l, " 160 ") {
+			t.Errorf("race row %q: want 2 settings of a 160-image full grid", l)
+		}
+	}
+	if _, _, err := runCmd(t, "results", "--race", "--race-block", "15", "--from", out); err == nil || !strings.Contains(err.Error(), "not a multiple") {
+		t.Errorf("--race-block 15 with 10-image shards: %v; want an error", err)
 	}
 }
 
@@ -199,6 +278,10 @@ func TestClusterCommandsOverMutualTLS(t *testing.T) {
 	}
 	if table := cmd([]string{"results"}, id); !strings.Contains(table, "alpha=2 beta=0.25") {
 		t.Fatalf("results table:\n%s", table)
+	}
+	// --compare over a cluster pairs over the trials the coordinator serves.
+	if cmp := cmd([]string{"results", "--compare", "off"}, id); strings.Count(cmp, "alpha=2 beta=0.25") != 2 || strings.Count(cmp, "1 x 2") != 2 {
+		t.Fatalf("results --compare off: want one row per gamma over 1 block x 2 trials:\n%s", cmp)
 	}
 	pq := filepath.Join(t.TempDir(), "r.parquet")
 	cmd([]string{"results", "--format", "parquet", "--out", pq}, id)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +75,11 @@ func fakeRun(_ context.Context, _ *cfpb.SweepSpec, w *cfpb.ShardWork, _ func(int
 // at once, up to half of it, and reports the completion rate around 1 %,
 // 10 % and 50 % done: per-shard costs that grow with the sweep show as a
 // falling rate. The "flat" metric is the lowest of the three over the
-// highest. One op is the whole run: -benchtime 1x.
+// highest. The process's CPU time per shard around each mark is reported
+// too: on a machine shared with other work the wall-clock rate moves with
+// the neighbours' load, while the CPU cost of a shard shows a growing
+// per-shard cost on its own ("cpuflat": the lowest over the highest). One
+// op is the whole run: -benchtime 1x.
 func BenchmarkThroughputMillionShardSweep(b *testing.B) {
 	shards := 1_000_000
 	spec, err := sweep.Parse("million.yaml", []byte(fmt.Sprintf(
@@ -85,13 +91,14 @@ func BenchmarkThroughputMillionShardSweep(b *testing.B) {
 	for range b.N {
 		type sample struct {
 			t    time.Time
+			cpu  time.Duration
 			done int64
 		}
 		var samples []sample
 		ctx, cancel := context.WithCancel(context.Background())
 		stopAt := int64(float64(shards) * (marks[len(marks)-1] + 0.005))
 		_, _, err := Run(ctx, spec, Options{StateDir: b.TempDir(), Workers: 16, Run: fakeRun, Progress: func(s *cfpb.Sweep) {
-			samples = append(samples, sample{time.Now(), s.Progress.Done})
+			samples = append(samples, sample{time.Now(), processCPU(b), s.Progress.Done})
 			if s.Progress.Done >= stopAt {
 				cancel()
 			}
@@ -101,7 +108,7 @@ func BenchmarkThroughputMillionShardSweep(b *testing.B) {
 			b.Fatal(err)
 		}
 		// The rate over the window of +-0.5 % of the sweep around each mark.
-		rate := func(mark float64) float64 {
+		rate := func(mark float64) (perSecond, cpuPerShard float64) {
 			lo, hi := int64(float64(shards)*(mark-0.005)), int64(float64(shards)*(mark+0.005))
 			var a, z *sample
 			for i := range samples {
@@ -116,17 +123,26 @@ func BenchmarkThroughputMillionShardSweep(b *testing.B) {
 			if a == nil || z == nil || z == a {
 				b.Fatalf("no progress samples around %.0f %%", 100*mark)
 			}
-			return float64(z.done-a.done) / z.t.Sub(a.t).Seconds()
+			n := float64(z.done - a.done)
+			return n / z.t.Sub(a.t).Seconds(), float64((z.cpu - a.cpu).Microseconds()) / n
 		}
-		lowest, highest := 0.0, 0.0
+		var rates, costs []float64
 		for _, m := range marks {
-			r := rate(m)
+			r, c := rate(m)
 			b.ReportMetric(r, fmt.Sprintf("shards/s@%g%%", 100*m))
-			if lowest == 0 || r < lowest {
-				lowest = r
-			}
-			highest = max(highest, r)
+			b.ReportMetric(c, fmt.Sprintf("cpu-us/shard@%g%%", 100*m))
+			rates, costs = append(rates, r), append(costs, c)
 		}
-		b.ReportMetric(lowest/highest, "flat")
+		b.ReportMetric(slices.Min(rates)/slices.Max(rates), "flat")
+		b.ReportMetric(slices.Min(costs)/slices.Max(costs), "cpuflat")
 	}
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

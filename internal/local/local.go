@@ -65,6 +65,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// LeaseTTL and HeartbeatInterval override the cluster defaults.
 	LeaseTTL, HeartbeatInterval time.Duration
+	// Shard, when set, receives every done shard's index and committed
+	// summary once the sweep has ended (per-shard results for paired
+	// comparisons; the aggregate merges them away).
+	Shard func(k int, s *cfpb.Summary)
 }
 
 // Run submits spec (or resumes the same spec found in StateDir), waits for
@@ -201,6 +205,11 @@ func Run(ctx context.Context, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, [
 	if err != nil {
 		return sw, nil, err
 	}
+	if opt.Shard != nil {
+		if err := eachDoneShard(node, sw, opt.Shard); err != nil {
+			return sw, nil, err
+		}
+	}
 	if sw.Progress.Failed > 0 {
 		return sw, results, failures(node, sw)
 	}
@@ -218,4 +227,18 @@ func failures(node *coordinator.Node, sw *cfpb.Sweep) error {
 		}
 	}
 	return fmt.Errorf("%w: %d of %d", ErrShardsFailed, sw.Progress.Failed, sw.Shards)
+}
+
+// eachDoneShard hands f every done shard of the sweep, in shard order.
+func eachDoneShard(node *coordinator.Node, sw *cfpb.Sweep, f func(int, *cfpb.Summary)) error {
+	for k := int32(0); k < sw.Shards; k++ {
+		sh, err := node.State().Shard(sw.Id, k)
+		if err != nil {
+			return err
+		}
+		if sh.State == cfpb.ShardState_SHARD_STATE_DONE {
+			f(int(k), sh.GetResult().GetSummary())
+		}
+	}
+	return nil
 }

@@ -104,25 +104,7 @@ func WriteGainGrids(w io.Writer, rows []Row, best []Best) {
 		if b.Off == nil || b.Clip == nil {
 			continue
 		}
-		cell := map[[2]float64]float64{}
-		var alphas, betas []float64
-		seenA, seenB := map[float64]bool{}, map[float64]bool{}
-		for i := range rows {
-			r := &rows[i]
-			if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || keys[i] != b.Others {
-				continue
-			}
-			cell[[2]float64{r.Alpha, r.Beta}] = r.Accuracy - b.Off.Accuracy
-			if !seenA[r.Alpha] {
-				seenA[r.Alpha] = true
-				alphas = append(alphas, r.Alpha)
-			}
-			if !seenB[r.Beta] {
-				seenB[r.Beta] = true
-				betas = append(betas, r.Beta)
-			}
-		}
-		sort.Float64s(alphas)
+		cell, alphas, betas := gainCells(rows, keys, b)
 		sort.Sort(sort.Reverse(sort.Float64Slice(betas)))
 		title := fmt.Sprintf("gamma %g", b.Gamma)
 		if b.Others != "" {

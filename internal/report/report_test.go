@@ -15,6 +15,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/clipformer/clipformer/internal/figure"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/sim/cost"
@@ -109,7 +110,7 @@ func TestFormatsCarryTheSameRows(t *testing.T) {
 func TestPlotWritesPNGAndSVG(t *testing.T) {
 	s, res := results(t)
 	prefix := filepath.Join(t.TempDir(), "p")
-	files, err := Plot(Rows("sw", s, res), "test", prefix, []string{"png", "svg"})
+	files, err := Plot(Rows("sw", s, res), figure.Context{Model: "test"}, prefix, []string{"png", "svg"})
 	if err != nil || len(files) != 4 {
 		t.Fatalf("%v %v", files, err)
 	}
@@ -239,7 +240,7 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 		}
 	}
 	prefix := filepath.Join(t.TempDir(), "study-x")
-	files, err := PlotStudy(rows, "study-x", prefix, []string{"png"})
+	files, err := PlotStudy(rows, figure.Context{}, prefix, []string{"png"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,13 +252,13 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 		names = append(names, filepath.Base(f))
 	}
 	want := []string{
-		"study-x-sigma_r0-best.png", "study-x-sigma_r0-beta-accuracy.png", "study-x-sigma_r0-beta-snr.png", "study-x-sigma_r0-blocksnr.png",
-		"study-x-sigma_r0.05-best.png", "study-x-sigma_r0.05-beta-accuracy.png", "study-x-sigma_r0.05-beta-snr.png", "study-x-sigma_r0.05-blocksnr.png",
+		"study-x-sigma_r0-best.png", "study-x-sigma_r0-beta-accuracy.png", "study-x-sigma_r0-beta-snr.png", "study-x-sigma_r0-blocksnr.png", "study-x-sigma_r0-gain.png",
+		"study-x-sigma_r0.05-best.png", "study-x-sigma_r0.05-beta-accuracy.png", "study-x-sigma_r0.05-beta-snr.png", "study-x-sigma_r0.05-blocksnr.png", "study-x-sigma_r0.05-gain.png",
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("files %v, want %v", names, want)
 	}
-	if _, err := PlotStudy(rows[:0], "empty", prefix, []string{"png"}); err == nil {
+	if _, err := PlotStudy(rows[:0], figure.Context{}, prefix, []string{"png"}); err == nil {
 		t.Fatal("no rows: want an error")
 	}
 
@@ -270,7 +271,7 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 			one = append(one, r)
 		}
 	}
-	files, err = PlotStudy(one, "study-y", filepath.Join(t.TempDir(), "study-y"), []string{"png"})
+	files, err = PlotStudy(one, figure.Context{}, filepath.Join(t.TempDir(), "study-y"), []string{"png"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestPlotStudyWritesFiguresPerOtherAxis(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	if want := []string{"study-y-best.png", "study-y-beta-accuracy.png", "study-y-beta-snr.png", "study-y-blocksnr.png"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"study-y-best.png", "study-y-beta-accuracy.png", "study-y-beta-snr.png", "study-y-blocksnr.png", "study-y-gain.png"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("files %v, want %v", names, want)
 	}
 }

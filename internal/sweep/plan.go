@@ -116,6 +116,8 @@ type Layout struct {
 	Chunk  int   // images per shard
 	Chunks int   // image ranges per (point, trial)
 	order  []int // dispatch position -> point index
+	// position is order's inverse: point index -> dispatch position.
+	position []int
 }
 
 // NewLayout lays out a validated spec.
@@ -140,6 +142,10 @@ func NewLayout(s *cfpb.SweepSpec) (*Layout, error) {
 	l := &Layout{Points: points, Trials: int(s.Trials), Images: images, Chunk: int(s.ImagesPerShard)}
 	l.Chunks = (images + l.Chunk - 1) / l.Chunk
 	l.order = bitReversalOrder(len(points))
+	l.position = make([]int, len(points))
+	for pos, pt := range l.order {
+		l.position[pt] = pos
+	}
 	return l, nil
 }
 

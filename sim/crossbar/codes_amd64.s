@@ -66,3 +66,59 @@ noclip:
 done:
 	VZEROUPPER
 	RET
+
+// func codesAVX2(dst *int32, src *float32, n int, c *coder)
+//
+// codesAVX512's steps in four float64 lanes, for n a multiple of 4 (the
+// caller codes the rest with the scalar coder).
+TEXT ·codesAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ c+24(FP), R8
+	VBROADCASTSD 0(R8), Y8   // inv
+	VBROADCASTSD 8(R8), Y9   // gmin
+	VBROADCASTSD 16(R8), Y10 // span
+	VBROADCASTSD 24(R8), Y11 // shift
+	VBROADCASTSD 32(R8), Y12 // cap
+	VBROADCASTSD 40(R8), Y13 // toCode
+	MOVBLZX 49(R8), R9       // clip
+	MOVQ $0x7fffffffffffffff, AX
+	MOVQ AX, X14
+	VPBROADCASTQ X14, Y14    // |.| mask
+	MOVQ $0x3ff0000000000000, AX
+	MOVQ AX, X15
+	VPBROADCASTQ X15, Y15    // 1.0
+	MOVQ $0x3fe0000000000000, AX
+	MOVQ AX, X7
+	VPBROADCASTQ X7, Y7      // 0.5
+
+loop2:
+	CMPQ CX, $4
+	JL   done2
+	VCVTPS2PD (SI), Y0
+	VANDPD Y14, Y0, Y0  // |x|
+	VMULPD Y8, Y0, Y0   // u = |x| inv
+	VMINPD Y15, Y0, Y0  // min(u, 1)
+	VMULPD Y0, Y10, Y1  // span u
+	VADDPD Y1, Y9, Y1   // g = gmin + span u
+	TESTQ R9, R9
+	JZ    noclip2
+	VSUBPD Y11, Y1, Y1  // g - shift
+	VMAXPD Y9, Y1, Y1   // max(., gmin)
+	VMINPD Y12, Y1, Y1  // min(., cap)
+
+noclip2:
+	VSUBPD Y9, Y1, Y1   // g - gmin
+	VMULPD Y13, Y1, Y1  // * toCode
+	VADDPD Y7, Y1, Y1   // + 0.5
+	VCVTTPD2DQY Y1, X2  // truncate
+	VMOVDQU X2, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JMP  loop2
+
+done2:
+	VZEROUPPER
+	RET

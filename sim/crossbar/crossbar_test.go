@@ -484,11 +484,26 @@ func TestBranchFreeMinMaxMatchComparisons(t *testing.T) {
 	}
 }
 
-// The vectorised code computation gives exactly the scalar coder's codes.
+// The vectorised code computation gives exactly the scalar coder's codes,
+// under every kernel level this CPU has (AVX-512, AVX2, pure Go).
 func TestVectorCodesEqualScalarCodes(t *testing.T) {
-	if !linalg.AVX512() {
-		t.Skip("this CPU lacks AVX-512, so codes runs the scalar coder and there is nothing to compare")
+	levels := linalg.Available()
+	if len(levels) == 1 {
+		t.Skip("this CPU has no vector kernels, so codes runs the scalar coder and there is nothing to compare")
 	}
+	for _, l := range levels {
+		t.Run(l.String(), func(t *testing.T) {
+			restore, err := linalg.UseKernels(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
+			testCodesEqualScalarCodes(t)
+		})
+	}
+}
+
+func testCodesEqualScalarCodes(t *testing.T) {
 	p := Default()
 	r := rand.New(rand.NewPCG(9, 9))
 	src := make([]float32, 1003)
@@ -496,17 +511,18 @@ func TestVectorCodesEqualScalarCodes(t *testing.T) {
 		src[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(6)-3)))
 	}
 	src[0], src[1], src[2] = 0, float32(math.Copysign(0, -1)), 1e30
+	src[3], src[4], src[5] = float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())
 	for _, clip := range []ClipFormer{{}, {true, 2, 0.25}, {true, 1, 1}, {true, 5, 0.011}} {
 		for _, s := range []float64{1e-3, 0.7, 3, 1e4} {
 			cd := newCoder(&p, s, clip)
 			got := make([]int32, len(src))
 			want := make([]int32, len(src))
-			for _, n := range []int{len(src), 1, 7, 8, 9} {
+			for _, n := range []int{len(src), 1, 3, 4, 5, 7, 8, 9} {
 				cd.codes(got[:n], src[:n])
 				cd.codesGo(want[:n], src[:n])
 				for i := 0; i < n; i++ {
 					if got[i] != want[i] {
-						t.Fatalf("%v scale %v x=%v: vector code %d, scalar %d", clip, s, src[i], got[i], want[i])
+						t.Fatalf("%s: %v scale %v x=%v: vector code %d, scalar %d", linalg.Kernels(), clip, s, src[i], got[i], want[i])
 					}
 				}
 			}

@@ -41,9 +41,15 @@ func SoftmaxRows(x []float32, rows, n int, scale float32) {
 
 // GELU applies the exact (erf) GELU in place: x <- x/2 (1 + erf(x/sqrt 2)).
 func GELU(x []float32) {
-	if hasAVX512 && len(x) > 0 {
-		geluAVX512(&x[0], len(x))
-		return
+	if len(x) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			geluAVX512(&x[0], len(x))
+			return
+		case LevelAVX2:
+			geluAVX2(&x[0], len(x))
+			return
+		}
 	}
 	geluGo(x)
 }
@@ -57,9 +63,15 @@ func geluGo(x []float32) {
 
 // expShifted sets x[j] = Exp32((x[j] - mx) * scale).
 func expShifted(x []float32, mx, scale float32) {
-	if hasAVX512 && len(x) > 0 {
-		expShiftedAVX512(&x[0], len(x), mx, scale)
-		return
+	if len(x) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			expShiftedAVX512(&x[0], len(x), mx, scale)
+			return
+		case LevelAVX2:
+			expShiftedAVX2(&x[0], len(x), mx, scale)
+			return
+		}
 	}
 	expShiftedGo(x, mx, scale)
 }
@@ -86,7 +98,7 @@ func AddBias(x []float32, rows, n int, b []float32) {
 //
 // Every step is an explicitly rounded float32 operation (the conversions stop
 // the compiler from fusing multiply-adds), so the AVX-512 version, which runs
-// the same steps, gives the same bits.
+// the same steps, gives the same bits, as does the AVX2 one.
 func Exp32(x float32) float32 {
 	const (
 		hi    = 88.7228

@@ -42,15 +42,14 @@ func MatMul(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 	_ = a[(m-1)*lda+k-1]
 	_ = b[(k-1)*ldb+n-1]
 	_ = c[(m-1)*ldc+n-1]
-	if hasAVX512 {
+	switch Kernels() {
+	case LevelAVX512:
 		matMulAsm(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
-		return
-	}
-	if hasFMA {
+	case LevelAVX2:
 		matMulFMA(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
-		return
+	default:
+		matMulGo(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
 	}
-	matMulGo(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
 }
 
 // matMulGo is MatMul in pure Go, 4 x 4 register blocks.

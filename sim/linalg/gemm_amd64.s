@@ -265,3 +265,90 @@ store1f:
 	VMASKMOVPS Y1, Y13, 32(DX)
 	VZEROUPPER
 	RET
+
+// ROW6(aptr, bcast, accLo, accHi): one row of kern6x16fma's step.
+#define ROW6(aptr, bcast, accLo, accHi) \
+	VBROADCASTSS aptr, bcast \
+	VFMADD231PS Y12, bcast, accLo \
+	VFMADD231PS Y13, bcast, accHi
+
+// func kern6x16fma(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accumulate bool)
+//
+// c[0:6, 0:16] (=|+=) a[0:6, 0:k] b[0:k, 0:16], all 16 columns: twelve
+// accumulators (Y0..Y11), the b row in Y12 and Y13, broadcasts alternating in
+// Y14 and Y15. Rows 0..2 of a are addressed from SI, rows 3..5 from R12.
+TEXT ·kern6x16fma(SB), NOSPLIT, $0-57
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R10
+	MOVBLZX accumulate+56(FP), R11
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	LEAQ (SI)(R8*2), R12
+	ADDQ R8, R12
+	LEAQ (DX)(R10*2), BX
+	ADDQ R10, BX
+	TESTQ R11, R11
+	JNZ   load6
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP   loop6
+
+load6:
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS (DX)(R10*1), Y2
+	VMOVUPS 32(DX)(R10*1), Y3
+	VMOVUPS (DX)(R10*2), Y4
+	VMOVUPS 32(DX)(R10*2), Y5
+	VMOVUPS (BX), Y6
+	VMOVUPS 32(BX), Y7
+	VMOVUPS (BX)(R10*1), Y8
+	VMOVUPS 32(BX)(R10*1), Y9
+	VMOVUPS (BX)(R10*2), Y10
+	VMOVUPS 32(BX)(R10*2), Y11
+
+loop6:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	ROW6((SI), Y14, Y0, Y1)
+	ROW6((SI)(R8*1), Y15, Y2, Y3)
+	ROW6((SI)(R8*2), Y14, Y4, Y5)
+	ROW6((R12), Y15, Y6, Y7)
+	ROW6((R12)(R8*1), Y14, Y8, Y9)
+	ROW6((R12)(R8*2), Y15, Y10, Y11)
+	ADDQ $4, SI
+	ADDQ $4, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loop6
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(R10*1)
+	VMOVUPS Y3, 32(DX)(R10*1)
+	VMOVUPS Y4, (DX)(R10*2)
+	VMOVUPS Y5, 32(DX)(R10*2)
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	VMOVUPS Y8, (BX)(R10*1)
+	VMOVUPS Y9, 32(BX)(R10*1)
+	VMOVUPS Y10, (BX)(R10*2)
+	VMOVUPS Y11, 32(BX)(R10*2)
+	VZEROUPPER
+	RET

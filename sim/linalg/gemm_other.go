@@ -7,9 +7,6 @@ const (
 	hasFMA    = false
 )
 
-// AVX512 reports whether this package's AVX-512 kernels run on this CPU.
-func AVX512() bool { return false }
-
 func matMulFMA(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	panic("linalg: no assembly kernels on this architecture")
 }
@@ -29,3 +26,15 @@ func scaleAVX512(x *float32, n int, s float32) { panic("linalg: no assembly kern
 func addAVX512(dst, x *float32, n int)         { panic("linalg: no assembly kernels") }
 
 func roundScaleAVX512(dst, x *float32, n int, k, unit float32) { panic("linalg: no assembly kernels") }
+
+func expShiftedAVX2(x *float32, n int, mx, scale float32) { panic("linalg: no assembly kernels") }
+
+func geluAVX2(x *float32, n int) { panic("linalg: no assembly kernels") }
+
+func maxAVX2(x *float32, n int) float32      { panic("linalg: no assembly kernels") }
+func maxAbsAVX2(x *float32, n int) float32   { panic("linalg: no assembly kernels") }
+func sum16AVX2(x *float32, n int) float32    { panic("linalg: no assembly kernels") }
+func scaleAVX2(x *float32, n int, s float32) { panic("linalg: no assembly kernels") }
+func addAVX2(dst, x *float32, n int)         { panic("linalg: no assembly kernels") }
+
+func roundScaleAVX2(dst, x *float32, n int, k, unit float32) { panic("linalg: no assembly kernels") }

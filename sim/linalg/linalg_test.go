@@ -70,7 +70,7 @@ func TestAssemblyAndGoKernelsGiveTheSameBits(t *testing.T) {
 // bit for bit, on strided operands of awkward shapes.
 func testKernelGivesGoBits(t *testing.T, kernel func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool)) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {4, 16, 5}, {6, 15, 9}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}} {
+	for _, tc := range []struct{ m, n, k int }{{1, 1, 1}, {4, 32, 3}, {5, 33, 17}, {7, 31, 64}, {4, 16, 5}, {6, 15, 9}, {197, 197, 64}, {17, 384, 128}, {3, 70, 1}, {9, 100, 257}, {6, 16, 5}, {12, 32, 7}, {11, 48, 3}, {18, 160, 40}, {23, 47, 12}} {
 		for _, acc := range []bool{false, true} {
 			// Strided operands: lda, ldb, ldc larger than the rows.
 			lda, ldb, ldc := tc.k+3, tc.n+5, tc.n+7
@@ -164,37 +164,76 @@ func TestSoftmaxRowsSumToOne(t *testing.T) {
 	}
 }
 
-// The AVX-512 exp and GELU run the same rounded float32 steps as the Go
-// functions and give the same bits, edge cases included.
+// vectorKernels are the assembly versions of the elementwise and reduction
+// kernels, each with the CPU feature it needs.
+var vectorKernels = []struct {
+	name             string
+	on               bool
+	exp              func(x *float32, n int, mx, scale float32)
+	gelu             func(x *float32, n int)
+	max, maxAbs, sum func(x *float32, n int) float32
+	scale            func(x *float32, n int, s float32)
+	add              func(dst, x *float32, n int)
+	roundScale       func(dst, x *float32, n int, k, unit float32)
+}{
+	{"AVX-512", hasAVX512, expShiftedAVX512, geluAVX512, maxAVX512, maxAbsAVX512, sum16AVX512, scaleAVX512, addAVX512, roundScaleAVX512},
+	{"AVX2", hasFMA, expShiftedAVX2, geluAVX2, maxAVX2, maxAbsAVX2, sum16AVX2, scaleAVX2, addAVX2, roundScaleAVX2},
+}
+
+// sameBits reports whether a and b have the same bits, or are both NaN (a
+// NaN's payload is not part of any result the simulator reports).
+func sameBits(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+}
+
+// edgeValues are inputs at the edges of the kernels' ranges and of float32.
+var edgeValues = []float32{0, float32(math.Copysign(0, -1)), 88.7, 88.8, -87.3, -87.4, -200, 200, 4, -4, 1e-30, -1e-30,
+	float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32, 1e-45, -1e-45}
+
+// The vector exp and GELU run the same rounded float32 steps as the Go
+// functions and give the same bits, edge cases and tails included.
 func TestVectorExpAndGELUGiveTheSameBits(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("this CPU lacks AVX-512, so the vector kernels cannot run here; the Go versions run in the other tests")
-	}
 	r := rand.New(rand.NewPCG(11, 12))
 	var x []float32
 	for i := 0; i < 100003; i++ {
 		x = append(x, float32(r.NormFloat64()*float64([]float32{0.5, 3, 30, 100}[i%4])))
 	}
-	x = append(x, 0, -0, 88.7, 88.8, -87.3, -87.4, -200, 200, 4, -4, 1e-30, -1e-30)
-	for _, n := range []int{len(x), 1, 15, 16, 17} {
-		a := append([]float32(nil), x[:n]...)
-		b := append([]float32(nil), x[:n]...)
-		expShiftedAVX512(&a[0], n, 0.25, 1.5)
-		expShiftedGo(b, 0.25, 1.5)
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("exp of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+	x = append(edgeValues, x...)
+	for _, vk := range vectorKernels {
+		t.Run(vk.name, func(t *testing.T) {
+			if !vk.on {
+				t.Skipf("this CPU lacks %s, so its kernels cannot run here; the Go versions run in the other tests", vk.name)
 			}
-		}
-		a = append(a[:0], x[:n]...)
-		b = append(b[:0], x[:n]...)
-		geluAVX512(&a[0], n)
-		geluGo(b)
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("GELU of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+			for _, n := range []int{len(x), 1, 7, 8, 9, 15, 16, 17, 19, 33} {
+				a := append([]float32(nil), x[:n]...)
+				b := append([]float32(nil), x[:n]...)
+				vk.exp(&a[0], n, 0.25, 1.5)
+				expShiftedGo(b, 0.25, 1.5)
+				for i := range a {
+					if !sameBits(a[i], b[i]) {
+						t.Fatalf("n=%d: exp of %v: %s %v, Go %v", n, x[i], vk.name, a[i], b[i])
+					}
+				}
+				a = append(a[:0], x[:n]...)
+				b = append(b[:0], x[:n]...)
+				vk.gelu(&a[0], n)
+				geluGo(b)
+				for i := range a {
+					if !sameBits(a[i], b[i]) {
+						t.Fatalf("n=%d: GELU of %v: %s %v, Go %v", n, x[i], vk.name, a[i], b[i])
+					}
+				}
 			}
-		}
+			// Elements past n stay untouched.
+			buf := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+			vk.exp(&buf[0], 3, 0, 1)
+			vk.gelu(&buf[3], 3)
+			for i := 6; i < len(buf); i++ {
+				if buf[i] != float32(i+1) {
+					t.Fatalf("%s wrote past n: %v", vk.name, buf)
+				}
+			}
+		})
 	}
 }
 
@@ -251,57 +290,87 @@ func TestFMA32RoundsOnce(t *testing.T) {
 	t.Logf("%d cases where rounding through float64 alone is wrong, all handled", found)
 }
 
-// The AVX-512 reductions give the pure-Go versions' bits: Sum in its
-// canonical lane order, Max and MaxAbs exactly, Scale and Add elementwise.
+// The vector reductions give the pure-Go versions' bits: Sum in its
+// canonical lane order, Max and MaxAbs exactly (NaNs passed over, a zero
+// maximum as +0), Scale, Add and RoundScale elementwise; on every length
+// from 1 to 70 (every tail of both lane widths) and on edge values.
 func TestVectorReductionsGiveTheSameBits(t *testing.T) {
-	if !hasAVX512 {
-		t.Skip("this CPU lacks AVX-512, so the vector kernels cannot run here; the Go versions run in the other tests")
+	for _, vk := range vectorKernels {
+		t.Run(vk.name, func(t *testing.T) {
+			if !vk.on {
+				t.Skipf("this CPU lacks %s, so its kernels cannot run here; the Go versions run in the other tests", vk.name)
+			}
+			testReductionsGiveGoBits(t, vk.name, vk.max, vk.maxAbs, vk.sum, vk.scale, vk.add, vk.roundScale)
+		})
 	}
+}
+
+func testReductionsGiveGoBits(t *testing.T, name string, maxF, maxAbsF, sumF func(x *float32, n int) float32,
+	scaleF func(x *float32, n int, s float32), addF func(dst, x *float32, n int), roundScaleF func(dst, x *float32, n int, k, unit float32)) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, n := range []int{1, 2, 15, 16, 17, 31, 33, 197, 1000} {
-		x := randSlice(r, n)
+	var inputs [][]float32
+	for n := 1; n <= 70; n++ {
+		inputs = append(inputs, randSlice(r, n))
+	}
+	for _, n := range []int{197, 1000} {
+		inputs = append(inputs, randSlice(r, n))
+	}
+	for _, x := range inputs[:len(inputs):len(inputs)] {
 		for i := range x {
 			x[i] *= float32(math.Pow(10, float64(r.IntN(12)-6)))
 		}
-		if a, b := sum16AVX512(&x[0], n), sum16Go(x); math.Float32bits(a) != math.Float32bits(b) {
-			t.Fatalf("n=%d: Sum AVX-512 %v, Go %v", n, a, b)
+		// The same values with edge values spread through them.
+		y := append([]float32(nil), x...)
+		for i := range y {
+			if r.IntN(4) == 0 {
+				y[i] = edgeValues[r.IntN(len(edgeValues))]
+			}
 		}
-		var m, ma float32 = float32(math.Inf(-1)), 0
-		for _, v := range x {
-			m = max(m, v)
-			ma = max(ma, float32(math.Abs(float64(v))))
+		inputs = append(inputs, y)
+	}
+	// Zeros of both signs as the maximum, and nothing but NaN.
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	inputs = append(inputs, []float32{negZero}, []float32{negZero, 0, -1}, []float32{-3, 0, negZero, -5, negZero, -1, -2, -7, negZero},
+		[]float32{-5, -3, -4}, []float32{nan, -2, nan}, []float32{nan})
+	for _, x := range inputs {
+		n := len(x)
+		if a, b := sumF(&x[0], n), sum16Go(x); !sameBits(a, b) {
+			t.Fatalf("n=%d: Sum %s %v, Go %v", n, name, a, b)
 		}
-		if got := maxAVX512(&x[0], n); got != m {
-			t.Fatalf("n=%d: Max %v, want %v", n, got, m)
+		if a, b := maxF(&x[0], n), maxGo(x); !sameBits(a, b) {
+			t.Fatalf("%v: Max %s %v, Go %v", x, name, a, b)
 		}
-		if got := maxAbsAVX512(&x[0], n); got != ma {
-			t.Fatalf("n=%d: MaxAbs %v, want %v", n, got, ma)
+		if a, b := maxAbsF(&x[0], n), maxAbsGo(x); !sameBits(a, b) {
+			t.Fatalf("%v: MaxAbs %s %v, Go %v", x, name, a, b)
 		}
-		y := randSlice(r, n)
-		a := append([]float32(nil), x...)
-		addAVX512(&a[0], &y[0], n)
-		scaleAVX512(&a[0], n, 0.37)
+		y := randSlice(r, n+1)
+		a, b := append([]float32(nil), x...), append([]float32(nil), x...)
+		a, b = append(a, 42), append(b, 42) // past n: must stay untouched
+		addF(&a[0], &y[0], n)
+		scaleF(&a[0], n, 0.37)
+		addGo(b[:n], y)
+		scaleGo(b[:n], 0.37)
 		for i := range a {
-			if want := (x[i] + y[i]) * 0.37; a[i] != want {
-				t.Fatalf("n=%d: Add then Scale element %d = %v, want %v", n, i, a[i], want)
+			if !sameBits(a[i], b[i]) {
+				t.Fatalf("n=%d: Add then Scale element %d: %s %v, Go %v", n, i, name, a[i], b[i])
 			}
 		}
 	}
-	for _, n := range []int{1, 16, 17, 300} {
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 300} {
 		x := randSlice(r, n)
 		x[0] = 0.5 / 37 // an exact tie at k = 37 (within float32 rounding)
-		a, b := make([]float32, n), make([]float32, n)
-		roundScaleAVX512(&a[0], &x[0], n, 37, 0.25)
-		roundScaleGo(b, x, 37, 0.25)
+		if n > 1 {
+			x[1] = -0.001 // rounds to -0, which both give as +0
+		}
+		a, b := make([]float32, n+1), make([]float32, n+1)
+		a[n], b[n] = 42, 42 // past n: must stay untouched
+		roundScaleF(&a[0], &x[0], n, 37, 0.25)
+		roundScaleGo(b[:n], x, 37, 0.25)
 		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) || a[i] != float32(math.RoundToEven(float64(x[i]*37)))*0.25 {
-				t.Fatalf("RoundScale of %v: AVX-512 %v, Go %v", x[i], a[i], b[i])
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) || (i < n && a[i] != float32(math.RoundToEven(float64(x[i]*37)))*0.25) {
+				t.Fatalf("n=%d: RoundScale element %d: %s %v, Go %v", n, i, name, a[i], b[i])
 			}
 		}
-	}
-	// Negative-only input: Max must not report a masked-off lane's value.
-	neg := []float32{-5, -3, -4}
-	if got := Max(neg); got != -3 {
-		t.Fatalf("Max(%v) = %v", neg, got)
 	}
 }

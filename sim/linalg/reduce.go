@@ -2,25 +2,46 @@ package linalg
 
 import "math"
 
-// Max returns the largest element of x (len >= 1, no NaN).
+// Max returns the largest element of x (len >= 1), passing over NaNs (-Inf
+// when x holds nothing else); a zero maximum is returned as +0, whichever
+// zeros x holds, so that every kernel gives the same bits.
 func Max(x []float32) float32 {
-	if hasAVX512 {
+	switch Kernels() {
+	case LevelAVX512:
 		return maxAVX512(&x[0], len(x))
+	case LevelAVX2:
+		return maxAVX2(&x[0], len(x))
 	}
+	return maxGo(x)
+}
+
+func maxGo(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		if v > m {
 			m = v
 		}
 	}
+	if m == 0 {
+		return 0
+	}
 	return m
 }
 
-// MaxAbs returns max |x| (0 for an empty x).
+// MaxAbs returns max |x| (0 for an empty x), passing over NaNs.
 func MaxAbs(x []float32) float32 {
-	if hasAVX512 && len(x) > 0 {
-		return maxAbsAVX512(&x[0], len(x))
+	if len(x) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			return maxAbsAVX512(&x[0], len(x))
+		case LevelAVX2:
+			return maxAbsAVX2(&x[0], len(x))
+		}
 	}
+	return maxAbsGo(x)
+}
+
+func maxAbsGo(x []float32) float32 {
 	var m float32
 	for _, v := range x {
 		if a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)); a > m {
@@ -32,10 +53,15 @@ func MaxAbs(x []float32) float32 {
 
 // Sum adds x in the canonical order: sixteen lanes, lane l adding x[l],
 // x[l+16], ... in turn, then combined as l + (l+8), + (l+4), + (l+2),
-// + (l+1). The AVX-512 version runs the same additions.
+// + (l+1). The AVX-512 and AVX2 versions run the same additions.
 func Sum(x []float32) float32 {
-	if hasAVX512 && len(x) > 0 {
-		return sum16AVX512(&x[0], len(x))
+	if len(x) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			return sum16AVX512(&x[0], len(x))
+		case LevelAVX2:
+			return sum16AVX2(&x[0], len(x))
+		}
 	}
 	return sum16Go(x)
 }
@@ -55,10 +81,20 @@ func sum16Go(x []float32) float32 {
 
 // Scale sets x[i] *= s.
 func Scale(x []float32, s float32) {
-	if hasAVX512 && len(x) > 0 {
-		scaleAVX512(&x[0], len(x), s)
-		return
+	if len(x) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			scaleAVX512(&x[0], len(x), s)
+			return
+		case LevelAVX2:
+			scaleAVX2(&x[0], len(x), s)
+			return
+		}
 	}
+	scaleGo(x, s)
+}
+
+func scaleGo(x []float32, s float32) {
 	for i := range x {
 		x[i] *= s
 	}
@@ -67,10 +103,20 @@ func Scale(x []float32, s float32) {
 // Add sets dst[i] += x[i].
 func Add(dst, x []float32) {
 	x = x[:len(dst)]
-	if hasAVX512 && len(dst) > 0 {
-		addAVX512(&dst[0], &x[0], len(dst))
-		return
+	if len(dst) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			addAVX512(&dst[0], &x[0], len(dst))
+			return
+		case LevelAVX2:
+			addAVX2(&dst[0], &x[0], len(dst))
+			return
+		}
 	}
+	addGo(dst, x)
+}
+
+func addGo(dst, x []float32) {
 	for i := range dst {
 		dst[i] += x[i]
 	}
@@ -80,9 +126,15 @@ func Add(dst, x []float32) {
 // |x[i] k| below 2^22.
 func RoundScale(dst, x []float32, k, unit float32) {
 	x = x[:len(dst)]
-	if hasAVX512 && len(dst) > 0 {
-		roundScaleAVX512(&dst[0], &x[0], len(dst), k, unit)
-		return
+	if len(dst) > 0 {
+		switch Kernels() {
+		case LevelAVX512:
+			roundScaleAVX512(&dst[0], &x[0], len(dst), k, unit)
+			return
+		case LevelAVX2:
+			roundScaleAVX2(&dst[0], &x[0], len(dst), k, unit)
+			return
+		}
 	}
 	roundScaleGo(dst, x, k, unit)
 }
@@ -92,6 +144,8 @@ func roundScaleGo(dst, x []float32, k, unit float32) {
 	// 2^22 to an integer in the nearest-even mode.
 	const magic = 12582912
 	for i, v := range x {
-		dst[i] = (float32(v*k+magic) - magic) * unit
+		// float32(v*k) stops the compiler from fusing v*k + magic into
+		// one FMA (as it may on arm64), which the vector kernels do not.
+		dst[i] = (float32(float32(v*k)+magic) - magic) * unit
 	}
 }
