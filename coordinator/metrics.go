@@ -2,28 +2,28 @@ package coordinator
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/coordinator/state"
+	"github.com/clipformer/clipformer/internal/metricsserve"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
 // Metrics are a node's Prometheus metrics, in a registry of its own so that
-// several nodes can live in one process.
+// several nodes can live in one process. The counters fed by applied
+// commands (results, failures, attempts, alarms) count on every replica
+// alike: aggregate them over coordinators with max, not sum.
 type Metrics struct {
 	Registry         *prometheus.Registry
 	applyLatency     prometheus.Histogram
 	resultsTotal     prometheus.Counter
+	shardsFailed     prometheus.Counter
+	shardAttempts    *prometheus.HistogramVec
+	releases         *prometheus.CounterVec
 	leasesExpired    prometheus.Counter
 	leasesStalled    prometheus.Counter
 	redispatches     prometheus.Counter
@@ -38,6 +38,14 @@ func newMetrics() *Metrics {
 			Help: "Latency of raft applies proposed by this node.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		resultsTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_shard_results_total",
 			Help: "Shard results recorded (first completions), as applied on this node."}),
+		shardsFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_shard_failures_total",
+			Help: "Shards that failed for good (attempts or losses used up), as applied on this node."}),
+		shardAttempts: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clipformer_shard_attempts",
+			Help:    "Leases a shard took before it ended (outcome done or failed), as applied on this node.",
+			Buckets: prometheus.LinearBuckets(1, 1, state.MaxTotalLosses)}, []string{"outcome"}),
+		releases: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clipformer_lease_releases_total",
+			Help: "Leases that ended without a result, by reason (error, expired and stalled count as failed attempts; lost and returned do not), as applied on this node."},
+			[]string{"reason"}),
 		leasesExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_leases_expired_total",
 			Help: "Leases that ended without a heartbeat within the TTL (while leading)."}),
 		leasesStalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "clipformer_leases_stalled_total",
@@ -49,114 +57,61 @@ func newMetrics() *Metrics {
 		workersConnected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clipformer_workers_connected",
 			Help: "Workers with an open Work stream to this node."}),
 	}
-	m.Registry.MustRegister(m.applyLatency, m.resultsTotal, m.leasesExpired, m.leasesStalled, m.redispatches, m.alarms,
-		m.workersConnected, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every label present from the start, so that rate() sees the first
+	// increase.
+	for _, o := range []string{"done", "failed"} {
+		m.shardAttempts.WithLabelValues(o)
+	}
+	for _, r := range releaseReasons {
+		m.releases.WithLabelValues(r)
+	}
+	m.Registry.MustRegister(m.applyLatency, m.resultsTotal, m.shardsFailed, m.shardAttempts, m.releases, m.leasesExpired,
+		m.leasesStalled, m.redispatches, m.alarms, m.workersConnected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// shardCollector reports shards by state from the replicated state.
-type shardCollector struct {
-	n    *Node
-	desc *prometheus.Desc
+// releaseReasons are the reason labels of clipformer_lease_releases_total.
+var releaseReasons = []string{"lost", "expired", "error", "returned", "stalled"}
+
+// reasonLabel is a release reason's label: RELEASE_REASON_LOST is "lost".
+func reasonLabel(r cfpb.ReleaseReason) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "RELEASE_REASON_"))
 }
 
-func (c shardCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c shardCollector) Collect(ch chan<- prometheus.Metric) {
-	var p cfpb.Progress
-	for _, s := range c.n.st.Sweeps() {
-		p.Pending += s.Progress.Pending
-		p.Leased += s.Progress.Leased
-		p.Done += s.Progress.Done
-		p.Failed += s.Progress.Failed
-		p.Cancelled += s.Progress.Cancelled
+// observeApplied counts what one applied command did.
+func (m *Metrics) observeApplied(r *state.Response) {
+	m.resultsTotal.Add(float64(r.Completed))
+	m.shardsFailed.Add(float64(r.Failed))
+	m.alarms.Add(float64(r.Alarms))
+	for reason, n := range r.ReleasedBy {
+		m.releases.WithLabelValues(reasonLabel(reason)).Add(float64(n))
 	}
-	for _, v := range []struct {
-		state string
-		n     int64
-	}{{"pending", p.Pending}, {"leased", p.Leased}, {"done", p.Done}, {"failed", p.Failed}, {"cancelled", p.Cancelled}} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(v.n), v.state)
+	for _, f := range r.Finished {
+		outcome := "done"
+		if f.Failed {
+			outcome = "failed"
+		}
+		m.shardAttempts.WithLabelValues(outcome).Observe(float64(f.Attempts))
 	}
 }
 
+// registerStateMetrics adds the gauges read from the replicated state and
+// from raft at each scrape.
 func (n *Node) registerStateMetrics() {
-	n.Metrics.Registry.MustRegister(shardCollector{n: n, desc: prometheus.NewDesc("clipformer_shards",
-		"Shards of all sweeps by state, from the replicated state.", []string{"state"}, nil)})
+	n.Metrics.Registry.MustRegister(newStateCollector(n))
 }
 
 // ErrMetricsExposed refuses plain-text metrics on an interface other than
 // loopback.
-var ErrMetricsExposed = errors.New("coordinator: plain-text metrics are served on loopback only")
+var ErrMetricsExposed = metricsserve.ErrExposed
 
 // MetricsServer serves a node's Prometheus metrics at /metrics.
-type MetricsServer struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
-}
+type MetricsServer = metricsserve.Server
 
-// metricsAddr resolves a --metrics address: without a host (":9100",
-// "9100") it is loopback. Any other host must be a loopback address unless
-// the metrics are served over TLS.
-func metricsAddr(addr string, withTLS bool) (string, error) {
-	if !strings.Contains(addr, ":") {
-		addr = ":" + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" {
-		return "", fmt.Errorf("coordinator: metrics address %q: want [HOST]:PORT", addr)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	ip := net.ParseIP(host)
-	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
-	if !loopback && !withTLS {
-		return "", fmt.Errorf("%w: %s is not a loopback address; serve them there with --metrics-tls (mutual TLS, a client or admin certificate to scrape), or bind 127.0.0.1:%s",
-			ErrMetricsExposed, host, port)
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// ServeMetrics serves reg at http(s)://addr/metrics until Close. Without
-// tlsCfg the address must be loopback (a bare ":PORT" means loopback); with
-// it, scrapers connect over mutual TLS and must present a client or admin
-// certificate of the cluster CA. tlsCfg is a server configuration from
-// certs.Load.
+// ServeMetrics serves reg at http(s)://addr/metrics until Close: on
+// loopback only in plain text, on any interface over mutual TLS (see
+// metricsserve.Serve). tlsCfg is a server configuration from certs.Load.
 func ServeMetrics(addr string, reg prometheus.Gatherer, tlsCfg *tls.Config, log *slog.Logger) (*MetricsServer, error) {
-	addr, err := metricsAddr(addr, tlsCfg != nil)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: metrics listen %s: %w", addr, err)
-	}
-	if tlsCfg != nil {
-		c := tlsCfg.Clone()
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-		c.VerifyConnection = certs.RequirePeerRole(certs.RoleClient, certs.RoleAdmin)
-		ln = tls.NewListener(ln, c)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m := &MetricsServer{ln: ln, done: make(chan struct{}),
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}
-	go func() {
-		defer close(m.done)
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return m, nil
-}
-
-// Addr is the address the metrics are served on.
-func (m *MetricsServer) Addr() net.Addr { return m.ln.Addr() }
-
-// Close stops serving and waits for the server's goroutine.
-func (m *MetricsServer) Close() error {
-	err := m.srv.Close()
-	<-m.done
-	return err
+	return metricsserve.Serve(addr, reg, tlsCfg, log)
 }

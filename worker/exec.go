@@ -40,6 +40,8 @@ type Executor struct {
 	DataRoots []string
 	// MaxFileBytes bounds one model or IDX file (0: DefaultMaxFileBytes).
 	MaxFileBytes int64
+	// Metrics, if set, records how long each checkpoint took to load.
+	Metrics *Metrics
 
 	mu       sync.Mutex
 	models   map[string]*modelEntry // by path
@@ -117,9 +119,12 @@ func (e *Executor) Model(ref *cfpb.ModelRef) (*vit.Model, error) {
 		}
 	}
 	me.loadOnce.Do(func() {
+		begin := time.Now()
 		if me.model, me.loadErr = vit.Load(p, vit.LoadOptions{}); me.loadErr != nil {
 			me.loadErr = fmt.Errorf("%w: model %s: %v", ErrLocal, p, me.loadErr)
+			return
 		}
+		e.Metrics.observeModelLoad(time.Since(begin))
 	})
 	return me.model, me.loadErr
 }

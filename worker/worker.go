@@ -49,6 +49,9 @@ type Config struct {
 	// Silence is how long a stream may stay silent before its Welcome
 	// (default 5 s); after it, four of the coordinator's ping intervals.
 	Silence time.Duration
+	// Metrics receives the worker's metrics (default: new ones; see
+	// Worker.Metrics).
+	Metrics *Metrics
 }
 
 // Worker is one worker process's connection to the cluster.
@@ -103,6 +106,10 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	cfg.Metrics.slots.Set(float64(cfg.Slots))
 	cfg.ID = IDFor(cfg.TLS, cfg.ID)
 	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), running: map[leaseKey]*task{},
 		unacked: map[leaseKey]*report{}, drained: make(chan struct{})}
@@ -145,6 +152,14 @@ func certName(cfg *tls.Config) string {
 // ID is the worker's id as the coordinators know it (see IDFor).
 func (w *Worker) ID() string { return w.cfg.ID }
 
+// Metrics are the worker's Prometheus metrics.
+func (w *Worker) Metrics() *Metrics { return w.cfg.Metrics }
+
+// runningChangedLocked publishes the number of running shards.
+func (w *Worker) runningChangedLocked() {
+	w.cfg.Metrics.slotsInUse.Set(float64(len(w.running)))
+}
+
 // Drain stops taking work; Run returns once the held shards are finished
 // and acknowledged.
 func (w *Worker) Drain() {
@@ -154,6 +169,7 @@ func (w *Worker) Drain() {
 		return
 	}
 	w.draining = true
+	w.cfg.Metrics.draining.Set(1)
 	w.sendLocked(&cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Hello{Hello: &cfpb.Hello{WorkerId: w.cfg.ID, Draining: true}}})
 	w.checkDrainedLocked()
 }
@@ -340,6 +356,7 @@ func (w *Worker) attach(welcome *cfpb.Welcome) chan *cfpb.WorkerMessage {
 		if t, ok := w.running[leaseKey{d.SweepId, d.Shard}]; ok && t.lease.LeaseId == d.LeaseId {
 			t.cancel()
 			delete(w.running, leaseKey{d.SweepId, d.Shard})
+			w.runningChangedLocked()
 			if t.ownsSlot {
 				t.ownsSlot = false
 				w.held--
@@ -355,6 +372,7 @@ func (w *Worker) attach(welcome *cfpb.Welcome) chan *cfpb.WorkerMessage {
 		send <- &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Credit{Credit: &cfpb.Credit{Slots: int32(free)}}}
 	}
 	w.sendCh = send
+	w.cfg.Metrics.connected.Set(1)
 	w.checkDrainedLocked()
 	return send
 }
@@ -365,6 +383,7 @@ func (w *Worker) detach(send chan *cfpb.WorkerMessage) {
 	defer w.mu.Unlock()
 	if w.sendCh == send {
 		w.sendCh = nil
+		w.cfg.Metrics.connected.Set(0)
 	}
 }
 
@@ -545,6 +564,7 @@ func (w *Worker) handle(ctx context.Context, m *cfpb.CoordinatorMessage, send ch
 			delete(w.unacked, k)
 			if p.msg.GetResult() != nil {
 				w.done++
+				w.cfg.Metrics.acknowledged.Inc()
 			}
 		}
 		w.checkDrainedLocked()
@@ -564,6 +584,7 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 		old.cancel()
 	}
 	w.running[k] = t
+	w.runningChangedLocked()
 	w.mu.Unlock()
 	go func() {
 		defer cancel()
@@ -574,18 +595,25 @@ func (w *Worker) start(ctx context.Context, a *cfpb.Assign) {
 		defer w.mu.Unlock()
 		if w.running[k] == t {
 			delete(w.running, k)
+			w.runningChangedLocked()
 		}
 		var msg *cfpb.WorkerMessage
+		outcome := "done"
 		switch {
 		case tctx.Err() != nil:
 			// Cancelled (or shutting down): the coordinator already knows.
+			outcome = "cancelled"
 		case err != nil:
+			outcome = "failed"
 			w.log.Warn("shard failed", "sweep", k.sweep, "shard", k.shard, "err", err)
 			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Failure{Failure: &cfpb.ShardFailure{Lease: a.Lease,
 				Error: err.Error(), Local: errors.Is(err, ErrLocal)}}}
 		default:
 			msg = &cfpb.WorkerMessage{Msg: &cfpb.WorkerMessage_Result{Result: Result(a.Lease, w.cfg.ID, sum, took)}}
+			// Images the shard did not report as progress.
+			w.cfg.Metrics.images.Add(float64(max(sum.GetImages()-int64(t.images), 0)))
 		}
+		w.cfg.Metrics.shardSeconds.WithLabelValues(outcome).Observe(took.Seconds())
 		if msg != nil {
 			w.reportLocked(a.Lease, msg)
 		}
@@ -618,7 +646,10 @@ func (w *Worker) runSafely(ctx context.Context, a *cfpb.Assign, t *task) (sum *c
 	}()
 	return w.cfg.Run(ctx, a.Spec, a.Work, func(done int) {
 		w.mu.Lock()
-		t.images = done
+		if done > t.images {
+			w.cfg.Metrics.images.Add(float64(done - t.images))
+			t.images = done
+		}
 		w.mu.Unlock()
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/internal/certs"
+	"github.com/clipformer/clipformer/internal/metricsserve"
 	"github.com/clipformer/clipformer/proto/cfpb"
 	"github.com/clipformer/clipformer/worker"
 )
@@ -202,6 +204,8 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	maxFile := fs.Int64("max-file-size", worker.DefaultMaxFileBytes, "refuse a model or IDX file larger than this many bytes")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fake := fs.Duration("fake", -1, "complete each shard after this long without simulating (orchestrator benchmarks only; results are meaningless)")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address; a bare :PORT means 127.0.0.1:PORT, and any other interface needs --metrics-tls; empty: off")
+	metricsTLS := fs.Bool("metrics-tls", false, "serve the metrics over mutual TLS with this worker's certificate (scrapers present a client or admin certificate); allows any interface")
 	var tf tlsFlags
 	tf.register(fs, "worker")
 	if err := fs.Parse(args); err != nil {
@@ -211,7 +215,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, clientTLS, err := tf.load()
+	serverTLS, clientTLS, err := tf.load()
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -232,28 +236,68 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("worker: --data-root %s is not a folder", r)
 		}
 	}
-	exec := &worker.Executor{Threads: *threads, BaseDir: *base, DataRoots: roots, MaxFileBytes: *maxFile}
+	wm := worker.NewMetrics()
+	if *metrics != "" {
+		ms, err := serveWorkerMetrics(*metrics, *metricsTLS, serverTLS, wm, logger)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+	}
+	exec := &worker.Executor{Threads: *threads, BaseDir: *base, DataRoots: roots, MaxFileBytes: *maxFile, Metrics: wm}
 	run := exec.Run
 	if *fake >= 0 {
 		run = fakeRunner(*fake)
 		logger.Warn("fake worker: shards are not simulated", "shard_time", *fake)
 	}
-	w := worker.New(worker.Config{ID: *id, Coordinators: splitList(*coords), Slots: *slots, Run: run, TLS: clientTLS, Logger: logger})
-	// SIGTERM drains: finish what we hold, take nothing new, then exit. A
-	// second signal stops at once.
-	runCtx, cancel := context.WithCancel(context.Background())
+	w := worker.New(worker.Config{ID: *id, Coordinators: splitList(*coords), Slots: *slots, Run: run, TLS: clientTLS, Logger: logger, Metrics: wm})
+	runCtx, cancel := drainOnSignal(ctx, w, logger)
 	defer cancel()
+	logger.Info("worker up", "id", w.ID(), "slots", *slots, "threads", *threads, "coordinators", *coords, "data_roots", roots.String())
+	return w.Run(runCtx)
+}
+
+// drainOnSignal drains w when ctx ends (SIGTERM): it finishes what it
+// holds, takes nothing new, then w.Run returns. A second signal cancels the
+// returned context, to stop at once; cancel ends the watch.
+func drainOnSignal(ctx context.Context, w *worker.Worker, logger *slog.Logger) (context.Context, context.CancelFunc) {
+	runCtx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-runCtx.Done():
+			return
+		}
 		logger.Info("draining: finishing held shards, taking no new ones")
 		w.Drain()
 		sig := make(chan os.Signal, 1)
 		notifyInterrupt(sig)
-		<-sig
-		cancel()
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+			cancel()
+		case <-runCtx.Done():
+		}
 	}()
-	logger.Info("worker up", "id", w.ID(), "slots", *slots, "threads", *threads, "coordinators", *coords, "data_roots", roots.String())
-	return w.Run(runCtx)
+	return runCtx, cancel
+}
+
+// serveWorkerMetrics serves a worker's metrics on addr: over mutual TLS
+// with the worker's own certificate when withTLS, else on loopback only.
+func serveWorkerMetrics(addr string, withTLS bool, serverTLS *tls.Config, m *worker.Metrics, log *slog.Logger) (*metricsserve.Server, error) {
+	var mTLS *tls.Config
+	if withTLS {
+		if serverTLS == nil {
+			return nil, errors.New("worker: --metrics-tls needs --certs")
+		}
+		mTLS = serverTLS
+	}
+	ms, err := worker.ServeMetrics(addr, m.Registry, mTLS, log)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	log.Info("metrics", "addr", ms.Addr().String(), "tls", mTLS != nil)
+	return ms, nil
 }
 
 func envOr(k, def string) string {
@@ -274,11 +318,13 @@ func splitList(s string) []string {
 }
 
 // runHealth is a container health check: it exits 0 when the coordinator
-// at --addr serves (a leader is known).
+// at --addr serves (a leader is known), or with --live when it answers at
+// all.
 func runHealth(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "coordinator API address")
+	live := fs.Bool("live", false, "liveness: exit 0 whenever the coordinator's health service answers, leader known or not (a coordinator without quorum is alive, and restarting it does not help)")
 	var tf tlsFlags
 	tf.register(fs, "client")
 	if err := fs.Parse(args); err != nil {
@@ -300,7 +346,7 @@ func runHealth(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("health %s: %w", *addr, err)
 	}
 	fmt.Fprintln(stdout, r.Status)
-	if r.Status != healthpb.HealthCheckResponse_SERVING {
+	if r.Status != healthpb.HealthCheckResponse_SERVING && !*live {
 		return fmt.Errorf("health %s: %v", *addr, r.Status)
 	}
 	return nil
@@ -320,7 +366,7 @@ func runCerts(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("certs "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "certs", "folder for the CA and certificates; ca.key stays here, never in an image or container")
-	hosts := fs.String("hosts", "localhost,127.0.0.1", "DNS names and IPs every coordinator certificate is valid for, comma-separated (a coordinator's own name is added)")
+	hosts := fs.String("hosts", "localhost,127.0.0.1", "DNS names and IPs every coordinator and worker certificate is valid for, comma-separated (its own name is added)")
 	name := fs.String("name", "", "identity name (issue); for a worker, its worker id")
 	role := fs.String("role", "", "coordinator, worker, client or admin (issue)")
 	coords := fs.String("coordinators", "coordinator", "coordinator identities to make (init), comma-separated")
@@ -364,10 +410,11 @@ func runCerts(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// hostsFor lists the names a coordinator's certificate serves: its own name
-// and the shared hosts. Other roles serve nothing.
+// hostsFor lists the names a coordinator's or worker's certificate serves
+// (the API and raft; the metrics): its own name and the shared hosts.
+// Clients and admins serve nothing.
 func hostsFor(role, name, hosts string) []string {
-	if role != certs.RoleCoordinator {
+	if !certs.Serves(role) {
 		return nil
 	}
 	return append([]string{name}, splitList(hosts)...)

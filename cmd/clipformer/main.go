@@ -43,7 +43,7 @@ Usage:
   clipformer cluster status|add|remove administer the coordinators
   clipformer certs init|issue          make a development CA and certificates
   clipformer ui token                  a dashboard login token for a client or admin certificate
-  clipformer health --addr ADDR        exit 0 when the coordinator serves
+  clipformer health --addr ADDR        exit 0 when the coordinator serves (--live: when it answers)
 
  models and devices:
   clipformer model synth [flags]       write a checkpoint of a preset architecture with random weights

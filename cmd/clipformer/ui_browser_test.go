@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +22,6 @@ import (
 // The dashboard in a real browser: Debian's chromium, driven by chromedp,
 // against `clipformer run --ui`. CLIPFORMER_BROWSER=1 runs these tests
 // (scripts/test.sh sets it); without chromium they skip, loudly.
-
-// syncBuffer is a bytes.Buffer safe for the run's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // findChromium returns chromium's path, or skips the test loudly.
 func findChromium(t *testing.T) string {

@@ -154,9 +154,20 @@ type Response struct {
 	Completed, Duplicates, Alarms, Ignored, Malformed int
 	// Released counts leases ended; Failed the shards that failed.
 	Released, Failed int
+	// ReleasedBy counts the leases ended, by cfpb.ReleaseReason.
+	ReleasedBy map[cfpb.ReleaseReason]int
+	// Finished holds, for each shard that ended (done or failed for good),
+	// the leases it took: the attempts per shard.
+	Finished []FinishedShard
 	// Deleted lists the sweeps a DeleteSweep or ExpireSweeps removed.
 	Deleted []string
 	Err     error
+}
+
+// FinishedShard is a shard that ended: done, or failed for good.
+type FinishedShard struct {
+	Attempts int32
+	Failed   bool
 }
 
 // Apply applies one command.
@@ -479,6 +490,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	}
 	sw.advanceFresh()
 	r.Completed++
+	r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt})
 	sw.finishIfDone(now)
 }
 
@@ -503,6 +515,10 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		return // stale: the lease already ended
 	}
 	r.Released++
+	if r.ReleasedBy == nil {
+		r.ReleasedBy = map[cfpb.ReleaseReason]int{}
+	}
+	r.ReleasedBy[rel.Reason]++
 	k := int(rel.Shard)
 	switch rel.Reason {
 	case cfpb.ReleaseReason_RELEASE_REASON_EXPIRED, cfpb.ReleaseReason_RELEASE_REASON_ERROR, cfpb.ReleaseReason_RELEASE_REASON_STALLED:
@@ -526,6 +542,7 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
 		delete(sw.losses, k)
 		r.Failed++
+		r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt, Failed: true})
 		sw.finishIfDone(now)
 		return
 	}

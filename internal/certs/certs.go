@@ -133,9 +133,11 @@ func checkIdentity(name, role string) error {
 }
 
 // Issue writes DIR/NAME.crt and DIR/NAME.key, signed by the CA in dir, for
-// a role. A coordinator's certificate serves TLS for the given DNS names and
-// IPs; the other roles only ever dial, so theirs carry no host names and no
-// server usage. An existing identity of that name is replaced (a new key):
+// a role. A coordinator's certificate serves TLS (the API, raft, metrics)
+// and a worker's its metrics, for the given DNS names and IPs; clients and
+// admins only ever dial, so theirs carry no host names and no server usage.
+// A server certificate does not make a worker a coordinator: clients
+// accept only a coordinator's role (see Load). An existing identity of that name is replaced (a new key):
 // that is how one identity is rotated.
 func Issue(dir, name, role string, hosts []string) error {
 	if err := checkIdentity(name, role); err != nil {
@@ -158,7 +160,7 @@ func Issue(dir, name, role string, hosts []string) error {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if role == RoleCoordinator {
+	if Serves(role) {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 		for _, h := range hosts {
 			if ip := net.ParseIP(h); ip != nil {
@@ -183,6 +185,10 @@ func Issue(dir, name, role string, hosts []string) error {
 	}
 	return writePEM(f.Cert, "CERTIFICATE", der, 0o644)
 }
+
+// Serves reports whether a role's certificates serve TLS: coordinators
+// and workers do, clients and admins only dial.
+func Serves(role string) bool { return role == RoleCoordinator || role == RoleWorker }
 
 // Exists reports whether DIR holds NAME's certificate and key.
 func Exists(dir, name string) bool {

@@ -57,14 +57,15 @@ func TestIssueWritesRoleAndNameIntoTheCertificate(t *testing.T) {
 		if len(c.URIs) != 1 || c.URIs[0].String() != want {
 			t.Errorf("%s: URI SANs %v, want [%s]", tc.name, c.URIs, want)
 		}
-		// Only coordinators serve TLS; the others carry no host names.
-		serves := tc.role == RoleCoordinator
+		// Coordinators and workers (their metrics) serve TLS; clients
+		// and admins carry no host names.
+		serves := tc.role == RoleCoordinator || tc.role == RoleWorker
 		hasServer := false
 		for _, u := range c.ExtKeyUsage {
 			hasServer = hasServer || u == x509.ExtKeyUsageServerAuth
 		}
 		if hasServer != serves || (len(c.DNSNames) > 0) != serves {
-			t.Errorf("%s (%s): server usage %v, DNS names %v; want server usage only for coordinators", tc.name, tc.role, hasServer, c.DNSNames)
+			t.Errorf("%s (%s): server usage %v, DNS names %v; want server usage only for coordinators and workers", tc.name, tc.role, hasServer, c.DNSNames)
 		}
 		if fi, err := os.Stat(InDir(dir, tc.name).Key); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s.key: mode %v, %v; want 0600", tc.name, fi.Mode().Perm(), err)
