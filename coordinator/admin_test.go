@@ -137,10 +137,7 @@ func TestElectionDoesNotRerunWork(t *testing.T) {
 	}
 	sw := submit(t, sweeps, spec)
 	time.Sleep(150 * time.Millisecond) // every worker mid-shard
-	if err := c.nodes[lead].Raft().LeadershipTransfer().Error(); err != nil {
-		t.Fatal(err)
-	}
-	newLead := c.leader(lead)
+	newLead := c.leader(c.transferLeadership())
 	sweeps, _ = c.client(newLead)
 	done := waitDone(t, sweeps, sw.Id, 30*time.Second)
 	if done.Progress.Done != 24 {

@@ -200,6 +200,26 @@ func (c *testCluster) leader(skip int) int {
 	return -1
 }
 
+// transferLeadership moves the leadership away from the current leader and
+// returns the node that led. On a loaded machine the leader found may lose
+// its term before the transfer starts ("not the leader"); then it asks the
+// new one, within a deadline.
+func (c *testCluster) transferLeadership() int {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lead := c.leader(-1)
+		err := c.nodes[lead].Raft().LeadershipTransfer().Error()
+		if err == nil {
+			return lead
+		}
+		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipTransferInProgress) || time.Now().After(deadline) {
+			c.t.Fatalf("leadership transfer from %s: %v", c.peers[lead].ID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (c *testCluster) addrs() []string {
 	var out []string
 	for _, p := range c.peers {
