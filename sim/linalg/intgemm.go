@@ -1,0 +1,249 @@
+package linalg
+
+import (
+	"fmt"
+	"math"
+)
+
+// Integer matrix products. A crossbar multiplies integer input codes by
+// integer conductance codes; where both are exact integers, their product
+// is computed here in int32, which is exact, so the order of summation does
+// not matter: the kernels tile and split freely and every kernel (AVX-512
+// VNNI, AVX2, pure Go) gives the same bits by construction.
+
+// IntPanel is the column width of the packed layout's wide panels; the last
+// columns sit in panels of IntTail.
+const (
+	IntPanel = 64
+	IntTail  = 16
+)
+
+// PackedInt16 is a k x n matrix of int16 codes laid out for MatMulInt16.
+//
+// Rows are taken in pairs (k padded to KPad, even, with a zero row) and
+// columns in panels (n padded to NPad, a multiple of IntTail, with zero
+// columns): IntPanel-wide panels while at least IntPanel columns remain,
+// then IntTail-wide ones. A panel starting at column j0 of width w holds,
+// for each row pair p/2, for each of its w columns, the two codes of rows p
+// and p+1 side by side: element (p, j) sits at
+//
+//	j0*KPad + (p/2)*2*w + 2*(j-j0) + p%2.
+//
+// Each 32-bit word thus holds the two codes that VPDPWSSD and VPMADDWD
+// multiply by one pair of input codes.
+type PackedInt16 struct {
+	K, N, KPad, NPad int
+	Data             []int16
+	MaxAbs           int // largest |code| stored, for overflow checks
+}
+
+// Reset shapes p for a k x n matrix, reusing its storage, and zeroes it.
+func (p *PackedInt16) Reset(k, n int) {
+	p.K, p.N = k, n
+	p.KPad = k + k%2
+	p.NPad = (n + IntTail - 1) / IntTail * IntTail
+	size := p.KPad * p.NPad
+	if cap(p.Data) < size {
+		p.Data = make([]int16, size)
+	} else {
+		p.Data = p.Data[:size]
+		clear(p.Data)
+	}
+	p.MaxAbs = 0
+}
+
+// panelWidth is the width of the panel that starts at column j0.
+func (p *PackedInt16) panelWidth(j0 int) int {
+	if p.NPad-j0 >= IntPanel {
+		return IntPanel
+	}
+	return IntTail
+}
+
+// Pack sets p to the k x n row-major matrix src (row stride lds).
+func (p *PackedInt16) Pack(src []int16, lds, k, n int) {
+	p.Reset(k, n)
+	mx := 0
+	for j0 := 0; j0 < n; j0 += p.panelWidth(j0) {
+		w := p.panelWidth(j0)
+		cols := min(w, n-j0)
+		panel := p.Data[j0*p.KPad:]
+		for r := 0; r < k; r++ {
+			row := src[r*lds+j0 : r*lds+j0+cols]
+			out := panel[(r/2)*2*w+r%2:]
+			for j, v := range row {
+				out[2*j] = v
+				mx = max(mx, abs(int(v)))
+			}
+		}
+	}
+	p.MaxAbs = mx
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// At returns element (r, j).
+func (p *PackedInt16) At(r, j int) int16 {
+	wide := p.NPad / IntPanel * IntPanel // columns in IntPanel-wide panels
+	j0 := j / IntPanel * IntPanel
+	if j >= wide {
+		j0 = wide + (j-wide)/IntTail*IntTail
+	}
+	w := p.panelWidth(j0)
+	return p.Data[j0*p.KPad+(r/2)*2*w+2*(j-j0)+r%2]
+}
+
+// ErrIntOverflow says an integer product could leave the int32 range.
+var ErrIntOverflow = fmt.Errorf("linalg: integer product could overflow int32")
+
+// IntProductFits reports whether every sum of k products of codes of
+// magnitude at most maxA and maxB stays in the int32 range, and both fit
+// int16: then MatMulInt16 is exact.
+func IntProductFits(k, maxA, maxB int) bool {
+	if maxA < 0 || maxB < 0 || maxA > math.MaxInt16 || maxB > math.MaxInt16 {
+		return false
+	}
+	return k <= 0 || int64(k)*int64(maxA)*int64(maxB) <= math.MaxInt32
+}
+
+// MatMulInt16 sets c = a b exactly in int32, where a is m x b.K int16 with
+// row stride lda (lda >= b.KPad; when K is odd, a[i, K] must be 0), b is
+// packed, and c is m x b.NPad with row stride ldc (ldc >= b.NPad; the
+// padding columns receive 0). maxA bounds |a|; the product must fit
+// (IntProductFits), else ErrIntOverflow.
+//
+// Reference loop: c[i,j] = sum_p a[i,p] b[p,j], in any order.
+func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int, maxA int) error {
+	if !IntProductFits(b.K, maxA, b.MaxAbs) {
+		return fmt.Errorf("%w: k %d, |a| <= %d, |b| <= %d", ErrIntOverflow, b.K, maxA, b.MaxAbs)
+	}
+	if m == 0 || b.NPad == 0 {
+		return nil
+	}
+	if lda < b.KPad || ldc < b.NPad {
+		return fmt.Errorf("linalg: MatMulInt16: strides lda %d, ldc %d below the packed %d x %d", lda, ldc, b.KPad, b.NPad)
+	}
+	// Bounds are checked here once, since the assembly kernels cannot.
+	_ = a[(m-1)*lda+b.KPad-1]
+	_ = c[(m-1)*ldc+b.NPad-1]
+	if b.KPad == 0 {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+b.NPad])
+		}
+		return nil
+	}
+	intKernels.matMul(m, a, lda, b, c, ldc)
+	return nil
+}
+
+// matMulInt16Go is MatMulInt16 in pure Go, one row and one panel at a time,
+// pairs of products as the vector kernels take them.
+func matMulInt16Go(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+	kp := b.KPad / 2
+	var acc [IntPanel]int32
+	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
+		w := b.panelWidth(j0)
+		panel := b.Data[j0*b.KPad : (j0+w)*b.KPad]
+		for i := 0; i < m; i++ {
+			row := a[i*lda : i*lda+b.KPad]
+			sums := acc[:w]
+			clear(sums)
+			for p := 0; p < kp; p++ {
+				x0, x1 := int32(row[2*p]), int32(row[2*p+1])
+				pair := panel[p*2*w : (p+1)*2*w]
+				for j := range sums {
+					sums[j] += x0*int32(pair[2*j]) + x1*int32(pair[2*j+1])
+				}
+			}
+			copy(c[i*ldc+j0:i*ldc+j0+w], sums)
+		}
+	}
+}
+
+// ScaleInt32 converts an m x n block of exact integer products to values:
+// dst[i,j] = float32(float64(c[i,j]) * rowUnit[i] * colUnit[j]), the two
+// float64 products taken left to right, then rounded once to float32.
+// colUnit has n entries, or 1 shared by every column.
+func ScaleInt32(dst []float32, ldd int, c []int32, ldc int, m, n int, rowUnit, colUnit []float64) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = dst[(m-1)*ldd+n-1]
+	_ = c[(m-1)*ldc+n-1]
+	_ = rowUnit[m-1]
+	if len(colUnit) != 1 {
+		_ = colUnit[n-1]
+	}
+	for i := 0; i < m; i++ {
+		intKernels.scaleRow(dst[i*ldd:i*ldd+n], c[i*ldc:i*ldc+n], rowUnit[i], colUnit)
+	}
+}
+
+func scaleRowGo(dst []float32, c []int32, ru float64, colUnit []float64) {
+	if len(colUnit) == 1 {
+		cu := colUnit[0]
+		for j, v := range c {
+			dst[j] = float32(float64(v) * ru * cu)
+		}
+		return
+	}
+	for j, v := range c {
+		dst[j] = float32(float64(v) * ru * colUnit[j])
+	}
+}
+
+// RoundInt16 sets dst[i] = round(x[i] k), the product rounded to float32,
+// then to the nearest integer, half to even; for |x[i] k| < 32767.5.
+func RoundInt16(dst []int16, x []float32, k float32) {
+	x = x[:len(dst)]
+	if len(dst) == 0 {
+		return
+	}
+	intKernels.round(dst, x, k)
+}
+
+func roundInt16Go(dst []int16, x []float32, k float32) {
+	// Adding and subtracting 1.5 * 2^23 rounds a float32 of magnitude below
+	// 2^22 to an integer in the nearest-even mode.
+	const magic = 12582912
+	for i, v := range x {
+		p := float32(v * k)
+		dst[i] = int16(float32(p+magic) - magic)
+	}
+}
+
+// intKernelSet is one choice of the integer kernels.
+type intKernelSet struct {
+	name     string
+	matMul   func(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int)
+	scaleRow func(dst []float32, c []int32, ru float64, colUnit []float64)
+	round    func(dst []int16, x []float32, k float32)
+}
+
+var genericIntKernels = intKernelSet{name: "generic", matMul: matMulInt16Go, scaleRow: scaleRowGo, round: roundInt16Go}
+
+// IntKernels names the integer kernels in use: "avx512vnni", "avx2" or
+// "generic".
+func IntKernels() string { return intKernels.name }
+
+// KernelsEnv is the environment variable that forces a kernel family, for
+// testing the fallbacks on a CPU that has more: "auto" (or unset) picks the
+// best the CPU has, "avx2" acts as if AVX-512 were absent, "generic" uses
+// pure Go.
+const KernelsEnv = "CLIPFORMER_KERNELS"
+
+// parseKernels checks a KernelsEnv value.
+func parseKernels(v string) (string, error) {
+	switch v {
+	case "", "auto":
+		return "auto", nil
+	case "avx2", "generic":
+		return v, nil
+	}
+	return "", fmt.Errorf("linalg: environment variable %s=%q: want auto, avx2 or generic", KernelsEnv, v)
+}

@@ -1,0 +1,129 @@
+package linalg
+
+import "os"
+
+// Integer kernels (intgemm_amd64.s). kp is the number of row pairs (KPad/2),
+// strides are in elements; lda = ldc = 0 computes one row four times into
+// one place, which is how the row tails are done.
+
+// dpwssd4x64 computes c[0:4, 0:64] of a 64-wide panel with AVX-512 VNNI.
+//
+//go:noescape
+func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+
+// dpwssd4x16 computes c[0:4, 0:16] of a 16-wide panel with AVX-512 VNNI.
+//
+//go:noescape
+func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+
+// pmaddwd4x16 computes c[0:4, 0:16] with AVX2; ldb is the panel's
+// row-pair stride in elements (2 x its width).
+//
+//go:noescape
+func pmaddwd4x16(kp int, a *int16, lda int, b *int16, ldb int, c *int32, ldc int)
+
+//go:noescape
+func scaleRowAVX512(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+
+//go:noescape
+func scaleRowAVX2(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+
+//go:noescape
+func roundInt16AVX512(dst *int16, x *float32, n int, k float32)
+
+//go:noescape
+func roundInt16AVX2(dst *int16, x *float32, n int, k float32)
+
+// hasVNNI reports AVX512_VNNI (CPUID leaf 7, ECX bit 11); the OS state is
+// what hasAVX512 checks.
+var hasVNNI = func() bool {
+	if maxID, _, _, _ := cpuidex(0, 0); maxID < 7 {
+		return false
+	}
+	_, _, c7, _ := cpuidex(7, 0)
+	return c7&(1<<11) != 0
+}()
+
+var (
+	vnniIntKernels = intKernelSet{name: "avx512vnni", matMul: matMulInt16VNNI, scaleRow: scaleRowZ, round: roundInt16Z}
+	avx2IntKernels = intKernelSet{name: "avx2", matMul: matMulInt16AVX2, scaleRow: scaleRowY, round: roundInt16Y}
+)
+
+var intKernels = mustIntKernels(os.Getenv(KernelsEnv), hasAVX512 && hasVNNI, hasFMA)
+
+// mustIntKernels picks the integer kernels for a KernelsEnv value on a CPU
+// with or without VNNI and AVX2; a bad value stops the program with an
+// error that names the variable.
+func mustIntKernels(env string, vnni, avx2 bool) intKernelSet {
+	choice, err := parseKernels(env)
+	if err != nil {
+		panic(err)
+	}
+	switch {
+	case choice == "generic":
+		return genericIntKernels
+	case choice == "auto" && vnni:
+		return vnniIntKernels
+	case avx2:
+		return avx2IntKernels
+	}
+	return genericIntKernels
+}
+
+func matMulInt16VNNI(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+	kp := b.KPad / 2
+	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
+		kern := dpwssd4x64
+		if b.panelWidth(j0) == IntTail {
+			kern = dpwssd4x16
+		}
+		panel := &b.Data[j0*b.KPad]
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			kern(kp, &a[i*lda], lda, panel, &c[i*ldc+j0], ldc)
+		}
+		for ; i < m; i++ {
+			kern(kp, &a[i*lda], 0, panel, &c[i*ldc+j0], 0)
+		}
+	}
+}
+
+func matMulInt16AVX2(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+	kp := b.KPad / 2
+	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
+		w := b.panelWidth(j0)
+		for jj := 0; jj < w; jj += IntTail {
+			sub := &b.Data[j0*b.KPad+2*jj]
+			i := 0
+			for ; i+4 <= m; i += 4 {
+				pmaddwd4x16(kp, &a[i*lda], lda, sub, 2*w, &c[i*ldc+j0+jj], ldc)
+			}
+			for ; i < m; i++ {
+				pmaddwd4x16(kp, &a[i*lda], 0, sub, 2*w, &c[i*ldc+j0+jj], 0)
+			}
+		}
+	}
+}
+
+func scaleRowZ(dst []float32, c []int32, ru float64, colUnit []float64) {
+	scaleRowAVX512(&dst[0], &c[0], len(c), ru, &colUnit[0], len(colUnit) != 1)
+}
+
+func scaleRowY(dst []float32, c []int32, ru float64, colUnit []float64) {
+	scaleRowAVX2(&dst[0], &c[0], len(c), ru, &colUnit[0], len(colUnit) != 1)
+}
+
+func roundInt16Z(dst []int16, x []float32, k float32) { roundInt16AVX512(&dst[0], &x[0], len(dst), k) }
+
+func roundInt16Y(dst []int16, x []float32, k float32) { roundInt16AVX2(&dst[0], &x[0], len(dst), k) }
+
+// archIntKernels returns the named assembly family when this CPU runs it.
+func archIntKernels(name string) (intKernelSet, bool) {
+	switch name {
+	case "avx512vnni":
+		return vnniIntKernels, hasAVX512 && hasVNNI
+	case "avx2":
+		return avx2IntKernels, hasFMA
+	}
+	return intKernelSet{}, false
+}

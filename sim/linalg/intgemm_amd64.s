@@ -1,0 +1,380 @@
+#include "textflag.h"
+
+// Integer kernels: int16 codes in, exact int32 sums out. The packed b holds,
+// per row pair, the two codes of each column in one 32-bit word; a pair of
+// input codes is broadcast as one 32-bit word, and VPDPWSSD (AVX-512 VNNI)
+// or VPMADDWD + VPADDD (AVX2) adds both products to each column's sum.
+
+// One row of a 64-wide panel: four VPDPWSSDs on the broadcast pair.
+#define VNNI_ROW64(src, bc, acc0, acc1, acc2, acc3) \
+	VPBROADCASTD src, bc \
+	VPDPWSSD     Z16, bc, acc0 \
+	VPDPWSSD     Z17, bc, acc1 \
+	VPDPWSSD     Z18, bc, acc2 \
+	VPDPWSSD     Z19, bc, acc3
+
+// func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+TEXT ·dpwssd4x64(SB), NOSPLIT, $0-48
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R10
+	SHLQ $1, R8
+	SHLQ $2, R10
+	LEAQ (SI)(R8*2), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+loop64:
+	VMOVDQU32 (DI), Z16
+	VMOVDQU32 64(DI), Z17
+	VMOVDQU32 128(DI), Z18
+	VMOVDQU32 192(DI), Z19
+	VNNI_ROW64((SI), Z20, Z0, Z1, Z2, Z3)
+	VNNI_ROW64((SI)(R8*1), Z21, Z4, Z5, Z6, Z7)
+	VNNI_ROW64((R12), Z22, Z8, Z9, Z10, Z11)
+	VNNI_ROW64((R12)(R8*1), Z23, Z12, Z13, Z14, Z15)
+	ADDQ $4, SI
+	ADDQ $4, R12
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  loop64
+
+	LEAQ      (DX)(R10*2), R13
+	VMOVDQU32 Z0, (DX)
+	VMOVDQU32 Z1, 64(DX)
+	VMOVDQU32 Z2, 128(DX)
+	VMOVDQU32 Z3, 192(DX)
+	VMOVDQU32 Z4, (DX)(R10*1)
+	VMOVDQU32 Z5, 64(DX)(R10*1)
+	VMOVDQU32 Z6, 128(DX)(R10*1)
+	VMOVDQU32 Z7, 192(DX)(R10*1)
+	VMOVDQU32 Z8, (R13)
+	VMOVDQU32 Z9, 64(R13)
+	VMOVDQU32 Z10, 128(R13)
+	VMOVDQU32 Z11, 192(R13)
+	VMOVDQU32 Z12, (R13)(R10*1)
+	VMOVDQU32 Z13, 64(R13)(R10*1)
+	VMOVDQU32 Z14, 128(R13)(R10*1)
+	VMOVDQU32 Z15, 192(R13)(R10*1)
+	VZEROUPPER
+	RET
+
+// func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+TEXT ·dpwssd4x16(SB), NOSPLIT, $0-48
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R10
+	SHLQ $1, R8
+	SHLQ $2, R10
+	LEAQ (SI)(R8*2), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+loop16:
+	VMOVDQU32    (DI), Z16
+	VPBROADCASTD (SI), Z20
+	VPBROADCASTD (SI)(R8*1), Z21
+	VPBROADCASTD (R12), Z22
+	VPBROADCASTD (R12)(R8*1), Z23
+	VPDPWSSD     Z16, Z20, Z0
+	VPDPWSSD     Z16, Z21, Z1
+	VPDPWSSD     Z16, Z22, Z2
+	VPDPWSSD     Z16, Z23, Z3
+	ADDQ         $4, SI
+	ADDQ         $4, R12
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          loop16
+
+	LEAQ      (DX)(R10*2), R13
+	VMOVDQU32 Z0, (DX)
+	VMOVDQU32 Z1, (DX)(R10*1)
+	VMOVDQU32 Z2, (R13)
+	VMOVDQU32 Z3, (R13)(R10*1)
+	VZEROUPPER
+	RET
+
+// One row of a 16-column block with AVX2: VPMADDWD multiplies the pairs and
+// adds each pair's two products into a 32-bit lane.
+#define AVX2_ROW16(src, acc0, acc1) \
+	VPBROADCASTD src, Y10 \
+	VPMADDWD     Y8, Y10, Y11 \
+	VPMADDWD     Y9, Y10, Y12 \
+	VPADDD       Y11, acc0, acc0 \
+	VPADDD       Y12, acc1, acc1
+
+// func pmaddwd4x16(kp int, a *int16, lda int, b *int16, ldb int, c *int32, ldc int)
+TEXT ·pmaddwd4x16(SB), NOSPLIT, $0-56
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R10
+	SHLQ $1, R8
+	SHLQ $1, R9
+	SHLQ $2, R10
+	LEAQ (SI)(R8*2), R12
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+loopy:
+	VMOVDQU (DI), Y8
+	VMOVDQU 32(DI), Y9
+	AVX2_ROW16((SI), Y0, Y1)
+	AVX2_ROW16((SI)(R8*1), Y2, Y3)
+	AVX2_ROW16((R12), Y4, Y5)
+	AVX2_ROW16((R12)(R8*1), Y6, Y7)
+	ADDQ    $4, SI
+	ADDQ    $4, R12
+	ADDQ    R9, DI
+	DECQ    CX
+	JNZ     loopy
+
+	LEAQ    (DX)(R10*2), R13
+	VMOVDQU Y0, (DX)
+	VMOVDQU Y1, 32(DX)
+	VMOVDQU Y2, (DX)(R10*1)
+	VMOVDQU Y3, 32(DX)(R10*1)
+	VMOVDQU Y4, (R13)
+	VMOVDQU Y5, 32(R13)
+	VMOVDQU Y6, (R13)(R10*1)
+	VMOVDQU Y7, 32(R13)(R10*1)
+	VZEROUPPER
+	RET
+
+// func scaleRowAVX512(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+//
+// dst[j] = float32(float64(c[j]) * ru * cu[j or 0]), eight at a time in
+// float64, the last ones masked.
+TEXT ·scaleRowAVX512(SB), NOSPLIT, $0-41
+	MOVQ         dst+0(FP), DI
+	MOVQ         c+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD ru+24(FP), Z30
+	MOVQ         cu+32(FP), BX
+	MOVBLZX      perColumn+40(FP), R11
+	VBROADCASTSD (BX), Z31
+	MOVQ         $0, R12
+	TESTQ        R11, R11
+	JZ           shared
+	MOVQ         $64, R12    // advance cu by 8 float64 per step
+
+shared:
+	CMPQ CX, $8
+	JLT  tailz
+
+loopz:
+	VCVTDQ2PD (SI), Z0
+	VMULPD    Z30, Z0, Z0
+	TESTQ     R11, R11
+	JZ        onez
+	VMULPD    (BX), Z0, Z0
+	JMP       storez
+
+onez:
+	VMULPD Z31, Z0, Z0
+
+storez:
+	VCVTPD2PS Z0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	ADDQ      R12, BX
+	SUBQ      $8, CX
+	CMPQ      CX, $8
+	JGE       loopz
+
+tailz:
+	TESTQ CX, CX
+	JZ    donez
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VCVTDQ2PD.Z (SI), K1, Z0
+	VMULPD    Z30, Z0, Z0
+	TESTQ     R11, R11
+	JZ        onetail
+	VMULPD.Z  (BX), Z0, K1, Z0
+	JMP       storetail
+
+onetail:
+	VMULPD Z31, Z0, Z0
+
+storetail:
+	VCVTPD2PS Z0, Y0
+	VMOVUPS   Y0, K1, (DI)
+
+donez:
+	VZEROUPPER
+	RET
+
+// func scaleRowAVX2(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+//
+// As scaleRowAVX512, four at a time; the last up to three in Go's order by
+// the scalar SSE2 instructions, which round the same way.
+TEXT ·scaleRowAVX2(SB), NOSPLIT, $0-41
+	MOVQ         dst+0(FP), DI
+	MOVQ         c+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD ru+24(FP), Y14
+	MOVQ         cu+32(FP), BX
+	MOVBLZX      perColumn+40(FP), R11
+	VBROADCASTSD (BX), Y15
+	MOVQ         $0, R12
+	MOVQ         $0, R13
+	TESTQ        R11, R11
+	JZ           sharedy
+	MOVQ         $32, R12    // advance cu by 4 float64 per step
+	MOVQ         $8, R13     // and by 1 per scalar step
+
+sharedy:
+	CMPQ CX, $4
+	JLT  taily
+
+loopy4:
+	VCVTDQ2PD (SI), Y0
+	VMULPD    Y14, Y0, Y0
+	TESTQ     R11, R11
+	JZ        oney
+	VMULPD    (BX), Y0, Y0
+	JMP       storey
+
+oney:
+	VMULPD Y15, Y0, Y0
+
+storey:
+	VCVTPD2PSY Y0, X0
+	VMOVUPS    X0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DI
+	ADDQ       R12, BX
+	SUBQ       $4, CX
+	CMPQ       CX, $4
+	JGE        loopy4
+
+taily:
+	TESTQ CX, CX
+	JZ    doney
+
+loop1y:
+	VCVTSI2SDL (SI), X0, X0
+	VMULSD    X14, X0, X0
+	VMULSD    (BX), X0, X0
+	VCVTSD2SS X0, X0, X0
+	VMOVSS    X0, (DI)
+	ADDQ      $4, SI
+	ADDQ      $4, DI
+	ADDQ      R13, BX
+	DECQ      CX
+	JNZ       loop1y
+
+doney:
+	VZEROUPPER
+	RET
+
+// func roundInt16AVX512(dst *int16, x *float32, n int, k float32)
+//
+// dst[i] = int16(round half to even (float32(x[i] k))); VCVTPS2DQ rounds in
+// the default nearest-even mode.
+TEXT ·roundInt16AVX512(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS k+24(FP), Z31
+	CMPQ         CX, $16
+	JLT          tailr
+
+loopr:
+	VMULPS    (SI), Z31, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDW  Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	SUBQ      $16, CX
+	CMPQ      CX, $16
+	JGE       loopr
+
+tailr:
+	TESTQ CX, CX
+	JZ    doner
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMULPS.Z  (SI), Z31, K1, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDW  Z0, K1, (DI)
+
+doner:
+	VZEROUPPER
+	RET
+
+// func roundInt16AVX2(dst *int16, x *float32, n int, k float32)
+TEXT ·roundInt16AVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS k+24(FP), Y15
+	CMPQ         CX, $8
+	JLT          tailry
+
+loopry:
+	VMULPS       (SI), Y15, Y0
+	VCVTPS2DQ    Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW    X1, X0, X0
+	VMOVDQU      X0, (DI)
+	ADDQ         $32, SI
+	ADDQ         $16, DI
+	SUBQ         $8, CX
+	CMPQ         CX, $8
+	JGE          loopry
+
+tailry:
+	TESTQ CX, CX
+	JZ    donery
+
+loop1ry:
+	VMOVSS    (SI), X0
+	VMULSS    X15, X0, X0
+	VCVTSS2SI X0, AX
+	MOVW      AX, (DI)
+	ADDQ      $4, SI
+	ADDQ      $2, DI
+	DECQ      CX
+	JNZ       loop1ry
+
+donery:
+	VZEROUPPER
+	RET

@@ -1,0 +1,19 @@
+//go:build !amd64
+
+package linalg
+
+import "os"
+
+var intKernels = mustIntKernels(os.Getenv(KernelsEnv))
+
+// mustIntKernels checks a KernelsEnv value; every value gives the pure-Go
+// kernels on this architecture.
+func mustIntKernels(env string) intKernelSet {
+	if _, err := parseKernels(env); err != nil {
+		panic(err)
+	}
+	return genericIntKernels
+}
+
+// archIntKernels: no assembly families on this architecture.
+func archIntKernels(name string) (intKernelSet, bool) { return intKernelSet{}, false }

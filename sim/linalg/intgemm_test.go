@@ -1,0 +1,309 @@
+package linalg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// intKernelSets are the integer kernel families this CPU can run, the
+// pure-Go twin first.
+func intKernelSets() []intKernelSet {
+	sets := []intKernelSet{genericIntKernels}
+	for _, name := range []string{"avx512vnni", "avx2"} {
+		if s, ok := archIntKernels(name); ok {
+			sets = append(sets, s)
+		}
+	}
+	return sets
+}
+
+// randCodes draws n codes in [-mx, mx], a tenth of them at +-mx.
+func randCodes(r *rand.Rand, n, mx int) []int16 {
+	s := make([]int16, n)
+	for i := range s {
+		v := r.IntN(2*mx+1) - mx
+		if r.IntN(10) == 0 {
+			v = mx * (1 - 2*r.IntN(2))
+		}
+		s[i] = int16(v)
+	}
+	return s
+}
+
+// refIntProduct is the plain int64 loop.
+func refIntProduct(m, n, k int, a []int16, lda int, b []int16) []int64 {
+	c := make([]int64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s int64
+			for p := 0; p < k; p++ {
+				s += int64(a[i*lda+p]) * int64(b[p*n+j])
+			}
+			c[i*n+j] = s
+		}
+	}
+	return c
+}
+
+func TestPackedInt16HoldsEveryElement(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 1))
+	var p PackedInt16
+	for _, k := range []int{1, 2, 3, 64, 197} {
+		for _, n := range []int{1, 15, 16, 17, 63, 64, 65, 80, 129, 197} {
+			src := randCodes(r, k*n, 255)
+			p.Pack(src, n, k, n)
+			if p.KPad%2 != 0 || p.KPad < k || p.NPad%IntTail != 0 || p.NPad < n || p.MaxAbs > 255 {
+				t.Fatalf("k %d n %d: padded to %d x %d, max %d", k, n, p.KPad, p.NPad, p.MaxAbs)
+			}
+			seen := 0
+			for r := 0; r < p.KPad; r++ {
+				for j := 0; j < p.NPad; j++ {
+					want := int16(0)
+					if r < k && j < n {
+						want = src[r*n+j]
+					}
+					if got := p.At(r, j); got != want {
+						t.Fatalf("k %d n %d: (%d, %d) = %d, want %d", k, n, r, j, got, want)
+					}
+					if want != 0 {
+						seen++
+					}
+				}
+			}
+			nonzero := 0
+			for _, v := range p.Data {
+				if v != 0 {
+					nonzero++
+				}
+			}
+			if nonzero != seen {
+				t.Fatalf("k %d n %d: %d nonzero codes stored, %d in the matrix", k, n, nonzero, seen)
+			}
+		}
+	}
+}
+
+// Every integer kernel gives the exact product, hence the same bits as the
+// pure-Go twin, for odd sizes, row and column tails and the largest codes.
+func TestIntKernelsGiveTheExactProduct(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	type shape struct{ m, n, k, mx int }
+	shapes := []shape{{1, 1, 1, 255}, {3, 17, 5, 255}, {4, 64, 2, 255}, {5, 65, 3, 255}, {7, 80, 64, 255},
+		{9, 15, 197, 255}, {197, 197, 64, 255}, {13, 129, 384, 255}, {6, 208, 1536, 255},
+		{5, 33, 2, math.MaxInt16}, {2, 16, 7, 1}}
+	for _, set := range intKernelSets() {
+		for _, s := range shapes {
+			t.Run(fmt.Sprintf("%s/%dx%dx%d", set.name, s.m, s.n, s.k), func(t *testing.T) {
+				var b PackedInt16
+				src := randCodes(r, s.k*s.n, s.mx)
+				b.Pack(src, s.n, s.k, s.n)
+				lda := b.KPad + 2 // a stride wider than the row
+				a := randCodes(r, s.m*lda, s.mx)
+				for i := 0; i < s.m; i++ {
+					if s.k%2 == 1 {
+						a[i*lda+s.k] = 0
+					}
+				}
+				ldc := b.NPad + 16
+				c := make([]int32, s.m*ldc)
+				for i := range c {
+					c[i] = -7 // every padding column must be overwritten with 0
+				}
+				set.matMul(s.m, a, lda, &b, c, ldc)
+				want := refIntProduct(s.m, s.n, s.k, a, lda, src)
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < b.NPad; j++ {
+						var w int64
+						if j < s.n {
+							w = want[i*s.n+j]
+						}
+						if int64(c[i*ldc+j]) != w {
+							t.Fatalf("c[%d,%d] = %d, want %d", i, j, c[i*ldc+j], w)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// Sums next to the int32 limits: the largest codes, all of one sign.
+func TestIntKernelsReachTheInt32Limits(t *testing.T) {
+	const mx = math.MaxInt16
+	k := 2 // 2 mx^2 = 2147352578 <= MaxInt32
+	if !IntProductFits(k, mx, mx) || IntProductFits(k+1, mx, mx) {
+		t.Fatalf("IntProductFits disagrees with 2 x %d^2 <= MaxInt32 < 3 x %d^2", mx, mx)
+	}
+	for _, set := range intKernelSets() {
+		for _, sign := range []int16{1, -1} {
+			var b PackedInt16
+			src := make([]int16, k*20)
+			for i := range src {
+				src[i] = mx
+			}
+			b.Pack(src, 20, k, 20)
+			a := make([]int16, 3*b.KPad)
+			for i := range a {
+				a[i] = sign * mx
+			}
+			c := make([]int32, 3*b.NPad)
+			set.matMul(3, a, b.KPad, &b, c, b.NPad)
+			for i := 0; i < 3; i++ {
+				for j := 0; j < 20; j++ {
+					if want := int32(sign) * 2 * mx * mx; c[i*b.NPad+j] != want {
+						t.Fatalf("%s sign %d: c[%d,%d] = %d, want %d", set.name, sign, i, j, c[i*b.NPad+j], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestMatMulInt16RefusesWhatCouldOverflow(t *testing.T) {
+	var b PackedInt16
+	src := []int16{255, -255, 3}
+	b.Pack(src, 1, 3, 1)
+	a := make([]int16, b.KPad)
+	c := make([]int32, b.NPad)
+	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 255); err != nil {
+		t.Fatalf("255 x 255 x 3: %v", err)
+	}
+	big := make([]int16, 40000)
+	b.Pack(big, 1, len(big), 1)
+	b.MaxAbs = 255
+	a = make([]int16, b.KPad)
+	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 255); !errors.Is(err, ErrIntOverflow) {
+		t.Fatalf("k 40000 x 255 x 255: got %v, want ErrIntOverflow", err)
+	}
+	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 1<<15); !errors.Is(err, ErrIntOverflow) {
+		t.Fatalf("|a| 32768 does not fit int16: got %v", err)
+	}
+}
+
+// Every conversion kernel rounds as the pure-Go twin, for every tail length
+// and for per-column and shared column units.
+func TestScaleInt32KernelsGiveTheSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	const n = 83
+	c := make([]int32, n)
+	for i := range c {
+		c[i] = int32(r.Uint32())
+	}
+	c[0], c[1], c[2] = math.MaxInt32, math.MinInt32, 0
+	cu := make([]float64, n)
+	for i := range cu {
+		cu[i] = r.ExpFloat64() / 255
+	}
+	want := make([]float32, n)
+	for _, set := range intKernelSets()[1:] {
+		for _, cols := range [][]float64{cu, cu[:1]} {
+			for length := 1; length <= n; length++ {
+				ru := r.ExpFloat64() / 255
+				got := make([]float32, length+1)
+				scaleRowGo(want[:length], c[:length], ru, cols)
+				set.scaleRow(got[:length], c[:length], ru, cols)
+				for j := 0; j < length; j++ {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%s length %d, %d column units: [%d] = %v, want %v", set.name, length, len(cols), j, got[j], want[j])
+					}
+				}
+				if got[length] != 0 {
+					t.Fatalf("%s length %d: wrote past the end", set.name, length)
+				}
+			}
+		}
+	}
+}
+
+// Rounding to int16 codes is round half to even of the float32 product, in
+// every kernel and every tail length.
+func TestRoundInt16KernelsRoundHalfToEven(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const n = 77
+	x := make([]float32, n)
+	for i := range x {
+		switch i % 4 {
+		case 0: // exact halves, both signs
+			x[i] = float32(r.IntN(600)-300) + 0.5
+		case 1:
+			x[i] = float32(r.NormFloat64() * 100)
+		default:
+			x[i] = float32(r.Float64()*2-1) * 255
+		}
+	}
+	x[1], x[2], x[3] = 32767, -32767, 0
+	for _, k := range []float32{1, 255 / 3.7} {
+		xk := append([]float32(nil), x...)
+		if k != 1 { // values within +-3.7, so that x k is within +-255
+			for i := range xk {
+				xk[i] = float32(math.Mod(float64(xk[i]), 3.7))
+			}
+		}
+		for _, set := range intKernelSets() {
+			for length := 1; length <= n; length++ {
+				xs := xk[:length]
+				got := make([]int16, length+1)
+				got[length] = 99
+				set.round(got[:length], xs, k)
+				for i, v := range xs {
+					if want := int16(math.RoundToEven(float64(v * k))); got[i] != want {
+						t.Fatalf("%s k %v length %d: round(%v) = %d, want %d", set.name, k, length, v*k, got[i], want)
+					}
+				}
+				if got[length] != 99 {
+					t.Fatalf("%s length %d: wrote past the end", set.name, length)
+				}
+			}
+		}
+	}
+}
+
+func TestKernelsEnvIsChecked(t *testing.T) {
+	for _, v := range []string{"", "auto", "avx2", "generic"} {
+		if _, err := parseKernels(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	_, err := parseKernels("avx512")
+	if err == nil || !strings.Contains(err.Error(), KernelsEnv) {
+		t.Fatalf("avx512: got %v, want an error naming %s", err, KernelsEnv)
+	}
+}
+
+// The environment variable selects the kernels a process uses; run in a
+// child process for each value, which checks IntKernels.
+func TestKernelsEnvSelectsTheIntKernels(t *testing.T) {
+	if want := os.Getenv("LINALG_WANT_INT_KERNELS"); want != "" {
+		if got := IntKernels(); got != want {
+			t.Fatalf("%s=%q: int kernels %q, want %q", KernelsEnv, os.Getenv(KernelsEnv), got, want)
+		}
+		return
+	}
+	best := "generic"
+	if sets := intKernelSets(); len(sets) > 1 {
+		best = sets[1].name
+	}
+	avx2 := "generic"
+	if _, ok := archIntKernels("avx2"); ok {
+		avx2 = "avx2"
+	}
+	for env, want := range map[string]string{"auto": best, "avx2": avx2, "generic": "generic"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnvSelectsTheIntKernels$", "-test.count=1")
+		cmd.Env = append(os.Environ(), KernelsEnv+"="+env, "LINALG_WANT_INT_KERNELS="+want)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s=%s: %v\n%s", KernelsEnv, env, err, out)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnvSelectsTheIntKernels$", "-test.count=1")
+	cmd.Env = append(os.Environ(), KernelsEnv+"=fastest", "LINALG_WANT_INT_KERNELS=generic")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), KernelsEnv+`="fastest"`) {
+		t.Fatalf("%s=fastest: the process should stop naming the variable; got %v\n%s", KernelsEnv, err, out)
+	}
+}
