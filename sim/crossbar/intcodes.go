@@ -38,7 +38,7 @@ func (c *Codec) SignedCodes(dst []int16, q, src []float32, scale float32, clip C
 			// -code when x's sign bit is set, branch-free: the signs of K
 			// and V are random.
 			neg := int32(math.Float32bits(x)) >> 31
-			out[k] = int16(codes[k]^neg - neg)
+			out[k] = int16(codes[k] ^ neg - neg)
 		}
 		if q != nil {
 			for k, code := range codes[:len(chunk)] {
