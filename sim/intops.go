@@ -12,7 +12,6 @@ import (
 type intScratch struct {
 	xc     []int16   // input codes, rows x KPad
 	units  []float64 // one input code step per row
-	acc    []int32   // exact sums, rows x NPad
 	kv     []int16   // a written K^T or V as signed codes, row-major
 	packed linalg.PackedInt16
 	unit   [1]float64
@@ -21,13 +20,6 @@ type intScratch struct {
 func growI16(s []int16, n int) []int16 {
 	if cap(s) < n {
 		return make([]int16, n)
-	}
-	return s[:n]
-}
-
-func growI32(s []int32, n int) []int32 {
-	if cap(s) < n {
-		return make([]int32, n)
 	}
 	return s[:n]
 }
@@ -42,12 +34,10 @@ func (o *xbarOps) intProduct(dst, x []float32, rows int, b *linalg.PackedInt16, 
 	sc.xc = growI16(sc.xc, rows*lda)
 	sc.units = growF64(sc.units, rows)
 	o.codec.QuantizeCodes(sc.xc, lda, sc.units, x, rows, b.K)
-	sc.acc = growI32(sc.acc, rows*b.NPad)
-	if err := linalg.MatMulInt16(rows, sc.xc, lda, b, sc.acc, b.NPad, o.codec.P.MaxInput()); err != nil {
+	if err := linalg.MatMulInt16(rows, sc.xc, lda, b, dst, b.N, sc.units, colUnit, o.codec.P.MaxInput()); err != nil {
 		// IntegerProducts was checked before the codes were stored.
 		panic(fmt.Sprintf("sim: integer crossbar product: %v", err))
 	}
-	linalg.ScaleInt32(dst, b.N, sc.acc, b.NPad, rows, b.N, sc.units, colUnit)
 }
 
 // linearInt is Linear for a linear stored as codes.

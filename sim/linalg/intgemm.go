@@ -111,76 +111,87 @@ func IntProductFits(k, maxA, maxB int) bool {
 	return k <= 0 || int64(k)*int64(maxA)*int64(maxB) <= math.MaxInt32
 }
 
-// MatMulInt16 sets c = a b exactly in int32, where a is m x b.K int16 with
-// row stride lda (lda >= b.KPad; when K is odd, a[i, K] must be 0), b is
-// packed, and c is m x b.NPad with row stride ldc (ldc >= b.NPad; the
-// padding columns receive 0). maxA bounds |a|; the product must fit
-// (IntProductFits), else ErrIntOverflow.
+// MatMulInt16 sets dst to the scaled exact product of a and b:
 //
-// Reference loop: c[i,j] = sum_p a[i,p] b[p,j], in any order.
-func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int, maxA int) error {
+//	dst[i,j] = float32(float64(sum_p a[i,p] b[p,j]) * rowUnit[i] * colUnit[j])
+//
+// where the sum is exact in int32 (in any order), the two float64 products
+// are taken left to right and the result is rounded once to float32. a is
+// m x b.K int16 with row stride lda (lda >= b.KPad; when K is odd, a[i, K]
+// must be 0), b is packed, dst is m x b.N with row stride ldd; colUnit has
+// b.N entries, or 1 shared by every column. maxA bounds |a|; the sums must
+// fit (IntProductFits), else ErrIntOverflow.
+func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, dst []float32, ldd int, rowUnit, colUnit []float64, maxA int) error {
 	if !IntProductFits(b.K, maxA, b.MaxAbs) {
 		return fmt.Errorf("%w: k %d, |a| <= %d, |b| <= %d", ErrIntOverflow, b.K, maxA, b.MaxAbs)
 	}
-	if m == 0 || b.NPad == 0 {
+	if m == 0 || b.N == 0 {
 		return nil
 	}
-	if lda < b.KPad || ldc < b.NPad {
-		return fmt.Errorf("linalg: MatMulInt16: strides lda %d, ldc %d below the packed %d x %d", lda, ldc, b.KPad, b.NPad)
+	if lda < b.KPad || ldd < b.N || (len(colUnit) != 1 && len(colUnit) != b.N) {
+		return fmt.Errorf("linalg: MatMulInt16: lda %d, ldd %d, %d column units for a packed %d x %d", lda, ldd, len(colUnit), b.K, b.N)
 	}
 	// Bounds are checked here once, since the assembly kernels cannot.
 	_ = a[(m-1)*lda+b.KPad-1]
-	_ = c[(m-1)*ldc+b.NPad-1]
+	_ = dst[(m-1)*ldd+b.N-1]
+	_ = rowUnit[m-1]
+	scale := intKernels.scaleRow
+	emit := func(i, rows, j0, w int, t *intTile) {
+		n := min(w, b.N-j0)
+		cu := colUnit
+		if len(cu) != 1 {
+			cu = cu[j0 : j0+n]
+		}
+		for r := 0; r < rows; r++ {
+			row := (i + r) * ldd
+			scale(dst[row+j0:row+j0+n], t[r*IntPanel:r*IntPanel+n], rowUnit[i+r], cu)
+		}
+	}
 	if b.KPad == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+b.NPad])
+		var zero intTile
+		for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
+			for i := 0; i < m; i += 4 {
+				emit(i, min(4, m-i), j0, b.panelWidth(j0), &zero)
+			}
 		}
 		return nil
 	}
-	intKernels.matMul(m, a, lda, b, c, ldc)
+	intKernels.tiles(m, a, lda, b, emit)
 	return nil
 }
 
-// matMulInt16Go is MatMulInt16 in pure Go, one row and one panel at a time,
-// pairs of products as the vector kernels take them.
-func matMulInt16Go(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+// intTile holds one kernel call's exact sums: up to 4 rows of up to
+// IntPanel columns, row r at r*IntPanel.
+type intTile [4 * IntPanel]int32
+
+// tileEmitter receives the sums of rows i to i+rows-1 and of the w columns
+// of the panel at j0.
+type tileEmitter func(i, rows, j0, w int, t *intTile)
+
+// tilesGo computes the tiles of a b in pure Go, pairs of products as the
+// vector kernels take them.
+func tilesGo(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	kp := b.KPad / 2
-	var acc [IntPanel]int32
+	var t intTile
 	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
 		w := b.panelWidth(j0)
 		panel := b.Data[j0*b.KPad : (j0+w)*b.KPad]
-		for i := 0; i < m; i++ {
-			row := a[i*lda : i*lda+b.KPad]
-			sums := acc[:w]
-			clear(sums)
-			for p := 0; p < kp; p++ {
-				x0, x1 := int32(row[2*p]), int32(row[2*p+1])
-				pair := panel[p*2*w : (p+1)*2*w]
-				for j := range sums {
-					sums[j] += x0*int32(pair[2*j]) + x1*int32(pair[2*j+1])
+		for i := 0; i < m; i += 4 {
+			rows := min(4, m-i)
+			for r := 0; r < rows; r++ {
+				row := a[(i+r)*lda : (i+r)*lda+b.KPad]
+				sums := t[r*IntPanel : r*IntPanel+w]
+				clear(sums)
+				for p := 0; p < kp; p++ {
+					x0, x1 := int32(row[2*p]), int32(row[2*p+1])
+					pair := panel[p*2*w : (p+1)*2*w]
+					for j := range sums {
+						sums[j] += x0*int32(pair[2*j]) + x1*int32(pair[2*j+1])
+					}
 				}
 			}
-			copy(c[i*ldc+j0:i*ldc+j0+w], sums)
+			emit(i, rows, j0, w, &t)
 		}
-	}
-}
-
-// ScaleInt32 converts an m x n block of exact integer products to values:
-// dst[i,j] = float32(float64(c[i,j]) * rowUnit[i] * colUnit[j]), the two
-// float64 products taken left to right, then rounded once to float32.
-// colUnit has n entries, or 1 shared by every column.
-func ScaleInt32(dst []float32, ldd int, c []int32, ldc int, m, n int, rowUnit, colUnit []float64) {
-	if m == 0 || n == 0 {
-		return
-	}
-	_ = dst[(m-1)*ldd+n-1]
-	_ = c[(m-1)*ldc+n-1]
-	_ = rowUnit[m-1]
-	if len(colUnit) != 1 {
-		_ = colUnit[n-1]
-	}
-	for i := 0; i < m; i++ {
-		intKernels.scaleRow(dst[i*ldd:i*ldd+n], c[i*ldc:i*ldc+n], rowUnit[i], colUnit)
 	}
 }
 
@@ -220,12 +231,12 @@ func roundInt16Go(dst []int16, x []float32, k float32) {
 // intKernelSet is one choice of the integer kernels.
 type intKernelSet struct {
 	name     string
-	matMul   func(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int)
+	tiles    func(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter)
 	scaleRow func(dst []float32, c []int32, ru float64, colUnit []float64)
 	round    func(dst []int16, x []float32, k float32)
 }
 
-var genericIntKernels = intKernelSet{name: "generic", matMul: matMulInt16Go, scaleRow: scaleRowGo, round: roundInt16Go}
+var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleRow: scaleRowGo, round: roundInt16Go}
 
 // IntKernels names the integer kernels in use: "avx512vnni", "avx2" or
 // "generic".

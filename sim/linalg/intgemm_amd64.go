@@ -45,8 +45,8 @@ var hasVNNI = func() bool {
 }()
 
 var (
-	vnniIntKernels = intKernelSet{name: "avx512vnni", matMul: matMulInt16VNNI, scaleRow: scaleRowZ, round: roundInt16Z}
-	avx2IntKernels = intKernelSet{name: "avx2", matMul: matMulInt16AVX2, scaleRow: scaleRowY, round: roundInt16Y}
+	vnniIntKernels = intKernelSet{name: "avx512vnni", tiles: tilesVNNI, scaleRow: scaleRowZ, round: roundInt16Z}
+	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleRow: scaleRowY, round: roundInt16Y}
 )
 
 var intKernels = mustIntKernels(os.Getenv(KernelsEnv), hasAVX512 && hasVNNI, hasFMA)
@@ -70,37 +70,46 @@ func mustIntKernels(env string, vnni, avx2 bool) intKernelSet {
 	return genericIntKernels
 }
 
-func matMulInt16VNNI(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+func tilesVNNI(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	kp := b.KPad / 2
+	var t intTile
 	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
+		w := b.panelWidth(j0)
 		kern := dpwssd4x64
-		if b.panelWidth(j0) == IntTail {
+		if w == IntTail {
 			kern = dpwssd4x16
 		}
 		panel := &b.Data[j0*b.KPad]
 		i := 0
 		for ; i+4 <= m; i += 4 {
-			kern(kp, &a[i*lda], lda, panel, &c[i*ldc+j0], ldc)
+			kern(kp, &a[i*lda], lda, panel, &t[0], IntPanel)
+			emit(i, 4, j0, w, &t)
 		}
 		for ; i < m; i++ {
-			kern(kp, &a[i*lda], 0, panel, &c[i*ldc+j0], 0)
+			kern(kp, &a[i*lda], 0, panel, &t[0], 0)
+			emit(i, 1, j0, w, &t)
 		}
 	}
 }
 
-func matMulInt16AVX2(m int, a []int16, lda int, b *PackedInt16, c []int32, ldc int) {
+func tilesAVX2(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	kp := b.KPad / 2
+	var t intTile
 	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
 		w := b.panelWidth(j0)
-		for jj := 0; jj < w; jj += IntTail {
-			sub := &b.Data[j0*b.KPad+2*jj]
-			i := 0
-			for ; i+4 <= m; i += 4 {
-				pmaddwd4x16(kp, &a[i*lda], lda, sub, 2*w, &c[i*ldc+j0+jj], ldc)
+		panel := b.Data[j0*b.KPad:]
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			for jj := 0; jj < w; jj += IntTail {
+				pmaddwd4x16(kp, &a[i*lda], lda, &panel[2*jj], 2*w, &t[jj], IntPanel)
 			}
-			for ; i < m; i++ {
-				pmaddwd4x16(kp, &a[i*lda], 0, sub, 2*w, &c[i*ldc+j0+jj], 0)
+			emit(i, 4, j0, w, &t)
+		}
+		for ; i < m; i++ {
+			for jj := 0; jj < w; jj += IntTail {
+				pmaddwd4x16(kp, &a[i*lda], 0, &panel[2*jj], 2*w, &t[jj], 0)
 			}
+			emit(i, 1, j0, w, &t)
 		}
 	}
 }

@@ -172,10 +172,25 @@ loopy:
 	VZEROUPPER
 	RET
 
+// Sixteen sums in Z0 to float32 in Z2: float64 products by ru (Z30) and by
+// the column units colLo and colHi (eight each), rounded once to float32.
+#define SCALE16(colLo, colHi) \
+	VEXTRACTI32X8 $1, Z0, Y1 \
+	VCVTDQ2PD     Y0, Z2 \
+	VCVTDQ2PD     Y1, Z3 \
+	VMULPD        Z30, Z2, Z2 \
+	VMULPD        Z30, Z3, Z3 \
+	VMULPD        colLo, Z2, Z2 \
+	VMULPD        colHi, Z3, Z3 \
+	VCVTPD2PS     Z2, Y2 \
+	VCVTPD2PS     Z3, Y3 \
+	VINSERTF32X8  $1, Y3, Z2, Z2
+
 // func scaleRowAVX512(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
 //
-// dst[j] = float32(float64(c[j]) * ru * cu[j or 0]), eight at a time in
-// float64, the last ones masked.
+// dst[j] = float32(float64(c[j]) * ru * cu[j or 0]), sixteen at a time in
+// float64, the last ones masked. c is read 64 bytes at a time, as the
+// kernels stored it, so that the loads take the stored data directly.
 TEXT ·scaleRowAVX512(SB), NOSPLIT, $0-41
 	MOVQ         dst+0(FP), DI
 	MOVQ         c+8(FP), SI
@@ -184,56 +199,57 @@ TEXT ·scaleRowAVX512(SB), NOSPLIT, $0-41
 	MOVQ         cu+32(FP), BX
 	MOVBLZX      perColumn+40(FP), R11
 	VBROADCASTSD (BX), Z31
-	MOVQ         $0, R12
 	TESTQ        R11, R11
-	JZ           shared
-	MOVQ         $64, R12    // advance cu by 8 float64 per step
+	JNZ          percol
 
 shared:
-	CMPQ CX, $8
-	JLT  tailz
+	CMPQ CX, $16
+	JLT  tailshared
+	VMOVDQU32 (SI), Z0
+	SCALE16(Z31, Z31)
+	VMOVUPS   Z2, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JMP       shared
 
-loopz:
-	VCVTDQ2PD (SI), Z0
-	VMULPD    Z30, Z0, Z0
-	TESTQ     R11, R11
-	JZ        onez
-	VMULPD    (BX), Z0, Z0
-	JMP       storez
-
-onez:
-	VMULPD Z31, Z0, Z0
-
-storez:
-	VCVTPD2PS Z0, Y0
-	VMOVUPS   Y0, (DI)
-	ADDQ      $32, SI
-	ADDQ      $32, DI
-	ADDQ      R12, BX
-	SUBQ      $8, CX
-	CMPQ      CX, $8
-	JGE       loopz
-
-tailz:
+tailshared:
 	TESTQ CX, CX
 	JZ    donez
 	MOVL  $1, AX
 	SHLL  CX, AX
 	DECL  AX
 	KMOVW AX, K1
-	VCVTDQ2PD.Z (SI), K1, Z0
-	VMULPD    Z30, Z0, Z0
-	TESTQ     R11, R11
-	JZ        onetail
-	VMULPD.Z  (BX), Z0, K1, Z0
-	JMP       storetail
+	VMOVDQU32.Z (SI), K1, Z0
+	SCALE16(Z31, Z31)
+	VMOVUPS     Z2, K1, (DI)
+	JMP         donez
 
-onetail:
-	VMULPD Z31, Z0, Z0
+percol:
+	CMPQ CX, $16
+	JLT  tailcol
+	VMOVDQU32 (SI), Z0
+	SCALE16((BX), 64(BX))
+	VMOVUPS   Z2, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	ADDQ      $128, BX
+	SUBQ      $16, CX
+	JMP       percol
 
-storetail:
-	VCVTPD2PS Z0, Y0
-	VMOVUPS   Y0, K1, (DI)
+tailcol:
+	TESTQ CX, CX
+	JZ    donez
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	KSHIFTRW $8, K1, K3
+	VMOVDQU32.Z (SI), K1, Z0
+	VMOVUPD.Z   (BX), K1, Z4
+	VMOVUPD.Z   64(BX), K3, Z5
+	SCALE16(Z4, Z5)
+	VMOVUPS     Z2, K1, (DI)
 
 donez:
 	VZEROUPPER

@@ -110,12 +110,7 @@ func TestIntKernelsGiveTheExactProduct(t *testing.T) {
 						a[i*lda+s.k] = 0
 					}
 				}
-				ldc := b.NPad + 16
-				c := make([]int32, s.m*ldc)
-				for i := range c {
-					c[i] = -7 // every padding column must be overwritten with 0
-				}
-				set.matMul(s.m, a, lda, &b, c, ldc)
+				got := intSums(set, s.m, a, lda, &b)
 				want := refIntProduct(s.m, s.n, s.k, a, lda, src)
 				for i := 0; i < s.m; i++ {
 					for j := 0; j < b.NPad; j++ {
@@ -123,14 +118,35 @@ func TestIntKernelsGiveTheExactProduct(t *testing.T) {
 						if j < s.n {
 							w = want[i*s.n+j]
 						}
-						if int64(c[i*ldc+j]) != w {
-							t.Fatalf("c[%d,%d] = %d, want %d", i, j, c[i*ldc+j], w)
+						if got[i*b.NPad+j] != w {
+							t.Fatalf("c[%d,%d] = %d, want %d", i, j, got[i*b.NPad+j], w)
 						}
 					}
 				}
 			})
 		}
 	}
+}
+
+// intSums runs a kernel family's tiles over a b and collects the exact sums
+// (m x b.NPad), checking that every tile is emitted exactly once.
+func intSums(set intKernelSet, m int, a []int16, lda int, b *PackedInt16) []int64 {
+	c := make([]int64, m*b.NPad)
+	seen := make([]int, m*b.NPad)
+	set.tiles(m, a, lda, b, func(i, rows, j0, w int, t *intTile) {
+		for r := 0; r < rows; r++ {
+			for j := 0; j < w; j++ {
+				c[(i+r)*b.NPad+j0+j] = int64(t[r*IntPanel+j])
+				seen[(i+r)*b.NPad+j0+j]++
+			}
+		}
+	})
+	for i, n := range seen {
+		if n != 1 {
+			panic(fmt.Sprintf("%s: sum %d emitted %d times", set.name, i, n))
+		}
+	}
+	return c
 }
 
 // Sums next to the int32 limits: the largest codes, all of one sign.
@@ -152,12 +168,64 @@ func TestIntKernelsReachTheInt32Limits(t *testing.T) {
 			for i := range a {
 				a[i] = sign * mx
 			}
-			c := make([]int32, 3*b.NPad)
-			set.matMul(3, a, b.KPad, &b, c, b.NPad)
+			c := intSums(set, 3, a, b.KPad, &b)
 			for i := 0; i < 3; i++ {
 				for j := 0; j < 20; j++ {
-					if want := int32(sign) * 2 * mx * mx; c[i*b.NPad+j] != want {
+					if want := int64(sign) * 2 * mx * mx; c[i*b.NPad+j] != want {
 						t.Fatalf("%s sign %d: c[%d,%d] = %d, want %d", set.name, sign, i, j, c[i*b.NPad+j], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// MatMulInt16 scales each exact sum by its row's and column's units and
+// rounds once, with every kernel family, per-column and shared units, and
+// writes nothing outside the m x n block of dst.
+func TestMatMulInt16ScalesTheExactSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	saved := intKernels
+	defer func() { intKernels = saved }()
+	for _, set := range intKernelSets() {
+		intKernels = set
+		for _, s := range []struct{ m, n, k int }{{1, 1, 1}, {6, 83, 9}, {197, 197, 64}, {5, 130, 197}} {
+			var b PackedInt16
+			src := randCodes(r, s.k*s.n, 255)
+			b.Pack(src, s.n, s.k, s.n)
+			a := randCodes(r, s.m*b.KPad, 255)
+			if s.k%2 == 1 {
+				for i := 0; i < s.m; i++ {
+					a[i*b.KPad+s.k] = 0
+				}
+			}
+			exact := refIntProduct(s.m, s.n, s.k, a, b.KPad, src)
+			ru := make([]float64, s.m)
+			for i := range ru {
+				ru[i] = r.ExpFloat64() / 255
+			}
+			cu := make([]float64, s.n)
+			for j := range cu {
+				cu[j] = r.ExpFloat64() / 255
+			}
+			for _, cols := range [][]float64{cu, cu[:1]} {
+				ldd := s.n + 3
+				dst := make([]float32, s.m*ldd)
+				for i := range dst {
+					dst[i] = -1
+				}
+				if err := MatMulInt16(s.m, a, b.KPad, &b, dst, ldd, ru, cols, 255); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < ldd; j++ {
+						want := float32(-1)
+						if j < s.n {
+							want = float32(float64(exact[i*s.n+j]) * ru[i] * cols[min(j, len(cols)-1)])
+						}
+						if got := dst[i*ldd+j]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s %+v, %d column units: dst[%d,%d] = %v, want %v", set.name, s, len(cols), i, j, got, want)
+						}
 					}
 				}
 			}
@@ -167,28 +235,26 @@ func TestIntKernelsReachTheInt32Limits(t *testing.T) {
 
 func TestMatMulInt16RefusesWhatCouldOverflow(t *testing.T) {
 	var b PackedInt16
-	src := []int16{255, -255, 3}
-	b.Pack(src, 1, 3, 1)
+	b.Pack([]int16{255, -255, 3}, 1, 3, 1)
 	a := make([]int16, b.KPad)
-	c := make([]int32, b.NPad)
-	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 255); err != nil {
+	dst, units := make([]float32, 1), []float64{1}
+	if err := MatMulInt16(1, a, b.KPad, &b, dst, 1, units, units, 255); err != nil {
 		t.Fatalf("255 x 255 x 3: %v", err)
 	}
-	big := make([]int16, 40000)
-	b.Pack(big, 1, len(big), 1)
+	b.Pack(make([]int16, 40000), 1, 40000, 1)
 	b.MaxAbs = 255
 	a = make([]int16, b.KPad)
-	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 255); !errors.Is(err, ErrIntOverflow) {
+	if err := MatMulInt16(1, a, b.KPad, &b, dst, 1, units, units, 255); !errors.Is(err, ErrIntOverflow) {
 		t.Fatalf("k 40000 x 255 x 255: got %v, want ErrIntOverflow", err)
 	}
-	if err := MatMulInt16(1, a, b.KPad, &b, c, b.NPad, 1<<15); !errors.Is(err, ErrIntOverflow) {
+	if err := MatMulInt16(1, a, b.KPad, &b, dst, 1, units, units, 1<<15); !errors.Is(err, ErrIntOverflow) {
 		t.Fatalf("|a| 32768 does not fit int16: got %v", err)
 	}
 }
 
 // Every conversion kernel rounds as the pure-Go twin, for every tail length
 // and for per-column and shared column units.
-func TestScaleInt32KernelsGiveTheSameBits(t *testing.T) {
+func TestScaleRowKernelsGiveTheSameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	const n = 83
 	c := make([]int32, n)
