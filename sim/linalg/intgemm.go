@@ -64,20 +64,31 @@ func (p *PackedInt16) panelWidth(j0 int) int {
 func (p *PackedInt16) Pack(src []int16, lds, k, n int) {
 	p.Reset(k, n)
 	mx := 0
+	for r := 0; r < k; r++ {
+		for _, v := range src[r*lds : r*lds+n] {
+			mx = max(mx, abs(int(v)))
+		}
+	}
+	p.MaxAbs = mx
 	for j0 := 0; j0 < n; j0 += p.panelWidth(j0) {
 		w := p.panelWidth(j0)
 		cols := min(w, n-j0)
 		panel := p.Data[j0*p.KPad:]
-		for r := 0; r < k; r++ {
-			row := src[r*lds+j0 : r*lds+j0+cols]
-			out := panel[(r/2)*2*w+r%2:]
-			for j, v := range row {
-				out[2*j] = v
-				mx = max(mx, abs(int(v)))
+		for r := 0; r < k; r += 2 {
+			out := panel[r*w : r*w+2*cols]
+			even := src[r*lds+j0 : r*lds+j0+cols]
+			if r+1 == k { // the odd last row; its partner stays 0
+				for j, v := range even {
+					out[2*j] = v
+				}
+				continue
+			}
+			odd := src[(r+1)*lds+j0 : (r+1)*lds+j0+cols]
+			for j, v := range even {
+				out[2*j], out[2*j+1] = v, odd[j]
 			}
 		}
 	}
-	p.MaxAbs = mx
 }
 
 func abs(v int) int {

@@ -6,15 +6,16 @@ import "os"
 // strides are in elements; lda = ldc = 0 computes one row four times into
 // one place, which is how the row tails are done.
 
-// dpwssd4x64 computes c[0:4, 0:64] of a 64-wide panel with AVX-512 VNNI.
+// dpwssd4x64 computes c[0:4, 0:64] of a 64-wide panel with AVX-512 VNNI,
+// adding to c when acc is set.
 //
 //go:noescape
-func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int, acc bool)
 
-// dpwssd4x16 computes c[0:4, 0:16] of a 16-wide panel with AVX-512 VNNI.
+// dpwssd4x16 is dpwssd4x64 for a 16-wide panel.
 //
 //go:noescape
-func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
+func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int, acc bool)
 
 // pmaddwd4x16 computes c[0:4, 0:16] with AVX2; ldb is the panel's
 // row-pair stride in elements (2 x its width).
@@ -70,24 +71,45 @@ func mustIntKernels(env string, vnni, avx2 bool) intKernelSet {
 	return genericIntKernels
 }
 
+// The VNNI driver splits each panel into chunks of vnniChunk row pairs (64
+// pairs x 64 columns x 4 bytes = 16 KB, which stays in the L1 cache) and
+// runs a group of vnniGroup four-row blocks over each chunk before the next
+// one; the exact sums add up across chunks in the group's tiles.
+const (
+	vnniChunk = 64
+	vnniGroup = 8
+)
+
 func tilesVNNI(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	kp := b.KPad / 2
-	var t intTile
+	var tiles [vnniGroup]intTile
 	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
 		w := b.panelWidth(j0)
 		kern := dpwssd4x64
 		if w == IntTail {
 			kern = dpwssd4x16
 		}
-		panel := &b.Data[j0*b.KPad]
-		i := 0
-		for ; i+4 <= m; i += 4 {
-			kern(kp, &a[i*lda], lda, panel, &t[0], IntPanel)
-			emit(i, 4, j0, w, &t)
-		}
-		for ; i < m; i++ {
-			kern(kp, &a[i*lda], 0, panel, &t[0], 0)
-			emit(i, 1, j0, w, &t)
+		for i0 := 0; i0 < m; i0 += 4 * vnniGroup {
+			for p0 := 0; p0 < kp; p0 += vnniChunk {
+				n := min(vnniChunk, kp-p0)
+				chunk := &b.Data[j0*b.KPad+p0*2*w]
+				for g := range tiles {
+					i := i0 + 4*g
+					switch {
+					case i+4 <= m:
+						kern(n, &a[i*lda+2*p0], lda, chunk, &tiles[g][0], IntPanel, p0 > 0)
+					case i < m: // the last rows, one at a time
+						for r := 0; i+r < m; r++ {
+							kern(n, &a[(i+r)*lda+2*p0], 0, chunk, &tiles[g][r*IntPanel], 0, p0 > 0)
+						}
+					}
+				}
+			}
+			for g := range tiles {
+				if i := i0 + 4*g; i < m {
+					emit(i, min(4, m-i), j0, w, &tiles[g])
+				}
+			}
 		}
 	}
 }

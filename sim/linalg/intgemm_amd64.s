@@ -13,17 +13,42 @@
 	VPDPWSSD     Z18, bc, acc2 \
 	VPDPWSSD     Z19, bc, acc3
 
-// func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
-TEXT ·dpwssd4x64(SB), NOSPLIT, $0-48
-	MOVQ kp+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R8
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R10
-	SHLQ $1, R8
-	SHLQ $2, R10
-	LEAQ (SI)(R8*2), R12
+// func dpwssd4x64(kp int, a *int16, lda int, b *int16, c *int32, ldc int, acc bool)
+//
+// c[0:4, 0:64] (=|+=) a[0:4, 0:2kp] b[0:2kp, 0:64]; b is a 64-wide panel.
+TEXT ·dpwssd4x64(SB), NOSPLIT, $0-49
+	MOVQ    kp+0(FP), CX
+	MOVQ    a+8(FP), SI
+	MOVQ    lda+16(FP), R8
+	MOVQ    b+24(FP), DI
+	MOVQ    c+32(FP), DX
+	MOVQ    ldc+40(FP), R10
+	MOVBLZX acc+48(FP), R11
+	SHLQ    $1, R8
+	SHLQ    $2, R10
+	LEAQ    (SI)(R8*2), R12
+	LEAQ    (DX)(R10*2), R13
+	TESTQ   R11, R11
+	JZ      zero64
+	VMOVDQU32 (DX), Z0
+	VMOVDQU32 64(DX), Z1
+	VMOVDQU32 128(DX), Z2
+	VMOVDQU32 192(DX), Z3
+	VMOVDQU32 (DX)(R10*1), Z4
+	VMOVDQU32 64(DX)(R10*1), Z5
+	VMOVDQU32 128(DX)(R10*1), Z6
+	VMOVDQU32 192(DX)(R10*1), Z7
+	VMOVDQU32 (R13), Z8
+	VMOVDQU32 64(R13), Z9
+	VMOVDQU32 128(R13), Z10
+	VMOVDQU32 192(R13), Z11
+	VMOVDQU32 (R13)(R10*1), Z12
+	VMOVDQU32 64(R13)(R10*1), Z13
+	VMOVDQU32 128(R13)(R10*1), Z14
+	VMOVDQU32 192(R13)(R10*1), Z15
+	JMP       loop64
+
+zero64:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -56,7 +81,6 @@ loop64:
 	DECQ CX
 	JNZ  loop64
 
-	LEAQ      (DX)(R10*2), R13
 	VMOVDQU32 Z0, (DX)
 	VMOVDQU32 Z1, 64(DX)
 	VMOVDQU32 Z2, 128(DX)
@@ -76,17 +100,30 @@ loop64:
 	VZEROUPPER
 	RET
 
-// func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int)
-TEXT ·dpwssd4x16(SB), NOSPLIT, $0-48
-	MOVQ kp+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R8
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R10
-	SHLQ $1, R8
-	SHLQ $2, R10
-	LEAQ (SI)(R8*2), R12
+// func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int, acc bool)
+//
+// c[0:4, 0:16] (=|+=) a[0:4, 0:2kp] b[0:2kp, 0:16]; b is a 16-wide panel.
+TEXT ·dpwssd4x16(SB), NOSPLIT, $0-49
+	MOVQ    kp+0(FP), CX
+	MOVQ    a+8(FP), SI
+	MOVQ    lda+16(FP), R8
+	MOVQ    b+24(FP), DI
+	MOVQ    c+32(FP), DX
+	MOVQ    ldc+40(FP), R10
+	MOVBLZX acc+48(FP), R11
+	SHLQ    $1, R8
+	SHLQ    $2, R10
+	LEAQ    (SI)(R8*2), R12
+	LEAQ    (DX)(R10*2), R13
+	TESTQ   R11, R11
+	JZ      zero16
+	VMOVDQU32 (DX), Z0
+	VMOVDQU32 (DX)(R10*1), Z1
+	VMOVDQU32 (R13), Z2
+	VMOVDQU32 (R13)(R10*1), Z3
+	JMP       loop16
+
+zero16:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -108,7 +145,6 @@ loop16:
 	DECQ         CX
 	JNZ          loop16
 
-	LEAQ      (DX)(R10*2), R13
 	VMOVDQU32 Z0, (DX)
 	VMOVDQU32 Z1, (DX)(R10*1)
 	VMOVDQU32 Z2, (R13)
