@@ -36,7 +36,9 @@ func deitSmallSetup(b *testing.B, images int) (*vit.Model, *memData) {
 // without read noise. The _float cases compute every crossbar product in
 // float32, as before the exact integer products (noise-free static weights,
 // and K and V without write noise) existed. Compare the ns/op of the
-// sub-benchmarks side by side: they run in one process on one machine.
+// sub-benchmarks side by side: they run in one process on one machine. On a
+// machine shared with other jobs, compare cpu-ms/image (the process's CPU
+// time per image, both cores together), which their load moves far less.
 func BenchmarkForwardDeiTSmall(b *testing.B) {
 	const images = 16
 	m, d := deitSmallSetup(b, images)
@@ -71,10 +73,14 @@ func BenchmarkForwardDeiTSmall(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu0 := processCPUSeconds()
 			for i := 0; i < b.N; i++ {
 				if _, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: tc.s, KV: kv, Mapped: mp}); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if cpu := processCPUSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu*1e3/float64(images*b.N), "cpu-ms/image")
 			}
 			sec := b.Elapsed().Seconds()
 			b.ReportMetric(float64(images*b.N)/sec, "images/s")

@@ -146,17 +146,14 @@ func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, dst []float32, ldd i
 	_ = a[(m-1)*lda+b.KPad-1]
 	_ = dst[(m-1)*ldd+b.N-1]
 	_ = rowUnit[m-1]
-	scale := intKernels.scaleRow
+	scale := intKernels.scaleTile
 	emit := func(i, rows, j0, w int, t *intTile) {
 		n := min(w, b.N-j0)
 		cu := colUnit
 		if len(cu) != 1 {
 			cu = cu[j0 : j0+n]
 		}
-		for r := 0; r < rows; r++ {
-			row := (i + r) * ldd
-			scale(dst[row+j0:row+j0+n], t[r*IntPanel:r*IntPanel+n], rowUnit[i+r], cu)
-		}
+		scale(dst[i*ldd+j0:(i+rows-1)*ldd+j0+n], ldd, t, rows, n, rowUnit[i:i+rows], cu)
 	}
 	if b.KPad == 0 {
 		var zero intTile
@@ -206,6 +203,14 @@ func tilesGo(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	}
 }
 
+// scaleTileGo sets dst[r*ldd + j] = float32(float64(t[r, j]) * ru[r] *
+// cu[j]) for r < rows, j < n (cu of length 1: one unit for every column).
+func scaleTileGo(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+	for r := 0; r < rows; r++ {
+		scaleRowGo(dst[r*ldd:r*ldd+n], t[r*IntPanel:r*IntPanel+n], ru[r], cu)
+	}
+}
+
 func scaleRowGo(dst []float32, c []int32, ru float64, colUnit []float64) {
 	if len(colUnit) == 1 {
 		cu := colUnit[0]
@@ -243,11 +248,12 @@ func roundInt16Go(dst []int16, x []float32, k float32) {
 type intKernelSet struct {
 	name     string
 	tiles    func(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter)
-	scaleRow func(dst []float32, c []int32, ru float64, colUnit []float64)
+	// scaleTile is scaleTileGo.
+	scaleTile func(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64)
 	round    func(dst []int16, x []float32, k float32)
 }
 
-var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleRow: scaleRowGo, round: roundInt16Go}
+var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleTile: scaleTileGo, round: roundInt16Go}
 
 // IntKernels names the integer kernels in use: "avx512vnni", "avx2" or
 // "generic".

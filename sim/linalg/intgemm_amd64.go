@@ -24,7 +24,7 @@ func dpwssd4x16(kp int, a *int16, lda int, b *int16, c *int32, ldc int, acc bool
 func pmaddwd4x16(kp int, a *int16, lda int, b *int16, ldb int, c *int32, ldc int)
 
 //go:noescape
-func scaleRowAVX512(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+func scaleTileAVX512(dst *float32, ldd int, t *int32, rows, n int, ru *float64, cu *float64, perColumn bool)
 
 //go:noescape
 func scaleRowAVX2(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
@@ -46,8 +46,8 @@ var hasVNNI = func() bool {
 }()
 
 var (
-	vnniIntKernels = intKernelSet{name: "avx512vnni", tiles: tilesVNNI, scaleRow: scaleRowZ, round: roundInt16Z}
-	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleRow: scaleRowY, round: roundInt16Y}
+	vnniIntKernels = intKernelSet{name: "avx512vnni", tiles: tilesVNNI, scaleTile: scaleTileZ, round: roundInt16Z}
+	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleTile: scaleTileY, round: roundInt16Y}
 )
 
 var intKernels = mustIntKernels(os.Getenv(KernelsEnv), hasAVX512 && hasVNNI, hasFMA)
@@ -136,12 +136,14 @@ func tilesAVX2(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	}
 }
 
-func scaleRowZ(dst []float32, c []int32, ru float64, colUnit []float64) {
-	scaleRowAVX512(&dst[0], &c[0], len(c), ru, &colUnit[0], len(colUnit) != 1)
+func scaleTileZ(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+	scaleTileAVX512(&dst[0], ldd, &t[0], rows, n, &ru[0], &cu[0], len(cu) != 1)
 }
 
-func scaleRowY(dst []float32, c []int32, ru float64, colUnit []float64) {
-	scaleRowAVX2(&dst[0], &c[0], len(c), ru, &colUnit[0], len(colUnit) != 1)
+func scaleTileY(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+	for r := 0; r < rows; r++ {
+		scaleRowAVX2(&dst[r*ldd], &t[r*IntPanel], n, ru[r], &cu[0], len(cu) != 1)
+	}
 }
 
 func roundInt16Z(dst []int16, x []float32, k float32) { roundInt16AVX512(&dst[0], &x[0], len(dst), k) }

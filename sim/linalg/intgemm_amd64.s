@@ -222,72 +222,81 @@ loopy:
 	VCVTPD2PS     Z3, Y3 \
 	VINSERTF32X8  $1, Y3, Z2, Z2
 
-// func scaleRowAVX512(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
+// func scaleTileAVX512(dst *float32, ldd int, t *int32, rows, n int, ru *float64, cu *float64, perColumn bool)
 //
-// dst[j] = float32(float64(c[j]) * ru * cu[j or 0]), sixteen at a time in
-// float64, the last ones masked. c is read 64 bytes at a time, as the
-// kernels stored it, so that the loads take the stored data directly.
-TEXT ·scaleRowAVX512(SB), NOSPLIT, $0-41
+// For r < rows and j < n: dst[r*ldd + j] = float32(float64(t[r*64 + j]) *
+// ru[r] * cu[j or 0]), sixteen at a time in float64, the last ones of each
+// row masked. The tile is read 64 bytes at a time, as the kernels stored it,
+// so that the loads take the stored data directly.
+TEXT ·scaleTileAVX512(SB), NOSPLIT, $0-57
 	MOVQ         dst+0(FP), DI
-	MOVQ         c+8(FP), SI
-	MOVQ         n+16(FP), CX
-	VBROADCASTSD ru+24(FP), Z30
-	MOVQ         cu+32(FP), BX
-	MOVBLZX      perColumn+40(FP), R11
+	MOVQ         ldd+8(FP), R8
+	MOVQ         t+16(FP), SI
+	MOVQ         rows+24(FP), R9
+	MOVQ         n+32(FP), R10
+	MOVQ         ru+40(FP), R14
+	MOVQ         cu+48(FP), BX
+	MOVBLZX      perColumn+56(FP), R11
+	SHLQ         $2, R8
 	VBROADCASTSD (BX), Z31
-	TESTQ        R11, R11
-	JNZ          percol
+	MOVQ         R10, CX
+	ANDQ         $15, CX
+	MOVL         $1, AX
+	SHLL         CX, AX
+	DECL         AX
+	KMOVW        AX, K1
+	KSHIFTRW     $8, K1, K3
 
-shared:
-	CMPQ CX, $16
-	JLT  tailshared
-	VMOVDQU32 (SI), Z0
+tilerow:
+	VBROADCASTSD (R14), Z30
+	MOVQ         SI, R12
+	MOVQ         DI, R13
+	MOVQ         BX, DX
+	MOVQ         R10, CX
+
+tilecol:
+	CMPQ      CX, $16
+	JLT       tiletail
+	VMOVDQU32 (R12), Z0
+	TESTQ     R11, R11
+	JZ        tileshared
+	SCALE16((DX), 64(DX))
+	JMP       tilestore
+
+tileshared:
 	SCALE16(Z31, Z31)
-	VMOVUPS   Z2, (DI)
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	SUBQ      $16, CX
-	JMP       shared
+
+tilestore:
+	VMOVUPS Z2, (R13)
+	ADDQ    $64, R12
+	ADDQ    $64, R13
+	ADDQ    $128, DX
+	SUBQ    $16, CX
+	JMP     tilecol
+
+tiletail:
+	TESTQ       CX, CX
+	JZ          tilenext
+	VMOVDQU32.Z (R12), K1, Z0
+	TESTQ       R11, R11
+	JZ          tailshared
+	VMOVUPD.Z   (DX), K1, Z4
+	VMOVUPD.Z   64(DX), K3, Z5
+	SCALE16(Z4, Z5)
+	JMP         tailstore
 
 tailshared:
-	TESTQ CX, CX
-	JZ    donez
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K1
-	VMOVDQU32.Z (SI), K1, Z0
 	SCALE16(Z31, Z31)
-	VMOVUPS     Z2, K1, (DI)
-	JMP         donez
 
-percol:
-	CMPQ CX, $16
-	JLT  tailcol
-	VMOVDQU32 (SI), Z0
-	SCALE16((BX), 64(BX))
-	VMOVUPS   Z2, (DI)
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	ADDQ      $128, BX
-	SUBQ      $16, CX
-	JMP       percol
+tailstore:
+	VMOVUPS Z2, K1, (R13)
 
-tailcol:
-	TESTQ CX, CX
-	JZ    donez
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K1
-	KSHIFTRW $8, K1, K3
-	VMOVDQU32.Z (SI), K1, Z0
-	VMOVUPD.Z   (BX), K1, Z4
-	VMOVUPD.Z   64(BX), K3, Z5
-	SCALE16(Z4, Z5)
-	VMOVUPS     Z2, K1, (DI)
-
-donez:
+tilenext:
+	ADDQ $256, SI
+	ADDQ R8, DI
+	ADDQ $8, R14
+	DECQ R9
+	JNZ  tilerow
 	VZEROUPPER
 	RET
 

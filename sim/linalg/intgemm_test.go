@@ -252,35 +252,44 @@ func TestMatMulInt16RefusesWhatCouldOverflow(t *testing.T) {
 	}
 }
 
-// Every conversion kernel rounds as the pure-Go twin, for every tail length
-// and for per-column and shared column units.
-func TestScaleRowKernelsGiveTheSameBits(t *testing.T) {
+// Every conversion kernel rounds as the pure-Go twin, for 1 to 4 rows,
+// every width of a tile, per-column and shared column units, and writes
+// nothing else.
+func TestScaleTileKernelsGiveTheSameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	const n = 83
-	c := make([]int32, n)
-	for i := range c {
-		c[i] = int32(r.Uint32())
+	var tile intTile
+	for i := range tile {
+		tile[i] = int32(r.Uint32())
 	}
-	c[0], c[1], c[2] = math.MaxInt32, math.MinInt32, 0
-	cu := make([]float64, n)
+	tile[0], tile[1], tile[2] = math.MaxInt32, math.MinInt32, 0
+	cu := make([]float64, IntPanel)
 	for i := range cu {
 		cu[i] = r.ExpFloat64() / 255
 	}
-	want := make([]float32, n)
+	ru := make([]float64, 4)
+	const ldd = IntPanel + 5
 	for _, set := range intKernelSets()[1:] {
 		for _, cols := range [][]float64{cu, cu[:1]} {
-			for length := 1; length <= n; length++ {
-				ru := r.ExpFloat64() / 255
-				got := make([]float32, length+1)
-				scaleRowGo(want[:length], c[:length], ru, cols)
-				set.scaleRow(got[:length], c[:length], ru, cols)
-				for j := 0; j < length; j++ {
-					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-						t.Fatalf("%s length %d, %d column units: [%d] = %v, want %v", set.name, length, len(cols), j, got[j], want[j])
+			for rows := 1; rows <= 4; rows++ {
+				for n := 1; n <= IntPanel; n++ {
+					for i := range ru {
+						ru[i] = r.ExpFloat64() / 255
 					}
-				}
-				if got[length] != 0 {
-					t.Fatalf("%s length %d: wrote past the end", set.name, length)
+					c := cols
+					if len(c) != 1 {
+						c = c[:n]
+					}
+					want, got := make([]float32, 4*ldd), make([]float32, 4*ldd)
+					for i := range got {
+						want[i], got[i] = -1, -1
+					}
+					scaleTileGo(want, ldd, &tile, rows, n, ru[:rows], c)
+					set.scaleTile(got, ldd, &tile, rows, n, ru[:rows], c)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %d rows x %d columns, %d column units: [%d] = %v, want %v", set.name, rows, n, len(c), i, got[i], want[i])
+						}
+					}
 				}
 			}
 		}
