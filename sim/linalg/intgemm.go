@@ -246,11 +246,11 @@ func roundInt16Go(dst []int16, x []float32, k float32) {
 
 // intKernelSet is one choice of the integer kernels.
 type intKernelSet struct {
-	name     string
-	tiles    func(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter)
+	name  string
+	tiles func(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter)
 	// scaleTile is scaleTileGo.
 	scaleTile func(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64)
-	round    func(dst []int16, x []float32, k float32)
+	round     func(dst []int16, x []float32, k float32)
 }
 
 var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleTile: scaleTileGo, round: roundInt16Go}

@@ -7,9 +7,9 @@ import (
 )
 
 // BenchmarkIntVsFloatProduct runs, side by side on DeiT-S shapes, the float
-// product (MatMul) and the integer one (MatMulInt16, which scales its
-// exact sums to float32) with every integer kernel family this CPU has. GMAC/s counts
-// the m n k multiply-adds.
+// product (MatMul, and its AVX2 + FMA kernel) and the integer one
+// (MatMulInt16, which scales its exact sums to float32) with every integer
+// kernel family this CPU has. GMAC/s counts the m n k multiply-adds.
 func BenchmarkIntVsFloatProduct(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, s := range []struct{ m, n, k int }{
@@ -30,6 +30,14 @@ func BenchmarkIntVsFloatProduct(b *testing.B) {
 			}
 			gmac(b)
 		})
+		if hasFMA { // the float kernel of CPUs without AVX-512
+			b.Run("float_avx2fma/"+shape, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					matMulFMA(s.m, s.n, s.k, af, s.k, bf, s.n, cf, s.n, false)
+				}
+				gmac(b)
+			})
+		}
 		var pb PackedInt16
 		pb.Pack(randCodes(r, s.k*s.n, 255), s.n, s.k, s.n)
 		a := randCodes(r, s.m*pb.KPad, 255)
