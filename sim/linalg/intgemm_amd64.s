@@ -302,8 +302,9 @@ tilenext:
 
 // func scaleRowAVX2(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
 //
-// As scaleRowAVX512, four at a time; the last up to three in Go's order by
-// the scalar SSE2 instructions, which round the same way.
+// As scaleTileAVX512 for one row, eight at a time (c read 32 bytes at a
+// time, as the AVX2 kernel stored it); the last up to seven by the scalar
+// instructions, which round the same way.
 TEXT ·scaleRowAVX2(SB), NOSPLIT, $0-41
 	MOVQ         dst+0(FP), DI
 	MOVQ         c+8(FP), SI
@@ -312,37 +313,40 @@ TEXT ·scaleRowAVX2(SB), NOSPLIT, $0-41
 	MOVQ         cu+32(FP), BX
 	MOVBLZX      perColumn+40(FP), R11
 	VBROADCASTSD (BX), Y15
+	VMOVDQU      Y15, Y13
 	MOVQ         $0, R12
 	MOVQ         $0, R13
 	TESTQ        R11, R11
-	JZ           sharedy
-	MOVQ         $32, R12    // advance cu by 4 float64 per step
+	JZ           loopy8
+	MOVQ         $64, R12    // advance cu by 8 float64 per step
 	MOVQ         $8, R13     // and by 1 per scalar step
 
-sharedy:
-	CMPQ CX, $4
-	JLT  taily
-
-loopy4:
-	VCVTDQ2PD (SI), Y0
-	VMULPD    Y14, Y0, Y0
-	TESTQ     R11, R11
-	JZ        oney
-	VMULPD    (BX), Y0, Y0
-	JMP       storey
+loopy8:
+	CMPQ         CX, $8
+	JLT          taily
+	VMOVDQU      (SI), Y0
+	VEXTRACTI128 $1, Y0, X1
+	VCVTDQ2PD    X0, Y2
+	VCVTDQ2PD    X1, Y3
+	VMULPD       Y14, Y2, Y2
+	VMULPD       Y14, Y3, Y3
+	TESTQ        R11, R11
+	JZ           oney
+	VMOVUPD      (BX), Y15
+	VMOVUPD      32(BX), Y13
 
 oney:
-	VMULPD Y15, Y0, Y0
-
-storey:
-	VCVTPD2PSY Y0, X0
-	VMOVUPS    X0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $16, DI
-	ADDQ       R12, BX
-	SUBQ       $4, CX
-	CMPQ       CX, $4
-	JGE        loopy4
+	VMULPD       Y15, Y2, Y2
+	VMULPD       Y13, Y3, Y3
+	VCVTPD2PSY   Y2, X2
+	VCVTPD2PSY   Y3, X3
+	VINSERTF128  $1, X3, Y2, Y2
+	VMOVUPS      Y2, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	ADDQ         R12, BX
+	SUBQ         $8, CX
+	JMP          loopy8
 
 taily:
 	TESTQ CX, CX
@@ -350,15 +354,15 @@ taily:
 
 loop1y:
 	VCVTSI2SDL (SI), X0, X0
-	VMULSD    X14, X0, X0
-	VMULSD    (BX), X0, X0
-	VCVTSD2SS X0, X0, X0
-	VMOVSS    X0, (DI)
-	ADDQ      $4, SI
-	ADDQ      $4, DI
-	ADDQ      R13, BX
-	DECQ      CX
-	JNZ       loop1y
+	VMULSD     X14, X0, X0
+	VMULSD     (BX), X0, X0
+	VCVTSD2SS  X0, X0, X0
+	VMOVSS     X0, (DI)
+	ADDQ       $4, SI
+	ADDQ       $4, DI
+	ADDQ       R13, BX
+	DECQ       CX
+	JNZ        loop1y
 
 doney:
 	VZEROUPPER
