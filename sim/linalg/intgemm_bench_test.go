@@ -20,11 +20,19 @@ func BenchmarkIntVsFloatProduct(b *testing.B) {
 		{197, 64, 197},   // A V per head
 	} {
 		shape := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+		// GMAC per CPU second moves less with other jobs' load than GMAC/s.
+		var cpu0 float64
+		start := func(b *testing.B) { b.ResetTimer(); cpu0 = processCPUSeconds() }
 		gmac := func(b *testing.B) {
-			b.ReportMetric(float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			macs := float64(s.m*s.n*s.k) * float64(b.N) / 1e9
+			b.ReportMetric(macs/b.Elapsed().Seconds(), "GMAC/s")
+			if cpu := processCPUSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(macs/cpu, "GMAC/cpu-s")
+			}
 		}
 		af, bf, cf := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 		b.Run("float/"+shape, func(b *testing.B) {
+			start(b)
 			for i := 0; i < b.N; i++ {
 				MatMul(s.m, s.n, s.k, af, s.k, bf, s.n, cf, s.n, false)
 			}
@@ -32,6 +40,7 @@ func BenchmarkIntVsFloatProduct(b *testing.B) {
 		})
 		if hasFMA { // the float kernel of CPUs without AVX-512
 			b.Run("float_avx2fma/"+shape, func(b *testing.B) {
+				start(b)
 				for i := 0; i < b.N; i++ {
 					matMulFMA(s.m, s.n, s.k, af, s.k, bf, s.n, cf, s.n, false)
 				}
@@ -53,6 +62,7 @@ func BenchmarkIntVsFloatProduct(b *testing.B) {
 				saved := intKernels
 				intKernels = set
 				defer func() { intKernels = saved }()
+				start(b)
 				for i := 0; i < b.N; i++ {
 					if err := MatMulInt16(s.m, a, pb.KPad, &pb, cf, s.n, ru, cu, 255); err != nil {
 						b.Fatal(err)
