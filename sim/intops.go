@@ -12,7 +12,6 @@ import (
 type intScratch struct {
 	xc     []int16   // input codes, rows x KPad
 	units  []float64 // one input code step per row
-	kv     []int16   // a written K^T or V as signed codes, row-major
 	packed linalg.PackedInt16
 	unit   [1]float64
 }
@@ -62,9 +61,7 @@ func (o *xbarOps) intKV(inner int) bool {
 // receiving its read-noise variances.
 func (o *xbarOps) productInt(x, m []float32, rows, inner, cols int, dst, q []float32, scale float32) {
 	sc := &o.ints
-	sc.kv = growI16(sc.kv, len(m))
-	o.codec.SignedCodes(sc.kv, q, m, scale, o.s.Clip)
-	sc.packed.Pack(sc.kv, cols, inner, cols)
+	o.codec.SignedCodesPacked(&sc.packed, q, m, inner, cols, scale, o.s.Clip)
 	sc.unit[0] = o.codec.Unit(scale)
 	o.intProduct(dst, x, rows, &sc.packed, sc.unit[:])
 	if q != nil {

@@ -48,6 +48,46 @@ func (c *Codec) SignedCodes(dst []int16, q, src []float32, scale float32, clip C
 	}
 }
 
+// SignedCodesPacked is SignedCodes for a rows x cols row-major matrix m,
+// written straight into dst's packed layout (shaped rows x cols here), two
+// rows at a time.
+func (c *Codec) SignedCodesPacked(dst *linalg.PackedInt16, q, m []float32, rows, cols int, scale float32, clip ClipFormer) {
+	dst.Reset(rows, cols)
+	unit := c.Unit(scale)
+	cd := newCoder(&c.P, float64(scale), clip)
+	var even, odd [256]int32
+	for r := 0; r < rows; r += 2 {
+		for lo := 0; lo < cols; lo += len(even) {
+			n := min(len(even), cols-lo)
+			i0 := r*cols + lo
+			xe := m[i0 : i0+n]
+			cd.codes(even[:n], xe)
+			var oc []int32
+			var xo []float32
+			if r+1 < rows {
+				xo = m[i0+cols : i0+cols+n]
+				cd.codes(odd[:n], xo)
+				oc = odd[:n]
+			}
+			dst.SetSignedPairs(r, lo, even[:n], oc, xe, xo, c.maxCode)
+			if q != nil {
+				c.readVars(q[i0:i0+n], even[:n], unit)
+				if oc != nil {
+					c.readVars(q[i0+cols:i0+cols+n], oc, unit)
+				}
+			}
+		}
+	}
+}
+
+// readVars sets q[i] to the read-noise variance of a noise-free value with
+// code codes[i], in value units^2 at sigma_r = 1, as Write gives it.
+func (c *Codec) readVars(q []float32, codes []int32, unit float64) {
+	for i, code := range codes {
+		q[i] = float32(c.readVar[code] * unit * unit)
+	}
+}
+
 // SignedCodesColumns is SignedCodes for an R x cols row-major matrix m whose
 // columns have their own scales (len(scales) == cols), or one scale (len 1),
 // as WriteColumns without noise.

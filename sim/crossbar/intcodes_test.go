@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/clipformer/clipformer/sim/linalg"
 )
 
 // Without noise, a stored value is its signed code times Unit(scale), bit
@@ -51,6 +53,41 @@ func TestSignedCodesAreWritesNoiseFreeValues(t *testing.T) {
 		for i, code := range codes {
 			if got := float32(float64(code) * c.Unit(scales[i%100])); got != eff[i] {
 				t.Fatalf("%s per column: [%d] = %v, WriteColumns stores %v", p.Granularity, i, got, eff[i])
+			}
+		}
+	}
+}
+
+// SignedCodesPacked writes the codes and variances of SignedCodes straight
+// into the packed layout: odd row counts, rows longer than its chunks.
+func TestSignedCodesPackedIsSignedCodesPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 3))
+	c := mustCodec(t, Default())
+	clip := ClipFormer{On: true, Alpha: 2, Beta: 0.25}
+	var got, want linalg.PackedInt16
+	for _, sh := range []struct{ rows, cols int }{{64, 197}, {197, 64}, {3, 300}, {1, 1}} {
+		m := make([]float32, sh.rows*sh.cols)
+		for i := range m {
+			m[i] = float32(r.NormFloat64())
+		}
+		codes, q, q2 := make([]int16, len(m)), make([]float32, len(m)), make([]float32, len(m))
+		c.SignedCodes(codes, q, m, 2.5, clip)
+		want.Pack(codes, sh.cols, sh.rows, sh.cols)
+		got.Reset(7, 9) // a stale shape and content must not leak through
+		got.SetRow(0, 0, []int16{255, -255})
+		c.SignedCodesPacked(&got, q2, m, sh.rows, sh.cols, 2.5, clip)
+		// MaxAbs is a bound: the largest code the profile can store.
+		if got.K != want.K || got.N != want.N || got.MaxAbs != 255 || len(got.Data) != len(want.Data) {
+			t.Fatalf("%+v: shape %d x %d bound %d, want %d x %d bound 255", sh, got.K, got.N, got.MaxAbs, want.K, want.N)
+		}
+		for i := range got.Data {
+			if got.Data[i] != want.Data[i] {
+				t.Fatalf("%+v: packed code %d is %d, want %d", sh, i, got.Data[i], want.Data[i])
+			}
+		}
+		for i := range q {
+			if math.Float32bits(q[i]) != math.Float32bits(q2[i]) {
+				t.Fatalf("%+v: variance %d is %v, want %v", sh, i, q2[i], q[i])
 			}
 		}
 	}

@@ -34,7 +34,7 @@ const (
 type PackedInt16 struct {
 	K, N, KPad, NPad int
 	Data             []int16
-	MaxAbs           int // largest |code| stored, for overflow checks
+	MaxAbs           int // a bound on |code| stored (Pack: the largest), for overflow checks
 }
 
 // Reset shapes p for a k x n matrix, reusing its storage, and zeroes it.
@@ -91,6 +91,78 @@ func (p *PackedInt16) Pack(src []int16, lds, k, n int) {
 	}
 }
 
+// SetRow writes codes to row r, columns j to j+len(codes)-1, of a matrix
+// shaped by Reset, and raises MaxAbs to cover them.
+func (p *PackedInt16) SetRow(r, j int, codes []int16) {
+	mx := p.MaxAbs
+	for len(codes) > 0 {
+		j0 := p.panelStart(j)
+		w := p.panelWidth(j0)
+		n := min(len(codes), j0+w-j)
+		out := p.Data[j0*p.KPad+(r/2)*2*w+r%2+2*(j-j0):]
+		out = out[:2*n-1]
+		for i, v := range codes[:n] {
+			out[2*i] = v
+			a := int(v)
+			mx = max(mx, a, -a)
+		}
+		codes, j = codes[n:], j+n
+	}
+	p.MaxAbs = mx
+}
+
+// panelStart is the first column of the panel that holds column j.
+func (p *PackedInt16) panelStart(j int) int {
+	wide := p.NPad / IntPanel * IntPanel // columns in IntPanel-wide panels
+	if j < wide {
+		return j / IntPanel * IntPanel
+	}
+	return wide + (j-wide)/IntTail*IntTail
+}
+
+// SetSignedPairs writes rows r and r+1 (r even), columns j to
+// j+len(even)-1: the magnitudes even and odd with the signs of signEven and
+// signOdd (negated where the sign bit is set), odd being nil for the last
+// row of an odd count. bound must cover every magnitude; MaxAbs is raised
+// to it.
+func (p *PackedInt16) SetSignedPairs(r, j int, even, odd []int32, signEven, signOdd []float32, bound int) {
+	n := len(even)
+	signEven = signEven[:n]
+	if odd != nil {
+		odd, signOdd = odd[:n], signOdd[:n]
+	}
+	for k := 0; k < n; {
+		j0 := p.panelStart(j + k)
+		w := p.panelWidth(j0)
+		seg := min(n-k, j0+w-(j+k)) // at most one panel, IntPanel columns
+		at := j0*p.KPad + (r/2)*2*w + 2*(j+k-j0)
+		oc, os := zeroCodes[:seg], zeroSigns[:seg]
+		if odd != nil {
+			oc, os = odd[k:k+seg], signOdd[k:k+seg]
+		}
+		intKernels.signedPairs(p.Data[at:at+2*seg], even[k:k+seg], oc, signEven[k:k+seg], os)
+		k += seg
+	}
+	p.MaxAbs = max(p.MaxAbs, bound)
+}
+
+// zeroCodes and zeroSigns stand for the missing partner of an odd last row.
+var (
+	zeroCodes [IntPanel]int32
+	zeroSigns [IntPanel]float32
+)
+
+// signedPairsGo interleaves the signed codes of two rows into out.
+func signedPairsGo(out []int16, even, odd []int32, signEven, signOdd []float32) {
+	out = out[:2*len(even)]
+	for i, c := range even {
+		ne := int32(math.Float32bits(signEven[i])) >> 31
+		no := int32(math.Float32bits(signOdd[i])) >> 31
+		out[2*i] = int16(c ^ ne - ne)
+		out[2*i+1] = int16(odd[i] ^ no - no)
+	}
+}
+
 func abs(v int) int {
 	if v < 0 {
 		return -v
@@ -100,11 +172,7 @@ func abs(v int) int {
 
 // At returns element (r, j).
 func (p *PackedInt16) At(r, j int) int16 {
-	wide := p.NPad / IntPanel * IntPanel // columns in IntPanel-wide panels
-	j0 := j / IntPanel * IntPanel
-	if j >= wide {
-		j0 = wide + (j-wide)/IntTail*IntTail
-	}
+	j0 := p.panelStart(j)
 	w := p.panelWidth(j0)
 	return p.Data[j0*p.KPad+(r/2)*2*w+2*(j-j0)+r%2]
 }
@@ -251,9 +319,11 @@ type intKernelSet struct {
 	// scaleTile is scaleTileGo.
 	scaleTile func(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64)
 	round     func(dst []int16, x []float32, k float32)
+	// signedPairs is signedPairsGo.
+	signedPairs func(out []int16, even, odd []int32, signEven, signOdd []float32)
 }
 
-var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleTile: scaleTileGo, round: roundInt16Go}
+var genericIntKernels = intKernelSet{name: "generic", tiles: tilesGo, scaleTile: scaleTileGo, round: roundInt16Go, signedPairs: signedPairsGo}
 
 // IntKernels names the integer kernels in use: "avx512vnni", "avx2" or
 // "generic".

@@ -30,6 +30,9 @@ func scaleTileAVX512(dst *float32, ldd int, t *int32, rows, n int, ru *float64, 
 func scaleRowAVX2(dst *float32, c *int32, n int, ru float64, cu *float64, perColumn bool)
 
 //go:noescape
+func signedPairsAVX512(out *int16, even, odd *int32, signEven, signOdd *float32, n int)
+
+//go:noescape
 func roundInt16AVX512(dst *int16, x *float32, n int, k float32)
 
 //go:noescape
@@ -46,8 +49,8 @@ var hasVNNI = func() bool {
 }()
 
 var (
-	vnniIntKernels = intKernelSet{name: "avx512vnni", tiles: tilesVNNI, scaleTile: scaleTileZ, round: roundInt16Z}
-	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleTile: scaleTileY, round: roundInt16Y}
+	vnniIntKernels = intKernelSet{name: "avx512vnni", tiles: tilesVNNI, scaleTile: scaleTileZ, round: roundInt16Z, signedPairs: signedPairsZ}
+	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleTile: scaleTileY, round: roundInt16Y, signedPairs: signedPairsGo}
 )
 
 var intKernels = mustIntKernels(os.Getenv(KernelsEnv), hasAVX512 && hasVNNI, hasFMA)
@@ -159,4 +162,9 @@ func archIntKernels(name string) (intKernelSet, bool) {
 		return avx2IntKernels, hasFMA
 	}
 	return intKernelSet{}, false
+}
+
+func signedPairsZ(out []int16, even, odd []int32, signEven, signOdd []float32) {
+	_ = out[2*len(even)-1]
+	signedPairsAVX512(&out[0], &even[0], &odd[0], &signEven[0], &signOdd[0], len(even))
 }

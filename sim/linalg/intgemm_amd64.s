@@ -443,3 +443,63 @@ loop1ry:
 donery:
 	VZEROUPPER
 	RET
+
+// Sixteen pairs: the magnitudes in Z0 (even row) and Z1 (odd row) negated
+// where the sign masks Z2 and Z3 are all ones, then the even code in the
+// low and the odd code in the high half of each 32-bit word.
+#define SIGNED_PAIRS16 \
+	VPXORD Z2, Z0, Z0 \
+	VPSUBD Z2, Z0, Z0 \
+	VPXORD Z3, Z1, Z1 \
+	VPSUBD Z3, Z1, Z1 \
+	VPANDD Z31, Z0, Z0 \
+	VPSLLD $16, Z1, Z1 \
+	VPORD  Z1, Z0, Z0
+
+// func signedPairsAVX512(out *int16, even, odd *int32, signEven, signOdd *float32, n int)
+TEXT ·signedPairsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         even+8(FP), SI
+	MOVQ         odd+16(FP), DX
+	MOVQ         signEven+24(FP), R8
+	MOVQ         signOdd+32(FP), R9
+	MOVQ         n+40(FP), CX
+	MOVL         $0xffff, AX
+	VPBROADCASTD AX, Z31
+
+pairs16:
+	CMPQ      CX, $16
+	JLT       pairstail
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 (DX), Z1
+	VPSRAD    $31, (R8), Z2
+	VPSRAD    $31, (R9), Z3
+	SIGNED_PAIRS16
+	VMOVDQU32 Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	ADDQ      $64, R8
+	ADDQ      $64, R9
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JMP       pairs16
+
+pairstail:
+	TESTQ       CX, CX
+	JZ          pairsdone
+	MOVL        $1, AX
+	SHLL        CX, AX
+	DECL        AX
+	KMOVW       AX, K1
+	VMOVDQU32.Z (SI), K1, Z0
+	VMOVDQU32.Z (DX), K1, Z1
+	VMOVDQU32.Z (R8), K1, Z2
+	VMOVDQU32.Z (R9), K1, Z3
+	VPSRAD      $31, Z2, Z2
+	VPSRAD      $31, Z3, Z3
+	SIGNED_PAIRS16
+	VMOVDQU32   Z0, K1, (DI)
+
+pairsdone:
+	VZEROUPPER
+	RET

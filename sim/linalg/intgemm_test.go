@@ -76,6 +76,24 @@ func TestPackedInt16HoldsEveryElement(t *testing.T) {
 					}
 				}
 			}
+			// Row by row in segments of random lengths, the same layout.
+			var q PackedInt16
+			q.Reset(k, n)
+			for r := 0; r < k; r++ {
+				for j := 0; j < n; {
+					seg := min(n-j, 1+rand.IntN(70))
+					q.SetRow(r, j, src[r*n+j:r*n+j+seg])
+					j += seg
+				}
+			}
+			if q.MaxAbs != p.MaxAbs || len(q.Data) != len(p.Data) {
+				t.Fatalf("k %d n %d: SetRow gives max %d and %d codes, Pack %d and %d", k, n, q.MaxAbs, len(q.Data), p.MaxAbs, len(p.Data))
+			}
+			for i := range q.Data {
+				if q.Data[i] != p.Data[i] {
+					t.Fatalf("k %d n %d: SetRow and Pack differ at %d", k, n, i)
+				}
+			}
 			nonzero := 0
 			for _, v := range p.Data {
 				if v != 0 {
@@ -84,6 +102,61 @@ func TestPackedInt16HoldsEveryElement(t *testing.T) {
 			}
 			if nonzero != seen {
 				t.Fatalf("k %d n %d: %d nonzero codes stored, %d in the matrix", k, n, nonzero, seen)
+			}
+		}
+	}
+}
+
+// SetSignedPairs, with every kernel family, lays out signed magnitudes
+// as Pack lays out the signed codes: odd row counts, segments across panel
+// boundaries, -0 and negative signs, the largest codes.
+func TestSetSignedPairsLaysOutAsPack(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	saved := intKernels
+	defer func() { intKernels = saved }()
+	for _, set := range intKernelSets() {
+		intKernels = set
+		for _, sh := range []struct{ k, n int }{{1, 1}, {3, 17}, {64, 197}, {197, 64}, {5, 300}} {
+			mags := make([]int32, sh.k*sh.n)
+			signs := make([]float32, sh.k*sh.n)
+			src := make([]int16, sh.k*sh.n)
+			for i := range mags {
+				mags[i] = int32(r.IntN(256))
+				if i%7 == 0 {
+					mags[i] = math.MaxInt16
+				}
+				signs[i] = float32(r.NormFloat64())
+				if i%11 == 0 {
+					signs[i] = float32(math.Copysign(0, -1))
+				}
+				src[i] = int16(mags[i])
+				if math.Signbit(float64(signs[i])) {
+					src[i] = -src[i]
+				}
+			}
+			var want, got PackedInt16
+			want.Pack(src, sh.n, sh.k, sh.n)
+			got.Reset(sh.k, sh.n)
+			for row := 0; row < sh.k; row += 2 {
+				for j := 0; j < sh.n; {
+					seg := min(sh.n-j, 1+r.IntN(100))
+					e := row*sh.n + j
+					var odd []int32
+					var so []float32
+					if row+1 < sh.k {
+						odd, so = mags[e+sh.n:e+sh.n+seg], signs[e+sh.n:e+sh.n+seg]
+					}
+					got.SetSignedPairs(row, j, mags[e:e+seg], odd, signs[e:e+seg], so, math.MaxInt16)
+					j += seg
+				}
+			}
+			if got.MaxAbs != math.MaxInt16 || len(got.Data) != len(want.Data) {
+				t.Fatalf("%s %+v: bound %d, %d codes; want %d, %d", set.name, sh, got.MaxAbs, len(got.Data), math.MaxInt16, len(want.Data))
+			}
+			for i := range got.Data {
+				if got.Data[i] != want.Data[i] {
+					t.Fatalf("%s %+v: code %d is %d, Pack gives %d", set.name, sh, i, got.Data[i], want.Data[i])
+				}
 			}
 		}
 	}
