@@ -53,25 +53,41 @@ var (
 	avx2IntKernels = intKernelSet{name: "avx2", tiles: tilesAVX2, scaleTile: scaleTileY, round: roundInt16Y, signedPairs: signedPairsGo}
 )
 
-var intKernels = mustIntKernels(os.Getenv(KernelsEnv), hasAVX512 && hasVNNI, hasFMA)
+var intKernels = mustIntKernels(os.Getenv(KernelsEnv))
 
-// mustIntKernels picks the integer kernels for a KernelsEnv value on a CPU
-// with or without VNNI and AVX2; a bad value stops the program with an
-// error that names the variable.
-func mustIntKernels(env string, vnni, avx2 bool) intKernelSet {
-	choice, err := parseKernels(env)
+// mustIntKernels picks the integer kernels for a KernelsEnv value on this
+// CPU; a bad value stops the program with an error that names the variable.
+func mustIntKernels(env string) intKernelSet {
+	set, err := intKernelsFor(env, hasAVX512 && hasVNNI, hasFMA)
 	if err != nil {
 		panic(err)
 	}
+	return set
+}
+
+// IntKernelsFor names the integer kernels that KernelsEnv set to v selects
+// on this CPU.
+func IntKernelsFor(v string) (string, error) {
+	set, err := intKernelsFor(v, hasAVX512 && hasVNNI, hasFMA)
+	return set.name, err
+}
+
+// intKernelsFor picks the integer kernels for a KernelsEnv value on a CPU
+// with or without VNNI and AVX2.
+func intKernelsFor(env string, vnni, avx2 bool) (intKernelSet, error) {
+	choice, err := parseKernels(env)
+	if err != nil {
+		return intKernelSet{}, err
+	}
 	switch {
 	case choice == "generic":
-		return genericIntKernels
+		return genericIntKernels, nil
 	case choice == "auto" && vnni:
-		return vnniIntKernels
+		return vnniIntKernels, nil
 	case avx2:
-		return avx2IntKernels
+		return avx2IntKernels, nil
 	}
-	return genericIntKernels
+	return genericIntKernels, nil
 }
 
 // The VNNI driver splits each panel into chunks of vnniChunk row pairs (64

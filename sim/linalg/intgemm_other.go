@@ -15,5 +15,12 @@ func mustIntKernels(env string) intKernelSet {
 	return genericIntKernels
 }
 
+// IntKernelsFor names the integer kernels that KernelsEnv set to v selects:
+// pure Go on this architecture.
+func IntKernelsFor(v string) (string, error) {
+	_, err := parseKernels(v)
+	return genericIntKernels.name, err
+}
+
 // archIntKernels: no assembly families on this architecture.
 func archIntKernels(name string) (intKernelSet, bool) { return intKernelSet{}, false }

@@ -442,6 +442,9 @@ func TestKernelsEnvSelectsTheIntKernels(t *testing.T) {
 		avx2 = "avx2"
 	}
 	for env, want := range map[string]string{"auto": best, "avx2": avx2, "generic": "generic"} {
+		if got, err := IntKernelsFor(env); got != want || err != nil {
+			t.Fatalf("IntKernelsFor(%q) = %q, %v; want %q", env, got, err, want)
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsEnvSelectsTheIntKernels$", "-test.count=1")
 		cmd.Env = append(os.Environ(), KernelsEnv+"="+env, "LINALG_WANT_INT_KERNELS="+want)
 		if out, err := cmd.CombinedOutput(); err != nil {
