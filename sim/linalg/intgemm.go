@@ -215,7 +215,7 @@ func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, dst []float32, ldd i
 	_ = dst[(m-1)*ldd+b.N-1]
 	_ = rowUnit[m-1]
 	scale := intKernels.scaleTile
-	emit := func(i, rows, j0, w int, t *intTile) {
+	emit := func(i, rows, j0, w int, t []int32) {
 		n := min(w, b.N-j0)
 		cu := colUnit
 		if len(cu) != 1 {
@@ -224,10 +224,10 @@ func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, dst []float32, ldd i
 		scale(dst[i*ldd+j0:(i+rows-1)*ldd+j0+n], ldd, t, rows, n, rowUnit[i:i+rows], cu)
 	}
 	if b.KPad == 0 {
-		var zero intTile
+		zero := make([]int32, 4*IntPanel)
 		for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
 			for i := 0; i < m; i += 4 {
-				emit(i, min(4, m-i), j0, b.panelWidth(j0), &zero)
+				emit(i, min(4, m-i), j0, b.panelWidth(j0), zero)
 			}
 		}
 		return nil
@@ -241,8 +241,8 @@ func MatMulInt16(m int, a []int16, lda int, b *PackedInt16, dst []float32, ldd i
 type intTile [4 * IntPanel]int32
 
 // tileEmitter receives the sums of rows i to i+rows-1 and of the w columns
-// of the panel at j0.
-type tileEmitter func(i, rows, j0, w int, t *intTile)
+// of the panel at j0, row r at t[r*IntPanel:].
+type tileEmitter func(i, rows, j0, w int, t []int32)
 
 // tilesGo computes the tiles of a b in pure Go, pairs of products as the
 // vector kernels take them.
@@ -266,14 +266,15 @@ func tilesGo(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 					}
 				}
 			}
-			emit(i, rows, j0, w, &t)
+			emit(i, rows, j0, w, t[:])
 		}
 	}
 }
 
-// scaleTileGo sets dst[r*ldd + j] = float32(float64(t[r, j]) * ru[r] *
-// cu[j]) for r < rows, j < n (cu of length 1: one unit for every column).
-func scaleTileGo(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+// scaleTileGo sets dst[r*ldd + j] = float32(float64(t[r*IntPanel + j]) *
+// ru[r] * cu[j]) for r < rows, j < n (cu of length 1: one unit for every
+// column).
+func scaleTileGo(dst []float32, ldd int, t []int32, rows, n int, ru, cu []float64) {
 	for r := 0; r < rows; r++ {
 		scaleRowGo(dst[r*ldd:r*ldd+n], t[r*IntPanel:r*IntPanel+n], ru[r], cu)
 	}
@@ -317,7 +318,7 @@ type intKernelSet struct {
 	name  string
 	tiles func(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter)
 	// scaleTile is scaleTileGo.
-	scaleTile func(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64)
+	scaleTile func(dst []float32, ldd int, t []int32, rows, n int, ru, cu []float64)
 	round     func(dst []int16, x []float32, k float32)
 	// signedPairs is signedPairsGo.
 	signedPairs func(out []int16, even, odd []int32, signEven, signOdd []float32)

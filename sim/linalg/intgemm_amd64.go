@@ -101,7 +101,8 @@ const (
 
 func tilesVNNI(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 	kp := b.KPad / 2
-	var tiles [vnniGroup]intTile
+	// The group's tiles, one after another: row r of the group at r*IntPanel.
+	var group [vnniGroup * 4 * IntPanel]int32
 	for j0 := 0; j0 < b.NPad; j0 += b.panelWidth(j0) {
 		w := b.panelWidth(j0)
 		kern := dpwssd4x64
@@ -112,23 +113,18 @@ func tilesVNNI(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 			for p0 := 0; p0 < kp; p0 += vnniChunk {
 				n := min(vnniChunk, kp-p0)
 				chunk := &b.Data[j0*b.KPad+p0*2*w]
-				for g := range tiles {
-					i := i0 + 4*g
-					switch {
-					case i+4 <= m:
-						kern(n, &a[i*lda+2*p0], lda, chunk, &tiles[g][0], IntPanel, p0 > 0)
-					case i < m: // the last rows, one at a time
-						for r := 0; i+r < m; r++ {
-							kern(n, &a[(i+r)*lda+2*p0], 0, chunk, &tiles[g][r*IntPanel], 0, p0 > 0)
-						}
+				for i := i0; i < min(m, i0+4*vnniGroup); i += 4 {
+					t := &group[(i-i0)*IntPanel]
+					if i+4 <= m {
+						kern(n, &a[i*lda+2*p0], lda, chunk, t, IntPanel, p0 > 0)
+						continue
+					}
+					for r := 0; i+r < m; r++ { // the last rows, one at a time
+						kern(n, &a[(i+r)*lda+2*p0], 0, chunk, &group[(i-i0+r)*IntPanel], 0, p0 > 0)
 					}
 				}
 			}
-			for g := range tiles {
-				if i := i0 + 4*g; i < m {
-					emit(i, min(4, m-i), j0, w, &tiles[g])
-				}
-			}
+			emit(i0, min(4*vnniGroup, m-i0), j0, w, group[:])
 		}
 	}
 }
@@ -144,22 +140,23 @@ func tilesAVX2(m int, a []int16, lda int, b *PackedInt16, emit tileEmitter) {
 			for jj := 0; jj < w; jj += IntTail {
 				pmaddwd4x16(kp, &a[i*lda], lda, &panel[2*jj], 2*w, &t[jj], IntPanel)
 			}
-			emit(i, 4, j0, w, &t)
+			emit(i, 4, j0, w, t[:])
 		}
 		for ; i < m; i++ {
 			for jj := 0; jj < w; jj += IntTail {
 				pmaddwd4x16(kp, &a[i*lda], 0, &panel[2*jj], 2*w, &t[jj], 0)
 			}
-			emit(i, 1, j0, w, &t)
+			emit(i, 1, j0, w, t[:])
 		}
 	}
 }
 
-func scaleTileZ(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+func scaleTileZ(dst []float32, ldd int, t []int32, rows, n int, ru, cu []float64) {
+	_ = t[(rows-1)*IntPanel+n-1]
 	scaleTileAVX512(&dst[0], ldd, &t[0], rows, n, &ru[0], &cu[0], len(cu) != 1)
 }
 
-func scaleTileY(dst []float32, ldd int, t *intTile, rows, n int, ru, cu []float64) {
+func scaleTileY(dst []float32, ldd int, t []int32, rows, n int, ru, cu []float64) {
 	for r := 0; r < rows; r++ {
 		scaleRowAVX2(&dst[r*ldd], &t[r*IntPanel], n, ru[r], &cu[0], len(cu) != 1)
 	}

@@ -206,7 +206,7 @@ func TestIntKernelsGiveTheExactProduct(t *testing.T) {
 func intSums(set intKernelSet, m int, a []int16, lda int, b *PackedInt16) []int64 {
 	c := make([]int64, m*b.NPad)
 	seen := make([]int, m*b.NPad)
-	set.tiles(m, a, lda, b, func(i, rows, j0, w int, t *intTile) {
+	set.tiles(m, a, lda, b, func(i, rows, j0, w int, t []int32) {
 		for r := 0; r < rows; r++ {
 			for j := 0; j < w; j++ {
 				c[(i+r)*b.NPad+j0+j] = int64(t[r*IntPanel+j])
@@ -325,12 +325,13 @@ func TestMatMulInt16RefusesWhatCouldOverflow(t *testing.T) {
 	}
 }
 
-// Every conversion kernel rounds as the pure-Go twin, for 1 to 4 rows,
+// Every conversion kernel rounds as the pure-Go twin, for 1 to 32 rows,
 // every width of a tile, per-column and shared column units, and writes
 // nothing else.
 func TestScaleTileKernelsGiveTheSameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	var tile intTile
+	const maxRows = 32
+	tile := make([]int32, maxRows*IntPanel)
 	for i := range tile {
 		tile[i] = int32(r.Uint32())
 	}
@@ -339,11 +340,11 @@ func TestScaleTileKernelsGiveTheSameBits(t *testing.T) {
 	for i := range cu {
 		cu[i] = r.ExpFloat64() / 255
 	}
-	ru := make([]float64, 4)
+	ru := make([]float64, maxRows)
 	const ldd = IntPanel + 5
 	for _, set := range intKernelSets()[1:] {
 		for _, cols := range [][]float64{cu, cu[:1]} {
-			for rows := 1; rows <= 4; rows++ {
+			for _, rows := range []int{1, 2, 3, 4, 5, 17, 32} {
 				for n := 1; n <= IntPanel; n++ {
 					for i := range ru {
 						ru[i] = r.ExpFloat64() / 255
@@ -352,12 +353,12 @@ func TestScaleTileKernelsGiveTheSameBits(t *testing.T) {
 					if len(c) != 1 {
 						c = c[:n]
 					}
-					want, got := make([]float32, 4*ldd), make([]float32, 4*ldd)
+					want, got := make([]float32, maxRows*ldd), make([]float32, maxRows*ldd)
 					for i := range got {
 						want[i], got[i] = -1, -1
 					}
-					scaleTileGo(want, ldd, &tile, rows, n, ru[:rows], c)
-					set.scaleTile(got, ldd, &tile, rows, n, ru[:rows], c)
+					scaleTileGo(want, ldd, tile, rows, n, ru[:rows], c)
+					set.scaleTile(got, ldd, tile, rows, n, ru[:rows], c)
 					for i := range got {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("%s %d rows x %d columns, %d column units: [%d] = %v, want %v", set.name, rows, n, len(c), i, got[i], want[i])
