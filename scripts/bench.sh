@@ -3,7 +3,9 @@
 # in one run, for docs/PERFORMANCE.md:
 #
 #   a. the DeiT-S forward (224 x 224, both cores): clipformer's ideal float32 model,
-#      write noise + ClipFormer, and + read noise (BenchmarkForwardDeiTSmall);
+#      the crossbar at gamma 0, write noise + ClipFormer, and + read noise, each
+#      crossbar case also with every product in float32 as before the exact
+#      integer products (BenchmarkForwardDeiTSmall);
 #   b. PyTorch's eval-mode forward of the same checkpoint (scripts/bench_torch.py,
 #      2 threads, batch 8), with OpenBLAS's own kernel choice and with the kernels
 #      forced to match the CPU (OpenBLAS 0.3.21 falls back to SSE3 kernels on CPUs it
@@ -121,6 +123,11 @@ d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 print(d.get(sys.argv[2], ""))' "$1" "$2" 2>/dev/null)
   echo "${v:-n/a}"
 }
+# verdict_ge VALUE TARGET: ok when VALUE >= TARGET.
+verdict_ge() {
+  [ "$1" = n/a ] && { echo "n/a"; return; }
+  awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "ok" : "MISSED" }'
+}
 # verdict VALUE TARGET: ok when VALUE <= TARGET.
 verdict() {
   [ "$1" = n/a ] && { echo "n/a"; return; }
@@ -189,6 +196,10 @@ go_read_gf=$(bench_metric "$fwd" $b/writenoise_clipformer_readnoise GFLOP/s)
 ns_ideal=$(bench_metric "$fwd" $b/ideal ns/op)
 ns_noisy=$(bench_metric "$fwd" $b/writenoise_clipformer ns/op)
 ns_read=$(bench_metric "$fwd" $b/writenoise_clipformer_readnoise ns/op)
+ns_g0=$(bench_metric "$fwd" $b/gamma0_clipformer ns/op)
+ns_g0_float=$(bench_metric "$fwd" $b/gamma0_clipformer_float ns/op)
+cpu_g0=$(bench_metric "$fwd" $b/gamma0_clipformer cpu-ms/image)
+cpu_g0_float=$(bench_metric "$fwd" $b/gamma0_clipformer_float cpu-ms/image)
 
 t_ips=$(jget "$out/torch_forward.json" images_per_second)
 t_gf=$(jget "$out/torch_forward.json" gflop_per_second)
@@ -213,6 +224,8 @@ ratio_torch=$(calc "$best_ips / $go_ideal_ips")
 ratio_torch_detected=$(calc "$t_ips / $go_ideal_ips")
 ratio_noisy=$(calc "$ns_noisy / $ns_ideal")
 ratio_read=$(calc "$ns_read / $ns_ideal")
+ratio_g0=$(calc "$ns_g0_float / $ns_g0")
+ratio_g0_cpu=$(calc "$cpu_g0_float / $cpu_g0")
 ref=$out/go_reference.txt
 ns_fast=$(awk '$1 ~ /^BenchmarkReferencePathTiny\/fast_/ { for (i = 3; i <= NF; i++) if ($i == "ns/op") print $(i - 1) }' "$ref" 2>/dev/null | tail -1)
 ns_ref=$(awk '$1 ~ /^BenchmarkReferencePathTiny\/reference_/ { for (i = 3; i <= NF; i++) if ($i == "ns/op") print $(i - 1) }' "$ref" 2>/dev/null | tail -1)
@@ -258,6 +271,8 @@ cpu=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2;
   rrow "Go ideal time / PyTorch time (as detected, $t_core)" "$ratio_torch_detected" "-" ""
   rrow "write noise + ClipFormer time / ideal time" "$ratio_noisy" "<= 1.3" "$(verdict "$ratio_noisy" 1.3)"
   rrow "+ read noise time / ideal time" "$ratio_read" "<= 2.2" "$(verdict "$ratio_read" 2.2)"
+  rrow "gamma 0: float products time / exact integer products time" "$ratio_g0" ">= 1.6" "$(verdict_ge "$ratio_g0" 1.6)"
+  rrow "gamma 0: the same in CPU time" "$ratio_g0_cpu" ">= 1.6" "$(verdict_ge "$ratio_g0_cpu" 1.6)"
   rrow "reference path time / fast path time (tiny model)" "$ratio_ref" "-" ""
   rrow "eval max RSS / (2 x float32 checkpoint + 200 MB)" "$ratio_rss" "<= 1" "$(verdict "$ratio_rss" 1)"
   echo "  (RSS ${rss_mb} MB against ${budget_mb} MB, MB = 1e6 bytes; eval of $images JPEGs at ${eval_ips:-?} images/s)"

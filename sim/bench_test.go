@@ -37,9 +37,13 @@ func deitSmallSetup(b *testing.B, images int) (*vit.Model, *memData) {
 
 // BenchmarkForwardDeiTSmall measures images per second of a DeiT-S forward
 // (224 x 224, both cores) for the ideal float model and the crossbar fast
-// path with the default write noise and ClipFormer, with and without read
-// noise. Compare the ns/op of the sub-benchmarks side by side: they run in
-// one process on one machine.
+// path at gamma 0, and with the default write noise and ClipFormer, with and
+// without read noise. The _float cases compute every crossbar product in
+// float32, as before the exact integer products (noise-free static weights,
+// and K and V without write noise) existed. Compare the ns/op of the
+// sub-benchmarks side by side: they run in one process on one machine. On a
+// machine shared with other jobs, compare cpu-ms/image (the process's CPU
+// time per image, both cores together), which their load moves far less.
 func BenchmarkForwardDeiTSmall(b *testing.B) {
 	const images = 16
 	m, d := deitSmallSetup(b, images)
@@ -53,26 +57,35 @@ func BenchmarkForwardDeiTSmall(b *testing.B) {
 	read.SigmaR = 0.05
 	clip := crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.25}
 	cases := []struct {
-		name string
-		s    Setting
+		name  string
+		s     Setting
+		float bool
 	}{
-		{"ideal", Setting{Ideal: true}},
-		{"writenoise_clipformer", Setting{Profile: noisy, Gamma: 4, Clip: clip}},
-		{"writenoise_clipformer_readnoise", Setting{Profile: read, Gamma: 4, Clip: clip}},
+		{"ideal", Setting{Ideal: true}, false},
+		{"gamma0_clipformer_float", Setting{Profile: noisy, Gamma: 0, Clip: clip}, true},
+		{"gamma0_clipformer", Setting{Profile: noisy, Gamma: 0, Clip: clip}, false},
+		{"writenoise_clipformer_float", Setting{Profile: noisy, Gamma: 4, Clip: clip}, true},
+		{"writenoise_clipformer", Setting{Profile: noisy, Gamma: 4, Clip: clip}, false},
+		{"writenoise_clipformer_readnoise_float", Setting{Profile: read, Gamma: 4, Clip: clip}, true},
+		{"writenoise_clipformer_readnoise", Setting{Profile: read, Gamma: 4, Clip: clip}, false},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			var mp *Mapped
 			if !tc.s.Ideal {
-				if mp, err = MapWeights(m, &tc.s, Fast); err != nil {
+				if mp, err = mapWeights(m, &tc.s, Fast, !tc.float); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ResetTimer()
+			cpu0 := processCPUSeconds()
 			for i := 0; i < b.N; i++ {
 				if _, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: tc.s, KV: kv, Mapped: mp}); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if cpu := processCPUSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu*1e3/float64(images*b.N), "cpu-ms/image")
 			}
 			sec := b.Elapsed().Seconds()
 			b.ReportMetric(float64(images*b.N)/sec, "images/s")

@@ -15,3 +15,6 @@ func processCPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// processCPUSeconds is processCPUTime in seconds.
+func processCPUSeconds() float64 { return processCPUTime().Seconds() }

@@ -5,14 +5,20 @@ import (
 
 	"github.com/clipformer/clipformer/sim/crossbar"
 	"github.com/clipformer/clipformer/sim/keyrand"
+	"github.com/clipformer/clipformer/sim/linalg"
 	"github.com/clipformer/clipformer/sim/vit"
 )
 
 // mappedLinear is one static linear as programmed to crossbars.
 type mappedLinear struct {
-	eff []float32       // fast path: effective W (Out x In)
-	q   []float32       // fast path: read-noise variance per weight, nil when sigma_r = 0
-	arr *crossbar.Array // reference path: W^T (In x Out) as explicit cells
+	eff []float32 // fast path: effective W (In x Out), nil when codes hold it
+	// codes and colUnit: fast path without programming noise, the signed
+	// codes (W = codes x colUnit, one unit or one per column) packed for
+	// the exact integer product.
+	codes   *linalg.PackedInt16
+	colUnit []float64
+	q       []float32       // fast path: read-noise variance per weight, nil when sigma_r = 0
+	arr     *crossbar.Array // reference path: W^T (In x Out) as explicit cells
 }
 
 // Mapped is a model's static weights programmed to crossbars for one trial
@@ -24,6 +30,9 @@ type Mapped struct {
 	path   Path
 	key    string // mappingKey of the setting it was built for
 	linear map[vit.LinearID]*mappedLinear
+	// intProducts: products with an integer stored matrix (noise-free
+	// static weights, K and V without write noise) run in exact int32.
+	intProducts bool
 }
 
 // mappingKey names everything a weight mapping depends on: the profile (with
@@ -64,11 +73,26 @@ func place(k vit.LinearKind) string {
 // Programming noise (gamma_p sigma_w, off by default) is drawn once per trial
 // from keys that name the trial, block and linear.
 func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
+	return mapWeights(m, s, path, integerProducts)
+}
+
+// integerProducts turns on the exact integer products (intops.go) for
+// evaluations. They are built and tested (mapWeights with true, in the
+// tests and benchmarks), but off: they change the last bits of every
+// crossbar result, and the committed study results (docs/results) were
+// computed with float32 products. They go on together with the
+// regenerated study.
+const integerProducts = false
+
+// mapWeights is MapWeights; intProducts false keeps every product in float32
+// (the benchmarks compare the two paths).
+func mapWeights(m *vit.Model, s *Setting, path Path, intProducts bool) (*Mapped, error) {
 	codec, err := crossbar.NewCodec(s.Profile)
 	if err != nil {
 		return nil, err
 	}
-	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{}}
+	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{},
+		intProducts: intProducts}
 	p := &s.Profile
 	gs := p.ProgrammingGamma * p.EffectiveSigmaW()
 	for id, l := range linearsOf(m) {
@@ -81,9 +105,12 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 		}
 		ml := &mappedLinear{}
 		scales := weightScales(l, p.WeightScale)
-		if path == Reference {
+		switch {
+		case path == Reference:
 			ml.arr = codec.WriteArray(l.WT, l.In, l.Out, scales, crossbar.ClipFormer{}, gs, rng)
-		} else {
+		case gs == 0 && intProducts && codec.IntegerProducts(l.In):
+			mapCodes(ml, codec, l, scales, p.SigmaR > 0)
+		default:
 			ml.eff = make([]float32, len(l.WT))
 			if p.SigmaR > 0 {
 				ml.q = make([]float32, len(l.WT))
@@ -93,6 +120,38 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 		mp.linear[id] = ml
 	}
 	return mp, nil
+}
+
+// mapCodes stores a noise-free linear as packed signed codes and units, and
+// the read-noise variances when readNoise.
+func mapCodes(ml *mappedLinear, codec *crossbar.Codec, l *vit.Linear, scales []float32, readNoise bool) {
+	codes := make([]int16, len(l.WT))
+	if readNoise {
+		ml.q = make([]float32, len(l.WT))
+	}
+	codec.SignedCodesColumns(codes, ml.q, l.WT, l.Out, scales)
+	ml.codes = &linalg.PackedInt16{}
+	ml.codes.Pack(codes, l.Out, l.In, l.Out)
+	ml.colUnit = make([]float64, len(scales))
+	for j, sc := range scales {
+		ml.colUnit[j] = codec.Unit(sc)
+	}
+}
+
+// effective returns the fast path's effective W (In x Out), from the codes
+// when it holds them.
+func (ml *mappedLinear) effective() []float32 {
+	if ml.codes == nil {
+		return ml.eff
+	}
+	k, n := ml.codes.K, ml.codes.N
+	w := make([]float32, k*n)
+	for i := 0; i < k; i++ {
+		for j := 0; j < n; j++ {
+			w[i*n+j] = float32(float64(ml.codes.At(i, j)) * ml.colUnit[min(j, len(ml.colUnit)-1)])
+		}
+	}
+	return w
 }
 
 // ReleaseWeights drops the float weights of every linear this mapping holds

@@ -26,6 +26,7 @@ type xbarOps struct {
 	ref, scores, refScores []float32 // attention scratch
 	y64                    []float64
 	mvm                    crossbar.Scratch // the reference path's buffers
+	ints                   intScratch       // the exact integer products' buffers
 }
 
 func newXbarOps(s *Setting, mp *Mapped, kv *KVScales) *xbarOps {
@@ -79,23 +80,34 @@ func (o *xbarOps) Linear(id vit.LinearID, l *vit.Linear, dst, x []float32, rows 
 		linalg.AddBias(dst, rows, l.Out, l.B)
 		return
 	}
+	if ml.codes != nil {
+		o.linearInt(id, ml, l, dst, x, rows)
+		return
+	}
 	o.xq = growF(o.xq, rows*l.In)
 	o.codec.QuantizeRows(o.xq, x, rows, l.In)
 	linalg.MatMul(rows, l.Out, l.In, o.xq, l.In, ml.eff, l.Out, dst, l.Out, false)
 	if ml.q != nil {
-		o.x2 = growF(o.x2, rows*l.In)
-		for i, v := range o.xq {
-			o.x2[i] = v * v
-		}
-		o.nv = growF(o.nv, rows*l.Out)
-		linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
-		for b, img := range o.batch {
-			o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
-			lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
-			crossbar.AddReadNoise(dst[lo:hi], o.nv[lo:hi], sigmaR, o.stream)
-		}
+		o.addLinearReadNoise(id, ml, l, dst, rows)
 	}
 	linalg.AddBias(dst, rows, l.Out, l.B)
+}
+
+// addLinearReadNoise adds a linear's read noise to dst, from the quantised
+// inputs in o.xq: sigma_r sqrt((x_q^2) Q) eps per output.
+func (o *xbarOps) addLinearReadNoise(id vit.LinearID, ml *mappedLinear, l *vit.Linear, dst []float32, rows int) {
+	perImage := rows / len(o.batch)
+	o.x2 = growF(o.x2, rows*l.In)
+	for i, v := range o.xq[:rows*l.In] {
+		o.x2[i] = v * v
+	}
+	o.nv = growF(o.nv, rows*l.Out)
+	linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
+	for b, img := range o.batch {
+		o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
+		lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
+		crossbar.AddReadNoise(dst[lo:hi], o.nv[lo:hi], o.s.Profile.SigmaR, o.stream)
+	}
 }
 
 func growF64(s []float64, n int) []float64 {
@@ -176,16 +188,20 @@ func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols in
 		}
 		return
 	}
-	o.eff = growF(o.eff, len(m))
 	var q []float32
 	if sigmaR > 0 {
 		o.q = growF(o.q, len(m))
 		q = o.q
 	}
-	o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
-	o.xq = growF(o.xq, rows*inner)
-	o.codec.QuantizeRows(o.xq, x, rows, inner)
-	linalg.MatMul(rows, cols, inner, o.xq, inner, o.eff, cols, dst, cols, false)
+	if o.intKV(inner) {
+		o.productInt(x, m, rows, inner, cols, dst, q, scale)
+	} else {
+		o.eff = growF(o.eff, len(m))
+		o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+		o.xq = growF(o.xq, rows*inner)
+		o.codec.QuantizeRows(o.xq, x, rows, inner)
+		linalg.MatMul(rows, cols, inner, o.xq, inner, o.eff, cols, dst, cols, false)
+	}
 	if q != nil {
 		for i, v := range o.xq {
 			o.xq[i] = v * v

@@ -311,7 +311,7 @@ func TestProgrammingNoiseIsPerTrial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return mp.linear[id].eff
+		return mp.linear[id].effective()
 	}
 	a, b, c := mapAt(p, 0), mapAt(p, 0), mapAt(p, 1)
 	same, diff := true, false

@@ -61,6 +61,13 @@ func init() {
 	envErr = err
 }
 
+// startLevel is the level KernelsEnv chooses at start-up, for package
+// variables initialised before init runs.
+func startLevel() Level {
+	l, _ := chooseLevel(os.Getenv(KernelsEnv), bestLevel())
+	return l
+}
+
 // bestLevel is the fastest level this CPU runs.
 func bestLevel() Level {
 	switch {
