@@ -222,12 +222,12 @@ func TestBrowserDashboardFollowsAndControlsARun(t *testing.T) {
 
 	// The plot has one line per ClipFormer setting, filled in live.
 	waitJS(t, ctx, "three lines of three points in the accuracy plot",
-		`[...document.querySelectorAll('#fig-accuracy polyline.series')].map(p => p.getAttribute('points').trim().split(/\s+/).length).join() === '3,3,3'`, 30*time.Second)
-	settings, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#fig-accuracy polyline.series')].map(p => p.dataset.setting)`))
+		`[...document.querySelectorAll('#fig-accuracy path.series')].map(p => (p.getAttribute('d').match(/[ML]/g) || []).length).join() === '3,3,3'`, 30*time.Second)
+	settings, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#fig-accuracy path.series')].map(p => p.dataset.series)`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(settings, ";") != "off;alpha=2 beta=0.25;alpha=4 beta=0.5" {
+	if strings.Join(settings, ";") != "ClipFormer off;alpha=2 beta=0.25;alpha=4 beta=0.5" {
 		t.Errorf("plot lines: %q", settings)
 	}
 	checkTableAgainstCSV(t, ctx, base, out)

@@ -11,8 +11,9 @@
 // title that says what is plotted and on what (model, granularity, sigma_r).
 //
 // In SVG, each setting's line is one <path class="series"
-// data-series="LABEL">, and each cell of a gain map one <path class="cell">,
-// so a page or a test can find and count them.
+// data-series="LABEL">, the upright of each of its interval bars one <path
+// class="errbar" data-series="LABEL">, and each cell of a gain map one <path
+// class="cell">, so a page or a test can find and count them.
 package figure
 
 import (

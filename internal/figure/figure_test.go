@@ -290,6 +290,22 @@ func TestSVGHasOnePathPerSetting(t *testing.T) {
 			t.Errorf("series path %d: %v, want label %q, %s and a line through %d points", i, l, ss[i].Label, colour, len(ss[i].Points))
 		}
 	}
+	// One tagged interval bar per point with an interval, on its own line.
+	bars := map[string]int{}
+	for _, bar := range parseSVG(t, b.Bytes()).tagged("errbar") {
+		bars[bar["data-series"]]++
+	}
+	for _, s := range ss {
+		want := 0
+		for _, p := range s.Points {
+			if p.Err != 0 {
+				want++
+			}
+		}
+		if bars[s.Label] != want {
+			t.Errorf("series %q: %d interval bars tagged, want %d", s.Label, bars[s.Label], want)
+		}
+	}
 
 	b.Reset()
 	if err := Best(&b, SVG, ctx, bestPoints()); err != nil {

@@ -134,8 +134,9 @@ func seriesChart(p *plot.Plot, series []Series, xLabels map[float64]string) (*ch
 
 func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 
-// seriesPlot draws one series: interval bars, then the line (one path, in
-// SVG tagged class="series"), then the markers.
+// seriesPlot draws one series: interval bars (in SVG, each bar's upright
+// tagged class="errbar"), then the line (one path, in SVG tagged
+// class="series"), then the markers.
 type seriesPlot struct {
 	s     Series
 	line  draw.LineStyle
@@ -151,6 +152,7 @@ func (sp *seriesPlot) Plot(c draw.Canvas, p *plot.Plot) {
 			continue
 		}
 		x, lo, hi := trX(pt.X), trY(pt.Y-math.Abs(pt.Err)), trY(pt.Y+math.Abs(pt.Err))
+		tagNext(c, "errbar", sp.s.Label)
 		c.StrokeLine2(bar, x, lo, x, hi)
 		c.StrokeLine2(bar, x-vg.Points(capWidth)/2, lo, x+vg.Points(capWidth)/2, lo)
 		c.StrokeLine2(bar, x-vg.Points(capWidth)/2, hi, x+vg.Points(capWidth)/2, hi)

@@ -122,19 +122,7 @@ func LineSeries(rows []Row, y figure.Quantity) (figure.Axis, []figure.Series) {
 		if r.Trials == 0 {
 			continue
 		}
-		label := r.Clip
-		if !r.ClipOn {
-			label = "ClipFormer off"
-		}
-		if varR {
-			label += fmt.Sprintf(", sigma_r=%g", r.SigmaR)
-		}
-		if varW {
-			label += fmt.Sprintf(", sigma_w=%g", r.SigmaW)
-		}
-		if r.Device != "" {
-			label += ", " + r.Device
-		}
+		label := lineLabel(r, varR, varW)
 		s := by[label]
 		if s == nil {
 			s = &figure.Series{Label: label}
@@ -158,6 +146,53 @@ func LineSeries(rows []Row, y figure.Quantity) (figure.Axis, []figure.Series) {
 		out = append(out, *s)
 	}
 	return x, out
+}
+
+// lineLabel names r's line: its ClipFormer setting, and the values of the
+// other axes that vary between lines.
+func lineLabel(r Row, varR, varW bool) string {
+	label := r.Clip
+	if !r.ClipOn {
+		label = "ClipFormer off"
+	}
+	if varR {
+		label += fmt.Sprintf(", sigma_r=%g", r.SigmaR)
+	}
+	if varW {
+		label += fmt.Sprintf(", sigma_w=%g", r.SigmaW)
+	}
+	if r.Device != "" {
+		label += ", " + r.Device
+	}
+	return label
+}
+
+// SettingBlockSeries is the SNR per block at gamma of every point there
+// with complete trials and block SNRs: one line per ClipFormer setting (and
+// value of any other varying axis), labelled as LineSeries labels them, the
+// untransformed line first. BlockSeries, by contrast, draws only the best.
+func SettingBlockSeries(rows []Row, gamma float64) []figure.Series {
+	varR := hasVarying(rows, func(r Row) float64 { return r.SigmaR })
+	varW := hasVarying(rows, func(r Row) float64 { return r.SigmaW })
+	var off, on []figure.Series
+	for _, r := range rows {
+		if r.Gamma != gamma || r.Trials == 0 || len(r.BlockSNR) == 0 {
+			continue
+		}
+		s := figure.Series{Label: lineLabel(r, varR, varW)}
+		for k, v := range r.BlockSNR {
+			s.Points = append(s.Points, figure.Point{X: float64(k), Y: plotSNR(v)})
+		}
+		if r.ClipOn {
+			on = append(on, s)
+		} else {
+			off = append(off, s)
+		}
+	}
+	if len(off) == 1 {
+		off[0].Reference = true
+	}
+	return append(off, on...)
 }
 
 func axisValue(r Row, x figure.Axis) float64 {

@@ -54,6 +54,25 @@ func TestLineSeriesOfACalibrationRunAgainstSigmaW(t *testing.T) {
 	}
 }
 
+// The dashboard's block figure has a line per setting at the gamma, named
+// as the accuracy figure names it, the one "off" line the reference; points
+// at other gammas or without a complete trial are not drawn.
+func TestSettingBlockSeriesHasALinePerSetting(t *testing.T) {
+	rows := []Row{
+		{Gamma: 4, Clip: "off", Trials: 2, BlockSNR: []float64{10, 999}},
+		{Gamma: 4, Clip: "alpha=2 beta=0.5", ClipOn: true, Trials: 2, BlockSNR: []float64{20, 21}},
+		{Gamma: 4, Clip: "alpha=4 beta=0.5", ClipOn: true, Trials: 0, BlockSNR: []float64{1, 1}},
+		{Gamma: 2, Clip: "alpha=4 beta=0.5", ClipOn: true, Trials: 2, BlockSNR: []float64{30, 31}},
+	}
+	want := []figure.Series{
+		{Label: "ClipFormer off", Reference: true, Points: []figure.Point{{X: 0, Y: 10}, {X: 1, Y: 60}}},
+		{Label: "alpha=2 beta=0.5", Points: []figure.Point{{X: 0, Y: 20}, {X: 1, Y: 21}}},
+	}
+	if got := SettingBlockSeries(rows, 4); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
 // The gain map holds every (alpha, beta) at the gamma, NaN where a point
 // has not run.
 func TestGainGridMarksPointsNotRun(t *testing.T) {

@@ -211,9 +211,10 @@ func (s *Server) sweepData(ctx context.Context, c common, v view) (any, error) {
 		d.Gammas = append(d.Gammas, gammaLink{Gamma: g, URL: fmt.Sprintf("/sweeps/%s?gamma=%s", url.PathEscape(v.id), strconv.FormatFloat(g, 'g', -1, 64)),
 			Selected: g == d.Gamma})
 	}
-	d.Accuracy, d.SNR = PlotVersusGamma(rows, false), PlotVersusGamma(rows, true)
-	d.Heat, d.Blocks = PlotGainHeatmap(rows, d.Gamma), PlotBlockSNR(rows, d.Gamma)
-	d.Best = PlotBestPerGamma(report.BestPerGamma(rows))
+	fc := report.FigureContext(sw.Spec, rows)
+	d.Accuracy, d.SNR = PlotVersusGamma(fc, rows, false), PlotVersusGamma(fc, rows, true)
+	d.Heat, d.Blocks = PlotGainHeatmap(fc, rows, d.Gamma), PlotBlockSNR(fc, rows, d.Gamma)
+	d.Best = PlotBestPerGamma(fc, rows)
 	return d, nil
 }
 

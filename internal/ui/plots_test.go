@@ -2,13 +2,18 @@ package ui
 
 import (
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"html/template"
 	"image/png"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/clipformer/clipformer/internal/figure"
 	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -26,20 +31,26 @@ func doneRows(t *testing.T) []report.Row {
 	return report.Rows(id, spec, res)
 }
 
-var seriesRE = regexp.MustCompile(`<polyline class="series" data-setting="([^"]*)" points="([^"]*)"`)
+// A line is `<path class="series" data-series="LABEL" d="M x,y L x,y ...">`,
+// one M or L per point.
+var seriesRE = regexp.MustCompile(`<path class="series" data-series="([^"]*)" d="([^"]*)"`)
+
+func pointsOf(d string) int { return strings.Count(d, "M") + strings.Count(d, "L") }
+
+var ctx0 = figure.Context{Model: "vit-mnist"}
 
 func TestAccuracyPlotHasOneLinePerSettingWithAPointPerGamma(t *testing.T) {
 	rows := doneRows(t)
-	svg := string(PlotVersusGamma(rows, false))
+	svg := string(PlotVersusGamma(ctx0, rows, false))
 	m := seriesRE.FindAllStringSubmatch(svg, -1)
 	var got []string
 	for _, s := range m {
 		got = append(got, s[1])
-		if n := len(strings.Fields(s[2])); n != 3 {
+		if n := pointsOf(s[2]); n != 3 {
 			t.Errorf("line %q has %d points, want one per gamma (3)", s[1], n)
 		}
 	}
-	want := []string{"off", "alpha=2 beta=0.25", "alpha=2 beta=0.5", "alpha=4 beta=0.25", "alpha=4 beta=0.5"}
+	want := []string{"ClipFormer off", "alpha=2 beta=0.25", "alpha=2 beta=0.5", "alpha=4 beta=0.25", "alpha=4 beta=0.5"}
 	if !slices.Equal(got, want) {
 		t.Errorf("lines: got %q, want %q", got, want)
 	}
@@ -59,6 +70,36 @@ func TestAccuracyPlotHasOneLinePerSettingWithAPointPerGamma(t *testing.T) {
 			t.Errorf("no gamma tick %s", tick)
 		}
 	}
+	if !strings.Contains(svg, "vit-mnist") {
+		t.Error("the title does not name the model")
+	}
+}
+
+// The SVG sits inline in an HTML5 page: no XML declaration, the page's
+// class on the root, and well-formed.
+func TestPlotsAreInlineSVG(t *testing.T) {
+	rows := doneRows(t)
+	for name, svg := range map[string]template.HTML{
+		"accuracy": PlotVersusGamma(ctx0, rows, false), "snr": PlotVersusGamma(ctx0, rows, true),
+		"heat": PlotGainHeatmap(ctx0, rows, 2), "best": PlotBestPerGamma(ctx0, rows), "blocks": PlotBlockSNR(ctx0, rows, 4),
+		"empty": PlotVersusGamma(ctx0, nil, false),
+	} {
+		s := string(svg)
+		if !strings.HasPrefix(s, `<svg class="plot`) || strings.Contains(s, "<?xml") || !strings.Contains(s, "viewBox=") {
+			t.Errorf("%s: not an inline <svg class=\"plot\"> with a viewBox: %.120s", name, s)
+		}
+		dec := xml.NewDecoder(strings.NewReader(s))
+		for {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Errorf("%s: not well-formed: %v", name, err)
+				break
+			}
+		}
+	}
 }
 
 func TestPlotsSkipPointsWithoutACompleteTrial(t *testing.T) {
@@ -70,20 +111,47 @@ func TestPlotsSkipPointsWithoutACompleteTrial(t *testing.T) {
 	res, _ := src.Results(t.Context(), id)
 	rows := report.Rows(id, spec, res)
 	points := 0
-	for _, m := range seriesRE.FindAllStringSubmatch(string(PlotVersusGamma(rows, false)), -1) {
-		points += len(strings.Fields(m[2]))
+	for _, m := range seriesRE.FindAllStringSubmatch(string(PlotVersusGamma(ctx0, rows, false)), -1) {
+		points += pointsOf(m[2])
 	}
 	if points != 14 {
 		t.Errorf("%d points drawn, want 14 (those with a complete trial)", points)
 	}
-	if svg := string(PlotVersusGamma(nil, false)); !strings.Contains(svg, "nothing to plot yet") {
+	if svg := string(PlotVersusGamma(ctx0, nil, false)); !strings.Contains(svg, "nothing to plot yet") {
 		t.Errorf("an empty sweep's plot: %s", svg)
+	}
+}
+
+// A noise-free SNR (999 dB) has no finite value: it is left out, not drawn
+// at the top of the axis.
+func TestSNRPlotsLeaveOutNoiseFreePoints(t *testing.T) {
+	rows := doneRows(t)
+	count := func(svg template.HTML) (lines, points int) {
+		for _, m := range seriesRE.FindAllStringSubmatch(string(svg), -1) {
+			lines, points = lines+1, points+pointsOf(m[2])
+		}
+		return lines, points
+	}
+	lines, points := count(PlotVersusGamma(ctx0, rows, true))
+	blockLines, blockPoints := count(PlotBlockSNR(ctx0, rows, 4))
+	for i := range rows {
+		if rows[i].Gamma == 4 && !rows[i].ClipOn {
+			rows[i].SNR = 999
+			rows[i].BlockSNR = slices.Clone(rows[i].BlockSNR)
+			rows[i].BlockSNR[1] = 999
+		}
+	}
+	if l, p := count(PlotVersusGamma(ctx0, rows, true)); l != lines || p != points-1 {
+		t.Errorf("<SNR> plot with one noise-free point: %d lines, %d points; want %d, %d", l, p, lines, points-1)
+	}
+	if l, p := count(PlotBlockSNR(ctx0, rows, 4)); l != blockLines || p != blockPoints-1 {
+		t.Errorf("block plot with one noise-free block: %d lines, %d points; want %d, %d", l, p, blockLines, blockPoints-1)
 	}
 }
 
 func TestGainHeatmapHasACellPerAlphaBeta(t *testing.T) {
 	rows := doneRows(t)
-	svg := string(PlotGainHeatmap(rows, 2))
+	svg := string(PlotGainHeatmap(ctx0, rows, 2))
 	if n := strings.Count(svg, `class="cell"`); n != 4 {
 		t.Errorf("%d cells, want 4 (2 alphas x 2 betas)", n)
 	}
@@ -96,24 +164,29 @@ func TestGainHeatmapHasACellPerAlphaBeta(t *testing.T) {
 			a2b25 = r.Accuracy
 		}
 	}
-	cell := regexp.MustCompile(`data-alpha="2" data-beta="0.25"[^>]*/><text class="cellv"[^>]*>([^<]*)<`).FindStringSubmatch(svg)
+	cell := regexp.MustCompile(`class="cell" data-series="alpha=2 beta=0.25 gain=([^"]*)"`).FindStringSubmatch(svg)
 	if want := fmt.Sprintf("%+.2f", a2b25-off); cell == nil || cell[1] != want {
 		t.Errorf("the (2, 0.25) cell: got %q, want the gain %s", cell, want)
+	}
+	if svg := string(PlotGainHeatmap(ctx0, rows, 3)); !strings.Contains(svg, "no results at gamma 3") {
+		t.Errorf("a gamma without results: %.200s", svg)
 	}
 }
 
 func TestBestAndBlockPlots(t *testing.T) {
 	rows := doneRows(t)
-	best := seriesRE.FindAllStringSubmatch(string(PlotBestPerGamma(report.BestPerGamma(rows))), -1)
-	if len(best) != 2 || best[0][1] != "off" || best[1][1] != "best ClipFormer" {
+	best := seriesRE.FindAllStringSubmatch(string(PlotBestPerGamma(ctx0, rows)), -1)
+	if len(best) != 2 || best[0][1] != "ClipFormer off" || best[1][1] != "best (alpha, beta) at each gamma" {
 		t.Errorf("best plot lines: %q", best)
 	}
-	blocks := seriesRE.FindAllStringSubmatch(string(PlotBlockSNR(rows, 4)), -1)
+	blocks := seriesRE.FindAllStringSubmatch(string(PlotBlockSNR(ctx0, rows, 4)), -1)
 	if len(blocks) != 5 {
-		t.Fatalf("%d block lines at gamma 4, want 5", len(blocks))
+		t.Fatalf("%d block lines at gamma 4, want 5 (one per setting)", len(blocks))
 	}
-	if n := len(strings.Fields(blocks[0][2])); n != 4 {
-		t.Errorf("%d blocks drawn, want 4", n)
+	for _, b := range blocks {
+		if n := pointsOf(b[2]); n != 4 {
+			t.Errorf("line %q: %d blocks drawn, want 4", b[1], n)
+		}
 	}
 }
 

@@ -164,3 +164,13 @@ func blockStyle(n *yaml.Node) {
 		blockStyle(c)
 	}
 }
+
+// axisValue names an axis's value when the axis varies over rows.
+func axisValue(name string, v float64, rows []report.Row, f func(report.Row) float64) string {
+	for _, r := range rows {
+		if f(r) != v {
+			return name + "=" + strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	}
+	return ""
+}
