@@ -324,6 +324,25 @@ func TestSVGHasOnePathPerSetting(t *testing.T) {
 	}
 }
 
+// The SVG's text names FontFamily, in the regular face FontTTF holds, so a
+// page serving FontTTF under that name shows the text as it was laid out.
+func TestSVGTextIsInTheFontServed(t *testing.T) {
+	var b bytes.Buffer
+	if err := Lines(&b, SVG, ctx, Gamma, Accuracy, study()); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	texts := strings.Count(svg, "<text")
+	if texts == 0 || strings.Count(svg, "font-family:"+FontFamily+";") != texts ||
+		strings.Count(svg, "font-weight:normal;font-style:normal") != texts {
+		t.Errorf("of %d texts, %d name %q, %d are regular", texts, strings.Count(svg, "font-family:"+FontFamily+";"), FontFamily,
+			strings.Count(svg, "font-weight:normal;font-style:normal"))
+	}
+	if len(FontTTF) < 1000 || string(FontTTF[:4]) != "\x00\x01\x00\x00" {
+		t.Errorf("FontTTF is not a TrueType font (%d bytes)", len(FontTTF))
+	}
+}
+
 // Titles say what is plotted and on what: model, granularity, sigma_r, and
 // the gamma of a figure at one gamma.
 func TestTitlesNameModelGranularityAndSigmaR(t *testing.T) {

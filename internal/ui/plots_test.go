@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"image/png"
 	"io"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -223,5 +224,31 @@ func TestShardMapCountsEveryCategory(t *testing.T) {
 	// 7 shards get 16-pixel cells in one row.
 	if r := img.Bounds(); r.Dx() != 7*16 || r.Dy() != 16 {
 		t.Errorf("shard map %v, want 112x16", r)
+	}
+}
+
+// The page serves the font the plots' text was laid out in, under the name
+// their SVG gives it, so that labels keep their measured widths in a
+// browser that lacks it.
+func TestPageServesTheFiguresFont(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Source: newStateSource()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Host = "127.0.0.1:8080"
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		return w
+	}
+	font := get("/static/figure-font.ttf")
+	if font.Code != 200 || font.Header().Get("Content-Type") != "font/ttf" || !bytes.Equal(font.Body.Bytes(), figure.FontTTF) {
+		t.Errorf("font: %d %q, %d bytes", font.Code, font.Header().Get("Content-Type"), font.Body.Len())
+	}
+	css := get("/static/style.css").Body.String()
+	face := regexp.MustCompile(`@font-face \{ font-family: "([^"]+)"; src: url\(/static/figure-font.ttf\)`).FindStringSubmatch(css)
+	if face == nil || face[1] != figure.FontFamily {
+		t.Errorf("style.css's @font-face: %q, want %q from /static/figure-font.ttf", face, figure.FontFamily)
 	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clipformer/clipformer/internal/figure"
 	"github.com/clipformer/clipformer/internal/report"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -127,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /static/figure-font.ttf", serveFigureFont)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { s.renderLogin(w, "") })
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
@@ -233,4 +236,13 @@ func (s *Server) URL(addr string) string {
 		scheme = "https"
 	}
 	return scheme + "://" + addr + "/"
+}
+
+// serveFigureFont serves the font the plots' SVG was laid out in, which
+// style.css names in an @font-face, so that their text keeps its measured
+// width in a browser that lacks the font.
+func serveFigureFont(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "font/ttf")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.ServeContent(w, r, "figure-font.ttf", time.Time{}, bytes.NewReader(figure.FontTTF))
 }
