@@ -44,5 +44,5 @@ func bestChart(c Context, pts []BestPoint) (*chart, error) {
 	}
 	p := newPlot(title("Top-1 accuracy: ClipFormer off and the best setting per gamma", c),
 		"write-noise factor gamma, the best (alpha, beta) beneath", Accuracy.label())
-	return seriesChart(p, []Series{off, best}, labels)
+	return seriesChart(p, []Series{off, best}, labels, Accuracy.bounds())
 }

@@ -343,6 +343,33 @@ func TestSVGTextIsInTheFontServed(t *testing.T) {
 	}
 }
 
+// An accuracy's interval bar stops at 0 and 100 %: two trials can give an
+// interval far wider than the accuracy's range, which would stretch the
+// axis past what an accuracy can be. Other quantities are not bounded.
+func TestAccuracyIntervalsStopAtZeroAndAHundred(t *testing.T) {
+	ss := []Series{{Label: "off", Points: []Point{{X: 0, Y: 98, Err: 40}, {X: 2, Y: 5, Err: 30}}}}
+	for _, draw := range []struct {
+		name   string
+		chart  func() (*chart, error)
+		lo, hi float64
+	}{
+		{"accuracy", func() (*chart, error) { return linesChart(ctx, Gamma, Accuracy, ss) }, 0, 100},
+		{"best", func() (*chart, error) {
+			return bestChart(ctx, []BestPoint{{Gamma: 0, HasOff: true, Off: 98, OffErr: 40}, {Gamma: 2, HasOff: true, Off: 5, OffErr: 30}})
+		}, 0, 100},
+		{"snr", func() (*chart, error) { return linesChart(ctx, Gamma, MeanSNR, ss) }, -25, 138},
+	} {
+		ch, err := draw.chart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pad := 0.06 * (draw.hi - draw.lo)
+		if math.Abs(ch.p.Y.Min-(draw.lo-pad)) > 1e-9 || math.Abs(ch.p.Y.Max-(draw.hi+pad)) > 1e-9 {
+			t.Errorf("%s: y axis %g to %g, want %g to %g padded by %g", draw.name, ch.p.Y.Min, ch.p.Y.Max, draw.lo, draw.hi, pad)
+		}
+	}
+}
+
 // Titles say what is plotted and on what: model, granularity, sigma_r, and
 // the gamma of a figure at one gamma.
 func TestTitlesNameModelGranularityAndSigmaR(t *testing.T) {

@@ -81,13 +81,30 @@ func Lines(w io.Writer, f Format, c Context, x Axis, y Quantity, series []Series
 func linesChart(c Context, x Axis, y Quantity, series []Series) (*chart, error) {
 	what := fmt.Sprintf("%s against %s", y.name(), x.name())
 	p := newPlot(title(what, c), x.label(), y.label())
-	return seriesChart(p, series, nil)
+	return seriesChart(p, series, nil, y.bounds())
+}
+
+// bounds is the range a value of q can take: an accuracy's interval bar
+// stops at 0 and 100 %, however wide the interval of a few trials is.
+func (q Quantity) bounds() bounds {
+	if q == Accuracy {
+		return bounds{0, 100}
+	}
+	return bounds{math.Inf(-1), math.Inf(1)}
+}
+
+// bounds is a closed range of values.
+type bounds struct{ lo, hi float64 }
+
+// interval is pt's 95 % interval, within b.
+func (b bounds) interval(pt Point) (lo, hi float64) {
+	return math.Max(pt.Y-math.Abs(pt.Err), b.lo), math.Min(pt.Y+math.Abs(pt.Err), b.hi)
 }
 
 // seriesChart adds the series to p with the grid's x ticks (labelled by
 // xLabels[x] where given) and round y ticks, padded so nothing touches the
-// frame, the legend below.
-func seriesChart(p *plot.Plot, series []Series, xLabels map[float64]string) (*chart, error) {
+// frame, the legend below; the interval bars stop at yBounds.
+func seriesChart(p *plot.Plot, series []Series, xLabels map[float64]string, yBounds bounds) (*chart, error) {
 	var xs []float64
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	ch := &chart{p: p}
@@ -103,13 +120,14 @@ func seriesChart(p *plot.Plot, series []Series, xLabels map[float64]string) (*ch
 			}
 			xs = append(xs, pt.X)
 			xlo, xhi = math.Min(xlo, pt.X), math.Max(xhi, pt.X)
-			ylo, yhi = math.Min(ylo, pt.Y-math.Abs(pt.Err)), math.Max(yhi, pt.Y+math.Abs(pt.Err))
+			lo, hi := yBounds.interval(pt)
+			ylo, yhi = math.Min(ylo, math.Min(lo, pt.Y)), math.Max(yhi, math.Max(hi, pt.Y))
 		}
 		line, glyph := seriesStyle(colour, s.Reference)
 		if !s.Reference {
 			colour++
 		}
-		sp := &seriesPlot{s: s, line: line, glyph: glyph}
+		sp := &seriesPlot{s: s, line: line, glyph: glyph, yBounds: yBounds}
 		p.Add(sp)
 		ch.series = append(ch.series, sp)
 		ch.legend = append(ch.legend, legendEntry{label: s.Label, line: line, glyph: glyph, noMarker: s.NoMarkers})
@@ -138,9 +156,10 @@ func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 // tagged class="errbar"), then the line (one path, in SVG tagged
 // class="series"), then the markers.
 type seriesPlot struct {
-	s     Series
-	line  draw.LineStyle
-	glyph draw.GlyphStyle
+	s       Series
+	line    draw.LineStyle
+	glyph   draw.GlyphStyle
+	yBounds bounds // where the interval bars stop
 }
 
 // Plot implements plot.Plotter.
@@ -151,7 +170,8 @@ func (sp *seriesPlot) Plot(c draw.Canvas, p *plot.Plot) {
 		if pt.Err == 0 {
 			continue
 		}
-		x, lo, hi := trX(pt.X), trY(pt.Y-math.Abs(pt.Err)), trY(pt.Y+math.Abs(pt.Err))
+		ylo, yhi := sp.yBounds.interval(pt)
+		x, lo, hi := trX(pt.X), trY(ylo), trY(yhi)
 		tagNext(c, "errbar", sp.s.Label)
 		c.StrokeLine2(bar, x, lo, x, hi)
 		c.StrokeLine2(bar, x-vg.Points(capWidth)/2, lo, x+vg.Points(capWidth)/2, lo)
@@ -189,7 +209,8 @@ func (sp *seriesPlot) boxes(c draw.Canvas, p *plot.Plot) []vg.Rectangle {
 		x, y := trX(pt.X), trY(pt.Y)
 		r := vg.Rectangle{Min: vg.Point{X: x - sp.glyph.Radius, Y: y - sp.glyph.Radius}, Max: vg.Point{X: x + sp.glyph.Radius, Y: y + sp.glyph.Radius}}
 		if pt.Err != 0 {
-			lo, hi := trY(pt.Y-math.Abs(pt.Err)), trY(pt.Y+math.Abs(pt.Err))
+			ylo, yhi := sp.yBounds.interval(pt)
+			lo, hi := trY(ylo), trY(yhi)
 			r.Min.Y, r.Max.Y = min(r.Min.Y, lo), max(r.Max.Y, hi)
 			r.Min.X, r.Max.X = min(r.Min.X, x-vg.Points(capWidth)/2), max(r.Max.X, x+vg.Points(capWidth)/2)
 		}
