@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clipformer/clipformer/coordinator/state"
 	"github.com/clipformer/clipformer/internal/sweep"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
@@ -124,16 +123,14 @@ func (lr *leaderRole) propose(c *cfpb.Command, n int, what string) bool {
 	if n == 0 {
 		return true
 	}
-	apply := lr.n.Apply
+	var err error
 	if lr.failProposal != nil {
-		apply = func(c *cfpb.Command) (*state.Response, error) {
-			if err := lr.failProposal(c); err != nil {
-				return nil, err
-			}
-			return lr.n.Apply(c)
-		}
+		err = lr.failProposal(c)
 	}
-	if _, err := apply(c); err != nil {
+	if err == nil {
+		_, err = lr.n.Apply(c)
+	}
+	if err != nil {
 		lr.n.log.Warn(what, "items", n, "err", err)
 		return false
 	}

@@ -29,9 +29,8 @@ const (
 type snapshotPacer struct {
 	entries, bytes atomic.Uint64 // applied log entries and their bytes
 
-	mu     sync.Mutex
-	raft   *raft.Raft
-	reload func(threshold uint64) // tests replace it
+	mu   sync.Mutex
+	raft *raft.Raft
 }
 
 // applied counts one applied log entry of n bytes.
@@ -63,10 +62,6 @@ func (p *snapshotPacer) persisted(size int64) {
 	t := p.threshold(size)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.reload != nil {
-		p.reload(t)
-		return
-	}
 	if p.raft == nil {
 		return
 	}
