@@ -118,6 +118,9 @@ type Layout struct {
 	order  []int // dispatch position -> point index
 	// position is order's inverse: point index -> dispatch position.
 	position []int
+	// trialIndependent marks the points whose trials all give the same
+	// bits (determinism.go).
+	trialIndependent []bool
 }
 
 // NewLayout lays out a validated spec.
@@ -146,6 +149,7 @@ func NewLayout(s *cfpb.SweepSpec) (*Layout, error) {
 	for pos, pt := range l.order {
 		l.position[pt] = pos
 	}
+	l.markTrialIndependent(s)
 	return l, nil
 }
 
