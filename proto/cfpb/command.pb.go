@@ -307,9 +307,14 @@ type SubmitSweep struct {
 	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	// The leader's configured limits for this owner, carried in the command
 	// so that every replica refuses the same submissions.
-	Quota         *Quota `protobuf:"bytes,4,opt,name=quota,proto3" json:"quota,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quota *Quota `protobuf:"bytes,4,opt,name=quota,proto3" json:"quota,omitempty"`
+	// Compute only trial 0 of the points whose trials all give the same bits
+	// (sweep.TrialIndependent) and record the other trials' shards as copies
+	// of it. Set by the leader; entries written before it existed lack it,
+	// and replay them unchanged.
+	CopyDeterministicTrials bool `protobuf:"varint,30,opt,name=copy_deterministic_trials,json=copyDeterministicTrials,proto3" json:"copy_deterministic_trials,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *SubmitSweep) Reset() {
@@ -368,6 +373,13 @@ func (x *SubmitSweep) GetQuota() *Quota {
 		return x.Quota
 	}
 	return nil
+}
+
+func (x *SubmitSweep) GetCopyDeterministicTrials() bool {
+	if x != nil {
+		return x.CopyDeterministicTrials
+	}
+	return false
 }
 
 // Quota bounds what one owner may have unfinished at once; 0 means no
@@ -1217,10 +1229,14 @@ type SweepRecord struct {
 	Shards []*Shard `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
 	Alarms int64    `protobuf:"varint,7,opt,name=alarms,proto3" json:"alarms,omitempty"`
 	// Format 2: the shards that follow in chunks.
-	ShardCount    int32  `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
-	Owner         string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ShardCount int32  `protobuf:"varint,8,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	Owner      string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
+	// SubmitSweep.copy_deterministic_trials; its copies' shards carry their
+	// results too, so that a reader without the field restores them as
+	// computed shards.
+	CopyDeterministicTrials bool `protobuf:"varint,30,opt,name=copy_deterministic_trials,json=copyDeterministicTrials,proto3" json:"copy_deterministic_trials,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *SweepRecord) Reset() {
@@ -1314,6 +1330,13 @@ func (x *SweepRecord) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+func (x *SweepRecord) GetCopyDeterministicTrials() bool {
+	if x != nil {
+		return x.CopyDeterministicTrials
+	}
+	return false
 }
 
 // WorkerRecord is one registered worker.
@@ -1410,12 +1433,13 @@ const file_command_proto_rawDesc = "" +
 	"\x06delete\x18\t \x01(\v2\x1a.clipformer.v1.DeleteSweepH\x00R\x06delete\x125\n" +
 	"\x06expire\x18\n" +
 	" \x01(\v2\x1b.clipformer.v1.ExpireSweepsH\x00R\x06expireB\x05\n" +
-	"\x03cmd\"\x98\x01\n" +
+	"\x03cmd\"\xd4\x01\n" +
 	"\vSubmitSweep\x12\x19\n" +
 	"\bsweep_id\x18\x01 \x01(\tR\asweepId\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12\x14\n" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x12*\n" +
-	"\x05quota\x18\x04 \x01(\v2\x14.clipformer.v1.QuotaR\x05quota\"E\n" +
+	"\x05quota\x18\x04 \x01(\v2\x14.clipformer.v1.QuotaR\x05quota\x12:\n" +
+	"\x19copy_deterministic_trials\x18\x1e \x01(\bR\x17copyDeterministicTrials\"E\n" +
 	"\x05Quota\x12\x1d\n" +
 	"\n" +
 	"max_sweeps\x18\x01 \x01(\x05R\tmaxSweeps\x12\x1d\n" +
@@ -1470,7 +1494,7 @@ const file_command_proto_rawDesc = "" +
 	"\x06sweeps\x18\x05 \x01(\x05R\x06sweeps\":\n" +
 	"\n" +
 	"ShardChunk\x12,\n" +
-	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xbd\x02\n" +
+	"\x06shards\x18\x01 \x03(\v2\x14.clipformer.v1.ShardR\x06shards\"\xf9\x02\n" +
 	"\vSweepRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -1482,7 +1506,8 @@ const file_command_proto_rawDesc = "" +
 	"\x06alarms\x18\a \x01(\x03R\x06alarms\x12\x1f\n" +
 	"\vshard_count\x18\b \x01(\x05R\n" +
 	"shardCount\x12\x14\n" +
-	"\x05owner\x18\t \x01(\tR\x05owner\"\x94\x01\n" +
+	"\x05owner\x18\t \x01(\tR\x05owner\x12:\n" +
+	"\x19copy_deterministic_trials\x18\x1e \x01(\bR\x17copyDeterministicTrials\"\x94\x01\n" +
 	"\fWorkerRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +

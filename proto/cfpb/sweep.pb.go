@@ -1367,8 +1367,13 @@ type Shard struct {
 	// Leases of this shard that ended with their worker lost or silent,
 	// and the distinct workers they were on (a poison shard kills every
 	// worker that runs it).
-	Losses        int32    `protobuf:"varint,11,opt,name=losses,proto3" json:"losses,omitempty"`
-	LostOn        []string `protobuf:"bytes,12,rep,name=lost_on,json=lostOn,proto3" json:"lost_on,omitempty"`
+	Losses int32    `protobuf:"varint,11,opt,name=losses,proto3" json:"losses,omitempty"`
+	LostOn []string `protobuf:"bytes,12,rep,name=lost_on,json=lostOn,proto3" json:"lost_on,omitempty"`
+	// A copy is never leased or computed: once shard copy_of (trial 0 of the
+	// same point and images) is done, it is done with that shard's result;
+	// it fails when its source fails for good.
+	Copy          bool  `protobuf:"varint,30,opt,name=copy,proto3" json:"copy,omitempty"`
+	CopyOf        int32 `protobuf:"varint,31,opt,name=copy_of,json=copyOf,proto3" json:"copy_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1487,6 +1492,20 @@ func (x *Shard) GetLostOn() []string {
 	return nil
 }
 
+func (x *Shard) GetCopy() bool {
+	if x != nil {
+		return x.Copy
+	}
+	return false
+}
+
+func (x *Shard) GetCopyOf() int32 {
+	if x != nil {
+		return x.CopyOf
+	}
+	return 0
+}
+
 // Progress counts a sweep's shards by state.
 type Progress struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1496,8 +1515,13 @@ type Progress struct {
 	Done      int64                  `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
 	Failed    int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
 	Cancelled int64                  `protobuf:"varint,6,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
-	// Images evaluated by done shards.
-	ImagesDone    int64 `protobuf:"varint,7,opt,name=images_done,json=imagesDone,proto3" json:"images_done,omitempty"`
+	// Images evaluated by done shards (copies evaluate none).
+	ImagesDone int64 `protobuf:"varint,7,opt,name=images_done,json=imagesDone,proto3" json:"images_done,omitempty"`
+	// Shards that are copies of trial 0 (see Shard.copy); those of them
+	// done, which done counts too; the images of those done.
+	Copies        int64 `protobuf:"varint,30,opt,name=copies,proto3" json:"copies,omitempty"`
+	Copied        int64 `protobuf:"varint,31,opt,name=copied,proto3" json:"copied,omitempty"`
+	ImagesCopied  int64 `protobuf:"varint,32,opt,name=images_copied,json=imagesCopied,proto3" json:"images_copied,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1577,6 +1601,27 @@ func (x *Progress) GetCancelled() int64 {
 func (x *Progress) GetImagesDone() int64 {
 	if x != nil {
 		return x.ImagesDone
+	}
+	return 0
+}
+
+func (x *Progress) GetCopies() int64 {
+	if x != nil {
+		return x.Copies
+	}
+	return 0
+}
+
+func (x *Progress) GetCopied() int64 {
+	if x != nil {
+		return x.Copied
+	}
+	return 0
+}
+
+func (x *Progress) GetImagesCopied() int64 {
+	if x != nil {
+		return x.ImagesCopied
 	}
 	return 0
 }
@@ -1769,9 +1814,11 @@ type PointResult struct {
 	// Trials whose every shard is done.
 	CompleteTrials int32 `protobuf:"varint,3,opt,name=complete_trials,json=completeTrials,proto3" json:"complete_trials,omitempty"`
 	// Shards of this point done, failed, and in all.
-	ShardsDone    int32 `protobuf:"varint,4,opt,name=shards_done,json=shardsDone,proto3" json:"shards_done,omitempty"`
-	ShardsFailed  int32 `protobuf:"varint,5,opt,name=shards_failed,json=shardsFailed,proto3" json:"shards_failed,omitempty"`
-	ShardsTotal   int32 `protobuf:"varint,6,opt,name=shards_total,json=shardsTotal,proto3" json:"shards_total,omitempty"`
+	ShardsDone   int32 `protobuf:"varint,4,opt,name=shards_done,json=shardsDone,proto3" json:"shards_done,omitempty"`
+	ShardsFailed int32 `protobuf:"varint,5,opt,name=shards_failed,json=shardsFailed,proto3" json:"shards_failed,omitempty"`
+	ShardsTotal  int32 `protobuf:"varint,6,opt,name=shards_total,json=shardsTotal,proto3" json:"shards_total,omitempty"`
+	// Of shards_done, the copies of trial 0 (computed once, see Shard.copy).
+	ShardsCopied  int32 `protobuf:"varint,30,opt,name=shards_copied,json=shardsCopied,proto3" json:"shards_copied,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1844,6 +1891,13 @@ func (x *PointResult) GetShardsFailed() int32 {
 func (x *PointResult) GetShardsTotal() int32 {
 	if x != nil {
 		return x.ShardsTotal
+	}
+	return 0
+}
+
+func (x *PointResult) GetShardsCopied() int32 {
+	if x != nil {
+		return x.ShardsCopied
 	}
 	return 0
 }
@@ -1975,7 +2029,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\vduration_ns\x18\a \x01(\x03R\n" +
 	"durationNs\x12\x1f\n" +
 	"\vsim_version\x18\b \x01(\tR\n" +
-	"simVersion\"\x81\x03\n" +
+	"simVersion\"\xae\x03\n" +
 	"\x05Shard\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.clipformer.v1.ShardStateR\x05state\x12\x18\n" +
@@ -1990,7 +2044,9 @@ const file_sweep_proto_rawDesc = "" +
 	"\vcompletions\x18\n" +
 	" \x01(\x05R\vcompletions\x12\x16\n" +
 	"\x06losses\x18\v \x01(\x05R\x06losses\x12\x17\n" +
-	"\alost_on\x18\f \x03(\tR\x06lostOn\"\xbd\x01\n" +
+	"\alost_on\x18\f \x03(\tR\x06lostOn\x12\x12\n" +
+	"\x04copy\x18\x1e \x01(\bR\x04copy\x12\x17\n" +
+	"\acopy_of\x18\x1f \x01(\x05R\x06copyOf\"\x92\x02\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x03R\apending\x12\x16\n" +
@@ -1999,7 +2055,10 @@ const file_sweep_proto_rawDesc = "" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x1c\n" +
 	"\tcancelled\x18\x06 \x01(\x03R\tcancelled\x12\x1f\n" +
 	"\vimages_done\x18\a \x01(\x03R\n" +
-	"imagesDone\"\xa8\x04\n" +
+	"imagesDone\x12\x16\n" +
+	"\x06copies\x18\x1e \x01(\x03R\x06copies\x12\x16\n" +
+	"\x06copied\x18\x1f \x01(\x03R\x06copied\x12#\n" +
+	"\rimages_copied\x18  \x01(\x03R\fimagesCopied\"\xa8\x04\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -2019,7 +2078,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\battempts\x18\r \x01(\x03R\battempts\x12+\n" +
 	"\x11duplicate_results\x18\x0e \x01(\x03R\x10duplicateResults\x12+\n" +
 	"\x11recomputed_shards\x18\x0f \x01(\x03R\x10recomputedShards\x12\x14\n" +
-	"\x05owner\x18\x10 \x01(\tR\x05owner\"\xfb\x01\n" +
+	"\x05owner\x18\x10 \x01(\tR\x05owner\"\xa0\x02\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +
@@ -2027,7 +2086,8 @@ const file_sweep_proto_rawDesc = "" +
 	"\vshards_done\x18\x04 \x01(\x05R\n" +
 	"shardsDone\x12#\n" +
 	"\rshards_failed\x18\x05 \x01(\x05R\fshardsFailed\x12!\n" +
-	"\fshards_total\x18\x06 \x01(\x05R\vshardsTotal*\x8b\x01\n" +
+	"\fshards_total\x18\x06 \x01(\x05R\vshardsTotal\x12#\n" +
+	"\rshards_copied\x18\x1e \x01(\x05R\fshardsCopied*\x8b\x01\n" +
 	"\n" +
 	"SweepState\x12\x1b\n" +
 	"\x17SWEEP_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
