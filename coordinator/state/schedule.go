@@ -48,7 +48,7 @@ func (s *State) Pick(now int64, slots []string) []*cfpb.Assignment {
 		for c.fresh < len(c.sw.shards) {
 			k := c.fresh
 			c.fresh++
-			if sh := &c.sw.shards[k]; sh.state == cfpb.ShardState_SHARD_STATE_PENDING && sh.attempt == 0 {
+			if sh := &c.sw.shards[k]; sh.state == cfpb.ShardState_SHARD_STATE_PENDING && sh.attempt == 0 && !c.sw.isCopy(k) {
 				return k
 			}
 		}

@@ -45,6 +45,7 @@ type Capture struct {
 
 type sweepCapture struct {
 	rec    *cfpb.SweepRecord
+	layout *sweep.Layout // immutable, shared
 	shards []shard
 	losses map[int]*loss
 }
@@ -69,7 +70,7 @@ func (s *State) Capture() *Capture {
 		for k, l := range sw.losses {
 			losses[k] = &loss{count: l.count, workers: slices.Clone(l.workers)}
 		}
-		c.sweeps = append(c.sweeps, sweepCapture{rec: sw.record(), shards: slices.Clone(sw.shards), losses: losses})
+		c.sweeps = append(c.sweeps, sweepCapture{rec: sw.record(), layout: sw.layout, shards: slices.Clone(sw.shards), losses: losses})
 	}
 	return c
 }
@@ -77,7 +78,7 @@ func (s *State) Capture() *Capture {
 // record is the sweep's snapshot record without its shards.
 func (sw *sweepState) record() *cfpb.SweepRecord {
 	return &cfpb.SweepRecord{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted,
-		FinishedNs: sw.finished, Alarms: sw.alarms, ShardCount: int32(len(sw.shards))}
+		FinishedNs: sw.finished, Alarms: sw.alarms, ShardCount: int32(len(sw.shards)), CopyDeterministicTrials: sw.copyTrials}
 }
 
 // WriteTo streams the capture in snapshot format 2: the header, then each
@@ -120,6 +121,7 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 					pool = append(pool, &cfpb.Shard{})
 				}
 				fillShard(pool[i], sc.rec.Id, k, &sc.shards[k], sc.losses[k])
+				markCopy(pool[i], sc.layout, sc.rec.CopyDeterministicTrials, k)
 				chunk.Shards = append(chunk.Shards, pool[i])
 			}
 			if err := put(chunk); err != nil {
@@ -258,8 +260,10 @@ func (n *State) begin(rec *cfpb.SweepRecord, shards int) (*sweepBuilder, error) 
 	if shards != layout.Shards() {
 		return nil, fmt.Errorf("%w: sweep %s has %d shards, its spec lays out %d", ErrSnapshot, rec.Id, shards, layout.Shards())
 	}
-	return &sweepBuilder{intern: n.intern, sw: &sweepState{id: rec.Id, owner: rec.Owner, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
-		finished: rec.FinishedNs, alarms: rec.Alarms, shards: make([]shard, shards)}}, nil
+	sw := &sweepState{id: rec.Id, owner: rec.Owner, spec: rec.Spec, layout: layout, state: rec.State, submitted: rec.SubmittedNs,
+		finished: rec.FinishedNs, alarms: rec.Alarms, shards: make([]shard, shards)}
+	sw.setCopyTrials(rec.CopyDeterministicTrials)
+	return &sweepBuilder{intern: n.intern, sw: sw}, nil
 }
 
 func (b *sweepBuilder) add(p *cfpb.Shard) error {
@@ -269,6 +273,9 @@ func (b *sweepBuilder) add(p *cfpb.Shard) error {
 	}
 	if int(p.Index) != k {
 		return fmt.Errorf("%w: sweep %s: shard %d where shard %d belongs", ErrSnapshot, sw.id, p.Index, k)
+	}
+	if copied, err := b.addCopy(p); copied || err != nil {
+		return err
 	}
 	sw.shards[k] = shard{state: p.State, attempt: p.Attempt, failures: p.Failures, leaseID: p.LeaseId,
 		worker: b.intern(p.Worker), notBefore: p.NotBeforeNs, lastError: p.LastError, completions: p.Completions}

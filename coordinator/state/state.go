@@ -93,6 +93,11 @@ type sweepState struct {
 	losses map[int]*loss
 	// durations of the done shards, for the expected shard time.
 	durations durations
+	// copyTrials: later trials of trial-independent points are copies of
+	// trial 0 (copies.go); copies is how many shards are, copied how many
+	// of those are done, imagesCopied their images (derived).
+	copyTrials                   bool
+	copies, copied, imagesCopied int64
 }
 
 // loss is the loss record of one shard.
@@ -152,8 +157,9 @@ type Response struct {
 	// unknown shards; Malformed those refused because the summary does not
 	// fit the shard (see sweep.CheckSummary).
 	Completed, Duplicates, Alarms, Ignored, Malformed int
-	// Released counts leases ended; Failed the shards that failed.
-	Released, Failed int
+	// Released counts leases ended; Failed the shards that failed (copies
+	// included); Copied the copies done with their source (copies.go).
+	Released, Failed, Copied int
 	// ReleasedBy counts the leases ended, by cfpb.ReleaseReason.
 	ReleasedBy map[cfpb.ReleaseReason]int
 	// Finished holds, for each shard that ended (done or failed for good),
@@ -266,6 +272,7 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 	}
 	sw := &sweepState{id: c.SweepId, owner: c.Owner, spec: c.Spec, layout: layout, state: cfpb.SweepState_SWEEP_STATE_RUNNING,
 		submitted: now, shards: make([]shard, layout.Shards())}
+	sw.setCopyTrials(c.CopyDeterministicTrials)
 	for i := range sw.shards {
 		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
 	}
@@ -413,7 +420,7 @@ func (s *State) shardOf(sweepID string, k int32) (*sweepState, *shard) {
 func (s *State) assign(a *cfpb.Assignment, now int64) *cfpb.LeaseRef {
 	sw, sh := s.shardOf(a.GetSweepId(), a.GetShard())
 	if sh == nil || sw.state != cfpb.SweepState_SWEEP_STATE_RUNNING ||
-		sh.state != cfpb.ShardState_SHARD_STATE_PENDING || sh.notBefore > now || a.Worker == "" {
+		sh.state != cfpb.ShardState_SHARD_STATE_PENDING || sh.notBefore > now || a.Worker == "" || sw.isCopy(int(a.Shard)) {
 		return nil
 	}
 	k := int(a.Shard)
@@ -435,7 +442,7 @@ func (s *State) assign(a *cfpb.Assignment, now int64) *cfpb.LeaseRef {
 func (sw *sweepState) advanceFresh() {
 	for sw.fresh < len(sw.shards) {
 		sh := &sw.shards[sw.fresh]
-		if sh.state == cfpb.ShardState_SHARD_STATE_PENDING && sh.attempt == 0 {
+		if sh.state == cfpb.ShardState_SHARD_STATE_PENDING && sh.attempt == 0 && !sw.isCopy(sw.fresh) {
 			return
 		}
 		sw.fresh++
@@ -444,7 +451,7 @@ func (sw *sweepState) advanceFresh() {
 
 func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw, sh := s.shardOf(res.GetSweepId(), res.GetShard())
-	if sh == nil || res.Summary == nil {
+	if sh == nil || res.Summary == nil || sw.isCopy(int(res.Shard)) {
 		r.Ignored++
 		return
 	}
@@ -491,6 +498,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.advanceFresh()
 	r.Completed++
 	r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt})
+	sw.completeCopies(int(res.Shard), r)
 	sw.finishIfDone(now)
 }
 
@@ -543,6 +551,7 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		delete(sw.losses, k)
 		r.Failed++
 		r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt, Failed: true})
+		sw.failCopies(k, r)
 		sw.finishIfDone(now)
 		return
 	}
@@ -623,7 +632,7 @@ func (sw *sweepState) describe() *cfpb.Sweep {
 		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
-			ImagesDone: sw.images},
+			ImagesDone: sw.images, Copies: sw.copies, Copied: sw.copied, ImagesCopied: sw.imagesCopied},
 		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
 		Errors: append([]string(nil), sw.errors...), Attempts: sw.attempts, DuplicateResults: sw.duplicates,
 		RecomputedShards: sw.recomputed}
@@ -651,7 +660,7 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 	// Aggregate merges each summary before it asks for the next, so one
 	// scratch message serves a million shards without garbage.
 	scratch := &cfpb.Summary{}
-	return sweep.Aggregate(sw.layout,
+	results := sweep.Aggregate(sw.layout,
 		func(k int) cfpb.ShardState { return sw.shards[k].state },
 		func(k int) *cfpb.Summary {
 			if sw.shards[k].result == nil {
@@ -659,7 +668,9 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 			}
 			sw.shards[k].result.summaryInto(scratch)
 			return scratch
-		}), nil
+		})
+	sw.countCopies(results)
+	return results, nil
 }
 
 // Shard returns the replicated state of one shard.
@@ -670,7 +681,9 @@ func (s *State) Shard(sweepID string, k int32) (*cfpb.Shard, error) {
 	if sh == nil {
 		return nil, fmt.Errorf("%w %q shard %d", ErrUnknownSweep, sweepID, k)
 	}
-	return shardProto(sw.id, int(k), sh, sw.losses[int(k)]), nil
+	p := shardProto(sw.id, int(k), sh, sw.losses[int(k)])
+	markCopy(p, sw.layout, sw.copyTrials, int(k))
+	return p, nil
 }
 
 func shardProto(sweepID string, k int, sh *shard, l *loss) *cfpb.Shard {
@@ -770,6 +783,7 @@ type ShardBrief struct {
 	State             cfpb.ShardState
 	Attempt, Failures int32
 	Worker, LastError string
+	Copy              bool // a copy of trial 0, never computed (copies.go)
 }
 
 // EachShard calls f with every shard k of a sweep's n, in shard order,
@@ -785,7 +799,8 @@ func (s *State) EachShard(sweepID string, f func(k, n int, b ShardBrief)) error 
 	}
 	for k := range sw.shards {
 		sh := &sw.shards[k]
-		f(k, len(sw.shards), ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError})
+		f(k, len(sw.shards), ShardBrief{State: sh.state, Attempt: sh.attempt, Failures: sh.failures, Worker: sh.worker, LastError: sh.lastError,
+			Copy: sw.isCopy(k)})
 	}
 	return nil
 }
