@@ -186,7 +186,7 @@ func (s *sweepsService) submit(ctx context.Context, lr *leaderRole, req *cfpb.Su
 	now := time.Now()
 	id := newSweepID(now)
 	if _, err := s.n.Apply(&cfpb.Command{NowNs: now.UnixNano(), Cmd: &cfpb.Command_Submit{Submit: &cfpb.SubmitSweep{
-		SweepId: id, Spec: spec, Owner: owner, Quota: quota}}}); err != nil {
+		SweepId: id, Spec: spec, Owner: owner, Quota: quota, CopyDeterministicTrials: !s.n.cfg.ComputeEveryTrial}}}); err != nil {
 		return nil, grpcErr(err)
 	}
 	lr.poke()

@@ -74,6 +74,11 @@ type Config struct {
 	Stall state.StallPolicy
 	// Embedded accepts specs without a model sha256 (single-process runs).
 	Embedded bool
+	// ComputeEveryTrial submits sweeps that compute every trial, even of
+	// the points whose trials all give the same bits, which are otherwise
+	// computed once and copied (coordinator/state/copies.go); for checking
+	// that rule at scale, and for tests.
+	ComputeEveryTrial bool
 	// ApplyTimeout bounds one raft apply (default 10 s).
 	ApplyTimeout time.Duration
 	// Fast shortens raft's timeouts for loopback clusters and tests.

@@ -208,7 +208,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		bar.update(s)
 	}
 	var shards []report.ShardRow
-	keep := func(k int, s *cfpb.Summary) { shards = append(shards, report.ShardOf(l, k, s)) }
+	keep := func(k int, s *cfpb.Summary, copy bool) { shards = append(shards, report.ShardOf(l, k, s, copy)) }
 	runner, err := local.Start(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
 		Exec: exec, Progress: progress, Logger: logger, Shard: keep})
 	if err != nil {

@@ -67,8 +67,14 @@ type Options struct {
 	LeaseTTL, HeartbeatInterval time.Duration
 	// Shard, when set, receives every done shard's index and committed
 	// summary once the sweep has ended (per-shard results for paired
-	// comparisons; the aggregate merges them away).
-	Shard func(k int, s *cfpb.Summary)
+	// comparisons; the aggregate merges them away), and whether it is a
+	// copy of trial 0 rather than computed.
+	Shard func(k int, s *cfpb.Summary, copy bool)
+	// ComputeEveryTrial computes every trial of a newly submitted sweep,
+	// even of the points whose trials give the same bits (which are
+	// otherwise computed once and copied); a resumed sweep keeps what it
+	// was submitted with.
+	ComputeEveryTrial bool
 }
 
 // Run submits spec (or resumes the same spec found in StateDir), waits for
@@ -168,7 +174,7 @@ func (r *Running) startNode(ctx context.Context) (string, error) {
 	addr := lis.Addr().String()
 	_, trans := raft.NewInmemTransport("local")
 	cfg := coordinator.Config{ID: "local", GRPCAdvertise: addr, Transport: trans, DataDir: opt.StateDir,
-		InMemory: opt.StateDir == "", Embedded: true, Fast: true, Logger: opt.Logger, RaftLog: io.Discard,
+		InMemory: opt.StateDir == "", Embedded: true, Fast: true, Logger: opt.Logger, RaftLog: io.Discard, ComputeEveryTrial: opt.ComputeEveryTrial,
 		Peers:    []coordinator.Peer{{ID: "local", Raft: "local", GRPC: addr}},
 		LeaseTTL: opt.LeaseTTL, HeartbeatInterval: opt.HeartbeatInterval, BackoffBase: 200 * time.Millisecond}
 	if cfg.HeartbeatInterval == 0 {
@@ -291,14 +297,14 @@ func failures(node *coordinator.Node, sw *cfpb.Sweep) error {
 }
 
 // eachDoneShard hands f every done shard of the sweep, in shard order.
-func eachDoneShard(node *coordinator.Node, sw *cfpb.Sweep, f func(int, *cfpb.Summary)) error {
+func eachDoneShard(node *coordinator.Node, sw *cfpb.Sweep, f func(int, *cfpb.Summary, bool)) error {
 	for k := int32(0); k < sw.Shards; k++ {
 		sh, err := node.State().Shard(sw.Id, k)
 		if err != nil {
 			return err
 		}
 		if sh.State == cfpb.ShardState_SHARD_STATE_DONE {
-			f(int(k), sh.GetResult().GetSummary())
+			f(int(k), sh.GetResult().GetSummary(), sh.Copy)
 		}
 	}
 	return nil

@@ -15,19 +15,24 @@ import (
 
 // ShardRow is one done shard's outcome: the per-shard results that paired
 // comparisons need and the per-point rows merge away. Block is the shard's
-// image range (Start / images per shard).
+// image range (Start / images per shard). Copy marks a copy of trial 0's
+// shard of the same point and block, recorded without being computed
+// because the point's trials all give the same bits.
 type ShardRow struct {
 	Point, Trial, Block, Start int
 	Images, Correct            int64
+	Copy                       bool
 }
 
-var shardHeader = []string{"point", "trial", "block", "start", "images", "correct"}
+// shardHeader is shards.csv's header; files written before copies lack the
+// last column.
+var shardHeader = []string{"point", "trial", "block", "start", "images", "correct", "copy"}
 
 // ShardOf places shard k's summary in the layout.
-func ShardOf(l *sweep.Layout, k int, s *cfpb.Summary) ShardRow {
+func ShardOf(l *sweep.Layout, k int, s *cfpb.Summary, copy bool) ShardRow {
 	pt, u := l.Unit(k)
 	return ShardRow{Point: pt, Trial: u.Trial, Block: u.Block, Start: u.Block * l.Chunk,
-		Images: s.GetImages(), Correct: s.GetCorrect()}
+		Images: s.GetImages(), Correct: s.GetCorrect(), Copy: copy}
 }
 
 // WriteShards writes shard rows as CSV (shards.csv of `clipformer run`),
@@ -40,8 +45,12 @@ func WriteShards(w io.Writer, rows []ShardRow) error {
 	cw := csv.NewWriter(w)
 	cw.Write(shardHeader)
 	for _, r := range rows {
+		copy := "0"
+		if r.Copy {
+			copy = "1"
+		}
 		cw.Write([]string{strconv.Itoa(r.Point), strconv.Itoa(r.Trial), strconv.Itoa(r.Block), strconv.Itoa(r.Start),
-			strconv.FormatInt(r.Images, 10), strconv.FormatInt(r.Correct, 10)})
+			strconv.FormatInt(r.Images, 10), strconv.FormatInt(r.Correct, 10), copy})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -54,7 +63,7 @@ func ReadShards(r io.Reader, name string) (map[int]paired.Outcomes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(records) == 0 || fmt.Sprint(records[0]) != fmt.Sprint(shardHeader) {
+	if len(records) == 0 || fmt.Sprint(records[0]) != fmt.Sprint(shardHeader) && fmt.Sprint(records[0]) != fmt.Sprint(shardHeader[:6]) {
 		return nil, fmt.Errorf("%s: the header is not %v: not a shards CSV", name, shardHeader)
 	}
 	out := map[int]paired.Outcomes{}
