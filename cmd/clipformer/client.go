@@ -145,7 +145,11 @@ func (c *clientFlags) run(ctx context.Context, args []string, f func(conn *clust
 func printSweep(w io.Writer, sw *cfpb.Sweep) {
 	p := sw.Progress
 	state := strings.ToLower(strings.TrimPrefix(sw.State.String(), "SWEEP_STATE_"))
-	fmt.Fprintf(w, "%s  %-9s %d/%d  leased=%d failed=%d alarms=%d  %q\n", sw.Id, state, p.Done, p.Total, p.Leased, p.Failed, sw.Alarms, sw.Spec.GetName())
+	copies := ""
+	if p.Copies > 0 {
+		copies = fmt.Sprintf(" copied=%d/%d", p.Copied, p.Copies)
+	}
+	fmt.Fprintf(w, "%s  %-9s %d/%d  leased=%d failed=%d%s alarms=%d  %q\n", sw.Id, state, p.Done, p.Total, p.Leased, p.Failed, copies, sw.Alarms, sw.Spec.GetName())
 	for _, e := range sw.Errors {
 		fmt.Fprintf(w, "    error: %s\n", e)
 	}
@@ -415,7 +419,7 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if compare != "" {
 			return compareSweep(ctx, stdout, stderr, conn, rest[0], compare, level)
 		}
-		_, rows, err := fetchRows(ctx, conn, rest[0])
+		sw, rows, err := fetchRows(ctx, conn, rest[0])
 		if err != nil {
 			return err
 		}
@@ -432,7 +436,11 @@ func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		switch format {
 		case "table":
-			return report.WriteTable(w, rows)
+			if err := report.WriteTable(w, rows); err != nil {
+				return err
+			}
+			writeCopiesNote(w, sw)
+			return nil
 		case "best":
 			return report.WriteBest(w, report.BestPerGamma(rows))
 		}

@@ -63,8 +63,12 @@ func (b *sweepBar) update(sw *cfpb.Sweep) {
 	const width = 30
 	total := max(p.Total, 1)
 	fill := int(width * p.Done / total)
-	line := fmt.Sprintf("[%s%s] %3d%% %d/%d shards (%d leased, %d failed)  %.1f shards/s  %d images  ETA %s",
-		strings.Repeat("#", fill), strings.Repeat(".", width-fill), 100*p.Done/total, p.Done, p.Total, p.Leased, p.Failed,
+	copies := ""
+	if p.Copies > 0 {
+		copies = fmt.Sprintf(", %d copied", p.Copied)
+	}
+	line := fmt.Sprintf("[%s%s] %3d%% %d/%d shards (%d leased, %d failed%s)  %.1f shards/s  %d images  ETA %s",
+		strings.Repeat("#", fill), strings.Repeat(".", width-fill), 100*p.Done/total, p.Done, p.Total, p.Leased, p.Failed, copies,
 		rate, p.ImagesDone, eta)
 	if b.tty {
 		fmt.Fprintf(b.w, "\r%s ", line)
@@ -165,6 +169,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	limit := fs.Int("limit", 0, "evaluate only the first N images of the spec's dataset (a quick version of a study)")
 	trials := fs.Int("trials", 0, "override the spec's Monte-Carlo trials")
 	uiAddr := fs.String("ui", "", uiFlagUsage+"; with it, run keeps serving the finished sweep until interrupted")
+	everyTrial := fs.Bool("every-trial", false, "compute every trial, even of the points whose trials all give the same bits "+
+		"(no write, read or programming noise), which are otherwise computed once and copied; applies to a new sweep, not a resumed one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -198,6 +204,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "sweep %q: %d points x %d trials x %d images = %d shards of up to %d images; %d workers\n",
 		spec.Name, len(l.Points), l.Trials, l.Images, l.Shards(), l.Chunk, *workers)
+	if shards, images := l.Copies(); shards > 0 && !*everyTrial {
+		fmt.Fprintf(stderr, "%d shards (%d images) are later trials of points whose trials all give the same bits: copied from trial 0, not computed (--every-trial computes them)\n",
+			shards, images)
+	}
 	bar := newSweepBar(stderr)
 	begin := time.Now()
 	resumedImages := int64(-1) // images already done when this run started
@@ -210,7 +220,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var shards []report.ShardRow
 	keep := func(k int, s *cfpb.Summary, copy bool) { shards = append(shards, report.ShardOf(l, k, s, copy)) }
 	runner, err := local.Start(ctx, spec, local.Options{StateDir: stateDir, Workers: *workers, ThreadsPerWorker: *threads,
-		Exec: exec, Progress: progress, Logger: logger, Shard: keep})
+		Exec: exec, Progress: progress, Logger: logger, Shard: keep, ComputeEveryTrial: *everyTrial})
 	if err != nil {
 		return err
 	}
@@ -242,6 +252,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if resumedImages > 0 {
 		fmt.Fprintf(stderr, " (resumed: %d images were done before)", resumedImages)
 	}
+	if p := sw.Progress; p.Copied > 0 {
+		fmt.Fprintf(stderr, "; %d shards (%d images) copied from trial 0", p.Copied, p.ImagesCopied)
+	}
 	fmt.Fprintln(stderr)
 	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
 	return failed
@@ -255,6 +268,7 @@ func reportRun(stdout io.Writer, dir string, sw *cfpb.Sweep, spec *cfpb.SweepSpe
 	if err := report.WriteTable(stdout, rows); err != nil {
 		return nil, err
 	}
+	writeCopiesNote(stdout, sw)
 	if best := report.BestPerGamma(rows); len(rows) > len(best) {
 		fmt.Fprintln(stdout)
 		if err := report.WriteBest(stdout, best); err != nil {
@@ -321,4 +335,13 @@ func runDashboard(ctx context.Context, addr string, runner *local.Running, logge
 		stopUI()
 		<-uiDone
 	}, nil
+}
+
+// writeCopiesNote says, under a results table, how many of its done shards
+// are copies of trial 0 rather than computed.
+func writeCopiesNote(w io.Writer, sw *cfpb.Sweep) {
+	if p := sw.GetProgress(); p.GetCopied() > 0 {
+		fmt.Fprintf(w, "%d of the %d done shards are copies of trial 0: points whose trials all give the same bits "+
+			"(no write, read or programming noise) were computed once and recorded for every trial\n", p.Copied, p.Done)
+	}
 }

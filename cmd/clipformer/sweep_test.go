@@ -60,6 +60,23 @@ func TestRunPrintsTableWritesResultsAndPlotsAndResumes(t *testing.T) {
 	if err != nil || len(rows) != 5 || rows[0][11] != "accuracy" || rows[1][9] != "2" || rows[1][10] != "40" {
 		t.Fatalf("results.csv: %v %v", rows, err)
 	}
+	// Gamma 0's second trial (2 points x 4 image ranges) is copied, and
+	// every output says so: the plan, the final line, the table's note and
+	// shards.csv's copy column.
+	for out, want := range map[*string]string{
+		&stderr: "8 shards (80 images) are later trials of points whose trials all give the same bits",
+		&stdout: "8 of the 32 done shards are copies of trial 0",
+	} {
+		if !strings.Contains(*out, want) {
+			t.Errorf("output lacks %q:\n%s", want, *out)
+		}
+	}
+	if !strings.Contains(stderr, "240 images evaluated") || !strings.Contains(stderr, "8 shards (80 images) copied from trial 0") {
+		t.Errorf("the final line does not count the images evaluated and copied: %s", stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "shards.csv")); err != nil || strings.Count(string(b), ",1\n") != 8 || !strings.HasSuffix(strings.SplitN(string(b), "\n", 2)[0], ",copy") {
+		t.Errorf("shards.csv does not mark 8 copies: %v\n%s", err, b)
+	}
 	for _, p := range []string{"results.jsonl", "plot-accuracy.png", "plot-accuracy.svg", "plot-snr.png", "plot-snr.svg"} {
 		if st, err := os.Stat(filepath.Join(out, p)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", p, err)
