@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/clipformer/clipformer/internal/device"
 	"github.com/clipformer/clipformer/proto/cfpb"
@@ -70,12 +71,21 @@ func PointProfile(s *cfpb.SweepSpec, p *cfpb.Point) (device.Profile, error) {
 
 // markTrialIndependent sets l.trialIndependent from the spec: a point
 // whose profile does not build is not trial-independent (Validate refuses
-// its spec anyway).
+// its spec anyway). Device axes are outermost, so runs of points share
+// their device values: each run's profile is built once.
 func (l *Layout) markTrialIndependent(s *cfpb.SweepSpec) {
 	l.trialIndependent = make([]bool, len(l.Points))
+	var prof device.Profile
+	var err error
+	var dev []string
 	for i, p := range l.Points {
-		prof, err := PointProfile(s, p)
-		l.trialIndependent[i] = err == nil && TrialIndependent(&prof, p.GetGamma())
+		if i == 0 || !slices.Equal(dev, p.Device) {
+			prof, err = PointProfile(s, p)
+			dev = p.Device
+		}
+		pp := prof
+		pp.SigmaW, pp.SigmaR = device.Some(p.GetSigmaW()), p.GetSigmaR()
+		l.trialIndependent[i] = err == nil && TrialIndependent(&pp, p.GetGamma())
 	}
 }
 
