@@ -275,3 +275,52 @@ func readTestdata(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// A replica that replays the whole log and one that restores a snapshot
+// taken midway and replays the rest hold the same state, copies included.
+func TestCopiesAreTheSameAfterReplayAndAfterRestore(t *testing.T) {
+	var log []*cfpb.Command
+	leader := New()
+	apply := func(c *cfpb.Command) {
+		mustApply(t, leader, c)
+		log = append(log, c)
+	}
+	apply(cmd(1, &cfpb.SubmitSweep{SweepId: "a", Spec: copySpec(t), CopyDeterministicTrials: true}))
+	for now := int64(2); ; now += 2 {
+		picks := leader.Pick(now, []string{"w1", "w1", "w1", "w1", "w1"})
+		if len(picks) == 0 {
+			break
+		}
+		apply(cmd(now, &cfpb.AssignShards{Assignments: picks}))
+		var rs []*cfpb.ShardResult
+		var fails []*cfpb.Release
+		for _, l := range leader.Leases() {
+			if l.Ref.Shard == 4 && l.Ref.Attempt < MaxFailures { // shard 4 (gamma 0) fails twice, then succeeds
+				fails = append(fails, &cfpb.Release{SweepId: "a", Shard: 4, LeaseId: l.Ref.LeaseId, Error: "flaky"})
+				continue
+			}
+			rs = append(rs, resultFor(leader, l.Ref, l.Worker))
+		}
+		apply(cmd(now+1, &cfpb.CompleteShards{Results: rs, Failures: fails}))
+	}
+	replayed := New()
+	for _, c := range log {
+		mustApply(t, replayed, c)
+	}
+	mid := New()
+	for _, c := range log[:len(log)/2] {
+		mustApply(t, mid, c)
+	}
+	fromSnapshot := restored(t, mid)
+	for _, c := range log[len(log)/2:] {
+		mustApply(t, fromSnapshot, c)
+	}
+	want := snapBytes(t, leader)
+	if !bytes.Equal(want, snapBytes(t, replayed)) || !bytes.Equal(want, snapBytes(t, fromSnapshot)) {
+		t.Fatal("replay or restore-and-replay gives another state than the leader's")
+	}
+	sw, _ := fromSnapshot.Sweep("a")
+	if sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Copied != 16 || sw.Attempts != 34 {
+		t.Fatalf("sweep %v %v, %d attempts; want done, 16 copies, 32 shards + 2 retries", sw.State, sw.Progress, sw.Attempts)
+	}
+}
