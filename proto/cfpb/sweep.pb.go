@@ -317,9 +317,9 @@ type Race struct {
 	// The axes that make a group: gamma, sigma_r, sigma_w, clip or a device
 	// axis's field. Empty: every axis but clip.
 	GroupBy []string `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	// A clip setting every group must hold ("off" or "alpha=A beta=B"); it
-	// races like the others. Empty: none required.
-	Baseline string `protobuf:"bytes,2,opt,name=baseline,proto3" json:"baseline,omitempty"`
+	// A clip setting every group must hold (e.g. off); it races like the
+	// others, and a group without it is an error. Unset: none required.
+	Baseline *ClipSetting `protobuf:"bytes,2,opt,name=baseline,proto3" json:"baseline,omitempty"`
 	// 1 - the race's error rate over all rounds and pairs (0: 0.95).
 	Confidence float64 `protobuf:"fixed64,3,opt,name=confidence,proto3" json:"confidence,omitempty"`
 	// Images per round in every trial, a multiple of images_per_shard (0:
@@ -373,11 +373,11 @@ func (x *Race) GetGroupBy() []string {
 	return nil
 }
 
-func (x *Race) GetBaseline() string {
+func (x *Race) GetBaseline() *ClipSetting {
 	if x != nil {
 		return x.Baseline
 	}
-	return ""
+	return nil
 }
 
 func (x *Race) GetConfidence() float64 {
@@ -2304,10 +2304,10 @@ const file_sweep_proto_rawDesc = "" +
 	"\x04path\x18\v \x01(\tR\x04path\x120\n" +
 	"\apruning\x18\f \x01(\v2\x16.clipformer.v1.PruningR\apruning\x12'\n" +
 	"\x04race\x18\x14 \x01(\v2\x13.clipformer.v1.RaceR\x04race\x123\n" +
-	"\badaptive\x18\x15 \x01(\v2\x17.clipformer.v1.AdaptiveR\badaptive\"\xcc\x01\n" +
+	"\badaptive\x18\x15 \x01(\v2\x17.clipformer.v1.AdaptiveR\badaptive\"\xe8\x01\n" +
 	"\x04Race\x12\x19\n" +
-	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x12\x1a\n" +
-	"\bbaseline\x18\x02 \x01(\tR\bbaseline\x12\x1e\n" +
+	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x126\n" +
+	"\bbaseline\x18\x02 \x01(\v2\x1a.clipformer.v1.ClipSettingR\bbaseline\x12\x1e\n" +
 	"\n" +
 	"confidence\x18\x03 \x01(\x01R\n" +
 	"confidence\x12\x14\n" +
@@ -2570,28 +2570,29 @@ var file_sweep_proto_depIdxs = []int32{
 	5,  // 4: clipformer.v1.SweepSpec.pruning:type_name -> clipformer.v1.Pruning
 	3,  // 5: clipformer.v1.SweepSpec.race:type_name -> clipformer.v1.Race
 	4,  // 6: clipformer.v1.SweepSpec.adaptive:type_name -> clipformer.v1.Adaptive
-	10, // 7: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
-	11, // 8: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
-	12, // 9: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
-	10, // 10: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
-	13, // 11: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
-	15, // 12: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
-	15, // 13: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
-	16, // 14: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
-	1,  // 15: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
-	17, // 16: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
-	2,  // 17: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
-	0,  // 18: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
-	19, // 19: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
-	21, // 20: clipformer.v1.Sweep.adaptive:type_name -> clipformer.v1.AdaptiveProgress
-	13, // 21: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
-	16, // 22: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
-	22, // 23: clipformer.v1.PointResult.decision:type_name -> clipformer.v1.Decision
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	10, // 7: clipformer.v1.Race.baseline:type_name -> clipformer.v1.ClipSetting
+	10, // 8: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
+	11, // 9: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
+	12, // 10: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
+	10, // 11: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
+	13, // 12: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
+	15, // 13: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
+	15, // 14: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
+	16, // 15: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
+	1,  // 16: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
+	17, // 17: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
+	2,  // 18: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
+	0,  // 19: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
+	19, // 20: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
+	21, // 21: clipformer.v1.Sweep.adaptive:type_name -> clipformer.v1.AdaptiveProgress
+	13, // 22: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
+	16, // 23: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
+	22, // 24: clipformer.v1.PointResult.decision:type_name -> clipformer.v1.Decision
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_sweep_proto_init() }
