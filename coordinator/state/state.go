@@ -93,6 +93,9 @@ type sweepState struct {
 	losses map[int]*loss
 	// durations of the done shards, for the expected shard time.
 	durations durations
+	// adaptive holds a race's or a precision target's decisions (derived,
+	// rebuilt on restore); nil for a full grid.
+	adaptive *adaptive
 }
 
 // loss is the loss record of one shard.
@@ -270,6 +273,7 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
 	}
 	sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] = int64(len(sw.shards))
+	sw.startAdaptive()
 	s.sweeps[c.SweepId] = sw
 	s.order = append(s.order, c.SweepId)
 	return nil
@@ -491,6 +495,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.advanceFresh()
 	r.Completed++
 	r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt})
+	sw.noteDone(int(res.Shard))
 	sw.finishIfDone(now)
 }
 
@@ -543,6 +548,12 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 		delete(sw.losses, k)
 		r.Failed++
 		r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt, Failed: true})
+		sw.noteFailed(k)
+		sw.finishIfDone(now)
+		return
+	}
+	if sw.notNeeded(k) {
+		sw.move(sh, cfpb.ShardState_SHARD_STATE_CANCELLED)
 		sw.finishIfDone(now)
 		return
 	}
@@ -619,7 +630,7 @@ func (s *State) Sweep(id string) (*cfpb.Sweep, error) {
 
 func (sw *sweepState) describe() *cfpb.Sweep {
 	c := sw.counts
-	return &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
+	d := &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
 		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
@@ -627,6 +638,10 @@ func (sw *sweepState) describe() *cfpb.Sweep {
 		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
 		Errors: append([]string(nil), sw.errors...), Attempts: sw.attempts, DuplicateResults: sw.duplicates,
 		RecomputedShards: sw.recomputed}
+	if sw.adaptive != nil {
+		d.Adaptive = sw.adaptive.progress(sw)
+	}
+	return d
 }
 
 // Sweeps describes every sweep, newest first.
@@ -651,7 +666,7 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 	// Aggregate merges each summary before it asks for the next, so one
 	// scratch message serves a million shards without garbage.
 	scratch := &cfpb.Summary{}
-	return sweep.Aggregate(sw.layout,
+	out := sweep.Aggregate(sw.layout,
 		func(k int) cfpb.ShardState { return sw.shards[k].state },
 		func(k int) *cfpb.Summary {
 			if sw.shards[k].result == nil {
@@ -659,7 +674,13 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 			}
 			sw.shards[k].result.summaryInto(scratch)
 			return scratch
-		}), nil
+		})
+	if sw.adaptive != nil {
+		for i := range out {
+			out[i].Decision = sw.adaptive.decision(i)
+		}
+	}
+	return out, nil
 }
 
 // Shard returns the replicated state of one shard.
