@@ -249,6 +249,11 @@ func (a *adaptive) wantedFresh(sw *sweepState) []int {
 	return out
 }
 
+// maxEliminations is how many of the latest eliminations a sweep's
+// progress lists: enough that a watch polling every ten seconds misses none
+// in a race of a few hundred settings.
+const maxEliminations = 50
+
 // progress is the adaptive part of a sweep's description.
 func (a *adaptive) progress(sw *sweepState) *cfpb.AdaptiveProgress {
 	p := &cfpb.AdaptiveProgress{Groups: int32(len(a.groups)), Decided: int32(a.decided)}
@@ -283,7 +288,7 @@ func (a *adaptive) progress(sw *sweepState) *cfpb.AdaptiveProgress {
 	slices.SortFunc(drops, func(x, y drop) int {
 		return cmp.Or(cmp.Compare(x.round, y.round), cmp.Compare(x.group, y.group), cmp.Compare(x.point, y.point))
 	})
-	for _, d := range drops[max(0, len(drops)-maxErrors):] {
+	for _, d := range drops[max(0, len(drops)-maxEliminations):] {
 		pt := sw.layout.Points[d.point]
 		p.Eliminations = append(p.Eliminations, fmt.Sprintf("%s: %s dropped at round %d",
 			sweep.GroupName(sw.spec, pt), sweep.SettingName(sw.spec, pt), d.round))
