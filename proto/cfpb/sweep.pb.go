@@ -1974,7 +1974,7 @@ type AdaptiveProgress struct {
 	Dropped   int32 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	// Shards that will never be leased: their setting or group is decided.
 	NotNeeded int64 `protobuf:"varint,6,opt,name=not_needed,json=notNeeded,proto3" json:"not_needed,omitempty"`
-	// The latest eliminations, newest last, at most five, e.g. "gamma=4
+	// The latest eliminations, by round, at most 50, e.g. "gamma=4
 	// sigma_r=0: alpha=2 beta=0.125 dropped at round 2".
 	Eliminations  []string `protobuf:"bytes,7,rep,name=eliminations,proto3" json:"eliminations,omitempty"`
 	unknownFields protoimpl.UnknownFields
