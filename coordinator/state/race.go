@@ -34,6 +34,9 @@ type adaptive struct {
 // group is one race, or one point's precision target.
 type group struct {
 	points []int // grid points, in grid order: the race's settings
+	// baseline is the group's point of the race's baseline setting, -1
+	// for none.
+	baseline int
 	race   paired.RaceResult
 	plan   paired.Plan
 	// stop says why the group is decided ("" while it runs).
@@ -65,9 +68,13 @@ func (sw *sweepState) startAdaptive() {
 		}
 	}
 	for gi, pts := range points {
-		a.groups = append(a.groups, &group{points: pts})
+		g := &group{points: pts, baseline: -1}
+		a.groups = append(a.groups, g)
 		for _, p := range pts {
 			a.groupOf[p] = gi
+			if b := spec.GetRace().GetBaseline(); b != nil && g.baseline < 0 && sameClip(b, l.Points[p].Clip) {
+				g.baseline = p
+			}
 		}
 	}
 	for i := range a.outcomes {
@@ -266,19 +273,16 @@ func (a *adaptive) progress(sw *sweepState) *cfpb.AdaptiveProgress {
 		if a.race == nil {
 			if g.stop == "" {
 				p.Survivors++
-				p.Round = max(p.Round, int32(g.plan.Blocks*g.plan.Trials))
 			}
+			p.Round = max(p.Round, int32(g.plan.Blocks*g.plan.Trials))
 			continue
 		}
-		if g.stop == "" {
-			p.Round = max(p.Round, int32(g.race.Rounds))
-		}
+		p.Round = max(p.Round, int32(g.race.Rounds))
 		for i, st := range g.race.Settings {
-			switch {
-			case st.Status == paired.Dropped:
+			if st.Status == paired.Dropped {
 				p.Dropped++
 				drops = append(drops, drop{st.Round, gi, g.points[i]})
-			case g.stop == "":
+			} else {
 				p.Survivors++
 			}
 		}
@@ -325,5 +329,26 @@ func (a *adaptive) decision(p int) *cfpb.Decision {
 	if g.stop != "" && st.Status == paired.Racing {
 		d.Status = "stopped" // a shard it needed failed
 	}
+	if b := g.baseline; b >= 0 && b != p {
+		a.baselineGain(d, p, b, st.Round, g.race.Settings[slices.Index(g.points, b)].Round)
+	}
 	return d
+}
+
+// baselineGain sets d's paired gain of point p over the baseline point b
+// over the units of the earlier of their rounds: both hold every one.
+func (a *adaptive) baselineGain(d *cfpb.Decision, p, b, roundP, roundB int) {
+	n := min(roundP, roundB) * a.race.UnitsPerRound
+	if n == 0 {
+		return
+	}
+	iv, err := paired.Gain(a.outcomes[p], a.outcomes[b], a.order[:min(n, len(a.order))], a.race.Confidence)
+	if err != nil {
+		return // too few units for an interval
+	}
+	d.BaselineGain, d.BaselineHalf, d.BaselinePValue = iv.Estimate, iv.Half, iv.P()
+}
+
+func sameClip(a, b *cfpb.ClipSetting) bool {
+	return a.Off == b.Off && (a.Off || a.Alpha == b.Alpha && a.Beta == b.Beta)
 }

@@ -192,7 +192,7 @@ func picked(s *State) string {
 // grid's outcomes (what `clipformer results --race` does), using a share
 // of its shards; the precision target likewise.
 func TestRaceEndsAsTheRaceReplayedOnTheFullGrid(t *testing.T) {
-	for _, extra := range []string{"race: {block: 200}\n", "race: {block: 200, margin: 4, family: best}\n", "adaptive: {halfwidth: 3}\n"} {
+	for _, extra := range []string{"race: {block: 200, baseline: off}\n", "race: {block: 200, margin: 4, family: best}\n", "adaptive: {halfwidth: 3}\n"} {
 		spec, err := sweep.Parse("r.yaml", []byte(raceGrid+extra))
 		if err != nil {
 			t.Fatal(err)
@@ -224,8 +224,16 @@ func TestRaceEndsAsTheRaceReplayedOnTheFullGrid(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				cfg := sweep.RaceConfig(l, spec.Race)
 				for i, p := range g {
 					st, d := want.Settings[i], res[p].Decision
+					if spec.Race.Baseline != nil && i > 0 { // off is each group's first setting
+						n := min(st.Round, want.Settings[0].Round) * cfg.UnitsPerRound
+						iv, err := paired.Gain(full[p], full[g[0]], sweep.RaceOrder(l)[:n], cfg.Confidence)
+						if err != nil || d.BaselineGain != iv.Estimate || d.BaselineHalf != iv.Half || d.BaselinePValue != iv.P() || iv.Half == 0 {
+							t.Errorf("point %d: gain over off %v +- %v (p %v), want %v (%v)", p, d.BaselineGain, d.BaselineHalf, d.BaselinePValue, iv, err)
+						}
+					}
 					if d.Status != st.Status.String() || d.Round != int32(st.Round) || d.Gain != st.Gain.Estimate || d.PValue != st.P {
 						t.Errorf("%s point %d: %v, the full grid's race %v", extra, p, d, st)
 					}

@@ -63,6 +63,11 @@ type Row struct {
 	PairedHalf    float64 `json:"paired_gain_ci,omitempty" parquet:"paired_gain_ci"`
 	PValue        float64 `json:"p_value,omitempty" parquet:"p_value"`
 	Evaluated     int64   `json:"evaluated_images,omitempty" parquet:"evaluated_images"`
+	// BaselineGain is the paired gain over the race's baseline setting of
+	// the group, with its half-width and p-value.
+	BaselineGain float64 `json:"baseline_gain,omitempty" parquet:"baseline_gain"`
+	BaselineHalf float64 `json:"baseline_gain_ci,omitempty" parquet:"baseline_gain_ci"`
+	BaselineP    float64 `json:"baseline_p_value,omitempty" parquet:"baseline_p_value"`
 }
 
 // Finite maps +-Inf and NaN (no noise, no images) to values every format
@@ -111,6 +116,7 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 		images := 0
 		if d := pr.Decision; d != nil {
 			r.Decision, r.DecisionRound, r.PairedGain, r.PairedHalf, r.PValue, r.Evaluated = d.Status, int(d.Round), d.Gain, d.Half, d.PValue, d.Images
+			r.BaselineGain, r.BaselineHalf, r.BaselineP = d.BaselineGain, d.BaselineHalf, d.BaselinePValue
 		}
 		for _, t := range pr.Trials {
 			// An adaptive sweep evaluates the same image blocks in every
@@ -166,9 +172,15 @@ func WriteTable(w io.Writer, rows []Row) error {
 		head = append(head, "K/V slices", "attn area/energy saving %")
 	}
 	head = append(head, "shards")
-	hasDecision := len(rows) > 0 && rows[0].Decision != ""
+	hasDecision, hasBaseline := len(rows) > 0 && rows[0].Decision != "", false
+	for _, r := range rows {
+		hasBaseline = hasBaseline || r.BaselineHalf > 0
+	}
 	if hasDecision {
 		head = append(head, "decision", "round", "paired gain of the best", "p")
+	}
+	if hasBaseline {
+		head = append(head, "gain over baseline", "p")
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range rows {
@@ -200,6 +212,11 @@ func WriteTable(w io.Writer, rows []Row) error {
 		cells = append(cells, shards)
 		if hasDecision {
 			cells = append(cells, r.Decision, fmt.Sprint(r.DecisionRound), fmt.Sprintf("%+.2f +- %.2f", r.PairedGain, r.PairedHalf), fmtP(r.PValue))
+		}
+		if hasBaseline && r.BaselineHalf > 0 {
+			cells = append(cells, fmt.Sprintf("%+.2f +- %.2f", r.BaselineGain, r.BaselineHalf), fmtP(r.BaselineP))
+		} else if hasBaseline {
+			cells = append(cells, "-", "-")
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}

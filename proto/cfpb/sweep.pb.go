@@ -317,8 +317,9 @@ type Race struct {
 	// The axes that make a group: gamma, sigma_r, sigma_w, clip or a device
 	// axis's field. Empty: every axis but clip.
 	GroupBy []string `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	// A clip setting every group must hold (e.g. off); it races like the
-	// others, and a group without it is an error. Unset: none required.
+	// A clip setting of the grid (e.g. off) that the results report each
+	// setting's paired gain over, in its group; it races like the others.
+	// Unset: no such gain.
 	Baseline *ClipSetting `protobuf:"bytes,2,opt,name=baseline,proto3" json:"baseline,omitempty"`
 	// 1 - the race's error rate over all rounds and pairs (0: 0.95).
 	Confidence float64 `protobuf:"fixed64,3,opt,name=confidence,proto3" json:"confidence,omitempty"`
@@ -1967,9 +1968,12 @@ type AdaptiveProgress struct {
 	// Groups (races) or points (precision targets), and those decided.
 	Groups  int32 `protobuf:"varint,1,opt,name=groups,proto3" json:"groups,omitempty"`
 	Decided int32 `protobuf:"varint,2,opt,name=decided,proto3" json:"decided,omitempty"`
-	// The highest complete round of a group still racing.
+	// The highest complete round of any group (a precision target: the
+	// most units of a point's last complete rectangle).
 	Round int32 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
-	// Settings still racing, and dropped so far.
+	// Settings not dropped (racing, or winner, tied or undecided once their
+	// group is decided; a precision target: points still measuring), and
+	// settings dropped so far.
 	Survivors int32 `protobuf:"varint,4,opt,name=survivors,proto3" json:"survivors,omitempty"`
 	Dropped   int32 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	// Shards that will never be leased: their setting or group is decided.
@@ -2082,9 +2086,16 @@ type Decision struct {
 	// Images the decision evaluated of this point.
 	Images int64 `protobuf:"varint,9,opt,name=images,proto3" json:"images,omitempty"`
 	// Why its group stopped, while or once it did.
-	Stop          string `protobuf:"bytes,10,opt,name=stop,proto3" json:"stop,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stop string `protobuf:"bytes,10,opt,name=stop,proto3" json:"stop,omitempty"`
+	// The paired gain of this point over the race's baseline setting, over
+	// the units both hold up to the earlier of their decided rounds, with
+	// its half-width at the race's confidence and its p-value; zero without
+	// a baseline, and for the baseline itself.
+	BaselineGain   float64 `protobuf:"fixed64,11,opt,name=baseline_gain,json=baselineGain,proto3" json:"baseline_gain,omitempty"`
+	BaselineHalf   float64 `protobuf:"fixed64,12,opt,name=baseline_half,json=baselineHalf,proto3" json:"baseline_half,omitempty"`
+	BaselinePValue float64 `protobuf:"fixed64,13,opt,name=baseline_p_value,json=baselinePValue,proto3" json:"baseline_p_value,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Decision) Reset() {
@@ -2185,6 +2196,27 @@ func (x *Decision) GetStop() string {
 		return x.Stop
 	}
 	return ""
+}
+
+func (x *Decision) GetBaselineGain() float64 {
+	if x != nil {
+		return x.BaselineGain
+	}
+	return 0
+}
+
+func (x *Decision) GetBaselineHalf() float64 {
+	if x != nil {
+		return x.BaselineHalf
+	}
+	return 0
+}
+
+func (x *Decision) GetBaselinePValue() float64 {
+	if x != nil {
+		return x.BaselinePValue
+	}
+	return 0
 }
 
 // PointResult aggregates one grid point over its trials.
@@ -2484,7 +2516,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\adropped\x18\x05 \x01(\x05R\adropped\x12\x1d\n" +
 	"\n" +
 	"not_needed\x18\x06 \x01(\x03R\tnotNeeded\x12\"\n" +
-	"\feliminations\x18\a \x03(\tR\feliminations\"\xeb\x01\n" +
+	"\feliminations\x18\a \x03(\tR\feliminations\"\xdf\x02\n" +
 	"\bDecision\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x05R\x05round\x12\x14\n" +
@@ -2496,7 +2528,10 @@ const file_sweep_proto_rawDesc = "" +
 	"\x05alpha\x18\b \x01(\x01R\x05alpha\x12\x16\n" +
 	"\x06images\x18\t \x01(\x03R\x06images\x12\x12\n" +
 	"\x04stop\x18\n" +
-	" \x01(\tR\x04stop\"\xb0\x02\n" +
+	" \x01(\tR\x04stop\x12#\n" +
+	"\rbaseline_gain\x18\v \x01(\x01R\fbaselineGain\x12#\n" +
+	"\rbaseline_half\x18\f \x01(\x01R\fbaselineHalf\x12(\n" +
+	"\x10baseline_p_value\x18\r \x01(\x01R\x0ebaselinePValue\"\xb0\x02\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +
