@@ -37,8 +37,8 @@ type group struct {
 	// baseline is the group's point of the race's baseline setting, -1
 	// for none.
 	baseline int
-	race   paired.RaceResult
-	plan   paired.Plan
+	race     paired.RaceResult
+	plan     paired.Plan
 	// stop says why the group is decided ("" while it runs).
 	stop string
 	// wanted lists the shards the current round needs, ascending, and
