@@ -143,9 +143,30 @@ func LineSeries(rows []Row, y figure.Quantity) (figure.Axis, []figure.Series) {
 		s := by[l]
 		sort.SliceStable(s.Points, func(i, j int) bool { return s.Points[i].X < s.Points[j].X })
 		s.Reference = offLines[l] && len(offLines) == 1
+		s.Label += droppedNote(rows, l, x, varR, varW)
 		out = append(out, *s)
 	}
 	return x, out
+}
+
+// droppedNote marks a line whose setting a race dropped at some of its
+// points, e.g. " (dropped at gamma 4 r5)": its accuracy there is over the
+// images evaluated before the drop.
+func droppedNote(rows []Row, label string, x figure.Axis, varR, varW bool) string {
+	var at []string
+	for _, r := range rows {
+		if r.Decision == "dropped" && r.Trials > 0 && lineLabel(r, varR, varW) == label {
+			name := map[figure.Axis]string{figure.SigmaW: "sigma_w", figure.SigmaR: "sigma_r"}[x]
+			if name == "" {
+				name = "gamma"
+			}
+			at = append(at, fmt.Sprintf("%s %g r%d", name, axisValue(r, x), r.DecisionRound))
+		}
+	}
+	if len(at) == 0 {
+		return ""
+	}
+	return " (dropped at " + strings.Join(at, ", ") + ")"
 }
 
 // lineLabel names r's line: its ClipFormer setting, and the values of the
