@@ -278,6 +278,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if resumedImages > 0 {
 		fmt.Fprintf(stderr, " (resumed: %d images were done before)", resumedImages)
 	}
+	if a := sw.Adaptive; a != nil {
+		fmt.Fprintf(stderr, "; %d of %d groups decided, %d of %d shards not needed", a.Decided, a.Groups, a.NotNeeded, sw.Shards)
+	}
 	fmt.Fprintln(stderr)
 	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
 	return failed
