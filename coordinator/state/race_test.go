@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/prototext"
@@ -266,5 +267,114 @@ func TestRaceEndsAsTheRaceReplayedOnTheFullGrid(t *testing.T) {
 		if sw.Adaptive.Decided != sw.Adaptive.Groups || sw.Adaptive.NotNeeded == 0 || int(sw.Progress.Done+sw.Progress.Cancelled) != l.Shards() {
 			t.Errorf("%s: ended with %v, progress %v: want every group decided and the rest not needed", extra, sw.Adaptive, sw.Progress)
 		}
+	}
+}
+
+// budgetRace is one group of three settings whose budget (300 image
+// evaluations) ends the race after its first round of one 100-image shard
+// per setting.
+const budgetRace = `
+model: {path: m}
+dataset: {kind: mnist, limit: 400}
+grid: {gamma: [0], clip: [off, {alpha: 2, beta: 0.25}, {alpha: 2, beta: 0.125}]}
+images_per_shard: 100
+race: {block: 100, max_evaluations: 300}
+`
+
+// A race leases only its round's shards; once its group is decided the
+// rest are not needed, a lease still out may complete (recorded, the
+// decisions unchanged) or end (cancelled, never retried), and the sweep is
+// done when no lease is out.
+func TestADecidedGroupsLeasesCompleteOrEndWithoutRetry(t *testing.T) {
+	spec, err := sweep.Parse("b.yaml", []byte(budgetRace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := sweep.NewLayout(spec)
+	for _, late := range []string{"completes", "expires"} {
+		s := New()
+		mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "race", Spec: spec}))
+		leases := leaseAll(t, s, 2, "w", 10)
+		if len(leases) != 3 {
+			t.Fatalf("leased %d shards, want the 3 of round 1", len(leases))
+		}
+		for p := range l.Points {
+			k, _ := l.ShardAt(p, paired.Unit{Block: 0, Trial: 0})
+			if !slices.ContainsFunc(leases, func(lr *cfpb.LeaseRef) bool { return int(lr.Shard) == k }) {
+				t.Fatalf("point %d's block 0 (shard %d) not leased: %v", p, k, leases)
+			}
+		}
+		// A lease the race has not asked for yet, as a stale pick would
+		// be: out when the group is decided.
+		k1, _ := l.ShardAt(0, paired.Unit{Block: 1, Trial: 0})
+		out := mustApply(t, s, cmd(3, &cfpb.AssignShards{Assignments: []*cfpb.Assignment{{SweepId: "race", Shard: int32(k1), Worker: "w"}}})).Granted[0]
+		var results []*cfpb.ShardResult
+		for _, lr := range leases {
+			results = append(results, &cfpb.ShardResult{SweepId: "race", Shard: lr.Shard, LeaseId: lr.LeaseId, Attempt: lr.Attempt, Worker: "w",
+				Summary: synthetic(l, int(lr.Shard))})
+		}
+		mustApply(t, s, cmd(4, &cfpb.CompleteShards{Results: results}))
+		before := decisions(t, s)
+		sw, _ := s.Sweep("race")
+		if sw.State != cfpb.SweepState_SWEEP_STATE_RUNNING || sw.Progress.Leased != 1 || sw.Progress.Cancelled != int64(l.Shards()-4) ||
+			sw.Adaptive.Decided != 1 || len(s.Pick(5, []string{"w"})) != 0 {
+			t.Fatalf("after round 1: %v, %v: want the group decided, the one lease out, %d shards not needed, nothing to pick",
+				sw.Progress, sw.Adaptive, l.Shards()-4)
+		}
+		if late == "completes" {
+			r := mustApply(t, s, cmd(6, &cfpb.CompleteShards{Results: []*cfpb.ShardResult{{SweepId: "race", Shard: out.Shard, LeaseId: out.LeaseId,
+				Attempt: out.Attempt, Worker: "w", Summary: synthetic(l, int(out.Shard))}}}))
+			if r.Completed != 1 {
+				t.Errorf("the late result: %+v, want it recorded", r)
+			}
+		} else {
+			mustApply(t, s, cmd(6, &cfpb.ReleaseShards{Releases: []*cfpb.Release{{SweepId: "race", Shard: out.Shard, LeaseId: out.LeaseId,
+				Reason: cfpb.ReleaseReason_RELEASE_REASON_EXPIRED}}}))
+		}
+		sw, _ = s.Sweep("race")
+		if sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Failed != 0 || len(s.Pick(7, []string{"w"})) != 0 {
+			t.Errorf("after the late lease %s: %v %v, want done, nothing failed, nothing to pick", late, sw.State, sw.Progress)
+		}
+		after := decisions(t, s)
+		// The late shard is counted done (or not) but decides nothing.
+		if strip(after) != strip(before) {
+			t.Errorf("the late lease %s changed the decisions:\n%s\nwere\n%s", late, after, before)
+		}
+	}
+}
+
+// strip keeps the decisions of a decisions() listing, without the shard
+// counts that a late result changes.
+func strip(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if f := strings.Fields(line); len(f) > 2 {
+			out = append(out, strings.Join(f[2:], " "))
+		}
+	}
+	return strings.Join(out[:len(out)-1], "\n")
+}
+
+// A shard a race needs that fails for good stops its group: the round can
+// never complete. The sweep then finishes, the setting "stopped".
+func TestAFailedShardStopsItsRace(t *testing.T) {
+	spec, err := sweep.Parse("b.yaml", []byte(budgetRace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	mustApply(t, s, cmd(1, &cfpb.SubmitSweep{SweepId: "race", Spec: spec}))
+	for now := int64(2); now < 2+MaxFailures; now++ {
+		var rels []*cfpb.Release
+		for _, lr := range leaseAll(t, s, now, "w", 1) {
+			rels = append(rels, &cfpb.Release{SweepId: "race", Shard: lr.Shard, LeaseId: lr.LeaseId, Reason: cfpb.ReleaseReason_RELEASE_REASON_ERROR, Error: "boom"})
+		}
+		mustApply(t, s, cmd(now, &cfpb.ReleaseShards{Releases: rels}))
+	}
+	sw, _ := s.Sweep("race")
+	res, _ := s.Results("race")
+	if sw.State != cfpb.SweepState_SWEEP_STATE_DONE || sw.Progress.Failed != 1 || sw.Adaptive.Decided != 1 ||
+		!strings.HasPrefix(res[0].Decision.Stop, "shard ") || res[0].Decision.Status != "stopped" {
+		t.Errorf("after a needed shard failed: %v %v %v, decision %v: want the race stopped and the sweep done", sw.State, sw.Progress, sw.Adaptive, res[0].Decision)
 	}
 }

@@ -543,17 +543,20 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 			sh.lastError = fmt.Sprintf("worker %s was lost while running the shard", sh.worker)
 		}
 	}
+	// A lease of a point an adaptive sweep has decided ends the shard: it
+	// is not needed, whether it would have failed or been retried.
+	if sw.notNeeded(k) {
+		sw.move(sh, cfpb.ShardState_SHARD_STATE_CANCELLED)
+		delete(sw.losses, k)
+		sw.finishIfDone(now)
+		return
+	}
 	if sh.failures >= MaxFailures || sw.lose(k, sh, rel.Reason) {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
 		delete(sw.losses, k)
 		r.Failed++
 		r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt, Failed: true})
 		sw.noteFailed(k)
-		sw.finishIfDone(now)
-		return
-	}
-	if sw.notNeeded(k) {
-		sw.move(sh, cfpb.ShardState_SHARD_STATE_CANCELLED)
 		sw.finishIfDone(now)
 		return
 	}
