@@ -144,10 +144,41 @@ func validateRace(s *cfpb.SweepSpec, r *cfpb.Race, errs *fieldErrors) {
 	}
 	if settings < 2 {
 		errs.add("race.group_by", "%v leaves one setting per group: nothing to race (group by fewer axes)", groupAxes(r))
+	} else if name := loneGroup(s, r); name != "" {
+		// Axes derived from others (sigma_w from the granularity) can
+		// leave a group of one where the axes' lengths promise more.
+		errs.add("race.group_by", "%v leaves the group %s one setting: nothing to race (group by fewer axes)", groupAxes(r), name)
 	}
 	if b := r.Baseline; b != nil && !holdsClip(s.Grid, b) {
 		errs.add("race.baseline", "%s is not one of the grid's clip settings", clipKey(b))
 	}
+}
+
+// loneGroup names the first group of a single point, "" when there is
+// none or the grid does not expand (other checks report why).
+func loneGroup(s *cfpb.SweepSpec, r *cfpb.Race) string {
+	if checkShardCount(s, Limits{}) != nil {
+		return ""
+	}
+	points, err := Points(s)
+	if err != nil {
+		return ""
+	}
+	size, first := map[string]int{}, map[string]*cfpb.Point{}
+	var keys []string
+	for _, p := range points {
+		k := groupKey(p, groupAxes(r))
+		if size[k] == 0 {
+			keys, first[k] = append(keys, k), p
+		}
+		size[k]++
+	}
+	for _, k := range keys {
+		if size[k] == 1 {
+			return GroupName(s, first[k])
+		}
+	}
+	return ""
 }
 
 // raceAxes maps every axis a race may group by to its number of values.
@@ -253,10 +284,11 @@ func pointName(spec *cfpb.SweepSpec, p *cfpb.Point, show func(axis string) bool)
 	if show("gamma") && len(g.GetGamma()) > 0 {
 		parts = append(parts, "gamma="+fmtFloat(p.Gamma))
 	}
-	if show("sigma_r") && (len(g.GetSigmaR()) > 0 || len(spec.GetRace().GetGroupBy()) > 0) {
+	named := func(axis string) bool { return slices.Contains(spec.GetRace().GetGroupBy(), axis) }
+	if show("sigma_r") && (len(g.GetSigmaR()) > 0 || named("sigma_r")) {
 		parts = append(parts, "sigma_r="+fmtFloat(p.SigmaR))
 	}
-	if show("sigma_w") && len(g.GetSigmaW()) > 0 {
+	if show("sigma_w") && (len(g.GetSigmaW()) > 0 || named("sigma_w")) {
 		parts = append(parts, "sigma_w="+fmtFloat(p.SigmaW))
 	}
 	for i, d := range g.GetDevice() {

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/clipformer/clipformer/internal/paired"
 	"github.com/clipformer/clipformer/proto/cfpb"
 )
 
@@ -144,5 +145,50 @@ func TestAnAdaptiveSweepsShardsAreTheFullGridsShards(t *testing.T) {
 				t.Fatalf("shard %d: ShardAt(Unit) = %d, %v", k, back, err)
 			}
 		}
+	}
+}
+
+// A race or precision target the parser accepts is one the rules accept:
+// every group has settings to race, and the rules start without an error.
+func FuzzRaceSpec(f *testing.F) {
+	f.Add([]byte(raceSpec + "race: {group_by: [gamma], baseline: off, block: 300, margin: 1, family: best, max_evaluations: 5000}\n"))
+	f.Add([]byte(raceSpec + "race: {group_by: [clip]}\n"))
+	f.Add([]byte(raceSpec + "adaptive: {halfwidth: 0.5, max_trials: 2, confidence: 0.9}\n"))
+	f.Add([]byte("model: {path: m}\ndataset: {kind: mnist, limit: 10}\ngrid: {gamma: [1, 2], device: [{field: adc_bits, values: [0, 4]}]}\nrace: {group_by: [adc_bits]}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse("fuzz.yaml", b)
+		if err != nil || s.Race == nil && s.Adaptive == nil {
+			return
+		}
+		l, err := NewLayout(s)
+		if err != nil {
+			t.Fatalf("accepted spec does not lay out: %v", err)
+		}
+		if s.Adaptive != nil {
+			if _, err := paired.Precision(PrecisionTarget(l, s.Adaptive), paired.Outcomes{}); err != nil {
+				t.Fatalf("accepted target %v: %v", s.Adaptive, err)
+			}
+			return
+		}
+		for _, g := range RaceGroups(l, s.Race) {
+			settings := make([]paired.Outcomes, len(g))
+			for i := range settings {
+				settings[i] = paired.Outcomes{}
+			}
+			if _, err := paired.Race(RaceConfig(l, s.Race), RaceOrder(l), settings); err != nil {
+				t.Fatalf("accepted race %v, group %v: %v", s.Race, g, err)
+			}
+		}
+	})
+}
+
+// An axis derived from another (sigma_w from each granularity's
+// calibration) can leave a group of one setting where the axes' lengths
+// promise two: the spec is refused, naming the group.
+func TestARaceWithAGroupOfOneIsRefused(t *testing.T) {
+	_, err := Parse("r.yaml", []byte("model: {path: m}\ndataset: {kind: mnist, limit: 100}\n"+
+		"grid: {gamma: [1], device: [{field: granularity, values: [slice, value]}]}\nrace: {group_by: [gamma, sigma_w]}\n"))
+	if !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "race.group_by: [gamma sigma_w] leaves the group gamma=1 sigma_w=") {
+		t.Errorf("error %v, want race.group_by naming the group of one", err)
 	}
 }
