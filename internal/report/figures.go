@@ -248,6 +248,7 @@ func BestPoints(bs []Best) []figure.BestPoint {
 func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 	others := othersKeys(rows)
 	byAlpha := map[float64]*figure.Series{}
+	dropped := map[float64][]string{} // by alpha: the betas a race dropped
 	var alphas, betas []float64
 	for i, r := range rows {
 		if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || others[i] != b.Others {
@@ -258,6 +259,9 @@ func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 			s = &figure.Series{Label: fmt.Sprintf("alpha=%g", r.Alpha)}
 			byAlpha[r.Alpha] = s
 			alphas = append(alphas, r.Alpha)
+		}
+		if r.Decision == "dropped" {
+			dropped[r.Alpha] = append(dropped[r.Alpha], fmt.Sprintf("beta %g r%d", r.Beta, r.DecisionRound))
 		}
 		pt := figure.Point{X: r.Beta, Y: r.Accuracy, Err: r.CI95}
 		if y != figure.Accuracy {
@@ -272,6 +276,9 @@ func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 	for _, a := range alphas {
 		s := byAlpha[a]
 		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].X < s.Points[j].X })
+		if d := dropped[a]; len(d) > 0 {
+			s.Label += " (dropped at " + strings.Join(d, ", ") + ")"
+		}
 		out = append(out, *s)
 	}
 	if b.Off != nil && len(betas) > 0 {

@@ -26,6 +26,20 @@ func TestLineSeriesMarksDroppedSettings(t *testing.T) {
 	}
 }
 
+// The study figures across beta mark, per alpha, the betas a race dropped.
+func TestBetaSeriesMarksDroppedSettings(t *testing.T) {
+	rows := []Row{
+		{Gamma: 4, Clip: "off", Trials: 1, Decision: "winner"},
+		{Gamma: 4, Clip: "alpha=2 beta=0.125", ClipOn: true, Alpha: 2, Beta: 0.125, Trials: 1, Decision: "dropped", DecisionRound: 2},
+		{Gamma: 4, Clip: "alpha=2 beta=0.25", ClipOn: true, Alpha: 2, Beta: 0.25, Trials: 1, Decision: "undecided", DecisionRound: 4},
+		{Gamma: 4, Clip: "alpha=3 beta=0.25", ClipOn: true, Alpha: 3, Beta: 0.25, Trials: 1, Decision: "undecided", DecisionRound: 4},
+	}
+	ss := BetaSeries(rows, Best{Gamma: 4}, figure.Accuracy)
+	if len(ss) != 2 || ss[0].Label != "alpha=2 (dropped at beta 0.125 r2)" || ss[1].Label != "alpha=3" {
+		t.Errorf("series %+v: want alpha=2's dropped beta marked", ss)
+	}
+}
+
 // An adaptive sweep's decisions are the last columns of the results CSV,
 // after every column a full grid's CSV has, and its points count the
 // trials they evaluated part of.
@@ -46,7 +60,7 @@ func TestDecisionColumnsComeLast(t *testing.T) {
 	if err := WriteCSV(&b, rows); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(&b).ReadAll()
+	recs, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +70,13 @@ func TestDecisionColumnsComeLast(t *testing.T) {
 	}
 	if got := strings.Join(recs[1][len(recs[1])-9:], ","); got != "dropped,3,31.2,4.5,1e-06,300,-25,3,2e-07" {
 		t.Errorf("decision cells %s", got)
+	}
+	back, err := ReadCSV(bytes.NewReader(b.Bytes()), "results.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back[0].Decision != "dropped" || back[0].DecisionRound != 3 || back[0].PValue != 1e-6 || back[0].BaselineGain != -25 || back[0].Evaluated != 300 {
+		t.Errorf("read back %+v: the decision columns are lost", back[0])
 	}
 	if rows[0].Trials != 1 || rows[0].Accuracy < 33.3 || rows[0].Accuracy > 33.4 {
 		t.Errorf("row %+v: want the partial trial counted, 33.33 %%", rows[0])
