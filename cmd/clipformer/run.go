@@ -32,6 +32,8 @@ type sweepBar struct {
 	last     time.Time
 	lastDone int64
 	lastErr  string
+	// shown counts an adaptive sweep's eliminations already printed.
+	shown map[string]bool
 }
 
 func newSweepBar(w io.Writer) *sweepBar {
@@ -70,6 +72,7 @@ func (b *sweepBar) update(sw *cfpb.Sweep) {
 	line := fmt.Sprintf("[%s%s] %3d%% %d/%d shards (%d leased, %d failed%s)  %.1f shards/s  %d images  ETA %s",
 		strings.Repeat("#", fill), strings.Repeat(".", width-fill), 100*p.Done/total, p.Done, p.Total, p.Leased, p.Failed, copies,
 		rate, p.ImagesDone, eta)
+	line += adaptiveLine(sw)
 	if b.tty {
 		fmt.Fprintf(b.w, "\r%s ", line)
 	} else {
@@ -82,6 +85,39 @@ func (b *sweepBar) update(sw *cfpb.Sweep) {
 			fmt.Fprintln(b.w)
 		}
 		fmt.Fprintf(b.w, "error: %s\n", b.lastErr)
+	}
+	b.showEliminations(sw.Adaptive)
+}
+
+// adaptiveLine is a race's or a precision target's part of the progress
+// line: the round, the survivors and the drops, the groups decided and the
+// shards no longer needed.
+func adaptiveLine(sw *cfpb.Sweep) string {
+	a := sw.Adaptive
+	switch {
+	case a == nil:
+		return ""
+	case sw.Spec.GetRace() == nil:
+		return fmt.Sprintf("  precision target: %d/%d points decided, %d shards not needed", a.Decided, a.Groups, a.NotNeeded)
+	}
+	return fmt.Sprintf("  round %d: %d survivors, %d dropped, %d/%d groups decided, %d shards not needed",
+		a.Round, a.Survivors, a.Dropped, a.Decided, a.Groups, a.NotNeeded)
+}
+
+// showEliminations prints each new elimination once, on its own line.
+func (b *sweepBar) showEliminations(a *cfpb.AdaptiveProgress) {
+	for _, e := range a.GetEliminations() {
+		if b.shown[e] {
+			continue
+		}
+		if b.shown == nil {
+			b.shown = map[string]bool{}
+		}
+		b.shown[e] = true
+		if b.tty {
+			fmt.Fprintln(b.w)
+		}
+		fmt.Fprintf(b.w, "race: %s\n", e)
 	}
 }
 
@@ -254,6 +290,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if p := sw.Progress; p.Copied > 0 {
 		fmt.Fprintf(stderr, "; %d shards (%d images) copied from trial 0", p.Copied, p.ImagesCopied)
+	}
+	if a := sw.Adaptive; a != nil {
+		fmt.Fprintf(stderr, "; %d of %d groups decided, %d of %d shards not needed", a.Decided, a.Groups, a.NotNeeded, sw.Shards)
 	}
 	fmt.Fprintln(stderr)
 	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))

@@ -54,10 +54,12 @@ func (sw *sweepState) eachCopy(k int, f func(c int, sh *shard)) {
 }
 
 // completeCopies records the copies of shard k, just done, as done with its
-// result.
-func (sw *sweepState) completeCopies(k int, r *Response) {
+// result, and returns k followed by them: the shards this completion made
+// done, for the adaptive rules (noteDone), which must see them all at once.
+func (sw *sweepState) completeCopies(k int, r *Response) []int {
+	done := append(sw.doneScratch[:0], k)
 	src := &sw.shards[k]
-	sw.eachCopy(k, func(_ int, sh *shard) {
+	sw.eachCopy(k, func(c int, sh *shard) {
 		if sh.state != cfpb.ShardState_SHARD_STATE_PENDING {
 			return
 		}
@@ -66,19 +68,24 @@ func (sw *sweepState) completeCopies(k int, r *Response) {
 		sw.copied++
 		sw.imagesCopied += src.result.images
 		r.Copied++
+		done = append(done, c)
 	})
+	sw.doneScratch = done
+	return done
 }
 
-// failCopies fails the copies of shard k, just failed for good.
+// failCopies fails the copies of shard k, just failed for good, and tells
+// the adaptive rules of each.
 func (sw *sweepState) failCopies(k int, r *Response) {
 	src := &sw.shards[k]
-	sw.eachCopy(k, func(_ int, sh *shard) {
+	sw.eachCopy(k, func(c int, sh *shard) {
 		if sh.state != cfpb.ShardState_SHARD_STATE_PENDING {
 			return
 		}
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
 		sh.lastError = copyError(k, src.lastError)
 		r.Failed++
+		sw.noteFailed(c)
 	})
 }
 

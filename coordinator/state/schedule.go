@@ -21,6 +21,7 @@ func (s *State) Pick(now int64, slots []string) []*cfpb.Assignment {
 		picked  int
 		fresh   int   // local fresh cursor
 		retries []int // retries ready now, not yet picked
+		wanted  []int // an adaptive sweep's fresh shards: those its rules ask for
 	}
 	var cands []*cand
 	for _, id := range s.order {
@@ -29,6 +30,9 @@ func (s *State) Pick(now int64, slots []string) []*cfpb.Assignment {
 			continue
 		}
 		c := &cand{sw: sw, fresh: sw.fresh}
+		if sw.adaptive != nil {
+			c.wanted, c.fresh = sw.adaptive.wantedFresh(sw), len(sw.shards)
+		}
 		for _, k := range sw.retry {
 			if sw.shards[k].notBefore <= now {
 				c.retries = append(c.retries, k)
@@ -45,6 +49,11 @@ func (s *State) Pick(now int64, slots []string) []*cfpb.Assignment {
 			c.retries = c.retries[1:]
 			return k
 		}
+		if len(c.wanted) > 0 {
+			k := c.wanted[0]
+			c.wanted = c.wanted[1:]
+			return k
+		}
 		for c.fresh < len(c.sw.shards) {
 			k := c.fresh
 			c.fresh++
@@ -59,7 +68,7 @@ func (s *State) Pick(now int64, slots []string) []*cfpb.Assignment {
 			c.sw.counts[cfpb.ShardState_SHARD_STATE_LEASED]+int64(c.picked) >= int64(limit) {
 			return false
 		}
-		return len(c.retries) > 0 || c.fresh < len(c.sw.shards)
+		return len(c.retries) > 0 || len(c.wanted) > 0 || c.fresh < len(c.sw.shards)
 	}
 	choose := func() *cand {
 		var best *cand

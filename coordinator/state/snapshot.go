@@ -317,6 +317,7 @@ func (b *sweepBuilder) add(p *cfpb.Shard) error {
 func (n *State) finish(b *sweepBuilder) {
 	// Retries in release order are not recorded; shard order is as fair.
 	b.sw.advanceFresh()
+	b.sw.startAdaptive()
 	n.sweeps[b.sw.id] = b.sw
 	n.order = append(n.order, b.sw.id)
 }

@@ -98,6 +98,11 @@ type sweepState struct {
 	// of those are done, imagesCopied their images (derived).
 	copyTrials                   bool
 	copies, copied, imagesCopied int64
+	// doneScratch holds completeCopies' answer, reused (no garbage per shard).
+	doneScratch []int
+	// adaptive holds a race's or a precision target's decisions (derived,
+	// rebuilt on restore); nil for a full grid.
+	adaptive *adaptive
 }
 
 // loss is the loss record of one shard.
@@ -277,6 +282,7 @@ func (s *State) submit(c *cfpb.SubmitSweep, now int64) error {
 		sw.shards[i].state = cfpb.ShardState_SHARD_STATE_PENDING
 	}
 	sw.counts[cfpb.ShardState_SHARD_STATE_PENDING] = int64(len(sw.shards))
+	sw.startAdaptive()
 	s.sweeps[c.SweepId] = sw
 	s.order = append(s.order, c.SweepId)
 	return nil
@@ -498,7 +504,7 @@ func (s *State) complete(res *cfpb.ShardResult, now int64, r *Response) {
 	sw.advanceFresh()
 	r.Completed++
 	r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt})
-	sw.completeCopies(int(res.Shard), r)
+	sw.noteDone(sw.completeCopies(int(res.Shard), r)...)
 	sw.finishIfDone(now)
 }
 
@@ -546,11 +552,20 @@ func (s *State) release(rel *cfpb.Release, now int64, r *Response) {
 			sh.lastError = fmt.Sprintf("worker %s was lost while running the shard", sh.worker)
 		}
 	}
+	// A lease of a point an adaptive sweep has decided ends the shard: it
+	// is not needed, whether it would have failed or been retried.
+	if sw.notNeeded(k) {
+		sw.move(sh, cfpb.ShardState_SHARD_STATE_CANCELLED)
+		delete(sw.losses, k)
+		sw.finishIfDone(now)
+		return
+	}
 	if sh.failures >= MaxFailures || sw.lose(k, sh, rel.Reason) {
 		sw.move(sh, cfpb.ShardState_SHARD_STATE_FAILED)
 		delete(sw.losses, k)
 		r.Failed++
 		r.Finished = append(r.Finished, FinishedShard{Attempts: sh.attempt, Failed: true})
+		sw.noteFailed(k)
 		sw.failCopies(k, r)
 		sw.finishIfDone(now)
 		return
@@ -628,7 +643,7 @@ func (s *State) Sweep(id string) (*cfpb.Sweep, error) {
 
 func (sw *sweepState) describe() *cfpb.Sweep {
 	c := sw.counts
-	return &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
+	d := &cfpb.Sweep{Id: sw.id, Owner: sw.owner, Spec: sw.spec, State: sw.state, SubmittedNs: sw.submitted, FinishedNs: sw.finished,
 		Progress: &cfpb.Progress{Total: int64(len(sw.shards)), Pending: c[cfpb.ShardState_SHARD_STATE_PENDING],
 			Leased: c[cfpb.ShardState_SHARD_STATE_LEASED], Done: c[cfpb.ShardState_SHARD_STATE_DONE],
 			Failed: c[cfpb.ShardState_SHARD_STATE_FAILED], Cancelled: c[cfpb.ShardState_SHARD_STATE_CANCELLED],
@@ -636,6 +651,10 @@ func (sw *sweepState) describe() *cfpb.Sweep {
 		Points: int32(len(sw.layout.Points)), Shards: int32(len(sw.shards)), Alarms: sw.alarms, EtaSeconds: -1,
 		Errors: append([]string(nil), sw.errors...), Attempts: sw.attempts, DuplicateResults: sw.duplicates,
 		RecomputedShards: sw.recomputed}
+	if sw.adaptive != nil {
+		d.Adaptive = sw.adaptive.progress(sw)
+	}
+	return d
 }
 
 // Sweeps describes every sweep, newest first.
@@ -670,6 +689,11 @@ func (s *State) Results(id string) ([]*cfpb.PointResult, error) {
 			return scratch
 		})
 	sw.countCopies(results)
+	if sw.adaptive != nil {
+		for i := range results {
+			results[i].Decision = sw.adaptive.decision(i)
+		}
+	}
 	return results, nil
 }
 

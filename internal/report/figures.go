@@ -143,9 +143,30 @@ func LineSeries(rows []Row, y figure.Quantity) (figure.Axis, []figure.Series) {
 		s := by[l]
 		sort.SliceStable(s.Points, func(i, j int) bool { return s.Points[i].X < s.Points[j].X })
 		s.Reference = offLines[l] && len(offLines) == 1
+		s.Label += droppedNote(rows, l, x, varR, varW)
 		out = append(out, *s)
 	}
 	return x, out
+}
+
+// droppedNote marks a line whose setting a race dropped at some of its
+// points, e.g. " (dropped at gamma 4 r5)": its accuracy there is over the
+// images evaluated before the drop.
+func droppedNote(rows []Row, label string, x figure.Axis, varR, varW bool) string {
+	var at []string
+	for _, r := range rows {
+		if r.Decision == "dropped" && r.Trials > 0 && lineLabel(r, varR, varW) == label {
+			name := map[figure.Axis]string{figure.SigmaW: "sigma_w", figure.SigmaR: "sigma_r"}[x]
+			if name == "" {
+				name = "gamma"
+			}
+			at = append(at, fmt.Sprintf("%s %g r%d", name, axisValue(r, x), r.DecisionRound))
+		}
+	}
+	if len(at) == 0 {
+		return ""
+	}
+	return " (dropped at " + strings.Join(at, ", ") + ")"
 }
 
 // lineLabel names r's line: its ClipFormer setting, and the values of the
@@ -227,6 +248,7 @@ func BestPoints(bs []Best) []figure.BestPoint {
 func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 	others := othersKeys(rows)
 	byAlpha := map[float64]*figure.Series{}
+	dropped := map[float64][]string{} // by alpha: the betas a race dropped
 	var alphas, betas []float64
 	for i, r := range rows {
 		if !r.ClipOn || r.Trials == 0 || r.Gamma != b.Gamma || others[i] != b.Others {
@@ -237,6 +259,9 @@ func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 			s = &figure.Series{Label: fmt.Sprintf("alpha=%g", r.Alpha)}
 			byAlpha[r.Alpha] = s
 			alphas = append(alphas, r.Alpha)
+		}
+		if r.Decision == "dropped" {
+			dropped[r.Alpha] = append(dropped[r.Alpha], fmt.Sprintf("beta %g r%d", r.Beta, r.DecisionRound))
 		}
 		pt := figure.Point{X: r.Beta, Y: r.Accuracy, Err: r.CI95}
 		if y != figure.Accuracy {
@@ -251,6 +276,9 @@ func BetaSeries(rows []Row, b Best, y figure.Quantity) []figure.Series {
 	for _, a := range alphas {
 		s := byAlpha[a]
 		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].X < s.Points[j].X })
+		if d := dropped[a]; len(d) > 0 {
+			s.Label += " (dropped at " + strings.Join(d, ", ") + ")"
+		}
 		out = append(out, *s)
 	}
 	if b.Off != nil && len(betas) > 0 {

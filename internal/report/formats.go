@@ -41,7 +41,9 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"sweep", "point", "gamma", "clip", "alpha", "beta", "sigma_r", "sigma_w", "device", "trials", "images",
 		"accuracy", "std", "ci95", "per_trial_accuracy", "snr_db", "block_snr_db", "shards_done", "shards_failed", "shards_total", "pruning",
-		"kv_slices", "attention_area_mm2", "attention_energy_uj", "attention_area_saving_percent", "attention_energy_saving_percent", "calibration"})
+		"kv_slices", "attention_area_mm2", "attention_energy_uj", "attention_area_saving_percent", "attention_energy_saving_percent", "calibration",
+		"decision", "decision_round", "paired_gain", "paired_gain_ci", "p_value", "evaluated_images",
+		"baseline_gain", "baseline_gain_ci", "baseline_p_value"})
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range rows {
 		alpha, beta := "", ""
@@ -51,7 +53,9 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		cw.Write([]string{r.Sweep, strconv.Itoa(r.Point), g(r.Gamma), r.Clip, alpha, beta, g(r.SigmaR), g(r.SigmaW), r.Device,
 			strconv.Itoa(r.Trials), strconv.Itoa(r.Images), g(r.Accuracy), g(r.Std), g(r.CI95), floats(r.PerTrial),
 			g(r.SNR), floats(r.BlockSNR), strconv.Itoa(r.Shards), strconv.Itoa(r.Failed), strconv.Itoa(r.AllShards), r.Pruning,
-			strconv.Itoa(r.KVSlices), g(r.AttnAreaMM2), g(r.AttnEnergyUJ), g(r.AreaSavingPct), g(r.EnergySavingPct), r.Calibration})
+			strconv.Itoa(r.KVSlices), g(r.AttnAreaMM2), g(r.AttnEnergyUJ), g(r.AreaSavingPct), g(r.EnergySavingPct), r.Calibration,
+			r.Decision, strconv.Itoa(r.DecisionRound), g(r.PairedGain), g(r.PairedHalf), g(r.PValue), strconv.FormatInt(r.Evaluated, 10),
+			g(r.BaselineGain), g(r.BaselineHalf), g(r.BaselineP)})
 	}
 	cw.Flush()
 	return cw.Error()

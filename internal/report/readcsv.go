@@ -73,7 +73,10 @@ func ReadCSV(r io.Reader, name string) ([]Row, error) {
 			BlockSNR: list("block_snr_db"), Shards: int(num("shards_done")), Failed: int(num("shards_failed")),
 			AllShards: int(num("shards_total")), KVSlices: int(num("kv_slices")), AttnAreaMM2: num("attention_area_mm2"),
 			AttnEnergyUJ: num("attention_energy_uj"), AreaSavingPct: num("attention_area_saving_percent"),
-			EnergySavingPct: num("attention_energy_saving_percent"), Calibration: cell("calibration")}
+			EnergySavingPct: num("attention_energy_saving_percent"), Calibration: cell("calibration"),
+			Decision: cell("decision"), DecisionRound: int(num("decision_round")), PairedGain: num("paired_gain"),
+			PairedHalf: num("paired_gain_ci"), PValue: num("p_value"), Evaluated: int64(num("evaluated_images")),
+			BaselineGain: num("baseline_gain"), BaselineHalf: num("baseline_gain_ci"), BaselineP: num("baseline_p_value")}
 		row.ClipOn = row.Clip != "off" && row.Clip != ""
 		if perr != nil {
 			return nil, perr

@@ -52,6 +52,22 @@ type Row struct {
 	// Calibration names the images the static K/V scales came from, as the
 	// point's shards report them; "" with the dynamic K/V scale.
 	Calibration string `json:"calibration,omitempty" parquet:"calibration"`
+	// Decision is an adaptive sweep's verdict on the point (winner, tied,
+	// undecided, dropped; or a precision target's status), with the round
+	// it was taken at, the paired gain of the setting it was compared
+	// with over this one, its half-width and p-value, and the images it
+	// evaluated. Empty for a full grid.
+	Decision      string  `json:"decision,omitempty" parquet:"decision"`
+	DecisionRound int     `json:"decision_round,omitempty" parquet:"decision_round"`
+	PairedGain    float64 `json:"paired_gain,omitempty" parquet:"paired_gain"`
+	PairedHalf    float64 `json:"paired_gain_ci,omitempty" parquet:"paired_gain_ci"`
+	PValue        float64 `json:"p_value,omitempty" parquet:"p_value"`
+	Evaluated     int64   `json:"evaluated_images,omitempty" parquet:"evaluated_images"`
+	// BaselineGain is the paired gain over the race's baseline setting of
+	// the group, with its half-width and p-value.
+	BaselineGain float64 `json:"baseline_gain,omitempty" parquet:"baseline_gain"`
+	BaselineHalf float64 `json:"baseline_gain_ci,omitempty" parquet:"baseline_gain_ci"`
+	BaselineP    float64 `json:"baseline_p_value,omitempty" parquet:"baseline_p_value"`
 }
 
 // Finite maps +-Inf and NaN (no noise, no images) to values every format
@@ -98,8 +114,14 @@ func Rows(sweepID string, spec *cfpb.SweepSpec, results []*cfpb.PointResult) []R
 		merged := &sim.Result{}
 		var accs []float64
 		images := 0
+		if d := pr.Decision; d != nil {
+			r.Decision, r.DecisionRound, r.PairedGain, r.PairedHalf, r.PValue, r.Evaluated = d.Status, int(d.Round), d.Gain, d.Half, d.PValue, d.Images
+			r.BaselineGain, r.BaselineHalf, r.BaselineP = d.BaselineGain, d.BaselineHalf, d.BaselinePValue
+		}
 		for _, t := range pr.Trials {
-			if full > 0 && int(t.Images) != full {
+			// An adaptive sweep evaluates the same image blocks in every
+			// trial of a point, rarely all of them: its trials count.
+			if full > 0 && int(t.Images) != full && pr.Decision == nil {
 				continue // incomplete trial
 			}
 			if t.Images == 0 {
@@ -150,6 +172,16 @@ func WriteTable(w io.Writer, rows []Row) error {
 		head = append(head, "K/V slices", "attn area/energy saving %")
 	}
 	head = append(head, "shards")
+	hasDecision, hasBaseline := len(rows) > 0 && rows[0].Decision != "", false
+	for _, r := range rows {
+		hasBaseline = hasBaseline || r.BaselineHalf > 0
+	}
+	if hasDecision {
+		head = append(head, "decision", "round", "paired gain of the best", "p")
+	}
+	if hasBaseline {
+		head = append(head, "gain over baseline", "p")
+	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range rows {
 		cells := []string{fmt.Sprintf("%g", r.Gamma), r.Clip}
@@ -178,6 +210,14 @@ func WriteTable(w io.Writer, rows []Row) error {
 			cells = append(cells, fmt.Sprint(r.KVSlices), fmt.Sprintf("%.1f / %.1f", r.AreaSavingPct, r.EnergySavingPct))
 		}
 		cells = append(cells, shards)
+		if hasDecision {
+			cells = append(cells, r.Decision, fmt.Sprint(r.DecisionRound), fmt.Sprintf("%+.2f +- %.2f", r.PairedGain, r.PairedHalf), fmtP(r.PValue))
+		}
+		if hasBaseline && r.BaselineHalf > 0 {
+			cells = append(cells, fmt.Sprintf("%+.2f +- %.2f", r.BaselineGain, r.BaselineHalf), fmtP(r.BaselineP))
+		} else if hasBaseline {
+			cells = append(cells, "-", "-")
+		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	return tw.Flush()

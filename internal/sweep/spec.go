@@ -35,18 +35,20 @@ const (
 
 // specYAML is the YAML form of cfpb.SweepSpec: the same field names.
 type specYAML struct {
-	Name                string       `yaml:"name"`
-	Model               modelYAML    `yaml:"model"`
-	Dataset             datasetYAML  `yaml:"dataset"`
-	Profile             *profileYAML `yaml:"profile"`
-	Grid                gridYAML     `yaml:"grid"`
-	Trials              *int32       `yaml:"trials"`
-	Seed                *uint64      `yaml:"seed"`
-	ImagesPerShard      *int32       `yaml:"images_per_shard"`
-	Priority            int32        `yaml:"priority"`
-	MaxConcurrentShards int32        `yaml:"max_concurrent_shards"`
-	Path                string       `yaml:"path"`
-	Pruning             *pruningYAML `yaml:"pruning"`
+	Name                string        `yaml:"name"`
+	Model               modelYAML     `yaml:"model"`
+	Dataset             datasetYAML   `yaml:"dataset"`
+	Profile             *profileYAML  `yaml:"profile"`
+	Grid                gridYAML      `yaml:"grid"`
+	Trials              *int32        `yaml:"trials"`
+	Seed                *uint64       `yaml:"seed"`
+	ImagesPerShard      *int32        `yaml:"images_per_shard"`
+	Priority            int32         `yaml:"priority"`
+	MaxConcurrentShards int32         `yaml:"max_concurrent_shards"`
+	Path                string        `yaml:"path"`
+	Pruning             *pruningYAML  `yaml:"pruning"`
+	Race                *raceYAML     `yaml:"race"`
+	Adaptive            *adaptiveYAML `yaml:"adaptive"`
 }
 
 type pruningYAML struct {
@@ -169,6 +171,7 @@ func Parse(name string, b []byte) (*cfpb.SweepSpec, error) {
 		return nil, fmt.Errorf("%w %s: %v", ErrSpec, name, err)
 	}
 	s := y.proto()
+	y.adaptiveProto(s)
 	ApplyDefaults(s)
 	// A zero written out is an error, not a request for the default.
 	if y.Trials != nil {
@@ -305,6 +308,7 @@ func ApplyDefaults(s *cfpb.SweepSpec) {
 	if len(s.Grid.Clip) == 0 && s.Grid.ClipProduct == nil {
 		s.Grid.Clip = []*cfpb.ClipSetting{{Off: true}}
 	}
+	applyAdaptiveDefaults(s)
 }
 
 // fmtFloat writes v as YAML and Go would read it back.

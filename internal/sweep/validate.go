@@ -103,6 +103,7 @@ func Validate(s *cfpb.SweepSpec, lim Limits) error {
 	} else if perr == nil {
 		validateGrid(s.Grid, &base, s.Path, &errs)
 	}
+	validateAdaptive(s, &errs)
 	return errs.err()
 }
 

@@ -169,7 +169,15 @@ type SweepSpec struct {
 	// The simulator's execution path: "fast", "reference" or "" (automatic).
 	Path string `protobuf:"bytes,11,opt,name=path,proto3" json:"path,omitempty"`
 	// EViT-style token pruning; unset prunes nothing.
-	Pruning       *Pruning `protobuf:"bytes,12,opt,name=pruning,proto3" json:"pruning,omitempty"`
+	Pruning *Pruning `protobuf:"bytes,12,opt,name=pruning,proto3" json:"pruning,omitempty"`
+	// A paired race per group of settings (docs/STATISTICS.md): only the
+	// shards that telling the best setting apart needs are evaluated. Unset
+	// evaluates the whole grid. Numbered apart from the fields above so that
+	// other additions keep their own numbers.
+	Race *Race `protobuf:"bytes,20,opt,name=race,proto3" json:"race,omitempty"`
+	// A precision target per grid point: blocks and trials are added until
+	// the point's interval meets it. At most one of race and adaptive.
+	Adaptive      *Adaptive `protobuf:"bytes,21,opt,name=adaptive,proto3" json:"adaptive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +296,190 @@ func (x *SweepSpec) GetPruning() *Pruning {
 	return nil
 }
 
+func (x *SweepSpec) GetRace() *Race {
+	if x != nil {
+		return x.Race
+	}
+	return nil
+}
+
+func (x *SweepSpec) GetAdaptive() *Adaptive {
+	if x != nil {
+		return x.Adaptive
+	}
+	return nil
+}
+
+// Race races the settings of each group (the points that share the
+// group_by axes) on the same image blocks and trials, in rounds.
+type Race struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The axes that make a group: gamma, sigma_r, sigma_w, clip or a device
+	// axis's field. Empty: every axis but clip.
+	GroupBy []string `protobuf:"bytes,1,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	// A clip setting of the grid (e.g. off) that the results report each
+	// setting's paired gain over, in its group; it races like the others.
+	// Unset: no such gain.
+	Baseline *ClipSetting `protobuf:"bytes,2,opt,name=baseline,proto3" json:"baseline,omitempty"`
+	// 1 - the race's error rate over all rounds and pairs (0: 0.95).
+	Confidence float64 `protobuf:"fixed64,3,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	// Images per round in every trial, a multiple of images_per_shard (0:
+	// the smallest such multiple of at least 500).
+	Block int32 `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
+	// Image evaluations per group after which no round starts (0: none).
+	MaxEvaluations int64 `protobuf:"varint,5,opt,name=max_evaluations,json=maxEvaluations,proto3" json:"max_evaluations,omitempty"`
+	// Accuracy points within which the survivors count as tied (0: never).
+	Margin float64 `protobuf:"fixed64,6,opt,name=margin,proto3" json:"margin,omitempty"`
+	// The family of comparisons the error rate covers: "all" pairs (the
+	// default) or the "best" setting's pairs.
+	Family        string `protobuf:"bytes,7,opt,name=family,proto3" json:"family,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Race) Reset() {
+	*x = Race{}
+	mi := &file_sweep_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Race) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Race) ProtoMessage() {}
+
+func (x *Race) ProtoReflect() protoreflect.Message {
+	mi := &file_sweep_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Race.ProtoReflect.Descriptor instead.
+func (*Race) Descriptor() ([]byte, []int) {
+	return file_sweep_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Race) GetGroupBy() []string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return nil
+}
+
+func (x *Race) GetBaseline() *ClipSetting {
+	if x != nil {
+		return x.Baseline
+	}
+	return nil
+}
+
+func (x *Race) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+func (x *Race) GetBlock() int32 {
+	if x != nil {
+		return x.Block
+	}
+	return 0
+}
+
+func (x *Race) GetMaxEvaluations() int64 {
+	if x != nil {
+		return x.MaxEvaluations
+	}
+	return 0
+}
+
+func (x *Race) GetMargin() float64 {
+	if x != nil {
+		return x.Margin
+	}
+	return 0
+}
+
+func (x *Race) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+// Adaptive is a precision target: the 95 % interval's half-width of each
+// point's accuracy, in points, within max_trials trials.
+type Adaptive struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Halfwidth float64                `protobuf:"fixed64,1,opt,name=halfwidth,proto3" json:"halfwidth,omitempty"`
+	// At most the spec's trials (0: the spec's trials).
+	MaxTrials int32 `protobuf:"varint,2,opt,name=max_trials,json=maxTrials,proto3" json:"max_trials,omitempty"`
+	// The interval's level (0: 0.95).
+	Confidence    float64 `protobuf:"fixed64,3,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Adaptive) Reset() {
+	*x = Adaptive{}
+	mi := &file_sweep_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Adaptive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Adaptive) ProtoMessage() {}
+
+func (x *Adaptive) ProtoReflect() protoreflect.Message {
+	mi := &file_sweep_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Adaptive.ProtoReflect.Descriptor instead.
+func (*Adaptive) Descriptor() ([]byte, []int) {
+	return file_sweep_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Adaptive) GetHalfwidth() float64 {
+	if x != nil {
+		return x.Halfwidth
+	}
+	return 0
+}
+
+func (x *Adaptive) GetMaxTrials() int32 {
+	if x != nil {
+		return x.MaxTrials
+	}
+	return 0
+}
+
+func (x *Adaptive) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
 // Pruning keeps, after the attention of each listed block, the keep_rate
 // share of non-prefix tokens the class token attends to most; with fuse,
 // the rest merge into one token weighted by that attention.
@@ -303,7 +495,7 @@ type Pruning struct {
 
 func (x *Pruning) Reset() {
 	*x = Pruning{}
-	mi := &file_sweep_proto_msgTypes[1]
+	mi := &file_sweep_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +507,7 @@ func (x *Pruning) String() string {
 func (*Pruning) ProtoMessage() {}
 
 func (x *Pruning) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[1]
+	mi := &file_sweep_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +520,7 @@ func (x *Pruning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pruning.ProtoReflect.Descriptor instead.
 func (*Pruning) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{1}
+	return file_sweep_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Pruning) GetKeepRate() float64 {
@@ -366,7 +558,7 @@ type ModelRef struct {
 
 func (x *ModelRef) Reset() {
 	*x = ModelRef{}
-	mi := &file_sweep_proto_msgTypes[2]
+	mi := &file_sweep_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +570,7 @@ func (x *ModelRef) String() string {
 func (*ModelRef) ProtoMessage() {}
 
 func (x *ModelRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[2]
+	mi := &file_sweep_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +583,7 @@ func (x *ModelRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRef.ProtoReflect.Descriptor instead.
 func (*ModelRef) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{2}
+	return file_sweep_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelRef) GetPath() string {
@@ -426,7 +618,7 @@ type DatasetRef struct {
 
 func (x *DatasetRef) Reset() {
 	*x = DatasetRef{}
-	mi := &file_sweep_proto_msgTypes[3]
+	mi := &file_sweep_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +630,7 @@ func (x *DatasetRef) String() string {
 func (*DatasetRef) ProtoMessage() {}
 
 func (x *DatasetRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[3]
+	mi := &file_sweep_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +643,7 @@ func (x *DatasetRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatasetRef.ProtoReflect.Descriptor instead.
 func (*DatasetRef) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{3}
+	return file_sweep_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DatasetRef) GetKind() string {
@@ -513,7 +705,7 @@ type DeviceProfile struct {
 
 func (x *DeviceProfile) Reset() {
 	*x = DeviceProfile{}
-	mi := &file_sweep_proto_msgTypes[4]
+	mi := &file_sweep_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +717,7 @@ func (x *DeviceProfile) String() string {
 func (*DeviceProfile) ProtoMessage() {}
 
 func (x *DeviceProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[4]
+	mi := &file_sweep_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +730,7 @@ func (x *DeviceProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceProfile.ProtoReflect.Descriptor instead.
 func (*DeviceProfile) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{4}
+	return file_sweep_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeviceProfile) GetGminUs() float64 {
@@ -681,7 +873,7 @@ type Grid struct {
 
 func (x *Grid) Reset() {
 	*x = Grid{}
-	mi := &file_sweep_proto_msgTypes[5]
+	mi := &file_sweep_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +885,7 @@ func (x *Grid) String() string {
 func (*Grid) ProtoMessage() {}
 
 func (x *Grid) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[5]
+	mi := &file_sweep_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +898,7 @@ func (x *Grid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grid.ProtoReflect.Descriptor instead.
 func (*Grid) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{5}
+	return file_sweep_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Grid) GetGamma() []float64 {
@@ -766,7 +958,7 @@ type ClipSetting struct {
 
 func (x *ClipSetting) Reset() {
 	*x = ClipSetting{}
-	mi := &file_sweep_proto_msgTypes[6]
+	mi := &file_sweep_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +970,7 @@ func (x *ClipSetting) String() string {
 func (*ClipSetting) ProtoMessage() {}
 
 func (x *ClipSetting) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[6]
+	mi := &file_sweep_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +983,7 @@ func (x *ClipSetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClipSetting.ProtoReflect.Descriptor instead.
 func (*ClipSetting) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{6}
+	return file_sweep_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClipSetting) GetOff() bool {
@@ -827,7 +1019,7 @@ type ClipProduct struct {
 
 func (x *ClipProduct) Reset() {
 	*x = ClipProduct{}
-	mi := &file_sweep_proto_msgTypes[7]
+	mi := &file_sweep_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1031,7 @@ func (x *ClipProduct) String() string {
 func (*ClipProduct) ProtoMessage() {}
 
 func (x *ClipProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[7]
+	mi := &file_sweep_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1044,7 @@ func (x *ClipProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClipProduct.ProtoReflect.Descriptor instead.
 func (*ClipProduct) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{7}
+	return file_sweep_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClipProduct) GetAlpha() []float64 {
@@ -889,7 +1081,7 @@ type DeviceAxis struct {
 
 func (x *DeviceAxis) Reset() {
 	*x = DeviceAxis{}
-	mi := &file_sweep_proto_msgTypes[8]
+	mi := &file_sweep_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1093,7 @@ func (x *DeviceAxis) String() string {
 func (*DeviceAxis) ProtoMessage() {}
 
 func (x *DeviceAxis) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[8]
+	mi := &file_sweep_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1106,7 @@ func (x *DeviceAxis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceAxis.ProtoReflect.Descriptor instead.
 func (*DeviceAxis) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{8}
+	return file_sweep_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeviceAxis) GetField() string {
@@ -948,7 +1140,7 @@ type Point struct {
 
 func (x *Point) Reset() {
 	*x = Point{}
-	mi := &file_sweep_proto_msgTypes[9]
+	mi := &file_sweep_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1152,7 @@ func (x *Point) String() string {
 func (*Point) ProtoMessage() {}
 
 func (x *Point) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[9]
+	mi := &file_sweep_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1165,7 @@ func (x *Point) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Point.ProtoReflect.Descriptor instead.
 func (*Point) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{9}
+	return file_sweep_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Point) GetIndex() int32 {
@@ -1035,7 +1227,7 @@ type ShardWork struct {
 
 func (x *ShardWork) Reset() {
 	*x = ShardWork{}
-	mi := &file_sweep_proto_msgTypes[10]
+	mi := &file_sweep_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1239,7 @@ func (x *ShardWork) String() string {
 func (*ShardWork) ProtoMessage() {}
 
 func (x *ShardWork) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[10]
+	mi := &file_sweep_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1252,7 @@ func (x *ShardWork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardWork.ProtoReflect.Descriptor instead.
 func (*ShardWork) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{10}
+	return file_sweep_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ShardWork) GetSweepId() string {
@@ -1117,7 +1309,7 @@ type Sum128 struct {
 
 func (x *Sum128) Reset() {
 	*x = Sum128{}
-	mi := &file_sweep_proto_msgTypes[11]
+	mi := &file_sweep_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1321,7 @@ func (x *Sum128) String() string {
 func (*Sum128) ProtoMessage() {}
 
 func (x *Sum128) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[11]
+	mi := &file_sweep_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1334,7 @@ func (x *Sum128) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sum128.ProtoReflect.Descriptor instead.
 func (*Sum128) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{11}
+	return file_sweep_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Sum128) GetHi() uint64 {
@@ -1178,7 +1370,7 @@ type Summary struct {
 
 func (x *Summary) Reset() {
 	*x = Summary{}
-	mi := &file_sweep_proto_msgTypes[12]
+	mi := &file_sweep_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1382,7 @@ func (x *Summary) String() string {
 func (*Summary) ProtoMessage() {}
 
 func (x *Summary) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[12]
+	mi := &file_sweep_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1395,7 @@ func (x *Summary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Summary.ProtoReflect.Descriptor instead.
 func (*Summary) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{12}
+	return file_sweep_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Summary) GetImages() int64 {
@@ -1260,7 +1452,7 @@ type ShardResult struct {
 
 func (x *ShardResult) Reset() {
 	*x = ShardResult{}
-	mi := &file_sweep_proto_msgTypes[13]
+	mi := &file_sweep_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1464,7 @@ func (x *ShardResult) String() string {
 func (*ShardResult) ProtoMessage() {}
 
 func (x *ShardResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[13]
+	mi := &file_sweep_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1477,7 @@ func (x *ShardResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardResult.ProtoReflect.Descriptor instead.
 func (*ShardResult) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{13}
+	return file_sweep_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ShardResult) GetSweepId() string {
@@ -1380,7 +1572,7 @@ type Shard struct {
 
 func (x *Shard) Reset() {
 	*x = Shard{}
-	mi := &file_sweep_proto_msgTypes[14]
+	mi := &file_sweep_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1584,7 @@ func (x *Shard) String() string {
 func (*Shard) ProtoMessage() {}
 
 func (x *Shard) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[14]
+	mi := &file_sweep_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1597,7 @@ func (x *Shard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shard.ProtoReflect.Descriptor instead.
 func (*Shard) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{14}
+	return file_sweep_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Shard) GetIndex() int32 {
@@ -1528,7 +1720,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_sweep_proto_msgTypes[15]
+	mi := &file_sweep_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1732,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[15]
+	mi := &file_sweep_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1745,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{15}
+	return file_sweep_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Progress) GetTotal() int64 {
@@ -1658,14 +1850,16 @@ type Sweep struct {
 	RecomputedShards int64 `protobuf:"varint,15,opt,name=recomputed_shards,json=recomputedShards,proto3" json:"recomputed_shards,omitempty"`
 	// Who submitted it: the client certificate's identity (empty without
 	// TLS).
-	Owner         string `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner string `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
+	// A race's or precision target's progress; unset for a full grid.
+	Adaptive      *AdaptiveProgress `protobuf:"bytes,20,opt,name=adaptive,proto3" json:"adaptive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Sweep) Reset() {
 	*x = Sweep{}
-	mi := &file_sweep_proto_msgTypes[16]
+	mi := &file_sweep_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1871,7 @@ func (x *Sweep) String() string {
 func (*Sweep) ProtoMessage() {}
 
 func (x *Sweep) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[16]
+	mi := &file_sweep_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1884,7 @@ func (x *Sweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
 func (*Sweep) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{16}
+	return file_sweep_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Sweep) GetId() string {
@@ -1805,6 +1999,271 @@ func (x *Sweep) GetOwner() string {
 	return ""
 }
 
+func (x *Sweep) GetAdaptive() *AdaptiveProgress {
+	if x != nil {
+		return x.Adaptive
+	}
+	return nil
+}
+
+// AdaptiveProgress is where an adaptive sweep's decisions stand,
+// recomputed from the committed results.
+type AdaptiveProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Groups (races) or points (precision targets), and those decided.
+	Groups  int32 `protobuf:"varint,1,opt,name=groups,proto3" json:"groups,omitempty"`
+	Decided int32 `protobuf:"varint,2,opt,name=decided,proto3" json:"decided,omitempty"`
+	// The highest complete round of any group (a precision target: the
+	// most units of a point's last complete rectangle).
+	Round int32 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	// Settings not dropped (racing, or winner, tied or undecided once their
+	// group is decided; a precision target: points still measuring), and
+	// settings dropped so far.
+	Survivors int32 `protobuf:"varint,4,opt,name=survivors,proto3" json:"survivors,omitempty"`
+	Dropped   int32 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Shards that will never be leased: their setting or group is decided.
+	NotNeeded int64 `protobuf:"varint,6,opt,name=not_needed,json=notNeeded,proto3" json:"not_needed,omitempty"`
+	// The latest eliminations, by round, at most 50, e.g. "gamma=4
+	// sigma_r=0: alpha=2 beta=0.125 dropped at round 2".
+	Eliminations  []string `protobuf:"bytes,7,rep,name=eliminations,proto3" json:"eliminations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdaptiveProgress) Reset() {
+	*x = AdaptiveProgress{}
+	mi := &file_sweep_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdaptiveProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdaptiveProgress) ProtoMessage() {}
+
+func (x *AdaptiveProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_sweep_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdaptiveProgress.ProtoReflect.Descriptor instead.
+func (*AdaptiveProgress) Descriptor() ([]byte, []int) {
+	return file_sweep_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AdaptiveProgress) GetGroups() int32 {
+	if x != nil {
+		return x.Groups
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetDecided() int32 {
+	if x != nil {
+		return x.Decided
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetRound() int32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetSurvivors() int32 {
+	if x != nil {
+		return x.Survivors
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetDropped() int32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetNotNeeded() int64 {
+	if x != nil {
+		return x.NotNeeded
+	}
+	return 0
+}
+
+func (x *AdaptiveProgress) GetEliminations() []string {
+	if x != nil {
+		return x.Eliminations
+	}
+	return nil
+}
+
+// Decision is a grid point's standing in its race or against its
+// precision target.
+type Decision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// racing, winner, tied, undecided or dropped (a race); measuring, target
+	// met or budget spent (a precision target).
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// The round it was decided at, or the last complete round.
+	Round int32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	// The index of its group (races) and of the point it was compared with.
+	Group   int32 `protobuf:"varint,3,opt,name=group,proto3" json:"group,omitempty"`
+	Against int32 `protobuf:"varint,4,opt,name=against,proto3" json:"against,omitempty"`
+	// The paired gain of the compared point over this one, in accuracy
+	// points, with its half-width at the round's level; the p-value and that
+	// level. A precision target gives its interval's half-width only.
+	Gain   float64 `protobuf:"fixed64,5,opt,name=gain,proto3" json:"gain,omitempty"`
+	Half   float64 `protobuf:"fixed64,6,opt,name=half,proto3" json:"half,omitempty"`
+	PValue float64 `protobuf:"fixed64,7,opt,name=p_value,json=pValue,proto3" json:"p_value,omitempty"`
+	Alpha  float64 `protobuf:"fixed64,8,opt,name=alpha,proto3" json:"alpha,omitempty"`
+	// Images the decision evaluated of this point.
+	Images int64 `protobuf:"varint,9,opt,name=images,proto3" json:"images,omitempty"`
+	// Why its group stopped, while or once it did.
+	Stop string `protobuf:"bytes,10,opt,name=stop,proto3" json:"stop,omitempty"`
+	// The paired gain of this point over the race's baseline setting, over
+	// the units both hold up to the earlier of their decided rounds, with
+	// its half-width at the race's confidence and its p-value; zero without
+	// a baseline, and for the baseline itself.
+	BaselineGain   float64 `protobuf:"fixed64,11,opt,name=baseline_gain,json=baselineGain,proto3" json:"baseline_gain,omitempty"`
+	BaselineHalf   float64 `protobuf:"fixed64,12,opt,name=baseline_half,json=baselineHalf,proto3" json:"baseline_half,omitempty"`
+	BaselinePValue float64 `protobuf:"fixed64,13,opt,name=baseline_p_value,json=baselinePValue,proto3" json:"baseline_p_value,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Decision) Reset() {
+	*x = Decision{}
+	mi := &file_sweep_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Decision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Decision) ProtoMessage() {}
+
+func (x *Decision) ProtoReflect() protoreflect.Message {
+	mi := &file_sweep_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Decision.ProtoReflect.Descriptor instead.
+func (*Decision) Descriptor() ([]byte, []int) {
+	return file_sweep_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Decision) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Decision) GetRound() int32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *Decision) GetGroup() int32 {
+	if x != nil {
+		return x.Group
+	}
+	return 0
+}
+
+func (x *Decision) GetAgainst() int32 {
+	if x != nil {
+		return x.Against
+	}
+	return 0
+}
+
+func (x *Decision) GetGain() float64 {
+	if x != nil {
+		return x.Gain
+	}
+	return 0
+}
+
+func (x *Decision) GetHalf() float64 {
+	if x != nil {
+		return x.Half
+	}
+	return 0
+}
+
+func (x *Decision) GetPValue() float64 {
+	if x != nil {
+		return x.PValue
+	}
+	return 0
+}
+
+func (x *Decision) GetAlpha() float64 {
+	if x != nil {
+		return x.Alpha
+	}
+	return 0
+}
+
+func (x *Decision) GetImages() int64 {
+	if x != nil {
+		return x.Images
+	}
+	return 0
+}
+
+func (x *Decision) GetStop() string {
+	if x != nil {
+		return x.Stop
+	}
+	return ""
+}
+
+func (x *Decision) GetBaselineGain() float64 {
+	if x != nil {
+		return x.BaselineGain
+	}
+	return 0
+}
+
+func (x *Decision) GetBaselineHalf() float64 {
+	if x != nil {
+		return x.BaselineHalf
+	}
+	return 0
+}
+
+func (x *Decision) GetBaselinePValue() float64 {
+	if x != nil {
+		return x.BaselinePValue
+	}
+	return 0
+}
+
 // PointResult aggregates one grid point over its trials.
 type PointResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1817,6 +2276,8 @@ type PointResult struct {
 	ShardsDone   int32 `protobuf:"varint,4,opt,name=shards_done,json=shardsDone,proto3" json:"shards_done,omitempty"`
 	ShardsFailed int32 `protobuf:"varint,5,opt,name=shards_failed,json=shardsFailed,proto3" json:"shards_failed,omitempty"`
 	ShardsTotal  int32 `protobuf:"varint,6,opt,name=shards_total,json=shardsTotal,proto3" json:"shards_total,omitempty"`
+	// In an adaptive sweep, the point's decision; unset for a full grid.
+	Decision *Decision `protobuf:"bytes,20,opt,name=decision,proto3" json:"decision,omitempty"`
 	// Of shards_done, the copies of trial 0 (computed once, see Shard.copy).
 	ShardsCopied  int32 `protobuf:"varint,30,opt,name=shards_copied,json=shardsCopied,proto3" json:"shards_copied,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1825,7 +2286,7 @@ type PointResult struct {
 
 func (x *PointResult) Reset() {
 	*x = PointResult{}
-	mi := &file_sweep_proto_msgTypes[17]
+	mi := &file_sweep_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2298,7 @@ func (x *PointResult) String() string {
 func (*PointResult) ProtoMessage() {}
 
 func (x *PointResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sweep_proto_msgTypes[17]
+	mi := &file_sweep_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2311,7 @@ func (x *PointResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointResult.ProtoReflect.Descriptor instead.
 func (*PointResult) Descriptor() ([]byte, []int) {
-	return file_sweep_proto_rawDescGZIP(), []int{17}
+	return file_sweep_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PointResult) GetPoint() *Point {
@@ -1895,6 +2356,13 @@ func (x *PointResult) GetShardsTotal() int32 {
 	return 0
 }
 
+func (x *PointResult) GetDecision() *Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
 func (x *PointResult) GetShardsCopied() int32 {
 	if x != nil {
 		return x.ShardsCopied
@@ -1906,7 +2374,7 @@ var File_sweep_proto protoreflect.FileDescriptor
 
 const file_sweep_proto_rawDesc = "" +
 	"\n" +
-	"\vsweep.proto\x12\rclipformer.v1\"\xd0\x03\n" +
+	"\vsweep.proto\x12\rclipformer.v1\"\xae\x04\n" +
 	"\tSweepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05model\x18\x02 \x01(\v2\x17.clipformer.v1.ModelRefR\x05model\x123\n" +
@@ -1920,7 +2388,26 @@ const file_sweep_proto_rawDesc = "" +
 	"\x15max_concurrent_shards\x18\n" +
 	" \x01(\x05R\x13maxConcurrentShards\x12\x12\n" +
 	"\x04path\x18\v \x01(\tR\x04path\x120\n" +
-	"\apruning\x18\f \x01(\v2\x16.clipformer.v1.PruningR\apruning\"R\n" +
+	"\apruning\x18\f \x01(\v2\x16.clipformer.v1.PruningR\apruning\x12'\n" +
+	"\x04race\x18\x14 \x01(\v2\x13.clipformer.v1.RaceR\x04race\x123\n" +
+	"\badaptive\x18\x15 \x01(\v2\x17.clipformer.v1.AdaptiveR\badaptive\"\xe8\x01\n" +
+	"\x04Race\x12\x19\n" +
+	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x126\n" +
+	"\bbaseline\x18\x02 \x01(\v2\x1a.clipformer.v1.ClipSettingR\bbaseline\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x03 \x01(\x01R\n" +
+	"confidence\x12\x14\n" +
+	"\x05block\x18\x04 \x01(\x05R\x05block\x12'\n" +
+	"\x0fmax_evaluations\x18\x05 \x01(\x03R\x0emaxEvaluations\x12\x16\n" +
+	"\x06margin\x18\x06 \x01(\x01R\x06margin\x12\x16\n" +
+	"\x06family\x18\a \x01(\tR\x06family\"g\n" +
+	"\bAdaptive\x12\x1c\n" +
+	"\thalfwidth\x18\x01 \x01(\x01R\thalfwidth\x12\x1d\n" +
+	"\n" +
+	"max_trials\x18\x02 \x01(\x05R\tmaxTrials\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x03 \x01(\x01R\n" +
+	"confidence\"R\n" +
 	"\aPruning\x12\x1b\n" +
 	"\tkeep_rate\x18\x01 \x01(\x01R\bkeepRate\x12\x16\n" +
 	"\x06blocks\x18\x02 \x03(\x05R\x06blocks\x12\x12\n" +
@@ -2058,7 +2545,7 @@ const file_sweep_proto_rawDesc = "" +
 	"imagesDone\x12\x16\n" +
 	"\x06copies\x18\x1e \x01(\x03R\x06copies\x12\x16\n" +
 	"\x06copied\x18\x1f \x01(\x03R\x06copied\x12#\n" +
-	"\rimages_copied\x18  \x01(\x03R\fimagesCopied\"\xa8\x04\n" +
+	"\rimages_copied\x18  \x01(\x03R\fimagesCopied\"\xe5\x04\n" +
 	"\x05Sweep\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.clipformer.v1.SweepSpecR\x04spec\x12/\n" +
@@ -2078,7 +2565,32 @@ const file_sweep_proto_rawDesc = "" +
 	"\battempts\x18\r \x01(\x03R\battempts\x12+\n" +
 	"\x11duplicate_results\x18\x0e \x01(\x03R\x10duplicateResults\x12+\n" +
 	"\x11recomputed_shards\x18\x0f \x01(\x03R\x10recomputedShards\x12\x14\n" +
-	"\x05owner\x18\x10 \x01(\tR\x05owner\"\xa0\x02\n" +
+	"\x05owner\x18\x10 \x01(\tR\x05owner\x12;\n" +
+	"\badaptive\x18\x14 \x01(\v2\x1f.clipformer.v1.AdaptiveProgressR\badaptive\"\xd5\x01\n" +
+	"\x10AdaptiveProgress\x12\x16\n" +
+	"\x06groups\x18\x01 \x01(\x05R\x06groups\x12\x18\n" +
+	"\adecided\x18\x02 \x01(\x05R\adecided\x12\x14\n" +
+	"\x05round\x18\x03 \x01(\x05R\x05round\x12\x1c\n" +
+	"\tsurvivors\x18\x04 \x01(\x05R\tsurvivors\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x05R\adropped\x12\x1d\n" +
+	"\n" +
+	"not_needed\x18\x06 \x01(\x03R\tnotNeeded\x12\"\n" +
+	"\feliminations\x18\a \x03(\tR\feliminations\"\xdf\x02\n" +
+	"\bDecision\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\x05R\x05round\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\x05R\x05group\x12\x18\n" +
+	"\aagainst\x18\x04 \x01(\x05R\aagainst\x12\x12\n" +
+	"\x04gain\x18\x05 \x01(\x01R\x04gain\x12\x12\n" +
+	"\x04half\x18\x06 \x01(\x01R\x04half\x12\x17\n" +
+	"\ap_value\x18\a \x01(\x01R\x06pValue\x12\x14\n" +
+	"\x05alpha\x18\b \x01(\x01R\x05alpha\x12\x16\n" +
+	"\x06images\x18\t \x01(\x03R\x06images\x12\x12\n" +
+	"\x04stop\x18\n" +
+	" \x01(\tR\x04stop\x12#\n" +
+	"\rbaseline_gain\x18\v \x01(\x01R\fbaselineGain\x12#\n" +
+	"\rbaseline_half\x18\f \x01(\x01R\fbaselineHalf\x12(\n" +
+	"\x10baseline_p_value\x18\r \x01(\x01R\x0ebaselinePValue\"\xd5\x02\n" +
 	"\vPointResult\x12*\n" +
 	"\x05point\x18\x01 \x01(\v2\x14.clipformer.v1.PointR\x05point\x12.\n" +
 	"\x06trials\x18\x02 \x03(\v2\x16.clipformer.v1.SummaryR\x06trials\x12'\n" +
@@ -2086,7 +2598,8 @@ const file_sweep_proto_rawDesc = "" +
 	"\vshards_done\x18\x04 \x01(\x05R\n" +
 	"shardsDone\x12#\n" +
 	"\rshards_failed\x18\x05 \x01(\x05R\fshardsFailed\x12!\n" +
-	"\fshards_total\x18\x06 \x01(\x05R\vshardsTotal\x12#\n" +
+	"\fshards_total\x18\x06 \x01(\x05R\vshardsTotal\x123\n" +
+	"\bdecision\x18\x14 \x01(\v2\x17.clipformer.v1.DecisionR\bdecision\x12#\n" +
 	"\rshards_copied\x18\x1e \x01(\x05R\fshardsCopied*\x8b\x01\n" +
 	"\n" +
 	"SweepState\x12\x1b\n" +
@@ -2117,55 +2630,64 @@ func file_sweep_proto_rawDescGZIP() []byte {
 }
 
 var file_sweep_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sweep_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_sweep_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_sweep_proto_goTypes = []any{
-	(SweepState)(0),       // 0: clipformer.v1.SweepState
-	(ShardState)(0),       // 1: clipformer.v1.ShardState
-	(*SweepSpec)(nil),     // 2: clipformer.v1.SweepSpec
-	(*Pruning)(nil),       // 3: clipformer.v1.Pruning
-	(*ModelRef)(nil),      // 4: clipformer.v1.ModelRef
-	(*DatasetRef)(nil),    // 5: clipformer.v1.DatasetRef
-	(*DeviceProfile)(nil), // 6: clipformer.v1.DeviceProfile
-	(*Grid)(nil),          // 7: clipformer.v1.Grid
-	(*ClipSetting)(nil),   // 8: clipformer.v1.ClipSetting
-	(*ClipProduct)(nil),   // 9: clipformer.v1.ClipProduct
-	(*DeviceAxis)(nil),    // 10: clipformer.v1.DeviceAxis
-	(*Point)(nil),         // 11: clipformer.v1.Point
-	(*ShardWork)(nil),     // 12: clipformer.v1.ShardWork
-	(*Sum128)(nil),        // 13: clipformer.v1.Sum128
-	(*Summary)(nil),       // 14: clipformer.v1.Summary
-	(*ShardResult)(nil),   // 15: clipformer.v1.ShardResult
-	(*Shard)(nil),         // 16: clipformer.v1.Shard
-	(*Progress)(nil),      // 17: clipformer.v1.Progress
-	(*Sweep)(nil),         // 18: clipformer.v1.Sweep
-	(*PointResult)(nil),   // 19: clipformer.v1.PointResult
+	(SweepState)(0),          // 0: clipformer.v1.SweepState
+	(ShardState)(0),          // 1: clipformer.v1.ShardState
+	(*SweepSpec)(nil),        // 2: clipformer.v1.SweepSpec
+	(*Race)(nil),             // 3: clipformer.v1.Race
+	(*Adaptive)(nil),         // 4: clipformer.v1.Adaptive
+	(*Pruning)(nil),          // 5: clipformer.v1.Pruning
+	(*ModelRef)(nil),         // 6: clipformer.v1.ModelRef
+	(*DatasetRef)(nil),       // 7: clipformer.v1.DatasetRef
+	(*DeviceProfile)(nil),    // 8: clipformer.v1.DeviceProfile
+	(*Grid)(nil),             // 9: clipformer.v1.Grid
+	(*ClipSetting)(nil),      // 10: clipformer.v1.ClipSetting
+	(*ClipProduct)(nil),      // 11: clipformer.v1.ClipProduct
+	(*DeviceAxis)(nil),       // 12: clipformer.v1.DeviceAxis
+	(*Point)(nil),            // 13: clipformer.v1.Point
+	(*ShardWork)(nil),        // 14: clipformer.v1.ShardWork
+	(*Sum128)(nil),           // 15: clipformer.v1.Sum128
+	(*Summary)(nil),          // 16: clipformer.v1.Summary
+	(*ShardResult)(nil),      // 17: clipformer.v1.ShardResult
+	(*Shard)(nil),            // 18: clipformer.v1.Shard
+	(*Progress)(nil),         // 19: clipformer.v1.Progress
+	(*Sweep)(nil),            // 20: clipformer.v1.Sweep
+	(*AdaptiveProgress)(nil), // 21: clipformer.v1.AdaptiveProgress
+	(*Decision)(nil),         // 22: clipformer.v1.Decision
+	(*PointResult)(nil),      // 23: clipformer.v1.PointResult
 }
 var file_sweep_proto_depIdxs = []int32{
-	4,  // 0: clipformer.v1.SweepSpec.model:type_name -> clipformer.v1.ModelRef
-	5,  // 1: clipformer.v1.SweepSpec.dataset:type_name -> clipformer.v1.DatasetRef
-	6,  // 2: clipformer.v1.SweepSpec.profile:type_name -> clipformer.v1.DeviceProfile
-	7,  // 3: clipformer.v1.SweepSpec.grid:type_name -> clipformer.v1.Grid
-	3,  // 4: clipformer.v1.SweepSpec.pruning:type_name -> clipformer.v1.Pruning
-	8,  // 5: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
-	9,  // 6: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
-	10, // 7: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
-	8,  // 8: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
-	11, // 9: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
-	13, // 10: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
-	13, // 11: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
-	14, // 12: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
-	1,  // 13: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
-	15, // 14: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
-	2,  // 15: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
-	0,  // 16: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
-	17, // 17: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
-	11, // 18: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
-	14, // 19: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	6,  // 0: clipformer.v1.SweepSpec.model:type_name -> clipformer.v1.ModelRef
+	7,  // 1: clipformer.v1.SweepSpec.dataset:type_name -> clipformer.v1.DatasetRef
+	8,  // 2: clipformer.v1.SweepSpec.profile:type_name -> clipformer.v1.DeviceProfile
+	9,  // 3: clipformer.v1.SweepSpec.grid:type_name -> clipformer.v1.Grid
+	5,  // 4: clipformer.v1.SweepSpec.pruning:type_name -> clipformer.v1.Pruning
+	3,  // 5: clipformer.v1.SweepSpec.race:type_name -> clipformer.v1.Race
+	4,  // 6: clipformer.v1.SweepSpec.adaptive:type_name -> clipformer.v1.Adaptive
+	10, // 7: clipformer.v1.Race.baseline:type_name -> clipformer.v1.ClipSetting
+	10, // 8: clipformer.v1.Grid.clip:type_name -> clipformer.v1.ClipSetting
+	11, // 9: clipformer.v1.Grid.clip_product:type_name -> clipformer.v1.ClipProduct
+	12, // 10: clipformer.v1.Grid.device:type_name -> clipformer.v1.DeviceAxis
+	10, // 11: clipformer.v1.Point.clip:type_name -> clipformer.v1.ClipSetting
+	13, // 12: clipformer.v1.ShardWork.point:type_name -> clipformer.v1.Point
+	15, // 13: clipformer.v1.Summary.signal:type_name -> clipformer.v1.Sum128
+	15, // 14: clipformer.v1.Summary.noise:type_name -> clipformer.v1.Sum128
+	16, // 15: clipformer.v1.ShardResult.summary:type_name -> clipformer.v1.Summary
+	1,  // 16: clipformer.v1.Shard.state:type_name -> clipformer.v1.ShardState
+	17, // 17: clipformer.v1.Shard.result:type_name -> clipformer.v1.ShardResult
+	2,  // 18: clipformer.v1.Sweep.spec:type_name -> clipformer.v1.SweepSpec
+	0,  // 19: clipformer.v1.Sweep.state:type_name -> clipformer.v1.SweepState
+	19, // 20: clipformer.v1.Sweep.progress:type_name -> clipformer.v1.Progress
+	21, // 21: clipformer.v1.Sweep.adaptive:type_name -> clipformer.v1.AdaptiveProgress
+	13, // 22: clipformer.v1.PointResult.point:type_name -> clipformer.v1.Point
+	16, // 23: clipformer.v1.PointResult.trials:type_name -> clipformer.v1.Summary
+	22, // 24: clipformer.v1.PointResult.decision:type_name -> clipformer.v1.Decision
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_sweep_proto_init() }
@@ -2173,14 +2695,14 @@ func file_sweep_proto_init() {
 	if File_sweep_proto != nil {
 		return
 	}
-	file_sweep_proto_msgTypes[4].OneofWrappers = []any{}
+	file_sweep_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sweep_proto_rawDesc), len(file_sweep_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
