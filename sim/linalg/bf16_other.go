@@ -1,0 +1,10 @@
+//go:build !amd64
+
+package linalg
+
+// hasBF16: no VDPBF16PS kernel on this architecture.
+const hasBF16 = false
+
+func matMulBF16Asm(m int, a []uint16, lda int, b *PackedBF16, c []float32, ldc int) {
+	panic("linalg: no bfloat16 kernel on this architecture")
+}

@@ -1,0 +1,131 @@
+package linalg
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// BF16 rounds to nearest with ties to even, and flushes what the kernels'
+// subnormal rule could reach (and negatives, NaN) to zero.
+func TestBF16RoundsToNearestEvenAndFlushes(t *testing.T) {
+	for _, tc := range []struct {
+		x    float32
+		want uint16
+	}{
+		{1, 0x3f80},
+		{math.Float32frombits(0x3f808000), 0x3f80}, // tie, even below
+		{math.Float32frombits(0x3f818000), 0x3f82}, // tie, even above
+		{math.Float32frombits(0x3f808001), 0x3f81}, // above the tie
+		{math.Float32frombits(0x3f807fff), 0x3f80}, // below the tie
+		{math.Float32frombits(0x7f7fffff), 0x7f80}, // rounds past the largest finite bfloat16
+		{float32(math.Inf(1)), 0x7f80},
+		{0x1p-63, 0x2000},
+		{0x1p-64, 0},
+		{-1, 0},
+		{float32(math.NaN()), 0},
+		{0, 0},
+	} {
+		if got := BF16(tc.x); got != tc.want {
+			t.Errorf("BF16(%g = %#08x) = %#04x, want %#04x", tc.x, math.Float32bits(tc.x), got, tc.want)
+		}
+	}
+}
+
+// bf16Ref is MatMulBF16's reference loop on the widened operands.
+func bf16Ref(m int, a []uint16, lda int, b *PackedBF16, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < b.N; j++ {
+			var s float32
+			for t := 0; t < b.KPad/2; t++ {
+				s = FMA32(BF16Float32(a[i*lda+2*t+1]), b.at(2*t+1, j), s)
+				s = FMA32(BF16Float32(a[i*lda+2*t]), b.at(2*t, j), s)
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// randVariances are nonnegative values over many binades, some zero, some
+// below BF16's flush threshold.
+func randVariances(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		switch r.IntN(20) {
+		case 0:
+			x[i] = 0
+		case 1:
+			x[i] = 0x1p-70
+		default:
+			x[i] = float32(r.Float64() * math.Pow(2, float64(r.IntN(40)-20)))
+		}
+	}
+	return x
+}
+
+// Every kernel level gives the reference loop's bits: the VDPBF16PS kernel
+// where the CPU has it (the hardware's pairwise order), the float32 kernels
+// on the widened, pair-swapped operands elsewhere; on odd k (a padded row
+// pair), column tails and row tails.
+func TestBF16KernelsGiveTheReferenceBits(t *testing.T) {
+	if !hasBF16 {
+		t.Log("this CPU lacks AVX512_BF16: only the float32 path is compared")
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	var sc BF16Scratch
+	for _, sz := range [][3]int{{1, 1, 1}, {4, 32, 2}, {5, 33, 3}, {9, 70, 64}, {13, 197, 64}, {6, 64, 197}, {3, 31, 384}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		var b PackedBF16
+		b.Pack(randVariances(r, k*n), k, n, n)
+		lda := b.KPad + 3
+		a := make([]uint16, m*lda)
+		SquaresBF16(a, lda, randVariances(r, m*k), k, m, k, b.KPad)
+		want := make([]float32, m*n)
+		bf16Ref(m, a, lda, &b, want, n)
+		for _, l := range Available() {
+			restore, _ := UseKernels(l)
+			got := make([]float32, m*n)
+			MatMulBF16(m, a, lda, &b, got, n, &sc)
+			restore()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%dx%dx%d, level %s: element %d = %g (%#08x), reference %g (%#08x)", m, n, k, l,
+						i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				}
+			}
+		}
+	}
+}
+
+// The bfloat16 product is within bfloat16's rounding of the float64 product
+// of the unrounded operands: relative 2^-8 for each operand, plus the
+// float32 sums.
+func TestBF16ProductIsCloseToTheExactProduct(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	m, n, k := 7, 45, 197
+	x := make([]float32, m*k)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	q := make([]float32, k*n)
+	for i := range q {
+		q[i] = float32(r.Float64() * 3)
+	}
+	var b PackedBF16
+	b.Pack(q, k, n, n)
+	a := make([]uint16, m*b.KPad)
+	SquaresBF16(a, b.KPad, x, k, m, k, b.KPad)
+	got := make([]float32, m*n)
+	MatMulBF16(m, a, b.KPad, &b, got, n, &BF16Scratch{})
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				s += float64(x[i*k+p]) * float64(x[i*k+p]) * float64(q[p*n+j])
+			}
+			if rel := math.Abs(float64(got[i*n+j])-s) / s; rel > 2*0x1p-8 {
+				t.Errorf("element (%d, %d) = %g, exact %g: relative error %.2g", i, j, got[i*n+j], s, rel)
+			}
+		}
+	}
+}
