@@ -73,7 +73,7 @@ func BenchmarkForwardDeiTSmall(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			var mp *Mapped
 			if !tc.s.Ideal {
-				if mp, err = mapWeights(m, &tc.s, Fast, !tc.float); err != nil {
+				if mp, err = mapWeights(m, &tc.s, Fast, mapOptions{intProducts: !tc.float}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -145,16 +145,27 @@ func randomVector(r *rand.Rand, n int) []float32 {
 }
 
 // readNoiseSettings are the profiles under test: read noise on, no write
-// noise, both granularities and both paths.
-func readNoiseSettings(f func(name string, s *Setting)) {
+// noise, both granularities and both paths; the fast path with the float32
+// and with the bfloat16 variance product (bf16Variances), each with the
+// integer products as evaluations take them.
+func readNoiseSettings(f func(name string, s *Setting, opt mapOptions)) {
 	for _, gran := range []crossbar.Granularity{crossbar.PerSlice, crossbar.PerValue} {
 		for _, path := range []Path{Fast, Reference} {
-			p := crossbar.Default()
-			p.Granularity = gran
-			p.SigmaR = 0.05
-			p.ProgrammingGamma = 0
-			s := Setting{Profile: p, Gamma: 0, Seed: 5, Path: path, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}}
-			f(fmt.Sprintf("%s/%s", gran, path), &s)
+			for _, bf16 := range []bool{false, true} {
+				if bf16 && path == Reference {
+					continue
+				}
+				p := crossbar.Default()
+				p.Granularity = gran
+				p.SigmaR = 0.05
+				p.ProgrammingGamma = 0
+				s := Setting{Profile: p, Gamma: 0, Seed: 5, Path: path, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}}
+				name := fmt.Sprintf("%s/%s", gran, path)
+				if bf16 {
+					name += "/bf16"
+				}
+				f(name, &s, mapOptions{intProducts: integerProducts, bf16Variances: bf16})
+			}
 		}
 	}
 }
@@ -164,9 +175,9 @@ func TestReadNoiseVarianceOfAStaticLinearIsSigmaR2X2Q(t *testing.T) {
 	id := vit.LinearID{Block: 1, Kind: vit.Proj}
 	l := &m.Blocks[1].Proj
 	x := randomVector(rand.New(rand.NewPCG(1, 2)), l.In)
-	readNoiseSettings(func(name string, s *Setting) {
+	readNoiseSettings(func(name string, s *Setting, opt mapOptions) {
 		t.Run(name, func(t *testing.T) {
-			mp, err := MapWeights(m, s, s.Path)
+			mp, err := mapWeights(m, s, s.Path, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,10 +221,10 @@ func TestReadNoiseVarianceOfWrittenKTAndVIsSigmaR2X2Q(t *testing.T) {
 		{"KT", q, kt, hd, tokens, kv.K[0], keyrand.WriteK, keyrand.ReadQK},
 		{"V", attn, v, tokens, hd, kv.V[0], keyrand.WriteV, keyrand.ReadAV},
 	}
-	readNoiseSettings(func(name string, s *Setting) {
+	readNoiseSettings(func(name string, s *Setting, opt mapOptions) {
 		for _, c := range cases {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
-				mp, err := MapWeights(&vit.Model{}, s, s.Path)
+				mp, err := mapWeights(&vit.Model{}, s, s.Path, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
