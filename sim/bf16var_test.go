@@ -72,9 +72,10 @@ func TestResultBitsArePinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range pinnedSettings() {
-		opts := []mapOptions{{intProducts: integerProducts, bf16Variances: bf16Variances}}
+		def := defaultMapOptions()
+		opts := []mapOptions{def}
 		if tc.s.Profile.SigmaR == 0 {
-			opts = append(opts, mapOptions{intProducts: integerProducts, bf16Variances: !bf16Variances})
+			opts = append(opts, mapOptions{intProducts: def.intProducts, bf16Variances: !def.bf16Variances, vectorNormals: !def.vectorNormals})
 		}
 		for _, opt := range opts {
 			byLevel := underEachLevel(t, func(t *testing.T) string {
@@ -107,12 +108,13 @@ func evaluateOn(t *testing.T, m *vit.Model, d *memData, s Setting, kv *KVScales,
 	return r
 }
 
-// With bfloat16 variance products, results with read noise are still
-// bit-identical across shardings, worker counts, batch sizes and kernel
-// levels (with the integer products off and on: gamma 0 takes K and V's
-// integer path, whose variances come from the codes); and they differ from
-// the float32 variance products' bits, so the switch does what it says.
-func TestBF16VariancesKeepBitIdentity(t *testing.T) {
+// With each read-noise switch on (bfloat16 variance products, vector
+// normals, both), results with read noise are still bit-identical across
+// shardings, worker counts, batch sizes and kernel levels (with the integer
+// products off and on: gamma 0 takes K and V's integer path, whose
+// variances come from the codes); and they differ from the bits with the
+// switch off, so each switch does what it says.
+func TestReadNoiseSwitchesKeepBitIdentity(t *testing.T) {
 	m, d := tinySetup(t, 23)
 	ctx := context.Background()
 	kv, err := CalibrateKV(ctx, m, d, 10, 1)
@@ -123,9 +125,12 @@ func TestBF16VariancesKeepBitIdentity(t *testing.T) {
 	read.SigmaR = 0.05
 	gamma0 := Setting{Profile: read, Gamma: 0, Seed: 3, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.25}}
 	for _, s := range []Setting{noisySetting(read), gamma0} {
-		for _, ints := range []bool{false, true} {
-			t.Run(fmt.Sprintf("gamma%g/int%v", s.Gamma, ints), func(t *testing.T) {
-				mp, err := mapWeights(m, &s, Fast, mapOptions{intProducts: ints, bf16Variances: true})
+		for _, opt := range []mapOptions{
+			{bf16Variances: true}, {vectorNormals: true}, {intProducts: true, bf16Variances: true, vectorNormals: true},
+		} {
+			ints := opt.intProducts
+			t.Run(fmt.Sprintf("gamma%g/%+v", s.Gamma, opt), func(t *testing.T) {
+				mp, err := mapWeights(m, &s, Fast, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,7 +147,7 @@ func TestBF16VariancesKeepBitIdentity(t *testing.T) {
 					t.Fatal(err)
 				}
 				if diff := resultsDiffer(byLevel[linalg.Kernels()], old); diff == "" {
-					t.Fatal("bfloat16 variances give the float32 variances' bits")
+					t.Fatal("the switches give the bits they give off")
 				}
 			})
 		}

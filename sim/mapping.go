@@ -36,6 +36,8 @@ type Mapped struct {
 	intProducts bool
 	// bf16Variances: read-noise variance products (x_q^2) Q in bfloat16.
 	bf16Variances bool
+	// vectorNormals: read-noise draws from keyrand.Normals.
+	vectorNormals bool
 }
 
 // mappingKey names everything a weight mapping depends on: the profile (with
@@ -76,7 +78,7 @@ func place(k vit.LinearKind) string {
 // Programming noise (gamma_p sigma_w, off by default) is drawn once per trial
 // from keys that name the trial, block and linear.
 func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
-	return mapWeights(m, s, path, mapOptions{intProducts: integerProducts, bf16Variances: bf16Variances})
+	return mapWeights(m, s, path, defaultMapOptions())
 }
 
 // mapOptions are the switches of the fast path's arithmetic that change
@@ -85,6 +87,12 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 type mapOptions struct {
 	intProducts   bool // integerProducts
 	bf16Variances bool // bf16Variances
+	vectorNormals bool // vectorNormals
+}
+
+// defaultMapOptions are the switches as evaluations take them.
+func defaultMapOptions() mapOptions {
+	return mapOptions{intProducts: integerProducts, bf16Variances: bf16Variances, vectorNormals: vectorNormals}
 }
 
 // integerProducts turns on the exact integer products (intops.go) for
@@ -108,6 +116,17 @@ const integerProducts = false
 // regenerated study.
 const bf16Variances = false
 
+// vectorNormals draws the read noise of every crossbar output from
+// keyrand.Normals (16 generator lanes in vector registers, each draw by the
+// inverse distribution function: no rejections, no tails) instead of the
+// keyed ziggurat Stream, and adds it with vector code (linalg.AddNoise):
+// the draws cost a fraction of the ziggurat's. Built and tested both ways,
+// but off: it changes the random streams of read noise, so every result
+// with sigma_r > 0 changes (in its draws, not in distribution); results
+// without read noise never draw from these streams. It goes on with the
+// regenerated study.
+const vectorNormals = false
+
 // mapWeights is MapWeights with explicit switches (the benchmarks and tests
 // compare both settings of each).
 func mapWeights(m *vit.Model, s *Setting, path Path, opt mapOptions) (*Mapped, error) {
@@ -117,7 +136,7 @@ func mapWeights(m *vit.Model, s *Setting, path Path, opt mapOptions) (*Mapped, e
 		return nil, err
 	}
 	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{},
-		intProducts: intProducts, bf16Variances: opt.bf16Variances}
+		intProducts: intProducts, bf16Variances: opt.bf16Variances, vectorNormals: opt.vectorNormals}
 	p := &s.Profile
 	gs := p.ProgrammingGamma * p.EffectiveSigmaW()
 	for id, l := range linearsOf(m) {

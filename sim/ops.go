@@ -20,6 +20,9 @@ type xbarOps struct {
 	batch  []int   // dataset indices of the images in the current batch
 	snr    [][]blockSNR
 	stream *keyrand.Stream
+	// normals and eps: the read-noise draws with vectorNormals.
+	normals *keyrand.Normals
+	eps     []float32
 
 	xq, x2, nv             []float32 // quantised inputs, their squares, noise variances
 	eff, q                 []float32 // a written K^T or V: effective values, read-noise variances
@@ -129,10 +132,28 @@ func (o *xbarOps) addLinearReadNoise(id vit.LinearID, ml *mappedLinear, l *vit.L
 		linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
 	}
 	for b, img := range o.batch {
-		o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
 		lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
-		crossbar.AddReadNoise(dst[lo:hi], o.nv[lo:hi], o.s.Profile.SigmaR, o.stream)
+		o.addReadNoise(dst[lo:hi], o.nv[lo:hi], o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
 	}
+}
+
+// addReadNoise adds sigma_r sqrt(v) eps to y, the draws eps from the
+// stream of key k: the ziggurat Stream, or with vectorNormals the vector
+// Normals and the vector addition.
+func (o *xbarOps) addReadNoise(y, v []float32, k keyrand.Key) {
+	if !o.mp.vectorNormals {
+		o.stream.Reset(k)
+		crossbar.AddReadNoise(y, v, o.s.Profile.SigmaR, o.stream)
+		return
+	}
+	if o.normals == nil {
+		o.normals = keyrand.NewNormals(k)
+	} else {
+		o.normals.Reset(k)
+	}
+	o.eps = growF(o.eps, len(y))
+	o.normals.Fill(o.eps)
+	linalg.AddNoise(y, v, o.eps, float32(o.s.Profile.SigmaR))
 }
 
 func growF64(s []float64, n int) []float64 {
@@ -238,8 +259,7 @@ func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols in
 			}
 			linalg.MatMul(rows, cols, inner, o.xq, inner, q, cols, o.nv, cols, false)
 		}
-		o.stream.Reset(o.key(a.Image, a.Block, a.Head, 0, readKind))
-		crossbar.AddReadNoise(dst, o.nv, sigmaR, o.stream)
+		o.addReadNoise(dst, o.nv, o.key(a.Image, a.Block, a.Head, 0, readKind))
 	}
 }
 

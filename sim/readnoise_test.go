@@ -145,14 +145,24 @@ func randomVector(r *rand.Rand, n int) []float32 {
 }
 
 // readNoiseSettings are the profiles under test: read noise on, no write
-// noise, both granularities and both paths; the fast path with the float32
-// and with the bfloat16 variance product (bf16Variances), each with the
-// integer products as evaluations take them.
+// noise, both granularities and both paths; the fast path also with each
+// read-noise switch (bf16Variances, vectorNormals) flipped and with both,
+// each with the integer products as evaluations take them.
 func readNoiseSettings(f func(name string, s *Setting, opt mapOptions)) {
+	def := defaultMapOptions()
+	variants := []struct {
+		name string
+		opt  mapOptions
+	}{
+		{"", def},
+		{"/bf16", mapOptions{intProducts: def.intProducts, bf16Variances: !def.bf16Variances, vectorNormals: def.vectorNormals}},
+		{"/vec", mapOptions{intProducts: def.intProducts, bf16Variances: def.bf16Variances, vectorNormals: !def.vectorNormals}},
+		{"/bf16_vec", mapOptions{intProducts: def.intProducts, bf16Variances: !def.bf16Variances, vectorNormals: !def.vectorNormals}},
+	}
 	for _, gran := range []crossbar.Granularity{crossbar.PerSlice, crossbar.PerValue} {
 		for _, path := range []Path{Fast, Reference} {
-			for _, bf16 := range []bool{false, true} {
-				if bf16 && path == Reference {
+			for i, v := range variants {
+				if i > 0 && path == Reference {
 					continue
 				}
 				p := crossbar.Default()
@@ -160,11 +170,7 @@ func readNoiseSettings(f func(name string, s *Setting, opt mapOptions)) {
 				p.SigmaR = 0.05
 				p.ProgrammingGamma = 0
 				s := Setting{Profile: p, Gamma: 0, Seed: 5, Path: path, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}}
-				name := fmt.Sprintf("%s/%s", gran, path)
-				if bf16 {
-					name += "/bf16"
-				}
-				f(name, &s, mapOptions{intProducts: integerProducts, bf16Variances: bf16})
+				f(fmt.Sprintf("%s/%s%s", gran, path, v.name), &s, v.opt)
 			}
 		}
 	}

@@ -2,4 +2,6 @@
 
 package linalg
 
-func addNoiseKernel(y, v, eps *float32, n int, s float32) { panic("linalg: no AddNoise kernel on this architecture") }
+func addNoiseKernel(y, v, eps *float32, n int, s float32) {
+	panic("linalg: no AddNoise kernel on this architecture")
+}
