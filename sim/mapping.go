@@ -119,8 +119,11 @@ const bf16Variances = false
 // vectorNormals draws the read noise of every crossbar output from
 // keyrand.Normals (16 generator lanes in vector registers, each draw by the
 // inverse distribution function: no rejections, no tails) instead of the
-// keyed ziggurat Stream, and adds it with vector code (linalg.AddNoise):
-// the draws cost a fraction of the ziggurat's. Built and tested both ways,
+// keyed ziggurat Stream, and adds it with vector code (linalg.AddNoise);
+// and it writes K and V cell by cell, as read noise needs (their variances
+// depend on the noisy cells), with vector code and the write noise from a
+// Normals source too (crossbar's WriteNormals: one draw per cell, in
+// float32). The draws cost a fraction of the ziggurat's. Built and tested both ways,
 // but off: it changes the random streams of read noise, so every result
 // with sigma_r > 0 changes (in its draws, not in distribution); results
 // without read noise never draw from these streams. It goes on with the

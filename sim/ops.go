@@ -146,14 +146,19 @@ func (o *xbarOps) addReadNoise(y, v []float32, k keyrand.Key) {
 		crossbar.AddReadNoise(y, v, o.s.Profile.SigmaR, o.stream)
 		return
 	}
+	o.eps = growF(o.eps, len(y))
+	o.normalsFor(k).Fill(o.eps)
+	linalg.AddNoise(y, v, o.eps, float32(o.s.Profile.SigmaR))
+}
+
+// normalsFor returns o's Normals source reset to key k.
+func (o *xbarOps) normalsFor(k keyrand.Key) *keyrand.Normals {
 	if o.normals == nil {
 		o.normals = keyrand.NewNormals(k)
 	} else {
 		o.normals.Reset(k)
 	}
-	o.eps = growF(o.eps, len(y))
-	o.normals.Fill(o.eps)
-	linalg.AddNoise(y, v, o.eps, float32(o.s.Profile.SigmaR))
+	return o.normals
 }
 
 func growF64(s []float64, n int) []float64 {
@@ -243,7 +248,11 @@ func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols in
 		o.productInt(x, m, rows, inner, cols, dst, q, scale)
 	} else {
 		o.eff = growF(o.eff, len(m))
-		o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+		if q != nil && o.gs > 0 && o.mp.vectorNormals {
+			o.codec.WriteNormals(o.eff, q, m, scale, clip, o.gs, o.normalsFor(o.key(a.Image, a.Block, a.Head, 0, writeKind)))
+		} else {
+			o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+		}
 		o.xq = growF(o.xq, rows*inner)
 		o.codec.QuantizeRows(o.xq, x, rows, inner)
 		linalg.MatMul(rows, cols, inner, o.xq, inner, o.eff, cols, dst, cols, false)
