@@ -98,12 +98,24 @@ func (b *PackedBF16) at(p, j int) float32 {
 // squares of row i of x (rows x k, row stride ldx), each rounded to float32
 // and then through BF16, and the columns from k to kpad to 0.
 func SquaresBF16(dst []uint16, ldd int, x []float32, ldx, rows, k, kpad int) {
+	vec := Kernels() >= LevelAVX2
 	for i := 0; i < rows; i++ {
 		out := dst[i*ldd : i*ldd+kpad]
-		for p, v := range x[i*ldx : i*ldx+k] {
-			out[p] = BF16(v * v)
+		row := x[i*ldx : i*ldx+k]
+		done := 0
+		if vec && k >= 16 {
+			done = k &^ 15
+			squaresBF16Kernel(&out[0], &row[0], done)
 		}
+		squaresBF16Go(out[done:k], row[done:])
 		clear(out[k:])
+	}
+}
+
+// squaresBF16Go sets dst[p] = BF16(x[p] x[p]).
+func squaresBF16Go(dst []uint16, x []float32) {
+	for p, v := range x {
+		dst[p] = BF16(v * v)
 	}
 }
 

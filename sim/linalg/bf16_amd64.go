@@ -41,3 +41,9 @@ func matMulBF16Asm(m int, a []uint16, lda int, b *PackedBF16, c []float32, ldc i
 		}
 	}
 }
+
+// squaresBF16Kernel is squaresBF16Go in AVX2 (bf16_amd64.s) over n values,
+// n a multiple of 16.
+//
+//go:noescape
+func squaresBF16Kernel(dst *uint16, x *float32, n int)

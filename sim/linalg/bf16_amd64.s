@@ -88,3 +88,44 @@ loop1:
 	VMOVUPS Z1, K2, 64(DI)
 	VZEROUPPER
 	RET
+
+#define CONST8(name, bits) \
+	DATA name<>+0(SB)/4, bits; DATA name<>+4(SB)/4, bits; \
+	DATA name<>+8(SB)/4, bits; DATA name<>+12(SB)/4, bits; \
+	DATA name<>+16(SB)/4, bits; DATA name<>+20(SB)/4, bits; \
+	DATA name<>+24(SB)/4, bits; DATA name<>+28(SB)/4, bits; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+CONST8(bf16_min, $0x20000000) // 2^-63
+CONST8(bf16_one, $1)
+CONST8(bf16_half, $0x7fff)
+
+// SQ16 rounds the squares of 8 floats in X to bfloat16 (in the low 16 bits
+// of each lane), zero below 2^-63, with M and T as scratch.
+#define SQ16(X, M, T) \
+	VMULPS X, X, X; \
+	VCMPPS $0x1d, bf16_min<>(SB), X, M; \
+	VPSRLD $16, X, T; VPAND bf16_one<>(SB), T, T; VPADDD bf16_half<>(SB), T, T; \
+	VPADDD T, X, X; VPSRLD $16, X, X; VPAND M, X, X
+
+// func squaresBF16Kernel(dst *uint16, x *float32, n int)
+TEXT ·squaresBF16Kernel(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+
+sqloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	SQ16(Y0, Y2, Y4)
+	SQ16(Y1, Y3, Y5)
+	VPACKUSDW Y1, Y0, Y0
+	VPERMQ $0xD8, Y0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  sqloop
+	VZEROUPPER
+	RET

@@ -129,3 +129,42 @@ func TestBF16ProductIsCloseToTheExactProduct(t *testing.T) {
 		}
 	}
 }
+
+// SquaresBF16 gives squaresBF16Go's bits on every kernel level, on row
+// lengths with and without the kernel's blocks of 16 and their tails, and
+// on values whose squares are zero, tiny (flushed), ties, huge (+Inf) or
+// NaN.
+func TestSquaresBF16KernelsGiveTheSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	special := []float32{0, 0x1p-40, 0x1p-31, 0x1p-32, 1e20, -3, float32(math.NaN()), float32(math.Inf(-1)),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3fb50000)}
+	for _, k := range []int{1, 15, 16, 17, 33, 64, 197, 384} {
+		rows := 3
+		x := make([]float32, rows*k)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-30)))
+			if r.IntN(4) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+		}
+		kpad := k + k%2
+		want := make([]uint16, rows*kpad)
+		for i := 0; i < rows; i++ {
+			squaresBF16Go(want[i*kpad:i*kpad+k], x[i*k:(i+1)*k])
+		}
+		for _, l := range Available() {
+			restore, _ := UseKernels(l)
+			got := make([]uint16, rows*kpad)
+			for i := range got {
+				got[i] = 0xffff // the padding must be cleared
+			}
+			SquaresBF16(got, kpad, x, k, rows, k, kpad)
+			restore()
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("k %d, level %s, element %d (x %g): %#04x, Go %#04x", k, l, i, x[min(i, len(x)-1)], got[i], want[i])
+				}
+			}
+		}
+	}
+}
