@@ -11,9 +11,9 @@ import (
 // state expanded from the SHA-256 of the key (tagged, so that it is not the
 // key's Stream), each 32-bit output turned into one normal by the inverse
 // of the normal distribution function. The draws come in steps of 16, lane
-// l giving the l-th of each step. Every draw costs the same, without
-// rejection or tails, so that the AVX2 kernel (normals_amd64.s) runs
-// straight through; it and the pure-Go twin (normalsGo) compute the same
+// l giving the l-th of each step. Every draw takes the same steps, without
+// rejection, so that the AVX-512 and AVX2 kernels (normals_amd64.s) run
+// straight through; they and the pure-Go twin (normalsGo) compute the same
 // bits, every operation a rounded float32 operation without fusion.
 //
 // A 32-bit output u gives the draw's sign (bit 31) and its magnitude from

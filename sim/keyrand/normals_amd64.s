@@ -59,8 +59,9 @@ CONST8(nrm_b8, $0x40354f7e)
 #define HORNER(v, p, c) VMULPS v, p, p; VADDPS c<>(SB), p, p
 
 // HALF computes 8 lanes with state registers A, B, C, D and stores their
-// draws at off(DI).
-#define HALF(A, B, C, D, off) \
+// draws at off(DI); the tail polynomial is skipped (to label skip) when no
+// lane needs it, as for about 97 % of the vectors.
+#define HALF(A, B, C, D, off, skip) \
 	VPSLLD $2, B, Y8; VPADDD B, Y8, Y8; \
 	VPSLLD $7, Y8, Y9; VPSRLD $25, Y8, Y8; VPOR Y8, Y9, Y8; \
 	VPSLLD $3, Y8, Y9; VPADDD Y8, Y9, Y8; \
@@ -90,11 +91,13 @@ CONST8(nrm_b8, $0x40354f7e)
 	VMOVUPS nrm_a0<>(SB), Y15; \
 	HORNER(Y14, Y15, nrm_a1); HORNER(Y14, Y15, nrm_a2); HORNER(Y14, Y15, nrm_a3); HORNER(Y14, Y15, nrm_a4); \
 	HORNER(Y14, Y15, nrm_a5); HORNER(Y14, Y15, nrm_a6); HORNER(Y14, Y15, nrm_a7); HORNER(Y14, Y15, nrm_a8); \
+	VCMPPS $0x1d, nrm_c5<>(SB), Y13, Y14; VMOVMSKPS Y14, AX; TESTL AX, AX; JZ skip; \
 	VSQRTPS Y13, Y12; VSUBPS nrm_c3<>(SB), Y12, Y12; \
 	VMOVUPS nrm_b0<>(SB), Y11; \
 	HORNER(Y12, Y11, nrm_b1); HORNER(Y12, Y11, nrm_b2); HORNER(Y12, Y11, nrm_b3); HORNER(Y12, Y11, nrm_b4); \
 	HORNER(Y12, Y11, nrm_b5); HORNER(Y12, Y11, nrm_b6); HORNER(Y12, Y11, nrm_b7); HORNER(Y12, Y11, nrm_b8); \
-	VCMPPS $1, nrm_c5<>(SB), Y13, Y14; VBLENDVPS Y14, Y15, Y11, Y15; \
+	VBLENDVPS Y14, Y11, Y15, Y15; \
+skip: \
 	VMULPS Y10, Y15, Y15; VMULPS nrm_sqrt2<>(SB), Y15, Y15; \
 	VPAND nrm_sign<>(SB), Y8, Y9; VPOR Y9, Y15, Y15; \
 	VMOVUPS Y15, off(DI)
@@ -114,8 +117,8 @@ TEXT ·normalsAVX2(SB), NOSPLIT, $0-24
 	VMOVDQU 224(SI), Y7
 
 loop:
-	HALF(Y0, Y1, Y2, Y3, 0)
-	HALF(Y4, Y5, Y6, Y7, 32)
+	HALF(Y0, Y1, Y2, Y3, 0, skip0)
+	HALF(Y4, Y5, Y6, Y7, 32, skip1)
 	ADDQ $64, DI
 	DECQ CX
 	JNZ  loop
@@ -128,5 +131,118 @@ loop:
 	VMOVDQU Y5, 96(SI)
 	VMOVDQU Y6, 160(SI)
 	VMOVDQU Y7, 224(SI)
+	VZEROUPPER
+	RET
+
+#define HORNERZ(v, p, c) VMULPS v, p, p; VADDPS.BCST c<>(SB), p, p
+
+// func normalsAVX512(state *[64]uint32, dst *float32, steps int)
+// All 16 lanes in Z0-Z3; the tail polynomial is skipped for the vectors
+// (about 95 %) where no lane needs it.
+TEXT ·normalsAVX512(SB), NOSPLIT, $0-24
+	MOVQ state+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ steps+16(FP), CX
+	VMOVDQU32 0(SI), Z0
+	VMOVDQU32 64(SI), Z1
+	VMOVDQU32 128(SI), Z2
+	VMOVDQU32 192(SI), Z3
+	VBROADCASTSS nrm_one<>(SB), Z20
+	VBROADCASTSS nrm_two<>(SB), Z21
+	VPTERNLOGD $0xff, Z30, Z30, Z30
+
+zloop:
+	VPSLLD $2, Z1, Z8
+	VPADDD Z1, Z8, Z8
+	VPROLD $7, Z8, Z8
+	VPSLLD $3, Z8, Z9
+	VPADDD Z8, Z9, Z8
+	VPSLLD $9, Z1, Z9
+	VPXORD Z0, Z2, Z2
+	VPXORD Z1, Z3, Z3
+	VPXORD Z2, Z1, Z1
+	VPXORD Z3, Z0, Z0
+	VPXORD Z9, Z2, Z2
+	VPROLD $11, Z3, Z3
+
+	VPANDD.BCST nrm_abs<>(SB), Z8, Z9
+	VCVTDQ2PS Z9, Z9
+	VMULPS.BCST nrm_2m31<>(SB), Z9, Z9
+	VADDPS.BCST nrm_2m32<>(SB), Z9, Z9
+	VSUBPS Z9, Z20, Z10
+	VSUBPS Z9, Z21, Z11
+	VMULPS Z11, Z9, Z11
+
+	VPSRLD $23, Z11, Z12
+	VPSUBD.BCST nrm_i126<>(SB), Z12, Z12
+	VPANDD.BCST nrm_mant<>(SB), Z11, Z13
+	VPORD.BCST nrm_halfexp<>(SB), Z13, Z13
+	VCMPPS.BCST $1, nrm_sqrthalf<>(SB), Z13, K1
+	VPADDD Z30, Z12, K1, Z12
+	VADDPS Z13, Z13, K1, Z13
+	VSUBPS Z20, Z13, Z13
+	VMULPS Z13, Z13, Z14
+	VBROADCASTSS nrm_l0<>(SB), Z15
+	HORNERZ(Z13, Z15, nrm_l1)
+	HORNERZ(Z13, Z15, nrm_l2)
+	HORNERZ(Z13, Z15, nrm_l3)
+	HORNERZ(Z13, Z15, nrm_l4)
+	HORNERZ(Z13, Z15, nrm_l5)
+	HORNERZ(Z13, Z15, nrm_l6)
+	HORNERZ(Z13, Z15, nrm_l7)
+	HORNERZ(Z13, Z15, nrm_l8)
+	VMULPS Z13, Z15, Z15
+	VMULPS Z14, Z15, Z15
+	VCVTDQ2PS Z12, Z12
+	VMULPS.BCST nrm_lq1<>(SB), Z12, Z11
+	VADDPS Z11, Z15, Z15
+	VMULPS.BCST nrm_mhalf<>(SB), Z14, Z11
+	VADDPS Z11, Z15, Z15
+	VADDPS Z15, Z13, Z13
+	VMULPS.BCST nrm_lq2<>(SB), Z12, Z11
+	VADDPS Z11, Z13, Z13
+	VPXORD.BCST nrm_sign<>(SB), Z13, Z13
+
+	VSUBPS.BCST nrm_c25<>(SB), Z13, Z14
+	VBROADCASTSS nrm_a0<>(SB), Z15
+	HORNERZ(Z14, Z15, nrm_a1)
+	HORNERZ(Z14, Z15, nrm_a2)
+	HORNERZ(Z14, Z15, nrm_a3)
+	HORNERZ(Z14, Z15, nrm_a4)
+	HORNERZ(Z14, Z15, nrm_a5)
+	HORNERZ(Z14, Z15, nrm_a6)
+	HORNERZ(Z14, Z15, nrm_a7)
+	HORNERZ(Z14, Z15, nrm_a8)
+
+	VCMPPS.BCST $0x1d, nrm_c5<>(SB), Z13, K2
+	KORTESTW K2, K2
+	JZ   central
+	VSQRTPS Z13, Z12
+	VSUBPS.BCST nrm_c3<>(SB), Z12, Z12
+	VBROADCASTSS nrm_b0<>(SB), Z11
+	HORNERZ(Z12, Z11, nrm_b1)
+	HORNERZ(Z12, Z11, nrm_b2)
+	HORNERZ(Z12, Z11, nrm_b3)
+	HORNERZ(Z12, Z11, nrm_b4)
+	HORNERZ(Z12, Z11, nrm_b5)
+	HORNERZ(Z12, Z11, nrm_b6)
+	HORNERZ(Z12, Z11, nrm_b7)
+	HORNERZ(Z12, Z11, nrm_b8)
+	VBLENDMPS Z11, Z15, K2, Z15
+
+central:
+	VMULPS Z10, Z15, Z15
+	VMULPS.BCST nrm_sqrt2<>(SB), Z15, Z15
+	VPANDD.BCST nrm_sign<>(SB), Z8, Z9
+	VPORD Z9, Z15, Z15
+	VMOVUPS Z15, (DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  zloop
+
+	VMOVDQU32 Z0, 0(SI)
+	VMOVDQU32 Z1, 64(SI)
+	VMOVDQU32 Z2, 128(SI)
+	VMOVDQU32 Z3, 192(SI)
 	VZEROUPPER
 	RET
