@@ -67,24 +67,33 @@ func (b *PackedBF16) Pack(src []float32, k, n, lds int) {
 		b.Data = make([]uint16, size)
 	}
 	b.Data = b.Data[:size]
+	vec := Kernels() >= LevelAVX2
 	for p := 0; p < panels; p++ {
 		panel := b.Data[p*b.KPad*BF16Panel : (p+1)*b.KPad*BF16Panel]
 		j0, w := p*BF16Panel, min(BF16Panel, n-p*BF16Panel)
-		for r := 0; r < b.KPad; r++ {
-			out := panel[(r/2)*2*BF16Panel+r%2:]
-			if r >= k {
-				for j := 0; j < BF16Panel; j++ {
-					out[2*j] = 0
-				}
-				continue
+		for r := 0; r < b.KPad; r += 2 {
+			out := panel[r*BF16Panel : (r+2)*BF16Panel]
+			done := 0
+			if vec && r+1 < k && w >= 8 {
+				done = w &^ 7
+				packPairsKernel(&out[0], &src[r*lds+j0], &src[(r+1)*lds+j0], done)
 			}
-			row := src[r*lds+j0 : r*lds+j0+w]
-			for j, v := range row {
-				out[2*j] = BF16(v)
+			packPairsGo(out, src, r, k, lds, j0, done, w)
+		}
+	}
+}
+
+// packPairsGo sets columns from..31 of the row pair (r, r+1) of a panel
+// starting at column j0 of width w: out[2j+e] = BF16(src[r+e, j0+j]),
+// zero past row k or column w.
+func packPairsGo(out []uint16, src []float32, r, k, lds, j0, from, w int) {
+	for e := 0; e < 2; e++ {
+		for j := from; j < BF16Panel; j++ {
+			var h uint16
+			if r+e < k && j < w {
+				h = BF16(src[(r+e)*lds+j0+j])
 			}
-			for j := w; j < BF16Panel; j++ {
-				out[2*j] = 0
-			}
+			out[2*j+e] = h
 		}
 	}
 }

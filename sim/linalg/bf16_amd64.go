@@ -47,3 +47,9 @@ func matMulBF16Asm(m int, a []uint16, lda int, b *PackedBF16, c []float32, ldc i
 //
 //go:noescape
 func squaresBF16Kernel(dst *uint16, x *float32, n int)
+
+// packPairsKernel sets dst[2j] = BF16(r0[j]) and dst[2j+1] = BF16(r1[j])
+// for j < n, n a multiple of 8, in AVX2 (bf16_amd64.s).
+//
+//go:noescape
+func packPairsKernel(dst *uint16, r0, r1 *float32, n int)

@@ -100,10 +100,10 @@ CONST8(bf16_min, $0x20000000) // 2^-63
 CONST8(bf16_one, $1)
 CONST8(bf16_half, $0x7fff)
 
-// SQ16 rounds the squares of 8 floats in X to bfloat16 (in the low 16 bits
-// of each lane), zero below 2^-63, with M and T as scratch.
-#define SQ16(X, M, T) \
-	VMULPS X, X, X; \
+// BF16R rounds 8 floats in X to bfloat16 (in the low 16 bits of each
+// lane) as BF16 does: zero below 2^-63 (and for negatives and NaN), with M
+// and T as scratch.
+#define BF16R(X, M, T) \
 	VCMPPS $0x1d, bf16_min<>(SB), X, M; \
 	VPSRLD $16, X, T; VPAND bf16_one<>(SB), T, T; VPADDD bf16_half<>(SB), T, T; \
 	VPADDD T, X, X; VPSRLD $16, X, X; VPAND M, X, X
@@ -118,8 +118,10 @@ TEXT ·squaresBF16Kernel(SB), NOSPLIT, $0-24
 sqloop:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
-	SQ16(Y0, Y2, Y4)
-	SQ16(Y1, Y3, Y5)
+	VMULPS Y0, Y0, Y0
+	VMULPS Y1, Y1, Y1
+	BF16R(Y0, Y2, Y4)
+	BF16R(Y1, Y3, Y5)
 	VPACKUSDW Y1, Y0, Y0
 	VPERMQ $0xD8, Y0, Y0
 	VMOVDQU Y0, (DI)
@@ -127,5 +129,29 @@ sqloop:
 	ADDQ $32, DI
 	DECQ CX
 	JNZ  sqloop
+	VZEROUPPER
+	RET
+
+// func packPairsKernel(dst *uint16, r0, r1 *float32, n int)
+TEXT ·packPairsKernel(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+
+pairloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	BF16R(Y0, Y2, Y4)
+	BF16R(Y1, Y3, Y5)
+	VPSLLD $16, Y1, Y1
+	VPOR Y1, Y0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  pairloop
 	VZEROUPPER
 	RET

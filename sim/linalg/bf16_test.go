@@ -168,3 +168,52 @@ func TestSquaresBF16KernelsGiveTheSameBits(t *testing.T) {
 		}
 	}
 }
+
+// Pack lays every element out where at reads it, with the same bits on
+// every kernel level (the AVX2 pair kernel on blocks of 8 columns, Go on the
+// rest): odd row counts, panel tails, a row stride wider than n, negative,
+// tiny and NaN values.
+func TestPackedBF16HoldsEveryElement(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 1))
+	for _, sz := range [][2]int{{1, 1}, {2, 8}, {3, 33}, {64, 197}, {197, 64}, {5, 70}} {
+		k, n := sz[0], sz[1]
+		lds := n + 5
+		src := make([]float32, k*lds)
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * 100)
+			switch r.IntN(10) {
+			case 0:
+				src[i] = 0x1p-70
+			case 1:
+				src[i] = float32(math.NaN())
+			}
+		}
+		var want PackedBF16
+		for li, l := range Available() {
+			restore, _ := UseKernels(l)
+			var b PackedBF16
+			b.Data = make([]uint16, 1<<16)
+			for i := range b.Data {
+				b.Data[i] = 0xffff // stale contents must be overwritten
+			}
+			b.Pack(src, k, n, lds)
+			restore()
+			for p := 0; p < b.KPad; p++ {
+				for j := 0; j < (n+BF16Panel-1)/BF16Panel*BF16Panel; j++ {
+					var w uint16
+					if p < k && j < n {
+						w = BF16(src[p*lds+j])
+					}
+					if got := b.Data[(j/BF16Panel)*b.KPad*BF16Panel+(p/2)*2*BF16Panel+2*(j%BF16Panel)+p%2]; got != w {
+						t.Fatalf("%dx%d, level %s: element (%d, %d) = %#04x, want %#04x", k, n, l, p, j, got, w)
+					}
+				}
+			}
+			if li == 0 {
+				want = b
+			} else if len(b.Data) != len(want.Data) {
+				t.Fatalf("%dx%d, level %s: %d values, generic %d", k, n, l, len(b.Data), len(want.Data))
+			}
+		}
+	}
+}
