@@ -40,7 +40,9 @@ func deitSmallSetup(b *testing.B, images int) (*vit.Model, *memData) {
 // path at gamma 0, and with the default write noise and ClipFormer, with and
 // without read noise. The _float cases compute every crossbar product in
 // float32, as before the exact integer products (noise-free static weights,
-// and K and V without write noise) existed. Compare the ns/op of the
+// and K and V without write noise) existed; the _bf16 cases compute the
+// read-noise variance product in bfloat16 (bf16Variances), the _vec cases
+// draw read noise and write K and V with vector code (vectorNormals). Compare the ns/op of the
 // sub-benchmarks side by side: they run in one process on one machine. On a
 // machine shared with other jobs, compare cpu-ms/image (the process's CPU
 // time per image, both cores together), which their load moves far less.
@@ -60,20 +62,27 @@ func BenchmarkForwardDeiTSmall(b *testing.B) {
 		name  string
 		s     Setting
 		float bool
+		bf16  bool
+		vec   bool
 	}{
-		{"ideal", Setting{Ideal: true}, false},
-		{"gamma0_clipformer_float", Setting{Profile: noisy, Gamma: 0, Clip: clip}, true},
-		{"gamma0_clipformer", Setting{Profile: noisy, Gamma: 0, Clip: clip}, false},
-		{"writenoise_clipformer_float", Setting{Profile: noisy, Gamma: 4, Clip: clip}, true},
-		{"writenoise_clipformer", Setting{Profile: noisy, Gamma: 4, Clip: clip}, false},
-		{"writenoise_clipformer_readnoise_float", Setting{Profile: read, Gamma: 4, Clip: clip}, true},
-		{"writenoise_clipformer_readnoise", Setting{Profile: read, Gamma: 4, Clip: clip}, false},
+		{"ideal", Setting{Ideal: true}, false, false, false},
+		{"gamma0_clipformer_float", Setting{Profile: noisy, Gamma: 0, Clip: clip}, true, false, false},
+		{"gamma0_clipformer", Setting{Profile: noisy, Gamma: 0, Clip: clip}, false, false, false},
+		{"writenoise_clipformer_float", Setting{Profile: noisy, Gamma: 4, Clip: clip}, true, false, false},
+		{"writenoise_clipformer", Setting{Profile: noisy, Gamma: 4, Clip: clip}, false, false, false},
+		{"writenoise_clipformer_readnoise_float", Setting{Profile: read, Gamma: 4, Clip: clip}, true, false, false},
+		{"writenoise_clipformer_readnoise", Setting{Profile: read, Gamma: 4, Clip: clip}, false, false, false},
+		{"writenoise_clipformer_readnoise_float_bf16", Setting{Profile: read, Gamma: 4, Clip: clip}, true, true, false},
+		{"writenoise_clipformer_readnoise_bf16", Setting{Profile: read, Gamma: 4, Clip: clip}, false, true, false},
+		{"writenoise_clipformer_readnoise_float_vec", Setting{Profile: read, Gamma: 4, Clip: clip}, true, false, true},
+		{"writenoise_clipformer_readnoise_float_bf16_vec", Setting{Profile: read, Gamma: 4, Clip: clip}, true, true, true},
+		{"writenoise_clipformer_readnoise_bf16_vec", Setting{Profile: read, Gamma: 4, Clip: clip}, false, true, true},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			var mp *Mapped
 			if !tc.s.Ideal {
-				if mp, err = mapWeights(m, &tc.s, Fast, !tc.float); err != nil {
+				if mp, err = mapWeights(m, &tc.s, Fast, mapOptions{intProducts: !tc.float, bf16Variances: tc.bf16, vectorNormals: tc.vec}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -42,7 +42,7 @@ func (o *xbarOps) intProduct(dst, x []float32, rows int, b *linalg.PackedInt16, 
 // linearInt is Linear for a linear stored as codes.
 func (o *xbarOps) linearInt(id vit.LinearID, ml *mappedLinear, l *vit.Linear, dst, x []float32, rows int) {
 	o.intProduct(dst, x, rows, ml.codes, ml.colUnit)
-	if ml.q != nil {
+	if ml.q != nil || ml.qbf != nil {
 		o.xq = growF(o.xq, rows*l.In)
 		o.codec.QuantizeRows(o.xq, x, rows, l.In)
 		o.addLinearReadNoise(id, ml, l, dst, rows)

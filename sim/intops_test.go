@@ -67,11 +67,11 @@ func TestIntegerLinearIsTheExactCodeProduct(t *testing.T) {
 		p := crossbar.Default()
 		p.WeightScale = ws
 		s := Setting{Profile: p, Gamma: 0, Seed: 3}
-		intMap, err := mapWeights(m, &s, Fast, true)
+		intMap, err := mapWeights(m, &s, Fast, mapOptions{intProducts: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		floatMap, _ := mapWeights(m, &s, Fast, false)
+		floatMap, _ := mapWeights(m, &s, Fast, mapOptions{})
 		for _, id := range []vit.LinearID{{Block: 0, Kind: vit.QKV}, {Block: 2, Kind: vit.FC2}} {
 			ml, l := intMap.linear[id], linearsOf(m)[id]
 			if ml.codes == nil || floatMap.linear[id].codes != nil {
@@ -123,7 +123,7 @@ func TestIntegerKVProductIsTheExactCodeProduct(t *testing.T) {
 		x := randomVector(r, rows*c.inner)
 		y := map[bool][]float32{}
 		for _, intProducts := range []bool{true, false} {
-			mp, err := mapWeights(&vit.Model{}, &s, Fast, intProducts)
+			mp, err := mapWeights(&vit.Model{}, &s, Fast, mapOptions{intProducts: intProducts})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,8 +17,9 @@ type mappedLinear struct {
 	// the exact integer product.
 	codes   *linalg.PackedInt16
 	colUnit []float64
-	q       []float32       // fast path: read-noise variance per weight, nil when sigma_r = 0
-	arr     *crossbar.Array // reference path: W^T (In x Out) as explicit cells
+	q       []float32          // fast path: read-noise variance per weight, nil when sigma_r = 0
+	qbf     *linalg.PackedBF16 // q in bfloat16 instead, with bfloat16 variance products
+	arr     *crossbar.Array    // reference path: W^T (In x Out) as explicit cells
 }
 
 // Mapped is a model's static weights programmed to crossbars for one trial
@@ -33,6 +34,10 @@ type Mapped struct {
 	// intProducts: products with an integer stored matrix (noise-free
 	// static weights, K and V without write noise) run in exact int32.
 	intProducts bool
+	// bf16Variances: read-noise variance products (x_q^2) Q in bfloat16.
+	bf16Variances bool
+	// vectorNormals: read-noise draws from keyrand.Normals.
+	vectorNormals bool
 }
 
 // mappingKey names everything a weight mapping depends on: the profile (with
@@ -73,7 +78,21 @@ func place(k vit.LinearKind) string {
 // Programming noise (gamma_p sigma_w, off by default) is drawn once per trial
 // from keys that name the trial, block and linear.
 func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
-	return mapWeights(m, s, path, integerProducts)
+	return mapWeights(m, s, path, defaultMapOptions())
+}
+
+// mapOptions are the switches of the fast path's arithmetic that change
+// result bits; MapWeights takes them from the constants below, tests and
+// benchmarks set them to compare both ways.
+type mapOptions struct {
+	intProducts   bool // integerProducts
+	bf16Variances bool // bf16Variances
+	vectorNormals bool // vectorNormals
+}
+
+// defaultMapOptions are the switches as evaluations take them.
+func defaultMapOptions() mapOptions {
+	return mapOptions{intProducts: integerProducts, bf16Variances: bf16Variances, vectorNormals: vectorNormals}
 }
 
 // integerProducts turns on the exact integer products (intops.go) for
@@ -84,15 +103,43 @@ func MapWeights(m *vit.Model, s *Setting, path Path) (*Mapped, error) {
 // regenerated study.
 const integerProducts = false
 
-// mapWeights is MapWeights; intProducts false keeps every product in float32
-// (the benchmarks compare the two paths).
-func mapWeights(m *vit.Model, s *Setting, path Path, intProducts bool) (*Mapped, error) {
+// bf16Variances computes the read-noise variance product (x_q^2) Q with
+// bfloat16 operands and float32 sums (linalg.MatMulBF16: AVX512_BF16 where
+// the CPU has it, the float32 kernels with the same bits elsewhere), at
+// about twice the float32 rate, and stores the static linears' Q in half
+// the memory. A standard deviation needs far less than float32's
+// precision: the operands' rounding moves each output's read-noise standard
+// deviation by at most about 0.4 %. Built and tested both ways, but off:
+// it changes the bits of every result with read noise (sigma_r > 0; results
+// without read noise never compute this product), and the committed study
+// results were computed with float32 variances. It goes on with the
+// regenerated study.
+const bf16Variances = false
+
+// vectorNormals draws the read noise of every crossbar output from
+// keyrand.Normals (16 generator lanes in vector registers, each draw by the
+// inverse distribution function: no rejections, no tails) instead of the
+// keyed ziggurat Stream, and adds it with vector code (linalg.AddNoise);
+// and it writes K and V cell by cell, as read noise needs (their variances
+// depend on the noisy cells), with vector code and the write noise from a
+// Normals source too (crossbar's WriteNormals: one draw per cell, in
+// float32). The draws cost a fraction of the ziggurat's. Built and tested both ways,
+// but off: it changes the random streams of read noise, so every result
+// with sigma_r > 0 changes (in its draws, not in distribution); results
+// without read noise never draw from these streams. It goes on with the
+// regenerated study.
+const vectorNormals = false
+
+// mapWeights is MapWeights with explicit switches (the benchmarks and tests
+// compare both settings of each).
+func mapWeights(m *vit.Model, s *Setting, path Path, opt mapOptions) (*Mapped, error) {
+	intProducts := opt.intProducts
 	codec, err := crossbar.NewCodec(s.Profile)
 	if err != nil {
 		return nil, err
 	}
 	mp := &Mapped{model: m, codec: codec, path: path, key: mappingKey(s, path), linear: map[vit.LinearID]*mappedLinear{},
-		intProducts: intProducts}
+		intProducts: intProducts, bf16Variances: opt.bf16Variances, vectorNormals: opt.vectorNormals}
 	p := &s.Profile
 	gs := p.ProgrammingGamma * p.EffectiveSigmaW()
 	for id, l := range linearsOf(m) {
@@ -116,6 +163,11 @@ func mapWeights(m *vit.Model, s *Setting, path Path, intProducts bool) (*Mapped,
 				ml.q = make([]float32, len(l.WT))
 			}
 			codec.WriteColumns(ml.eff, ml.q, l.WT, l.Out, scales, gs, rng)
+		}
+		if ml.q != nil && opt.bf16Variances {
+			ml.qbf = &linalg.PackedBF16{}
+			ml.qbf.Pack(ml.q, l.In, l.Out, l.Out)
+			ml.q = nil
 		}
 		mp.linear[id] = ml
 	}

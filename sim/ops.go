@@ -20,6 +20,9 @@ type xbarOps struct {
 	batch  []int   // dataset indices of the images in the current batch
 	snr    [][]blockSNR
 	stream *keyrand.Stream
+	// normals and eps: the read-noise draws with vectorNormals.
+	normals *keyrand.Normals
+	eps     []float32
 
 	xq, x2, nv             []float32 // quantised inputs, their squares, noise variances
 	eff, q                 []float32 // a written K^T or V: effective values, read-noise variances
@@ -27,6 +30,27 @@ type xbarOps struct {
 	y64                    []float64
 	mvm                    crossbar.Scratch // the reference path's buffers
 	ints                   intScratch       // the exact integer products' buffers
+	bf                     bf16Scratch      // the bfloat16 variance products' buffers
+}
+
+// bf16Scratch holds the buffers of the bfloat16 variance products.
+type bf16Scratch struct {
+	x2     []uint16 // squared inputs, rows x KPad
+	q      linalg.PackedBF16
+	kernel linalg.BF16Scratch
+}
+
+// variancesBF16 sets nv (rows x q.N) to (x^2) q in bfloat16, where x holds
+// the quantised inputs (rows x q.K).
+func (o *xbarOps) variancesBF16(nv, x []float32, rows int, q *linalg.PackedBF16) {
+	sc := &o.bf
+	if n := rows * q.KPad; cap(sc.x2) < n {
+		sc.x2 = make([]uint16, n)
+	} else {
+		sc.x2 = sc.x2[:n]
+	}
+	linalg.SquaresBF16(sc.x2, q.KPad, x, q.K, rows, q.K, q.KPad)
+	linalg.MatMulBF16(rows, sc.x2, q.KPad, q, nv, q.N, &sc.kernel)
 }
 
 func newXbarOps(s *Setting, mp *Mapped, kv *KVScales) *xbarOps {
@@ -87,7 +111,7 @@ func (o *xbarOps) Linear(id vit.LinearID, l *vit.Linear, dst, x []float32, rows 
 	o.xq = growF(o.xq, rows*l.In)
 	o.codec.QuantizeRows(o.xq, x, rows, l.In)
 	linalg.MatMul(rows, l.Out, l.In, o.xq, l.In, ml.eff, l.Out, dst, l.Out, false)
-	if ml.q != nil {
+	if ml.q != nil || ml.qbf != nil {
 		o.addLinearReadNoise(id, ml, l, dst, rows)
 	}
 	linalg.AddBias(dst, rows, l.Out, l.B)
@@ -97,17 +121,44 @@ func (o *xbarOps) Linear(id vit.LinearID, l *vit.Linear, dst, x []float32, rows 
 // inputs in o.xq: sigma_r sqrt((x_q^2) Q) eps per output.
 func (o *xbarOps) addLinearReadNoise(id vit.LinearID, ml *mappedLinear, l *vit.Linear, dst []float32, rows int) {
 	perImage := rows / len(o.batch)
-	o.x2 = growF(o.x2, rows*l.In)
-	for i, v := range o.xq[:rows*l.In] {
-		o.x2[i] = v * v
-	}
 	o.nv = growF(o.nv, rows*l.Out)
-	linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
-	for b, img := range o.batch {
-		o.stream.Reset(o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
-		lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
-		crossbar.AddReadNoise(dst[lo:hi], o.nv[lo:hi], o.s.Profile.SigmaR, o.stream)
+	if ml.qbf != nil {
+		o.variancesBF16(o.nv, o.xq, rows, ml.qbf)
+	} else {
+		o.x2 = growF(o.x2, rows*l.In)
+		for i, v := range o.xq[:rows*l.In] {
+			o.x2[i] = v * v
+		}
+		linalg.MatMul(rows, l.Out, l.In, o.x2, l.In, ml.q, l.Out, o.nv, l.Out, false)
 	}
+	for b, img := range o.batch {
+		lo, hi := b*perImage*l.Out, (b+1)*perImage*l.Out
+		o.addReadNoise(dst[lo:hi], o.nv[lo:hi], o.key(img, id.Block, -1, int(id.Kind), keyrand.ReadLinear))
+	}
+}
+
+// addReadNoise adds sigma_r sqrt(v) eps to y, the draws eps from the
+// stream of key k: the ziggurat Stream, or with vectorNormals the vector
+// Normals and the vector addition.
+func (o *xbarOps) addReadNoise(y, v []float32, k keyrand.Key) {
+	if !o.mp.vectorNormals {
+		o.stream.Reset(k)
+		crossbar.AddReadNoise(y, v, o.s.Profile.SigmaR, o.stream)
+		return
+	}
+	o.eps = growF(o.eps, len(y))
+	o.normalsFor(k).Fill(o.eps)
+	linalg.AddNoise(y, v, o.eps, float32(o.s.Profile.SigmaR))
+}
+
+// normalsFor returns o's Normals source reset to key k.
+func (o *xbarOps) normalsFor(k keyrand.Key) *keyrand.Normals {
+	if o.normals == nil {
+		o.normals = keyrand.NewNormals(k)
+	} else {
+		o.normals.Reset(k)
+	}
+	return o.normals
 }
 
 func growF64(s []float64, n int) []float64 {
@@ -197,19 +248,27 @@ func (o *xbarOps) product(a *vit.Attention, x, m []float32, rows, inner, cols in
 		o.productInt(x, m, rows, inner, cols, dst, q, scale)
 	} else {
 		o.eff = growF(o.eff, len(m))
-		o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+		if q != nil && o.gs > 0 && o.mp.vectorNormals {
+			o.codec.WriteNormals(o.eff, q, m, scale, clip, o.gs, o.normalsFor(o.key(a.Image, a.Block, a.Head, 0, writeKind)))
+		} else {
+			o.codec.Write(o.eff, q, m, scale, clip, o.gs, wr)
+		}
 		o.xq = growF(o.xq, rows*inner)
 		o.codec.QuantizeRows(o.xq, x, rows, inner)
 		linalg.MatMul(rows, cols, inner, o.xq, inner, o.eff, cols, dst, cols, false)
 	}
 	if q != nil {
-		for i, v := range o.xq {
-			o.xq[i] = v * v
-		}
 		o.nv = growF(o.nv, rows*cols)
-		linalg.MatMul(rows, cols, inner, o.xq, inner, q, cols, o.nv, cols, false)
-		o.stream.Reset(o.key(a.Image, a.Block, a.Head, 0, readKind))
-		crossbar.AddReadNoise(dst, o.nv, sigmaR, o.stream)
+		if o.mp.bf16Variances {
+			o.bf.q.Pack(q, inner, cols, cols)
+			o.variancesBF16(o.nv, o.xq, rows, &o.bf.q)
+		} else {
+			for i, v := range o.xq {
+				o.xq[i] = v * v
+			}
+			linalg.MatMul(rows, cols, inner, o.xq, inner, q, cols, o.nv, cols, false)
+		}
+		o.addReadNoise(dst, o.nv, o.key(a.Image, a.Block, a.Head, 0, readKind))
 	}
 }
 

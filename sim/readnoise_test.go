@@ -145,16 +145,33 @@ func randomVector(r *rand.Rand, n int) []float32 {
 }
 
 // readNoiseSettings are the profiles under test: read noise on, no write
-// noise, both granularities and both paths.
-func readNoiseSettings(f func(name string, s *Setting)) {
+// noise, both granularities and both paths; the fast path also with each
+// read-noise switch (bf16Variances, vectorNormals) flipped and with both,
+// each with the integer products as evaluations take them.
+func readNoiseSettings(f func(name string, s *Setting, opt mapOptions)) {
+	def := defaultMapOptions()
+	variants := []struct {
+		name string
+		opt  mapOptions
+	}{
+		{"", def},
+		{"/bf16", mapOptions{intProducts: def.intProducts, bf16Variances: !def.bf16Variances, vectorNormals: def.vectorNormals}},
+		{"/vec", mapOptions{intProducts: def.intProducts, bf16Variances: def.bf16Variances, vectorNormals: !def.vectorNormals}},
+		{"/bf16_vec", mapOptions{intProducts: def.intProducts, bf16Variances: !def.bf16Variances, vectorNormals: !def.vectorNormals}},
+	}
 	for _, gran := range []crossbar.Granularity{crossbar.PerSlice, crossbar.PerValue} {
 		for _, path := range []Path{Fast, Reference} {
-			p := crossbar.Default()
-			p.Granularity = gran
-			p.SigmaR = 0.05
-			p.ProgrammingGamma = 0
-			s := Setting{Profile: p, Gamma: 0, Seed: 5, Path: path, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}}
-			f(fmt.Sprintf("%s/%s", gran, path), &s)
+			for i, v := range variants {
+				if i > 0 && path == Reference {
+					continue
+				}
+				p := crossbar.Default()
+				p.Granularity = gran
+				p.SigmaR = 0.05
+				p.ProgrammingGamma = 0
+				s := Setting{Profile: p, Gamma: 0, Seed: 5, Path: path, Clip: crossbar.ClipFormer{On: true, Alpha: 2, Beta: 0.5}}
+				f(fmt.Sprintf("%s/%s%s", gran, path, v.name), &s, v.opt)
+			}
 		}
 	}
 }
@@ -164,9 +181,9 @@ func TestReadNoiseVarianceOfAStaticLinearIsSigmaR2X2Q(t *testing.T) {
 	id := vit.LinearID{Block: 1, Kind: vit.Proj}
 	l := &m.Blocks[1].Proj
 	x := randomVector(rand.New(rand.NewPCG(1, 2)), l.In)
-	readNoiseSettings(func(name string, s *Setting) {
+	readNoiseSettings(func(name string, s *Setting, opt mapOptions) {
 		t.Run(name, func(t *testing.T) {
-			mp, err := MapWeights(m, s, s.Path)
+			mp, err := mapWeights(m, s, s.Path, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,10 +227,10 @@ func TestReadNoiseVarianceOfWrittenKTAndVIsSigmaR2X2Q(t *testing.T) {
 		{"KT", q, kt, hd, tokens, kv.K[0], keyrand.WriteK, keyrand.ReadQK},
 		{"V", attn, v, tokens, hd, kv.V[0], keyrand.WriteV, keyrand.ReadAV},
 	}
-	readNoiseSettings(func(name string, s *Setting) {
+	readNoiseSettings(func(name string, s *Setting, opt mapOptions) {
 		for _, c := range cases {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
-				mp, err := MapWeights(&vit.Model{}, s, s.Path)
+				mp, err := mapWeights(&vit.Model{}, s, s.Path, opt)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -99,14 +99,21 @@ func TestShardingDoesNotChangeAnyBit(t *testing.T) {
 // result.
 func evaluateWholeAndSharded(t *testing.T, m *vit.Model, d *memData, s Setting, kv *KVScales) *Result {
 	t.Helper()
+	return evaluateWholeAndShardedOn(t, m, d, s, kv, nil)
+}
+
+// evaluateWholeAndShardedOn is evaluateWholeAndSharded through the mapping
+// mp (nil: the one Evaluate makes).
+func evaluateWholeAndShardedOn(t *testing.T, m *vit.Model, d *memData, s Setting, kv *KVScales, mp *Mapped) *Result {
+	t.Helper()
 	ctx := context.Background()
-	whole, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 1, Batch: 23, Predictions: true})
+	whole, err := Evaluate(ctx, Request{Model: m, Data: d, Setting: s, KV: kv, Workers: 1, Batch: 23, Predictions: true, Mapped: mp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	merged := &Result{}
 	for _, sh := range []struct{ start, count, workers, batch int }{{0, 5, 2, 3}, {5, 1, 1, 1}, {6, 10, 2, 4}, {16, 7, 3, 2}} {
-		r, err := Evaluate(ctx, Request{Model: m, Data: d, Start: sh.start, Count: sh.count, Setting: s, KV: kv, Workers: sh.workers, Batch: sh.batch, Predictions: true})
+		r, err := Evaluate(ctx, Request{Model: m, Data: d, Start: sh.start, Count: sh.count, Setting: s, KV: kv, Workers: sh.workers, Batch: sh.batch, Predictions: true, Mapped: mp})
 		if err != nil {
 			t.Fatal(err)
 		}

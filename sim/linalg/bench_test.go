@@ -62,3 +62,41 @@ func BenchmarkMatMulKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVarianceProduct compares a read-noise variance product of DeiT-S's
+// qkv shape in float32 (MatMul) and in bfloat16 (MatMulBF16, operands
+// converted as the simulator does, the input squares included).
+func BenchmarkVarianceProduct(b *testing.B) {
+	m, n, k := 197, 1152, 384
+	r := rand.New(rand.NewPCG(1, 1))
+	x := make([]float32, m*k)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	q := make([]float32, k*n)
+	for i := range q {
+		q[i] = r.Float32()
+	}
+	c := make([]float32, m*n)
+	b.Run("float32", func(b *testing.B) {
+		x2 := make([]float32, m*k)
+		for i := 0; i < b.N; i++ {
+			for p, v := range x {
+				x2[p] = v * v
+			}
+			MatMul(m, n, k, x2, k, q, n, c, n, false)
+		}
+		b.ReportMetric(float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+	})
+	b.Run("bfloat16", func(b *testing.B) {
+		var pb PackedBF16
+		pb.Pack(q, k, n, n)
+		a := make([]uint16, m*pb.KPad)
+		var sc BF16Scratch
+		for i := 0; i < b.N; i++ {
+			SquaresBF16(a, pb.KPad, x, k, m, k, pb.KPad)
+			MatMulBF16(m, a, pb.KPad, &pb, c, n, &sc)
+		}
+		b.ReportMetric(float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+	})
+}
