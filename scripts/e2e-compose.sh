@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spec=examples/ci-mnist.yaml
+race_spec=examples/race-fashion-mnist-tiny.yaml
 project=${E2E_PROJECT:-clipformer-e2e}
 work=$(mktemp -d)
 
@@ -65,6 +66,48 @@ check_secrets() {
     n=$((n + 1))
   done
   log "secrets: no key in the image; each of $n containers sees only its own key and ca.crt"
+}
+
+# race_through_leader_kill: on the running cluster, submit the race
+# $race_spec, kill the raft leader hard once a round is decided, restart
+# it, and check that the race ends as `clipformer run` of the same spec on
+# this machine decides it, setting by setting, on fewer shards than the full
+# grid, with no shard computed twice. Needs $work/clipformer.
+race_through_leader_kill() {
+  local id s n state round dropped done total leader t0=$SECONDS
+  id=$(cli submit "/$race_spec" | tail -1)
+  [ -n "$id" ] || { log "submitting $race_spec failed: $(cli_error)"; return 1; }
+  log "submitted the race $id ($race_spec)"
+  s=$(wait_race "$id" 1 300) || return 1
+  read -r state round dropped done total <<<"$s"
+  if [ "$state" != running ]; then
+    log "the race ended ($s) before the leader kill; the spec is too small to test it"
+    return 1
+  fi
+  leader=$(leader)
+  [ -n "$leader" ] || { log "no raft leader to kill: $(cli_error)"; return 1; }
+  log "race at round $round, $dropped dropped, $done/$total shards: killing the raft leader $leader"
+  compose kill "$leader" >&2
+  # The new leader must take the next decision on its own.
+  s=$(wait_race "$id" $((round + 1)) 300) || return 1
+  log "without $leader: $s (state round dropped done total); restarting it"
+  compose start "$leader" >&2
+  s=$(wait_race "$id" 1000 300) || return 1
+  read -r state round dropped done total <<<"$s"
+  [ "$state" = done ] || { log "race $id ended in state $state"; return 1; }
+  check_once "$id" >/dev/null || return 1
+  results_csv "$id" "$work/race-cluster.csv" || return 1
+  log "the race is done on the cluster after $((SECONDS - t0)) s; running it with clipformer run on this machine"
+  "$work/clipformer" run --out "$work/race-ref" "$race_spec" >/dev/null 2>"$work/race-ref.log" ||
+    { cat "$work/race-ref.log" >&2; return 1; }
+  s=$(compare_decisions "$work/race-ref/results.csv" "$work/race-cluster.csv") ||
+    { log "the race's decisions on the cluster differ from clipformer run"; return 1; }
+  read -r n dropped done total <<<"$s"
+  if [ "$done" -ge "$total" ]; then
+    log "the race ran $done of the full grid's $total shards; it saved nothing"
+    return 1
+  fi
+  log "race: $n settings decided as clipformer run decides them ($dropped dropped) through a leader kill, on $done of $total shards, in $((SECONDS - t0)) s"
 }
 
 log "building the image"
@@ -127,3 +170,6 @@ if ! diff <(strip "$work/ref/results.jsonl") <(strip "$work/cluster.jsonl") >&2;
   exit 1
 fi
 log "PASS: $total shards done exactly once through leader and worker kills, scaling and a full restart; results equal clipformer run bit for bit"
+
+race_through_leader_kill
+log "PASS: the race survived a leader kill with clipformer run's decisions"

@@ -169,3 +169,85 @@ for a, b in zip(ref, got):
 print(lost, differing)
 EOF
 }
+
+# race_status ID: "state round dropped done total" of an adaptive sweep,
+# from `clipformer list --json`: its state (running, done ...), the highest
+# round any group has decided, the settings dropped so far, and its shards
+# done out of the full grid's. Fails, saying why, when the sweep is missing
+# or has no adaptive progress.
+race_status() {
+  local id=$1 out
+  if ! out=$(cli list --json); then
+    log "clipformer list --json failed: $(cli_error)"
+    return 1
+  fi
+  python3 - "$id" "$out" <<'PY'
+import json, sys
+want, out = sys.argv[1], sys.argv[2]
+for line in out.splitlines():
+    line = line.strip()
+    if not line:
+        continue
+    sw = json.loads(line)
+    if sw.get("id") != want:
+        continue
+    ad = sw.get("adaptive")
+    if not ad:
+        sys.exit(f"list --json: sweep {want} has no adaptive progress; is it a race?")
+    state = sw.get("state", "?").removeprefix("SWEEP_STATE_").lower()
+    pr = sw.get("progress") or {}
+    print(state, int(ad.get("round", 0)), int(ad.get("dropped", 0)),
+          int(pr.get("done", 0)), int(pr.get("total", 0)))
+    sys.exit(0)
+sys.exit(f"list --json: no sweep {want}")
+PY
+}
+
+# wait_race ID ROUND TIMEOUT_S: wait until the race has decided ROUND
+# rounds or has ended; prints its last race_status.
+wait_race() {
+  local id=$1 round=$2 limit=$3 t0=$SECONDS s="" state r
+  while [ $((SECONDS - t0)) -lt "$limit" ]; do
+    if s=$(race_status "$id" 2>"$work/race.err"); then
+      read -r state r _ <<<"$s"
+      if [ "$r" -ge "$round" ] || [ "$state" != running ]; then
+        echo "$s"
+        return 0
+      fi
+    fi
+    sleep 2
+  done
+  log "timed out after $limit s waiting for round $round of race $id; last status: ${s:-none} $(cat "$work/race.err")"
+  return 1
+}
+
+# compare_decisions REF CLUSTER: the per-setting decision columns of two
+# results CSVs of the same race (`clipformer results --format csv`) are
+# equal, point by point; prints "settings dropped shards_done shards_total"
+# of CLUSTER. Differences go to standard error and fail.
+compare_decisions() {
+  python3 - "$1" "$2" <<'PY'
+import csv, sys
+cols = ["point", "gamma", "clip", "decision", "decision_round", "paired_gain",
+        "paired_gain_ci", "p_value", "evaluated_images", "baseline_gain",
+        "baseline_gain_ci", "baseline_p_value"]
+def rows(path):
+    with open(path, newline="") as f:
+        r = list(csv.DictReader(f))
+    missing = [c for c in cols if r and c not in r[0]]
+    if not r or missing:
+        sys.exit(f"{path}: no rows, or no column {missing}")
+    return r
+ref, got = rows(sys.argv[1]), rows(sys.argv[2])
+bad = abs(len(ref) - len(got))
+for a, b in zip(ref, got):
+    wa, wb = [a[c] for c in cols], [b[c] for c in cols]
+    if wa != wb:
+        bad += 1
+        print("want", ",".join(wa), "\n got", ",".join(wb), file=sys.stderr)
+if bad:
+    sys.exit(f"{bad} settings' decisions differ ({len(ref)} in the reference, {len(got)} on the cluster)")
+print(len(got), sum(r["decision"] == "dropped" for r in got),
+      sum(int(r["shards_done"]) for r in got), sum(int(r["shards_total"]) for r in got))
+PY
+}
