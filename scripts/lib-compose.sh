@@ -36,9 +36,13 @@ cli_error() {
   echo "${e:-$(tail -1 "$work/cli.err")}"
 }
 
-# progress ID: "done total failed alarms state", from the sweep list.
+# progress ID: "done total failed alarms state", from the sweep list (the
+# counters found by name: a list line may hold more, e.g. copied=).
 progress() {
-  cli list | awk -v id="$1" '$1 == id { split($3, a, "/"); sub("failed=", "", $5); sub("alarms=", "", $6); print a[1], a[2], $5, $6, $2 }'
+  cli list | awk -v id="$1" '$1 == id {
+    split($3, a, "/")
+    for (i = 4; i <= NF; i++) { if ($i ~ /^failed=/) f = substr($i, 8); if ($i ~ /^alarms=/) al = substr($i, 8) }
+    print a[1], a[2], f, al, $2 }'
 }
 
 # sweep_ids: the id of every sweep the cluster knows, one a line.
