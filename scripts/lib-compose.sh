@@ -81,7 +81,8 @@ leader() {
 }
 
 # sweep_counters ID: "state attempts shards duplicate_results
-# recomputed_shards" of the sweep, from `clipformer list --json` (one
+# recomputed_shards" of the sweep (shards: those that need a lease, copies
+# of trial 0 left out; they are never leased), from `clipformer list --json` (one
 # protojson object per sweep and line, proto field names). It fails, saying
 # why, when the client has no --json, when the sweep is missing, or when the
 # attempt counters are absent: a check that cannot see them must not pass.
@@ -108,7 +109,8 @@ for n, line in enumerate(out.splitlines(), 1):
         continue
     if "attempts" not in sw:
         sys.exit(f"list --json: sweep {want} has no attempts field; cannot check for work computed twice")
-    print(sw.get("state", "?"), int(sw["attempts"]), int(sw.get("shards", 0)),
+    copies = int((sw.get("progress") or {}).get("copies", 0))
+    print(sw.get("state", "?"), int(sw["attempts"]), int(sw.get("shards", 0)) - copies,
           int(sw.get("duplicate_results", 0)), int(sw.get("recomputed_shards", 0)))
     sys.exit(0)
 sys.exit(f"list --json: no sweep {want}")
