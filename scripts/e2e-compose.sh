@@ -98,7 +98,8 @@ race_through_leader_kill() {
   compose kill "$leader" >&2
   # The new leader must take the next decision on its own.
   s=$(wait_race "$id" $((round + 1)) 300) || return 1
-  log "without $leader: $s (state round dropped done total); restarting it"
+  read -r state round dropped done total <<<"$s"
+  log "without $leader: $state at round $round, $dropped dropped, $done/$total shards; restarting $leader"
   compose start "$leader" >&2
   s=$(wait_race "$id" 1000 300) || return 1
   read -r state round dropped done total <<<"$s"
