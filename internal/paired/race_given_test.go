@@ -118,3 +118,39 @@ func TestRaceOverDrawsHoldsAllPairsWithTrialInteraction(t *testing.T) {
 		}
 	}
 }
+
+// Given the draws, each block over all its trials is one observation: the
+// interval is Gain's over the blocks' sums as if they were one trial, and
+// a trial effect on the gain widens the two-way interval but not this one.
+func TestGainGivenDrawsClustersByBlocksOnly(t *testing.T) {
+	w := world{blocks: 12, trials: 3, images: 100, shared: 0.8, interaction: 0.02, delta: []float64{0, -0.01}}
+	s := w.draw(5)
+	summed := []Outcomes{{}, {}}
+	for i, o := range s {
+		for u, c := range o {
+			k := Unit{Block: u.Block}
+			old := summed[i][k]
+			summed[i][k] = Count{Images: old.Images + c.Images, Correct: old.Correct + c.Correct}
+		}
+	}
+	given, err := GainGivenDraws(s[0], s[1], nil, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Gain(summed[0], summed[1], nil, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Units, want.Trials = 36, 3
+	if given != want {
+		t.Errorf("given the draws %+v; want the blocks' sums' %+v", given, want)
+	}
+	over, err := Gain(s[0], s[1], nil, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(over.Half > 2*given.Half) || given.DF != 11 {
+		t.Errorf("with a trial effect on the gain: over the draws +-%.2f (df %d), given them +-%.2f (df %d); want the first over twice as wide, df 11 given",
+			over.Half, over.DF, given.Half, given.DF)
+	}
+}
