@@ -392,6 +392,9 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 // correct is a setting's correct answers over the units: an integer, so
 // the best is chosen exactly.
 func correct(o Outcomes, units []Unit) int64 {
+	if units == nil {
+		units = o.Units()
+	}
 	var c int64
 	for _, u := range units {
 		c += o[u].Correct
