@@ -145,17 +145,22 @@ func TestRaceDecisionsDependOnlyOnTheCommittedOutcomes(t *testing.T) {
 		t.Fatalf("BlockMajor(30, 2) starts %v with %d units; want block 0 in both trials first, 60 in all", order[:2], len(order))
 	}
 	full := w.draw(3)
-	want, err := Race(cfg, order, full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want.Stop == Running || countStatus(want, Dropped) == 0 {
-		t.Fatalf("the full-grid race should end with drops: %+v", want)
-	}
-	for seed := uint64(0); seed < 5; seed++ {
-		got := raceAsItArrives(t, cfg, order, full, rand.New(rand.NewPCG(seed, 1)))
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("arrival order %d: %+v\nfull grid: %+v", seed, got, want)
+	// The race as first built, and the recommended one with doubling rounds.
+	recommended := RaceConfig{Confidence: 0.9, UnitsPerRound: 4, Margin: 1, Family: AgainstTheBest, Draws: GivenDraws,
+		Spending: OverMaxRounds, Growth: 2, MarginRule: NoneBetter}
+	for _, cfg := range []RaceConfig{cfg, recommended} {
+		want, err := Race(cfg, order, full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Stop == Running || countStatus(want, Dropped) == 0 {
+			t.Fatalf("%+v: the full-grid race should end with drops: %+v", cfg, want)
+		}
+		for seed := uint64(0); seed < 5; seed++ {
+			got := raceAsItArrives(t, cfg, order, full, rand.New(rand.NewPCG(seed, 1)))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%+v, arrival order %d: %+v\nfull grid: %+v", cfg, seed, got, want)
+			}
 		}
 	}
 }
