@@ -224,6 +224,11 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 	from := 0
 	for r := 1; r <= len(ends); r++ {
 		units, fresh := order[:ends[r-1]], order[from:ends[r-1]]
+		if cfg.Draws == GivenDraws {
+			if err := sameTrials(units); err != nil {
+				return RaceResult{}, fmt.Errorf("%w: a race given the draws, round %d: %w", ErrInput, r, err)
+			}
+		}
 		survivors := indices(alive)
 		if cfg.MaxEvaluations > 0 && res.Evaluations+int64(len(survivors))*int64(len(fresh))*cfg.UnitImages > cfg.MaxEvaluations {
 			break
@@ -385,6 +390,31 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 			return fmt.Errorf("%w: race order lists unit (block %d, trial %d) twice", ErrInput, u.Block, u.Trial)
 		}
 		seen[u] = true
+	}
+	return nil
+}
+
+// sameTrials checks that every block among the units comes with the same
+// trials: given the draws, a block is one observation over all of them,
+// and a block seen in fewer trials would weigh their draws differently.
+func sameTrials(units []Unit) error {
+	trials := map[int][]int{}
+	for _, u := range units {
+		trials[u.Block] = append(trials[u.Block], u.Trial)
+	}
+	var first []int
+	firstBlock := -1
+	for b, ts := range trials {
+		slices.Sort(ts)
+		if firstBlock < 0 || b < firstBlock {
+			first, firstBlock = ts, b
+		}
+	}
+	for b, ts := range trials {
+		if !slices.Equal(ts, first) {
+			return fmt.Errorf("block %d has trials %v and block %d %v (race in block-major order, rounds a multiple of the trials)",
+				firstBlock, first, b, ts)
+		}
 	}
 	return nil
 }
