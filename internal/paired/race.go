@@ -206,6 +206,10 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 		alive[i] = true
 	}
 	ends := cfg.roundEnds(len(order))
+	if first := int64(k) * int64(ends[0]) * cfg.UnitImages; cfg.MaxEvaluations > 0 && first > cfg.MaxEvaluations {
+		return RaceResult{}, fmt.Errorf("%w: race max evaluations %d: under the first round's %d (%d settings x %d units x %d images)",
+			ErrInput, cfg.MaxEvaluations, first, k, ends[0], cfg.UnitImages)
+	}
 	pairs := float64(k * (k - 1) / 2)
 	if cfg.Family == AgainstTheBest {
 		pairs = float64(k - 1)

@@ -257,6 +257,7 @@ func TestRaceRefusesBadConfig(t *testing.T) {
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Growth: -1}, two, order, "growth"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MarginRule: 2}, two, order, "margin rule"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 3, Draws: GivenDraws}, two, BlockMajor(2, 2), "trials"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 2, MaxEvaluations: 300, UnitImages: 100}, two, order, "first round"},
 	} {
 		_, err := Race(c.cfg, c.order, c.settings)
 		if !errors.Is(err, ErrInput) || !contains(err, c.want) {
