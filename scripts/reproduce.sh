@@ -20,6 +20,8 @@
 #   check the pipeline end to end; its numbers are not the study's.
 #   --report-only: run nothing; remake the tables and figures from the CSVs
 #   already in RESULTS.
+# Each spec's results.csv lands in RESULTS/NAME.csv and its per-shard
+# outcomes (shards.csv) in RESULTS/shards/NAME.csv.
 # Environment: OUT (run folders, default out/reproduce), RESULTS (default
 # docs/results), FIGURES (default docs/figures).
 set -euo pipefail
@@ -55,6 +57,10 @@ for spec in ${specs[@]+"${specs[@]}"}; do
   echo "== $name"
   "$bin/clipformer" run "${limit[@]}" --out "$OUT/$name" "$spec"
   cp "$OUT/$name/results.csv" "$RESULTS/$name.csv"
+  # Per-shard outcomes, for `clipformer results --race/--compare --from`:
+  # the paired statistics need each image block, not only each point.
+  mkdir -p "$RESULTS/shards"
+  cp "$OUT/$name/shards.csv" "$RESULTS/shards/$name.csv"
 done
 tables="$(dirname "$RESULTS")/REPRODUCTION-TABLES.md"
 [ "${limit[*]}" = "" ] || tables="$OUT/REPRODUCTION-TABLES.md"

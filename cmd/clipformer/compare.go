@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/clipformer/clipformer/coordinator"
 	"github.com/clipformer/clipformer/internal/paired"
@@ -43,7 +45,12 @@ type raceFlags struct {
 	block          int
 	margin         float64
 	family         string
+	draws          string
+	spending       string
+	marginRule     string
+	growth         int
 	maxEvaluations int64
+	budget         float64
 	detail         bool
 }
 
@@ -51,8 +58,13 @@ func (r *raceFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.on, "race", false, "replay a paired race per gamma on a run's per-shard results (docs/STATISTICS.md): what an adaptive sweep would decide")
 	fs.IntVar(&r.block, "race-block", 500, "with --race: images per round, in every trial (a multiple of the run's images per shard)")
 	fs.Float64Var(&r.margin, "race-margin", 0, "with --race: stop when the survivors are within this many accuracy points of the best (0: never)")
-	fs.StringVar(&r.family, "race-family", "all", "with --race: the error rate covers all pairs (all) or the best setting's pairs (best)")
+	fs.StringVar(&r.family, "race-family", paired.RecommendedFamily, "with --race: the error rate covers the best setting's pairs (best) or all pairs (all)")
+	fs.StringVar(&r.draws, "race-draws", paired.RecommendedDraws, "with --race: compare accuracies given the trials' noise draws (given: what the full grid estimates) or over the draws (over)")
+	fs.StringVar(&r.spending, "race-spending", paired.RecommendedSpending, "with --race: spend alpha evenly over the rounds the data allow (max-rounds) or 1/(r(r+1)) at round r (by-round)")
+	fs.StringVar(&r.marginRule, "race-margin-rule", paired.RecommendedMarginRule, "with --race: tie when no survivor is shown better than the best by over the margin (one-sided) or every gap lies within +-margin (both-sided)")
+	fs.IntVar(&r.growth, "race-growth", 1, "with --race: each round's images are this many times the last's (1: even rounds of --race-block)")
 	fs.Int64Var(&r.maxEvaluations, "race-max-evaluations", 0, "with --race: the budget of image evaluations per group (0: the data set)")
+	fs.Float64Var(&r.budget, "race-budget", 0, "with --race: the budget per group as a percentage of the full grid's image evaluations (0: none)")
 	fs.BoolVar(&r.detail, "race-detail", false, "with --race: every setting's standing")
 }
 
@@ -73,19 +85,54 @@ func raceRun(stdout io.Writer, dir string, level float64, r raceFlags) error {
 		return fmt.Errorf("results --race: --race-block %d is not a multiple of the run's %d images per shard", r.block, unitImages)
 	}
 	cfg := paired.RaceConfig{Confidence: level, UnitsPerRound: r.block / int(unitImages) * trials, Margin: r.margin,
-		MaxEvaluations: r.maxEvaluations, UnitImages: unitImages}
-	switch r.family {
-	case "all":
-	case "best":
-		cfg.Family = paired.AgainstTheBest
-	default:
-		return fmt.Errorf("results --race: --race-family %q: want all or best", r.family)
+		MaxEvaluations: r.maxEvaluations, UnitImages: unitImages, Growth: r.growth}
+	if err := r.choose(&cfg); err != nil {
+		return err
 	}
-	races, err := report.Race(rows, outcomes, cfg)
+	if !(r.budget >= 0 && r.budget <= 100) {
+		return fmt.Errorf("results --race: --race-budget %v: want a percentage in [0, 100]", r.budget)
+	}
+	races, err := report.RaceWithin(rows, outcomes, cfg, r.budget/100)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	return report.WriteRace(stdout, races, r.detail)
+}
+
+// choose sets the race's family, draws, spending and margin rule from
+// their flags.
+func (r raceFlags) choose(cfg *paired.RaceConfig) error {
+	choices := []struct {
+		flag, value string
+		set         map[string]func()
+	}{
+		{"race-family", r.family, setters(paired.FamilyNames, &cfg.Family)},
+		{"race-draws", r.draws, setters(paired.DrawsNames, &cfg.Draws)},
+		{"race-spending", r.spending, setters(paired.SpendingNames, &cfg.Spending)},
+		{"race-margin-rule", r.marginRule, setters(paired.MarginRuleNames, &cfg.MarginRule)},
+	}
+	for _, c := range choices {
+		set, ok := c.set[c.value]
+		if !ok {
+			names := make([]string, 0, len(c.set))
+			for n := range c.set {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return fmt.Errorf("results --race: --%s %q: want one of %s", c.flag, c.value, strings.Join(names, ", "))
+		}
+		set()
+	}
+	return nil
+}
+
+// setters maps each option name to a function that sets field to its value.
+func setters[T any](names map[string]T, field *T) map[string]func() {
+	out := make(map[string]func(), len(names))
+	for n, v := range names {
+		out[n] = func() { *field = v }
+	}
+	return out
 }
 
 // readRun reads a `clipformer run` output folder's rows and per-shard

@@ -166,6 +166,18 @@ func TestResultsCompareFromARunPairsOverBlocksAndTrials(t *testing.T) {
 		if len(cells) < 6 || cells[2] != "2" || !strings.Contains(l, " 160 ") {
 			t.Errorf("race row %q: want 2 settings of a 160-image full grid", l)
 		}
+		if !strings.Contains(l, ": the best ") && !strings.Contains(l, ": tied ") && !strings.Contains(l, ": worse ") {
+			t.Errorf("race row %q: want the full grid's gap to the winner with a verdict", l)
+		}
+	}
+	// A budget of 50 % of the grid stops each race at its last round
+	// that fits: 2 settings x 2 trials x 10 images cost 40 a round.
+	race, stderr, err = runCmd(t, "results", "--race", "--race-block", "10", "--race-budget", "50", "--from", out)
+	if err != nil || !strings.Contains(race, "budget spent") || !strings.Contains(race, " 80 ") {
+		t.Errorf("--race-budget 50: %v\n%s%s; want the budget spent after 80 of 160 images", err, race, stderr)
+	}
+	if _, _, err := runCmd(t, "results", "--race", "--race-draws", "some", "--from", out); err == nil || !strings.Contains(err.Error(), "given, over") {
+		t.Errorf("--race-draws some: %v; want an error naming the choices", err)
 	}
 	if _, _, err := runCmd(t, "results", "--race", "--race-block", "15", "--from", out); err == nil || !strings.Contains(err.Error(), "not a multiple") {
 		t.Errorf("--race-block 15 with 10-image shards: %v; want an error", err)

@@ -45,6 +45,9 @@ type group struct {
 	// missing how many of them are not done.
 	wanted  []int
 	missing int
+	// maxEvaluations is the group's share of race.budget (0: none; the
+	// race's own max_evaluations then applies).
+	maxEvaluations int64
 }
 
 // startAdaptive sets up the decision state of a sweep whose spec asks for
@@ -69,6 +72,9 @@ func (sw *sweepState) startAdaptive() {
 	}
 	for gi, pts := range points {
 		g := &group{points: pts, baseline: -1}
+		if r := spec.GetRace(); r != nil {
+			g.maxEvaluations = sweep.RaceBudget(l, r, len(pts))
+		}
 		a.groups = append(a.groups, g)
 		for _, p := range pts {
 			a.groupOf[p] = gi
@@ -159,7 +165,11 @@ func (sw *sweepState) decide(g *group) {
 		for i, p := range g.points {
 			settings[i] = a.outcomes[p]
 		}
-		res, err := paired.Race(*a.race, a.order, settings)
+		cfg := *a.race
+		if g.maxEvaluations > 0 {
+			cfg.MaxEvaluations = g.maxEvaluations
+		}
+		res, err := paired.Race(cfg, a.order, settings)
 		switch {
 		case err != nil:
 			g.stop = "error: " + err.Error()

@@ -61,18 +61,14 @@ func runShards(t *testing.T, spec *cfpb.SweepSpec, opt Options) (*cfpb.Sweep, []
 
 // A race run through the coordinator and its workers ends with the
 // decisions that `clipformer results --race --from` replays on the full
-// grid of the same spec (report.Race with the command's rule), having
-// evaluated part of it.
+// grid of the same spec (report.RaceWithin with the command's rule), having
+// evaluated part of it: the recommended race, and the race as first built
+// under a budget share.
 func TestLocalRaceDecidesAsTheReplayOnTheFullGrid(t *testing.T) {
-	race, err := sweep.Parse("race.yaml", []byte(raceGrid+"race: {block: 200, margin: 3}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	full, err := sweep.Parse("full.yaml", []byte(raceGrid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, got, _ := runShards(t, race, Options{Run: fakeEval})
 	fsw, fres, fshards := runShards(t, full, Options{Run: fakeEval})
 	l, _ := sweep.NewLayout(full)
 	outcomes := map[int]paired.Outcomes{}
@@ -83,33 +79,52 @@ func TestLocalRaceDecidesAsTheReplayOnTheFullGrid(t *testing.T) {
 		}
 		outcomes[row.Point][paired.Unit{Block: row.Block, Trial: row.Trial}] = paired.Count{Images: row.Images, Correct: row.Correct}
 	}
-	// The rule `results --race --race-block 200 --race-margin 3` builds.
-	cfg := paired.RaceConfig{Confidence: 0.95, UnitsPerRound: 200 / 100 * 2, Margin: 3, UnitImages: 100}
-	races, err := report.Race(report.Rows(fsw.Id, full, fres), outcomes, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(races) != 2 {
-		t.Fatalf("%d groups replayed, want 2", len(races))
-	}
-	dropped := 0
-	for _, rr := range races {
-		for i, st := range rr.Result.Settings {
-			d := got[rr.Settings[i].Point].Decision
-			if d.GetStatus() != st.Status.String() || d.Round != int32(st.Round) || d.Gain != st.Gain.Estimate || d.PValue != st.P {
-				t.Errorf("gamma %g, %s: the race run decided %v, the replay on the full grid %+v", rr.Group.Gamma, rr.Settings[i].Clip, d, st)
-			}
-			if st.Status == paired.Dropped {
-				dropped++
+	for _, c := range []struct {
+		race  string
+		cfg   paired.RaceConfig // what the results flags build
+		share float64
+	}{
+		// `results --race --race-block 200 --race-margin 3`
+		{"race: {block: 200, margin: 3}\n", paired.RaceConfig{Confidence: 0.95, UnitsPerRound: 200 / 100 * 2, Margin: 3,
+			UnitImages: 100, Family: paired.AgainstTheBest, Draws: paired.GivenDraws, Spending: paired.OverMaxRounds,
+			MarginRule: paired.NoneBetter}, 0},
+		// `... --race-family all --race-draws over --race-spending by-round
+		// --race-margin-rule both-sided --race-budget 30`
+		{"race: {block: 200, margin: 3, budget: 30, family: all, draws: over, spending: by-round, margin_rule: both-sided}\n",
+			paired.RaceConfig{Confidence: 0.95, UnitsPerRound: 200 / 100 * 2, Margin: 3, UnitImages: 100}, 0.3},
+	} {
+		race, err := sweep.Parse("race.yaml", []byte(raceGrid+c.race))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw, got, _ := runShards(t, race, Options{Run: fakeEval})
+		races, err := report.RaceWithin(report.Rows(fsw.Id, full, fres), outcomes, c.cfg, c.share)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(races) != 2 {
+			t.Fatalf("%d groups replayed, want 2", len(races))
+		}
+		dropped := 0
+		for _, rr := range races {
+			for i, st := range rr.Result.Settings {
+				d := got[rr.Settings[i].Point].Decision
+				if d.GetStatus() != st.Status.String() || d.Round != int32(st.Round) || d.Gain != st.Gain.Estimate || d.PValue != st.P {
+					t.Errorf("%sgamma %g, %s: the race run decided %v, the replay on the full grid %+v", c.race, rr.Group.Gamma,
+						rr.Settings[i].Clip, d, st)
+				}
+				if st.Status == paired.Dropped {
+					dropped++
+				}
 			}
 		}
-	}
-	if dropped == 0 {
-		t.Error("the replay dropped no setting: the test races nothing")
-	}
-	if sw.Progress.ImagesDone >= fsw.Progress.ImagesDone*3/4 || sw.Adaptive.GetDecided() != 2 {
-		t.Errorf("the race evaluated %d images of the full grid's %d, decided %d of 2 groups", sw.Progress.ImagesDone,
-			fsw.Progress.ImagesDone, sw.Adaptive.GetDecided())
+		if dropped == 0 {
+			t.Errorf("%sthe replay dropped no setting: the test races nothing", c.race)
+		}
+		if sw.Progress.ImagesDone >= fsw.Progress.ImagesDone*3/4 || sw.Adaptive.GetDecided() != 2 {
+			t.Errorf("%sthe race evaluated %d images of the full grid's %d, decided %d of 2 groups", c.race, sw.Progress.ImagesDone,
+				fsw.Progress.ImagesDone, sw.Adaptive.GetDecided())
+		}
 	}
 }
 

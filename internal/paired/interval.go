@@ -64,11 +64,21 @@ func Accuracy(o Outcomes, units []Unit, level float64) (Interval, error) {
 // units (all units both hold when units is nil): per unit, the difference
 // of their correct counts on the same images and draws.
 func Gain(a, b Outcomes, units []Unit, level float64) (Interval, error) {
-	return gain(a, b, units, level, TQuantile)
+	return gain(a, b, units, level, TQuantile, false)
 }
 
-// gain is Gain with the t quantile function given (a race memoizes it).
-func gain(a, b Outcomes, units []Unit, level float64, quantile func(alpha float64, df int) float64) (Interval, error) {
+// GainGivenDraws is Gain over images given the draws of the units'
+// trials: each block, over all its trials, is one observation (clusters of
+// blocks only), so trials add no variance and no degrees of freedom of
+// their own. It is the interval of the gain a full grid with the same
+// trials estimates.
+func GainGivenDraws(a, b Outcomes, units []Unit, level float64) (Interval, error) {
+	return gain(a, b, units, level, TQuantile, true)
+}
+
+// gain is Gain with the t quantile function given (a race memoizes it);
+// givenDraws clusters by blocks only.
+func gain(a, b Outcomes, units []Unit, level float64, quantile func(alpha float64, df int) float64, givenDraws bool) (Interval, error) {
 	if units == nil {
 		units = Shared(a, b)
 	}
@@ -87,7 +97,17 @@ func gain(a, b Outcomes, units []Unit, level float64, quantile func(alpha float6
 	if err != nil {
 		return Interval{}, err
 	}
-	return estimate(xs, level, quantile)
+	if !givenDraws {
+		return estimate(xs, level, quantile)
+	}
+	trials := map[int]bool{}
+	for i := range xs {
+		trials[xs[i].u.Trial] = true
+		xs[i].u.Trial = 0 // one trial cluster: the trials add nothing
+	}
+	iv, err := estimate(xs, level, quantile)
+	iv.Trials = len(trials)
+	return iv, err
 }
 
 // Unpaired is the interval of a's accuracy minus b's as if the two had

@@ -29,7 +29,71 @@ type RaceConfig struct {
 	// survivors x its units x UnitImages (the images of a full unit, an
 	// upper bound) stay within it.
 	MaxEvaluations, UnitImages int64
+
+	// Draws says what the race's truth is: the accuracy over the
+	// population of images and noise draws (OverDraws, the default), or
+	// over the images given the draws of the trials raced (GivenDraws).
+	Draws Draws
+	// Spending says how alpha is spread over the rounds: 1/(r(r+1)) of
+	// it at round r (ByRound, the default: no budget needed), or an even
+	// share of the rounds the order and MaxRounds allow (OverMaxRounds).
+	Spending Spending
+	// Growth, when 2 or more, makes rounds grow geometrically: round r
+	// ends after UnitsPerRound x Growth^(r-1) units. 0 or 1 keeps every
+	// round at UnitsPerRound units.
+	Growth int
+	// MarginRule says when survivors count as tied within Margin: every
+	// gap interval within +-Margin (BothSides, the default), or no
+	// survivor shown better than the best by more than Margin (NoneBetter).
+	MarginRule MarginRule
 }
+
+// Draws is the population whose accuracies a race compares.
+type Draws int
+
+const (
+	// OverDraws compares the settings' accuracies over images and noise
+	// draws: intervals count the variation between trials (two-way
+	// clusters of blocks and trials). With few trials this part has few
+	// degrees of freedom, so its quantiles are large.
+	OverDraws Draws = iota
+	// GivenDraws compares the settings' accuracies over images given the
+	// draws of the trials raced: the accuracies a full grid with the same
+	// trials estimates. Each block with all its trials is one
+	// observation (clusters of blocks only), so the degrees of freedom
+	// grow with the blocks. A race run this way needs every round to hold
+	// every trial of its blocks (BlockMajor, rounds a multiple of the
+	// trials).
+	GivenDraws
+)
+
+// Spending spreads a race's alpha over its rounds.
+type Spending int
+
+const (
+	// ByRound spends alpha/(r(r+1)) at round r: it sums to alpha over
+	// any number of rounds.
+	ByRound Spending = iota
+	// OverMaxRounds spends alpha/R at each of the R rounds that the
+	// order (and MaxRounds) allow: a Bonferroni form of Pocock's equal
+	// levels. It needs R known in advance, and gives later rounds more
+	// than ByRound when R is small (geometric rounds).
+	OverMaxRounds
+)
+
+// MarginRule says when a race's survivors are tied within its margin.
+type MarginRule int
+
+const (
+	// BothSides ties the survivors when every gap interval lies within
+	// [-Margin, +Margin].
+	BothSides MarginRule = iota
+	// NoneBetter ties them when no survivor's interval reaches more than
+	// Margin above the best: the winner is then within Margin of every
+	// survivor (and, with the family's guarantee, of the truly best),
+	// whatever survivors are worse.
+	NoneBetter
+)
 
 // Family says which wrong decisions a race's error rate covers.
 type Family int
@@ -117,16 +181,16 @@ type RaceResult struct {
 }
 
 // Race replays a paired race over the settings' committed outcomes: round
-// r covers order[:r*UnitsPerRound] (the last round may be shorter), and a
-// round counts once every setting still racing holds all of its units. At
-// each complete round the best is the survivor with the most correct
+// r covers the first units of order up to its end (RaceConfig.Growth), and
+// a round counts once every setting still racing holds all of its units.
+// At each complete round the best is the survivor with the most correct
 // answers over the round's units (the lowest index among equals); each
 // other survivor whose paired gap to the best is significant at level
-// alpha_r = alpha / (P * r(r+1)) is dropped, where P is the number of
-// pairs in the family (K(K-1)/2 for K settings, or K-1). Since
-// sum_r 1/(r(r+1)) = 1, Bonferroni's inequality holds the probability of
-// any wrong decision in the family, over all rounds, to alpha (see
-// docs/STATISTICS.md for the assumptions).
+// alpha_r = alpha w_r / P is dropped, where P is the number of pairs in the
+// family (K(K-1)/2 for K settings, or K-1) and the round weights w_r sum
+// to at most 1 (RaceConfig.Spending). Bonferroni's inequality then holds
+// the probability of any wrong decision in the family, over all rounds, to
+// alpha (see docs/STATISTICS.md for the assumptions).
 //
 // The result depends only on the outcomes held, never on the order they
 // arrived in: outcomes beyond the current round, or of dropped settings,
@@ -141,9 +205,10 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 	for i := range alive {
 		alive[i] = true
 	}
-	rounds := (len(order) + cfg.UnitsPerRound - 1) / cfg.UnitsPerRound
-	if cfg.MaxRounds > 0 {
-		rounds = min(rounds, cfg.MaxRounds)
+	ends := cfg.roundEnds(len(order))
+	if first := int64(k) * int64(ends[0]) * cfg.UnitImages; cfg.MaxEvaluations > 0 && first > cfg.MaxEvaluations {
+		return RaceResult{}, fmt.Errorf("%w: race max evaluations %d: under the first round's %d (%d settings x %d units x %d images)",
+			ErrInput, cfg.MaxEvaluations, first, k, ends[0], cfg.UnitImages)
 	}
 	pairs := float64(k * (k - 1) / 2)
 	if cfg.Family == AgainstTheBest {
@@ -160,25 +225,30 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 		return q
 	}
 	alpha := 1 - cfg.Confidence
-	for r := 1; r <= rounds; r++ {
-		units := order[:min(r*cfg.UnitsPerRound, len(order))]
+	from := 0
+	for r := 1; r <= len(ends); r++ {
+		units, fresh := order[:ends[r-1]], order[from:ends[r-1]]
+		if cfg.Draws == GivenDraws {
+			if err := sameTrials(units); err != nil {
+				return RaceResult{}, fmt.Errorf("%w: a race given the draws, round %d: %w", ErrInput, r, err)
+			}
+		}
 		survivors := indices(alive)
-		fresh := int64(len(units) - (r-1)*cfg.UnitsPerRound)
-		if cfg.MaxEvaluations > 0 && res.Evaluations+int64(len(survivors))*fresh*cfg.UnitImages > cfg.MaxEvaluations {
+		if cfg.MaxEvaluations > 0 && res.Evaluations+int64(len(survivors))*int64(len(fresh))*cfg.UnitImages > cfg.MaxEvaluations {
 			break
 		}
-		if !holdsAll(pick(settings, survivors), units) {
-			res.Next, res.Survivors = slices.Clone(order[(r-1)*cfg.UnitsPerRound:len(units)]), survivors
+		if !holdsAll(pick(settings, survivors), fresh) {
+			res.Next, res.Survivors = slices.Clone(fresh), survivors
 			return res, nil
 		}
-		res.Rounds = r
+		res.Rounds, from = r, ends[r-1]
 		for _, i := range survivors {
-			for _, u := range units[(r-1)*cfg.UnitsPerRound:] {
+			for _, u := range fresh {
 				res.Settings[i].Images += settings[i][u].Images
 				res.Evaluations += settings[i][u].Images
 			}
 		}
-		alphaR := alpha / float64(pairs*float64(r*(r+1)))
+		alphaR := alpha / float64(pairs*cfg.spendingDivisor(r, len(ends)))
 		stop, err := res.round(cfg, settings, units, survivors, alive, r, alphaR, quantile)
 		if err != nil {
 			return RaceResult{}, err
@@ -190,6 +260,38 @@ func Race(cfg RaceConfig, order []Unit, settings []Outcomes) (RaceResult, error)
 	}
 	res.finish(Budget, alive)
 	return res, nil
+}
+
+// roundEnds lists, for each round, the number of the order's units it
+// covers: UnitsPerRound more each round, or UnitsPerRound x Growth^(r-1),
+// up to the n units of the order and at most MaxRounds rounds.
+func (cfg RaceConfig) roundEnds(n int) []int {
+	var ends []int
+	for size := cfg.UnitsPerRound; ; {
+		end := min(size, n)
+		ends = append(ends, end)
+		if end == n || cfg.MaxRounds > 0 && len(ends) == cfg.MaxRounds {
+			return ends
+		}
+		if cfg.Growth >= 2 {
+			if size > n/cfg.Growth {
+				size = n // the next round would pass the end
+			} else {
+				size *= cfg.Growth
+			}
+		} else {
+			size += cfg.UnitsPerRound
+		}
+	}
+}
+
+// spendingDivisor is 1/w_r, the share of alpha that round r of rounds
+// spends (before it is split over the family's pairs).
+func (cfg RaceConfig) spendingDivisor(r, rounds int) float64 {
+	if cfg.Spending == OverMaxRounds {
+		return float64(rounds)
+	}
+	return float64(r * (r + 1))
 }
 
 // round applies round r's tests to the survivors: it drops those shown
@@ -210,7 +312,7 @@ func (res *RaceResult) round(cfg RaceConfig, settings []Outcomes, units []Unit, 
 		if i == best {
 			continue
 		}
-		g, err := gain(settings[best], settings[i], units, 1-alphaR, quantile)
+		g, err := gain(settings[best], settings[i], units, 1-alphaR, quantile, cfg.Draws == GivenDraws)
 		if err != nil {
 			return Running, fmt.Errorf("round %d, settings %d and %d: %w", r, best, i, err)
 		}
@@ -219,8 +321,7 @@ func (res *RaceResult) round(cfg RaceConfig, settings []Outcomes, units []Unit, 
 			st.Status, alive[i] = Dropped, false
 		} else {
 			left++
-			// Tied: the whole interval of the gap lies within the margin.
-			tied = tied && math.Abs(g.Estimate)+g.Half <= cfg.Margin
+			tied = tied && cfg.withinMargin(g)
 		}
 		res.Settings[i] = st
 	}
@@ -231,6 +332,16 @@ func (res *RaceResult) round(cfg RaceConfig, settings []Outcomes, units []Unit, 
 		return WithinMargin, nil
 	}
 	return Running, nil
+}
+
+// withinMargin reports whether the gap interval g (the best minus a
+// survivor) ties the survivor with the best under the margin rule.
+func (cfg RaceConfig) withinMargin(g Interval) bool {
+	if cfg.MarginRule == NoneBetter {
+		// The survivor is at most Margin better: -gap + half <= Margin.
+		return g.Half-g.Estimate <= cfg.Margin
+	}
+	return math.Abs(g.Estimate)+g.Half <= cfg.Margin
 }
 
 // finish marks the survivors once the race has stopped.
@@ -264,6 +375,14 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 			ErrInput, cfg.MaxEvaluations, cfg.UnitImages)
 	case cfg.Family != AllPairs && cfg.Family != AgainstTheBest:
 		return fmt.Errorf("%w: race family %d: want AllPairs or AgainstTheBest", ErrInput, cfg.Family)
+	case cfg.Draws != OverDraws && cfg.Draws != GivenDraws:
+		return fmt.Errorf("%w: race draws %d: want OverDraws or GivenDraws", ErrInput, cfg.Draws)
+	case cfg.Spending != ByRound && cfg.Spending != OverMaxRounds:
+		return fmt.Errorf("%w: race spending %d: want ByRound or OverMaxRounds", ErrInput, cfg.Spending)
+	case cfg.Growth < 0 || cfg.Growth > 16:
+		return fmt.Errorf("%w: race growth %d: want 0 or 1 (even rounds) up to 16", ErrInput, cfg.Growth)
+	case cfg.MarginRule != BothSides && cfg.MarginRule != NoneBetter:
+		return fmt.Errorf("%w: race margin rule %d: want BothSides or NoneBetter", ErrInput, cfg.MarginRule)
 	case len(settings) < 2:
 		return fmt.Errorf("%w: a race needs at least 2 settings, got %d", ErrInput, len(settings))
 	case len(order) == 0:
@@ -279,9 +398,37 @@ func (cfg RaceConfig) check(order []Unit, settings []Outcomes) error {
 	return nil
 }
 
+// sameTrials checks that every block among the units comes with the same
+// trials: given the draws, a block is one observation over all of them,
+// and a block seen in fewer trials would weigh their draws differently.
+func sameTrials(units []Unit) error {
+	trials := map[int][]int{}
+	for _, u := range units {
+		trials[u.Block] = append(trials[u.Block], u.Trial)
+	}
+	var first []int
+	firstBlock := -1
+	for b, ts := range trials {
+		slices.Sort(ts)
+		if firstBlock < 0 || b < firstBlock {
+			first, firstBlock = ts, b
+		}
+	}
+	for b, ts := range trials {
+		if !slices.Equal(ts, first) {
+			return fmt.Errorf("block %d has trials %v and block %d %v (race in block-major order, rounds a multiple of the trials)",
+				firstBlock, first, b, ts)
+		}
+	}
+	return nil
+}
+
 // correct is a setting's correct answers over the units: an integer, so
 // the best is chosen exactly.
 func correct(o Outcomes, units []Unit) int64 {
+	if units == nil {
+		units = o.Units()
+	}
 	var c int64
 	for _, u := range units {
 		c += o[u].Correct

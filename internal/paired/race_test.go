@@ -145,17 +145,22 @@ func TestRaceDecisionsDependOnlyOnTheCommittedOutcomes(t *testing.T) {
 		t.Fatalf("BlockMajor(30, 2) starts %v with %d units; want block 0 in both trials first, 60 in all", order[:2], len(order))
 	}
 	full := w.draw(3)
-	want, err := Race(cfg, order, full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want.Stop == Running || countStatus(want, Dropped) == 0 {
-		t.Fatalf("the full-grid race should end with drops: %+v", want)
-	}
-	for seed := uint64(0); seed < 5; seed++ {
-		got := raceAsItArrives(t, cfg, order, full, rand.New(rand.NewPCG(seed, 1)))
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("arrival order %d: %+v\nfull grid: %+v", seed, got, want)
+	// The race as first built, and the recommended one with doubling rounds.
+	recommended := RaceConfig{Confidence: 0.9, UnitsPerRound: 4, Margin: 1, Family: AgainstTheBest, Draws: GivenDraws,
+		Spending: OverMaxRounds, Growth: 2, MarginRule: NoneBetter}
+	for _, cfg := range []RaceConfig{cfg, recommended} {
+		want, err := Race(cfg, order, full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Stop == Running || countStatus(want, Dropped) == 0 {
+			t.Fatalf("%+v: the full-grid race should end with drops: %+v", cfg, want)
+		}
+		for seed := uint64(0); seed < 5; seed++ {
+			got := raceAsItArrives(t, cfg, order, full, rand.New(rand.NewPCG(seed, 1)))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%+v, arrival order %d: %+v\nfull grid: %+v", cfg, seed, got, want)
+			}
 		}
 	}
 }
@@ -247,6 +252,12 @@ func TestRaceRefusesBadConfig(t *testing.T) {
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MaxEvaluations: 100}, two, order, "images per unit"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Family: 7}, two, order, "family"},
 		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1}, two, append(order, order[0]), "twice"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Draws: 2}, two, order, "draws"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Spending: 2}, two, order, "spending"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, Growth: -1}, two, order, "growth"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 1, MarginRule: 2}, two, order, "margin rule"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 3, Draws: GivenDraws}, two, BlockMajor(2, 2), "trials"},
+		{RaceConfig{Confidence: 0.9, UnitsPerRound: 2, MaxEvaluations: 300, UnitImages: 100}, two, order, "first round"},
 	} {
 		_, err := Race(c.cfg, c.order, c.settings)
 		if !errors.Is(err, ErrInput) || !contains(err, c.want) {
@@ -256,3 +267,44 @@ func TestRaceRefusesBadConfig(t *testing.T) {
 }
 
 func contains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
+
+// Rounds: even ones add UnitsPerRound units each; doubling ones end at
+// UnitsPerRound x 2^(r-1); both stop at the order's end and at MaxRounds.
+// Spent over the known rounds, each round's level is alpha/(pairs x R),
+// with R the rounds the order and MaxRounds allow.
+func TestRaceRoundsAndSpending(t *testing.T) {
+	for _, c := range []struct {
+		cfg  RaceConfig
+		n    int
+		want []int
+	}{
+		{RaceConfig{UnitsPerRound: 6}, 20, []int{6, 12, 18, 20}},
+		{RaceConfig{UnitsPerRound: 6, MaxRounds: 2}, 20, []int{6, 12}},
+		{RaceConfig{UnitsPerRound: 3, Growth: 2}, 30, []int{3, 6, 12, 24, 30}},
+		{RaceConfig{UnitsPerRound: 3, Growth: 3}, 27, []int{3, 9, 27}},
+		{RaceConfig{UnitsPerRound: 50}, 20, []int{20}},
+	} {
+		if got := c.cfg.roundEnds(c.n); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v over %d units: rounds end at %v; want %v", c.cfg, c.n, got, c.want)
+		}
+	}
+	w := world{blocks: 12, trials: 1, images: 100, shared: 0.8, delta: make([]float64, 3)}
+	for _, c := range []struct {
+		spending Spending
+		want     []float64 // alpha_r for rounds 1 and 3
+	}{
+		{ByRound, []float64{0.1 / 3 / 2, 0.1 / 3 / 12}},
+		{OverMaxRounds, []float64{0.1 / 3 / 1, 0.1 / 3 / 3}}, // R = MaxRounds: the race never runs more
+	} {
+		for i, rounds := range []int{1, 3} {
+			cfg := RaceConfig{Confidence: 0.9, UnitsPerRound: 3, MaxRounds: rounds, Spending: c.spending}
+			res, err := Race(cfg, TrialMajor(w.blocks, w.trials), w.draw(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Settings[0].Alpha; math.Abs(got-c.want[i]) > 1e-15 || res.Rounds != rounds || res.Settings[0].Round != rounds {
+				t.Errorf("spending %d, round %d: alpha_r %g; want %g", c.spending, res.Rounds, got, c.want[i])
+			}
+		}
+	}
+}

@@ -28,6 +28,11 @@ type raceYAML struct {
 	MaxEvaluations int64     `yaml:"max_evaluations"`
 	Margin         float64   `yaml:"margin"`
 	Family         string    `yaml:"family"`
+	Draws          string    `yaml:"draws"`
+	Spending       string    `yaml:"spending"`
+	MarginRule     string    `yaml:"margin_rule"`
+	Growth         int32     `yaml:"growth"`
+	Budget         float64   `yaml:"budget"`
 }
 
 // adaptiveYAML is the YAML form of cfpb.Adaptive.
@@ -43,7 +48,21 @@ type adaptiveYAML struct {
 func (y *specYAML) adaptiveProto(s *cfpb.SweepSpec) {
 	if r := y.Race; r != nil {
 		s.Race = &cfpb.Race{GroupBy: r.GroupBy, MaxEvaluations: r.MaxEvaluations, Margin: r.Margin, Family: r.Family,
+			Draws: r.Draws, Spending: r.Spending, MarginRule: r.MarginRule, Growth: r.Growth, Budget: r.Budget,
 			Confidence: DefaultConfidence}
+		// A YAML spec gets the recommended race, written out, so that the
+		// replicated spec says which rule it runs (empty means the race
+		// as first built).
+		for _, d := range []struct {
+			field *string
+			name  string
+		}{{&s.Race.Family, paired.RecommendedFamily},
+			{&s.Race.Draws, paired.RecommendedDraws}, {&s.Race.Spending, paired.RecommendedSpending},
+			{&s.Race.MarginRule, paired.RecommendedMarginRule}} {
+			if *d.field == "" {
+				*d.field = d.name
+			}
+		}
 		if r.Baseline != nil {
 			s.Race.Baseline = &cfpb.ClipSetting{Off: r.Baseline.Off, Alpha: r.Baseline.Alpha, Beta: r.Baseline.Beta}
 		}
@@ -119,10 +138,27 @@ func validateRace(s *cfpb.SweepSpec, r *cfpb.Race, errs *fieldErrors) {
 	if !(r.Margin >= 0) || math.IsInf(r.Margin, 1) {
 		errs.add("race.margin", "%v: want a finite number of accuracy points >= 0", r.Margin)
 	}
-	switch r.Family {
-	case "", "all", "best":
-	default:
-		errs.add("race.family", "%q: want all or best", r.Family)
+	for _, o := range []struct {
+		field, value string
+		names        []string
+	}{
+		{"race.family", r.Family, slices.Sorted(maps.Keys(paired.FamilyNames))},
+		{"race.draws", r.Draws, slices.Sorted(maps.Keys(paired.DrawsNames))},
+		{"race.spending", r.Spending, slices.Sorted(maps.Keys(paired.SpendingNames))},
+		{"race.margin_rule", r.MarginRule, slices.Sorted(maps.Keys(paired.MarginRuleNames))},
+	} {
+		if o.value != "" && !slices.Contains(o.names, o.value) {
+			errs.add(o.field, "%q: want one of %s", o.value, strings.Join(o.names, ", "))
+		}
+	}
+	if r.Growth < 0 {
+		errs.add("race.growth", "%d: want 1 or more (0: 1)", r.Growth)
+	}
+	if !(r.Budget >= 0 && r.Budget <= 100) {
+		errs.add("race.budget", "%v: want a percentage of the full grid in [0, 100] (0: none)", r.Budget)
+	}
+	if r.Budget > 0 && r.MaxEvaluations > 0 {
+		errs.add("race.budget", "give race.budget or race.max_evaluations, not both")
 	}
 	if s.Grid == nil {
 		return
@@ -149,8 +185,35 @@ func validateRace(s *cfpb.SweepSpec, r *cfpb.Race, errs *fieldErrors) {
 		// leave a group of one where the axes' lengths promise more.
 		errs.add("race.group_by", "%v leaves the group %s one setting: nothing to race (group by fewer axes)", groupAxes(r), name)
 	}
+	checkFirstRound(s, r, settings, errs)
 	if b := r.Baseline; b != nil && !holdsClip(s.Grid, b) {
 		errs.add("race.baseline", "%s is not one of the grid's clip settings", clipKey(b))
+	}
+}
+
+// checkFirstRound refuses a budget under the first round's cost, settings
+// x block x trials image evaluations, for groups of the given number of
+// settings: such a race could not run a round.
+func checkFirstRound(s *cfpb.SweepSpec, r *cfpb.Race, settings int64, errs *fieldErrors) {
+	per := int64(s.ImagesPerShard)
+	if per < 1 || r.Block < 1 || s.Trials < 1 {
+		return // reported elsewhere
+	}
+	first := mulCapped(mulCapped(settings, int64(r.Block)/per*int64(s.Trials)), per)
+	if r.MaxEvaluations > 0 && r.MaxEvaluations < first {
+		errs.add("race.max_evaluations", "%d is under the first round's %d image evaluations (%d settings x block %d x %d trials)",
+			r.MaxEvaluations, first, settings, r.Block, s.Trials)
+	}
+	if r.Budget > 0 {
+		images, err := Images(s.Dataset)
+		if err != nil {
+			return
+		}
+		full := mulCapped(mulCapped(settings, int64(s.Trials)), int64(images))
+		if budget := int64(r.Budget / 100 * float64(full)); budget < first {
+			errs.add("race.budget", "%v %% of the full grid (%d image evaluations per group) is under the first round's %d (%d settings x block %d x %d trials)",
+				r.Budget, budget, first, settings, r.Block, s.Trials)
+		}
 	}
 }
 
@@ -306,11 +369,21 @@ func pointName(spec *cfpb.SweepSpec, p *cfpb.Point, show func(axis string) bool)
 // in every trial, in block-major order (RaceOrder), each unit one shard.
 func RaceConfig(l *Layout, r *cfpb.Race) paired.RaceConfig {
 	cfg := paired.RaceConfig{Confidence: r.Confidence, UnitsPerRound: int(r.Block) / l.Chunk * l.Trials, Margin: r.Margin,
-		MaxEvaluations: r.MaxEvaluations, UnitImages: int64(l.Chunk)}
-	if r.Family == "best" {
-		cfg.Family = paired.AgainstTheBest
-	}
+		MaxEvaluations: r.MaxEvaluations, UnitImages: int64(l.Chunk), Growth: int(r.Growth),
+		Family: paired.FamilyNames[r.Family], Draws: paired.DrawsNames[r.Draws],
+		Spending: paired.SpendingNames[r.Spending], MarginRule: paired.MarginRuleNames[r.MarginRule]}
 	return cfg
+}
+
+// RaceBudget is the image evaluations race.budget allows a group of the
+// given number of settings: its share of the group's full grid, computed as
+// `clipformer results --race --race-budget` does (0: no such budget).
+func RaceBudget(l *Layout, r *cfpb.Race, settings int) int64 {
+	if r.Budget <= 0 {
+		return 0
+	}
+	full := int64(settings) * int64(l.Trials) * int64(l.Images)
+	return int64(r.Budget / 100 * float64(full))
 }
 
 // RaceOrder is the order a race visits a layout's units: block by block,

@@ -22,15 +22,16 @@ trials: 2
 images_per_shard: 100
 `
 
-// The race's fields reach the spec with their defaults: confidence 0.95
-// and a block of the least multiple of images_per_shard from 500.
+// The race's fields reach the spec with their defaults: confidence 0.95,
+// a block of the least multiple of images_per_shard from 500, and the
+// recommended race's options written out.
 func TestRaceSpecParsesWithDefaults(t *testing.T) {
 	s, err := Parse("r.yaml", []byte(raceSpec+"race: {group_by: [gamma, sigma_r], baseline: off, max_evaluations: 9000, margin: 2}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &cfpb.Race{GroupBy: []string{"gamma", "sigma_r"}, Baseline: &cfpb.ClipSetting{Off: true}, Confidence: 0.95, Block: 500,
-		MaxEvaluations: 9000, Margin: 2}
+		MaxEvaluations: 9000, Margin: 2, Family: "best", Draws: "given", Spending: "max-rounds", MarginRule: "one-sided"}
 	if !proto.Equal(s.Race, want) {
 		t.Errorf("race %v, want %v", s.Race, want)
 	}
@@ -60,7 +61,15 @@ func TestBadRaceAndAdaptiveSpecsNameTheField(t *testing.T) {
 		{"race: {block: 250}", "race.block: 250: want a positive multiple of images_per_shard (100)"},
 		{"race: {max_evaluations: -1}", "race.max_evaluations: -1 must be >= 0"},
 		{"race: {margin: -2}", "race.margin: -2: want a finite number"},
-		{"race: {family: worst}", `race.family: "worst": want all or best`},
+		{"race: {family: worst}", `race.family: "worst": want one of all, best`},
+		{"race: {draws: some}", `race.draws: "some": want one of given, over`},
+		{"race: {spending: fast}", `race.spending: "fast": want one of by-round, max-rounds`},
+		{"race: {margin_rule: loose}", `race.margin_rule: "loose": want one of both-sided, one-sided`},
+		{"race: {growth: -1}", "race.growth: -1: want 1 or more"},
+		{"race: {budget: 120}", "race.budget: 120: want a percentage of the full grid in [0, 100]"},
+		{"race: {budget: 50, max_evaluations: 9000}", "race.budget: give race.budget or race.max_evaluations, not both"},
+		{"race: {budget: 40}", "race.budget: 40 % of the full grid (4000 image evaluations per group) is under the first round's 5000 (5 settings x block 500 x 2 trials)"},
+		{"race: {max_evaluations: 4000}", "race.max_evaluations: 4000 is under the first round's 5000 image evaluations (5 settings x block 500 x 2 trials)"},
 		{"race: {blocks: 500}", "race.blocks"},
 		{"adaptive: {halfwidth: 0}", "adaptive.halfwidth: 0: want a finite number"},
 		{"adaptive: {halfwidth: 1, max_trials: 3}", "adaptive.max_trials: 3: want 1 to trials (2)"},
@@ -151,8 +160,9 @@ func TestAnAdaptiveSweepsShardsAreTheFullGridsShards(t *testing.T) {
 // A race or precision target the parser accepts is one the rules accept:
 // every group has settings to race, and the rules start without an error.
 func FuzzRaceSpec(f *testing.F) {
-	f.Add([]byte(raceSpec + "race: {group_by: [gamma], baseline: off, block: 300, margin: 1, family: best, max_evaluations: 5000}\n"))
+	f.Add([]byte(raceSpec + "race: {group_by: [gamma], baseline: off, block: 300, margin: 1, family: best, max_evaluations: 7000}\n"))
 	f.Add([]byte(raceSpec + "race: {group_by: [clip]}\n"))
+	f.Add([]byte(raceSpec + "race: {budget: 60, draws: over, spending: by-round, margin_rule: both-sided, growth: 2}\n"))
 	f.Add([]byte(raceSpec + "adaptive: {halfwidth: 0.5, max_trials: 2, confidence: 0.9}\n"))
 	f.Add([]byte("model: {path: m}\ndataset: {kind: mnist, limit: 10}\ngrid: {gamma: [1, 2], device: [{field: adc_bits, values: [0, 4]}]}\nrace: {group_by: [adc_bits]}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -175,7 +185,11 @@ func FuzzRaceSpec(f *testing.F) {
 			for i := range settings {
 				settings[i] = paired.Outcomes{}
 			}
-			if _, err := paired.Race(RaceConfig(l, s.Race), RaceOrder(l), settings); err != nil {
+			cfg := RaceConfig(l, s.Race)
+			if b := RaceBudget(l, s.Race, len(g)); b > 0 {
+				cfg.MaxEvaluations = b
+			}
+			if _, err := paired.Race(cfg, RaceOrder(l), settings); err != nil {
 				t.Fatalf("accepted race %v, group %v: %v", s.Race, g, err)
 			}
 		}

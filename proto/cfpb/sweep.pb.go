@@ -330,9 +330,28 @@ type Race struct {
 	MaxEvaluations int64 `protobuf:"varint,5,opt,name=max_evaluations,json=maxEvaluations,proto3" json:"max_evaluations,omitempty"`
 	// Accuracy points within which the survivors count as tied (0: never).
 	Margin float64 `protobuf:"fixed64,6,opt,name=margin,proto3" json:"margin,omitempty"`
-	// The family of comparisons the error rate covers: "all" pairs (the
-	// default) or the "best" setting's pairs.
-	Family        string `protobuf:"bytes,7,opt,name=family,proto3" json:"family,omitempty"`
+	// The family of comparisons the error rate covers: "all" pairs or the
+	// "best" setting's pairs. Empty: all (specs parsed from YAML set best).
+	Family string `protobuf:"bytes,7,opt,name=family,proto3" json:"family,omitempty"`
+	// What the race compares: accuracies "given" the trials' noise draws
+	// (what the full grid estimates) or "over" the draws. Empty: over (specs
+	// parsed from YAML set given).
+	Draws string `protobuf:"bytes,8,opt,name=draws,proto3" json:"draws,omitempty"`
+	// How alpha is spread over the rounds: evenly over the rounds the data
+	// allow ("max-rounds") or 1/(r(r+1)) at round r ("by-round"). Empty:
+	// by-round (specs parsed from YAML set max-rounds).
+	Spending string `protobuf:"bytes,9,opt,name=spending,proto3" json:"spending,omitempty"`
+	// When survivors tie within margin: no survivor shown better than the
+	// best by over the margin ("one-sided") or every gap within +-margin
+	// ("both-sided"). Empty: both-sided (specs parsed from YAML set
+	// one-sided).
+	MarginRule string `protobuf:"bytes,10,opt,name=margin_rule,json=marginRule,proto3" json:"margin_rule,omitempty"`
+	// Each round's images are this many times the last's (0 or 1: even
+	// rounds of block).
+	Growth int32 `protobuf:"varint,11,opt,name=growth,proto3" json:"growth,omitempty"`
+	// The budget per group as a percentage of its full grid's image
+	// evaluations (0: none); exclusive with max_evaluations.
+	Budget        float64 `protobuf:"fixed64,12,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -414,6 +433,41 @@ func (x *Race) GetFamily() string {
 		return x.Family
 	}
 	return ""
+}
+
+func (x *Race) GetDraws() string {
+	if x != nil {
+		return x.Draws
+	}
+	return ""
+}
+
+func (x *Race) GetSpending() string {
+	if x != nil {
+		return x.Spending
+	}
+	return ""
+}
+
+func (x *Race) GetMarginRule() string {
+	if x != nil {
+		return x.MarginRule
+	}
+	return ""
+}
+
+func (x *Race) GetGrowth() int32 {
+	if x != nil {
+		return x.Growth
+	}
+	return 0
+}
+
+func (x *Race) GetBudget() float64 {
+	if x != nil {
+		return x.Budget
+	}
+	return 0
 }
 
 // Adaptive is a precision target: the 95 % interval's half-width of each
@@ -2390,7 +2444,7 @@ const file_sweep_proto_rawDesc = "" +
 	"\x04path\x18\v \x01(\tR\x04path\x120\n" +
 	"\apruning\x18\f \x01(\v2\x16.clipformer.v1.PruningR\apruning\x12'\n" +
 	"\x04race\x18\x14 \x01(\v2\x13.clipformer.v1.RaceR\x04race\x123\n" +
-	"\badaptive\x18\x15 \x01(\v2\x17.clipformer.v1.AdaptiveR\badaptive\"\xe8\x01\n" +
+	"\badaptive\x18\x15 \x01(\v2\x17.clipformer.v1.AdaptiveR\badaptive\"\xeb\x02\n" +
 	"\x04Race\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x03(\tR\agroupBy\x126\n" +
 	"\bbaseline\x18\x02 \x01(\v2\x1a.clipformer.v1.ClipSettingR\bbaseline\x12\x1e\n" +
@@ -2400,7 +2454,14 @@ const file_sweep_proto_rawDesc = "" +
 	"\x05block\x18\x04 \x01(\x05R\x05block\x12'\n" +
 	"\x0fmax_evaluations\x18\x05 \x01(\x03R\x0emaxEvaluations\x12\x16\n" +
 	"\x06margin\x18\x06 \x01(\x01R\x06margin\x12\x16\n" +
-	"\x06family\x18\a \x01(\tR\x06family\"g\n" +
+	"\x06family\x18\a \x01(\tR\x06family\x12\x14\n" +
+	"\x05draws\x18\b \x01(\tR\x05draws\x12\x1a\n" +
+	"\bspending\x18\t \x01(\tR\bspending\x12\x1f\n" +
+	"\vmargin_rule\x18\n" +
+	" \x01(\tR\n" +
+	"marginRule\x12\x16\n" +
+	"\x06growth\x18\v \x01(\x05R\x06growth\x12\x16\n" +
+	"\x06budget\x18\f \x01(\x01R\x06budget\"g\n" +
 	"\bAdaptive\x12\x1c\n" +
 	"\thalfwidth\x18\x01 \x01(\x01R\thalfwidth\x12\x1d\n" +
 	"\n" +
