@@ -209,8 +209,7 @@ func checkFirstRound(s *cfpb.SweepSpec, r *cfpb.Race, settings int64, errs *fiel
 		if err != nil {
 			return
 		}
-		full := mulCapped(mulCapped(settings, int64(s.Trials)), int64(images))
-		if budget := int64(r.Budget / 100 * float64(full)); budget < first {
+		if budget := budgetShare(r.Budget, settings, int64(s.Trials), int64(images)); budget < first {
 			errs.add("race.budget", "%v %% of the full grid (%d image evaluations per group) is under the first round's %d (%d settings x block %d x %d trials)",
 				r.Budget, budget, first, settings, r.Block, s.Trials)
 		}
@@ -382,8 +381,14 @@ func RaceBudget(l *Layout, r *cfpb.Race, settings int) int64 {
 	if r.Budget <= 0 {
 		return 0
 	}
-	full := int64(settings) * int64(l.Trials) * int64(l.Images)
-	return int64(r.Budget / 100 * float64(full))
+	return budgetShare(r.Budget, int64(settings), int64(l.Trials), int64(l.Images))
+}
+
+// budgetShare is percent % of a group's full grid, settings x trials x
+// images evaluations, rounded down as `results --race --race-budget` does.
+func budgetShare(percent float64, settings, trials, images int64) int64 {
+	full := mulCapped(mulCapped(settings, trials), images)
+	return int64(percent / 100 * float64(full))
 }
 
 // RaceOrder is the order a race visits a layout's units: block by block,
